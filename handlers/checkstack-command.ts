@@ -1,0 +1,53 @@
+// `/checkstack …`: acks at once, parses the text, and hands the parsed command to its subcommand handler.
+import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
+import type { Deps } from '../src/deps.js';
+import { parseCommand, type Command, type CommandKind } from '../src/domain/command-grammar.js';
+import { AppError } from '../src/errors.js';
+import { acknowledge, runInteraction, type EphemeralReply, type InteractionResult } from '../src/slack/interaction.js';
+
+export interface CommandContext<K extends CommandKind = CommandKind> {
+  command: Extract<Command, { kind: K }>;
+  userId: string;
+  channelId: string;
+  /** An ephemeral answer to the user who typed the command. */
+  reply(message: EphemeralReply): Promise<void>;
+}
+
+export type SubcommandHandler<K extends CommandKind> = (ctx: CommandContext<K>) => Promise<InteractionResult | void>;
+export type SubcommandHandlers = { [K in CommandKind]?: SubcommandHandler<K> };
+
+/** Keeps the audit row small and free of control characters when the typed text is hostile. */
+function auditText(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 200);
+}
+
+export function checkstackCommand(deps: Deps, subcommands: SubcommandHandlers) {
+  return async ({ command, ack, respond, context }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
+    await acknowledge(deps, 'command', () => ack(), context);
+    const reply = async (message: EphemeralReply) => {
+      await respond({ response_type: 'ephemeral', replace_original: false, text: message.text, ...(message.blocks ? { blocks: message.blocks as never } : {}) });
+    };
+    let action = 'unknown';
+    await runInteraction(
+      deps,
+      {
+        kind: 'command',
+        get action() {
+          return action;
+        },
+        userId: command.user_id,
+        channelId: command.channel_id,
+        detail: { text: auditText(command.text ?? '') },
+        reply,
+      },
+      async () => {
+        const parsed = parseCommand(command.text ?? '');
+        action = parsed.kind;
+        const handler = subcommands[parsed.kind] as SubcommandHandler<typeof parsed.kind> | undefined;
+        if (!handler) throw new AppError('unknown_subcommand', `\`/checkstack ${parsed.kind}\` is not available in this version of the bot.`);
+        return handler({ command: parsed, userId: command.user_id, channelId: command.channel_id, reply });
+      },
+    );
+  };
+}

@@ -1,0 +1,54 @@
+// The `checkstack-chatops` command: start (default), check-config, summarize.
+import { describeConfig, ConfigError, formatProblem, loadConfig, type ConfigSources } from './config.js';
+
+const USAGE = `Usage:
+  checkstack-chatops start                      run the bot (HTTP mode, or Socket Mode with SLACK_APP_TOKEN)
+  checkstack-chatops check-config               validate the environment and the config file
+  checkstack-chatops summarize FILE|- [--json]  summarise a GitHub "list releases" JSON array`;
+
+export interface CliIo {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+}
+
+export async function runCli(argv: string[], io: CliIo = { out: process.stdout, err: process.stderr }, sources: ConfigSources = {}): Promise<number> {
+  const [command = 'start', ...rest] = argv;
+  switch (command) {
+    case 'start': {
+      const { runMain } = await import('./main.js');
+      try {
+        await runMain();
+        return -1; // keep running
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          io.err.write(`${err.message}\n`);
+          return 1;
+        }
+        throw err;
+      }
+    }
+    case 'check-config': {
+      try {
+        const config = loadConfig(sources);
+        io.out.write(`Configuration OK\n${describeConfig(config)}\n`);
+        return 0;
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        io.err.write(`Configuration has ${err.problems.length} problem(s):\n${err.problems.map(formatProblem).join('\n')}\n`);
+        return 1;
+      }
+    }
+    case 'summarize': {
+      const { runSummarize } = await import('./summarize-command.js');
+      return runSummarize(rest, io);
+    }
+    case 'help':
+    case '--help':
+    case '-h':
+      io.out.write(`${USAGE}\n`);
+      return 0;
+    default:
+      io.err.write(`Unknown command "${command}".\n${USAGE}\n`);
+      return 2;
+  }
+}

@@ -1,0 +1,107 @@
+// Builds every client the bot uses from the config; tests pass overrides instead of patching modules.
+import { Octokit } from '@octokit/rest';
+import { WebClient, retryPolicies } from '@slack/web-api';
+import { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import { secretValues } from './config.js';
+import { createAuditLog, type AuditLog } from './db/audit-log.js';
+import {
+  createAnnouncementStore,
+  createBotState,
+  createReleaseStore,
+  createStagedEtagStore,
+  createSubscriptionStore,
+  type AnnouncementStore,
+  type BotState,
+  type ReleaseStore,
+  type StagedEtagStore,
+  type SubscriptionStore,
+} from './db/release-store.js';
+import { createPackageChangelogReader, type PackageChangelogReader } from './github/package-changelog.js';
+import { createReleaseSource, type ReleaseSource } from './github/release-source.js';
+import { createPool, type Pool } from './db/pool.js';
+import { createLogger, SecretRegistry, type Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { createQueues, type Queues } from './queue.js';
+import { slackLogger } from './slack/bolt-logger.js';
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface Deps {
+  config: Config;
+  logger: Logger;
+  secrets: SecretRegistry;
+  clock: Clock;
+  pool: Pool;
+  redis: Redis;
+  queues: Queues;
+  slack: WebClient;
+  octokit: Octokit;
+  audit: AuditLog;
+  db: { releases: ReleaseStore; state: BotState; subscriptions: SubscriptionStore; announcements: AnnouncementStore };
+  github: { releaseSource: ReleaseSource; releaseEtags: StagedEtagStore; changelogs: PackageChangelogReader };
+  metrics: Metrics;
+  /** Aborted when the process starts shutting down: long job steps stop at their next checkpoint. */
+  shutdownSignal: AbortSignal;
+}
+
+export type DepsOverrides = Partial<Omit<Deps, 'config'>>;
+
+export function createRedis(url: string, logger: Logger): Redis {
+  // BullMQ requires maxRetriesPerRequest: null; commands wait for a reconnect instead of failing.
+  const redis = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, connectionName: 'checkstack-chatops' });
+  redis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
+  return redis;
+}
+
+export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdown = new AbortController()): Deps {
+  const secrets = overrides.secrets ?? new SecretRegistry();
+  secrets.register(...secretValues(config));
+  const logger = overrides.logger ?? createLogger({ level: config.log.level, format: config.log.format, secrets });
+  const pool = overrides.pool ?? createPool(config.databaseUrl, logger);
+  const redis = overrides.redis ?? createRedis(config.redisUrl, logger);
+  const octokit =
+    overrides.octokit ??
+    new Octokit({
+      baseUrl: config.github.apiUrl,
+      ...(config.github.token ? { auth: config.github.token } : {}),
+      userAgent: 'checkstack-chatops',
+      request: { timeout: 15_000 },
+    });
+  const state = createBotState(pool);
+  const releaseEtags = createStagedEtagStore(state);
+  const repo = `${config.github.repo.owner}/${config.github.repo.name}`;
+  return {
+    config,
+    logger,
+    secrets,
+    clock: overrides.clock ?? { now: () => new Date() },
+    pool,
+    redis,
+    queues: overrides.queues ?? createQueues(redis, config.queuePrefix),
+    slack:
+      overrides.slack ??
+      new WebClient(config.slack.botToken, {
+        slackApiUrl: config.slack.apiUrl,
+        logger: slackLogger(logger, 'slack-web-api'),
+        retryConfig: retryPolicies.fiveRetriesInFiveMinutes,
+      }),
+    octokit,
+    audit: overrides.audit ?? createAuditLog(pool),
+    db: {
+      releases: createReleaseStore(pool),
+      state,
+      subscriptions: createSubscriptionStore(pool),
+      announcements: createAnnouncementStore(pool),
+    },
+    github: {
+      releaseSource: createReleaseSource({ octokit, repo, etags: releaseEtags, logger: logger.child({ component: 'release-source' }) }),
+      releaseEtags,
+      changelogs: createPackageChangelogReader({ octokit, repo, logger: logger.child({ component: 'package-changelog' }) }),
+    },
+    metrics: overrides.metrics ?? createMetrics(),
+    shutdownSignal: overrides.shutdownSignal ?? shutdown.signal,
+  };
+}

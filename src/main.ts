@@ -1,0 +1,211 @@
+// The composition root: builds the dependencies, wires handlers and jobs, starts HTTP or Socket Mode and the
+// workers, and takes it all down in order on SIGTERM/SIGINT.
+import type { Server } from 'node:http';
+import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
+import { Worker } from 'bullmq';
+import { checkstackCommand } from '../handlers/checkstack-command.js';
+import { helpCommand } from '../handlers/help-command.js';
+import { releasesCommand } from '../handlers/releases-command.js';
+import { subscribeCommand, unsubscribeCommand } from '../handlers/subscription-commands.js';
+import { releaseJobsProcessor, scheduleReleasePolls } from '../jobs/release-jobs.js';
+import { loadConfig, type Config } from './config.js';
+import { runMigrations } from './db/migrate.js';
+import { createDeps, type Deps, type DepsOverrides } from './deps.js';
+import { githubWebhookRoute } from './http/github-webhook-route.js';
+import { checkReadiness } from './http/readiness.js';
+import { QUEUE } from './queue.js';
+import { createAnnouncer } from './releases/announcer.js';
+import { createReleaseIngest } from './releases/ingest.js';
+import { closeServer, createHttpServer, listen, sendJson, type RouteHandler } from './http/server.js';
+import { slackLogger } from './slack/bolt-logger.js';
+
+export interface RunningBot {
+  deps: Deps;
+  port: number;
+  url: string;
+  /** Stops taking requests, lets job steps reach a checkpoint, closes Redis and Postgres. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  overrides?: DepsOverrides;
+  /** Host to bind; tests bind loopback only. */
+  host?: string;
+  /** Skip the BullMQ workers (a bot replica that only serves Slack). */
+  workers?: boolean;
+}
+
+export async function startBot(config: Config, options: StartOptions = {}): Promise<RunningBot> {
+  const shutdown = new AbortController();
+  const deps = createDeps(config, options.overrides, shutdown);
+  const { logger } = deps;
+  for (const warning of config.warnings) logger.warn({ warning }, 'configuration warning');
+
+  await runMigrations(config.databaseUrl, logger);
+  await deps.db.subscriptions.seedFromConfig(config.announce.channels);
+
+  const boltLogger = slackLogger(logger, 'bolt');
+  const socketMode = config.slack.appToken !== null;
+  const receiver = socketMode
+    ? new SocketModeReceiver({
+        appToken: config.slack.appToken!,
+        logger: boltLogger,
+        installerOptions: { clientOptions: { slackApiUrl: config.slack.apiUrl } },
+      })
+    : new HTTPReceiver({
+        signingSecret: config.slack.signingSecret!,
+        endpoints: '/slack/events',
+        logger: boltLogger,
+        processBeforeResponse: false,
+      });
+  const app = new App({
+    token: config.slack.botToken,
+    receiver,
+    logger: boltLogger,
+    clientOptions: { slackApiUrl: config.slack.apiUrl },
+  });
+  app.error(async (err) => {
+    logger.error({ err }, 'unhandled error in a Slack listener');
+  });
+  registerSlackHandlers(app, deps);
+
+  const workers: Worker[] = options.workers === false ? [] : await startWorkers(deps);
+
+  const server: Server = createHttpServer({
+    slackListener: socketMode ? undefined : (receiver as InstanceType<typeof HTTPReceiver>).requestListener,
+    routes: operationalRoutes(deps),
+    onError: (err, req) => logger.error({ err, path: req.url }, 'http route failed'),
+  });
+  const port = await listen(server, config.http.port, options.host);
+  if (socketMode) await app.start();
+  logger.info({ port, mode: socketMode ? 'socket' : 'http' }, 'checkstack-chatops started');
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      logger.info('shutting down');
+      shutdown.abort();
+      await closeServer(server);
+      if (socketMode) await app.stop().catch((err: unknown) => logger.warn({ err }, 'socket mode stop failed'));
+      await Promise.all(workers.map((w) => w.close()));
+      await deps.queues.close();
+      await deps.redis.quit().catch(() => deps.redis.disconnect());
+      await deps.pool.end();
+      logger.info('shut down cleanly');
+      logger.flush?.();
+    })();
+    return stopping;
+  };
+  return { deps, port, url: `http://${options.host ?? '127.0.0.1'}:${port}`, stop };
+}
+
+function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps): void {
+  // Stamps when Bolt hands a verified request to the listeners, for the acknowledgement latency metric.
+  app.use(async ({ context, next }) => {
+    context.receivedAt = performance.now();
+    await next();
+  });
+  app.command(
+    '/checkstack',
+    checkstackCommand(deps, {
+      help: helpCommand(),
+      subscribe: subscribeCommand(deps.db.subscriptions),
+      unsubscribe: unsubscribeCommand(deps.db.subscriptions),
+      releases: releasesCommand(deps.db.releases, deps.config.announce.prereleases),
+    }),
+  );
+}
+
+async function startWorkers(deps: Deps): Promise<Worker[]> {
+  const { config, logger } = deps;
+  const ingest = createReleaseIngest({
+    releases: deps.db.releases,
+    state: deps.db.state,
+    changelogs: deps.github.changelogs,
+    queues: deps.queues,
+    logger: logger.child({ component: 'release-ingest' }),
+  });
+  const announcer = createAnnouncer({
+    releases: deps.db.releases,
+    subscriptions: deps.db.subscriptions,
+    announcements: deps.db.announcements,
+    slack: deps.slack,
+    logger: logger.child({ component: 'announcer' }),
+    announcePrereleases: config.announce.prereleases,
+    planUpgradeButton: false,
+  });
+  const releaseWorker = new Worker(
+    QUEUE.releases,
+    releaseJobsProcessor({
+      source: deps.github.releaseSource,
+      etags: deps.github.releaseEtags,
+      ingest,
+      announcer,
+      state: deps.db.state,
+      queues: deps.queues,
+      logger: logger.child({ component: 'release-jobs' }),
+      now: () => deps.clock.now(),
+    }),
+    { connection: deps.redis, prefix: config.queuePrefix, concurrency: 1 },
+  );
+  releaseWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'release job failed'));
+  await scheduleReleasePolls(deps.queues, config.github.pollIntervalSeconds);
+  // One poll right away; replicas starting in the same minute share it.
+  await deps.queues.releases.add('poll', { reason: 'startup' }, { jobId: `startup-poll-${Math.floor(Date.now() / 60_000)}` });
+  return [releaseWorker];
+}
+
+function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
+  const { config } = deps;
+  const webhook: Record<string, RouteHandler> = config.github.webhookSecret
+    ? {
+        'POST /github/webhook': githubWebhookRoute({
+          secret: config.github.webhookSecret,
+          repository: `${config.github.repo.owner}/${config.github.repo.name}`,
+          queues: deps.queues,
+          logger: deps.logger.child({ component: 'github-webhook' }),
+        }),
+      }
+    : {};
+  return {
+    ...webhook,
+    'GET /healthz': (_req, res) => sendJson(res, 200, { status: 'ok' }),
+    'GET /readyz': async (_req, res) => {
+      const report = await checkReadiness(deps.pool, deps.redis);
+      sendJson(res, report.ready ? 200 : 503, report);
+    },
+    'GET /metrics': async (_req, res) => {
+      const text = await deps.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
+      res.end(text);
+    },
+  };
+}
+
+/** `checkstack-chatops start`: load the config, start, and stop cleanly on SIGTERM/SIGINT. */
+export async function runMain(): Promise<void> {
+  const config = loadConfig();
+  const bot = await startBot(config);
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      bot.deps.logger.warn({ signal }, 'second signal: exiting at once');
+      process.exit(1);
+    }
+    const timer = setTimeout(() => {
+      bot.deps.logger.error({ timeoutSeconds: config.shutdownTimeoutSeconds }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutSeconds * 1000);
+    timer.unref();
+    bot.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        bot.deps.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -1,0 +1,85 @@
+// Every BullMQ queue, its job names and typed payloads in one place: handlers and jobs meet only here.
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { z } from 'zod';
+import { githubReleaseSchema } from './github/release-source.js';
+
+export const QUEUE = {
+  releases: 'releases',
+  upgrades: 'upgrades',
+  logWatch: 'log-watch',
+} as const;
+
+export const releasePollJob = z.object({ reason: z.enum(['schedule', 'startup', 'manual']) });
+export const releaseWebhookJob = z.object({
+  action: z.enum(['published', 'edited', 'prereleased', 'released', 'deleted', 'created', 'unpublished']),
+  deliveryId: z.string().min(1),
+  release: githubReleaseSchema,
+});
+export const announceReleaseJob = z.object({ tag: z.string().min(1) });
+
+export const upgradeJob = z.object({
+  upgradeId: z.string().uuid(),
+  kind: z.enum(['upgrade', 'rollback']),
+  /** The last step that finished; a retried or resumed job continues after it. */
+  doneStep: z.string().nullable().default(null),
+});
+export const logWatchJob = z.object({
+  upgradeId: z.string().uuid(),
+  /** Unix seconds of the last log line seen; a resumed watch continues from here. */
+  since: z.number().int().nonnegative(),
+  until: z.number().int().positive(),
+});
+
+export interface JobPayloads {
+  [QUEUE.releases]: {
+    poll: z.infer<typeof releasePollJob>;
+    webhook: z.infer<typeof releaseWebhookJob>;
+    announce: z.infer<typeof announceReleaseJob>;
+  };
+  [QUEUE.upgrades]: { upgrade: z.input<typeof upgradeJob>; rollback: z.input<typeof upgradeJob> };
+  [QUEUE.logWatch]: { watch: z.infer<typeof logWatchJob> };
+}
+
+export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
+
+/** A queue whose `add` only takes the job names and payloads declared above. */
+export interface TypedQueue<Q extends QueueName> {
+  readonly raw: Queue;
+  add<N extends keyof JobPayloads[Q] & string>(name: N, data: JobPayloads[Q][N], opts?: JobsOptions): Promise<{ id?: string }>;
+}
+
+function typed<Q extends QueueName>(queue: Queue): TypedQueue<Q> {
+  return {
+    raw: queue,
+    add: (name, data, opts) => queue.add(name, data, opts),
+  };
+}
+
+export interface Queues {
+  releases: TypedQueue<typeof QUEUE.releases>;
+  upgrades: TypedQueue<typeof QUEUE.upgrades>;
+  logWatch: TypedQueue<typeof QUEUE.logWatch>;
+  close(): Promise<void>;
+}
+
+const DEFAULT_JOB_OPTIONS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 5_000 },
+  removeOnComplete: { age: 7 * 24 * 3600, count: 1000 },
+  removeOnFail: { age: 30 * 24 * 3600 },
+};
+
+export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
+  const make = (name: QueueName) => new Queue(name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+  const releases = make(QUEUE.releases);
+  const upgrades = make(QUEUE.upgrades);
+  const logWatch = make(QUEUE.logWatch);
+  return {
+    releases: typed(releases),
+    upgrades: typed(upgrades),
+    logWatch: typed(logWatch),
+    async close() {
+      await Promise.all([releases.close(), upgrades.close(), logWatch.close()]);
+    },
+  };
+}

@@ -1,0 +1,98 @@
+// Posts each release once per subscribed channel, and keeps the posted messages true when the release is
+// edited or deleted. The claim in Postgres decides who posts; Slack is only called by the claim's holder.
+import type { WebClient } from '@slack/web-api';
+import type { AnnouncementStore, ReleaseStore, StoredRelease, SubscriptionStore } from '../db/release-store.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { announcementMessage, type AnnouncementState } from '../slack/announcement-message.js';
+
+/** A claim with no recorded message is taken over after this long (its holder crashed before posting). */
+export const ANNOUNCEMENT_LEASE_SECONDS = 60;
+export const PLAN_UPGRADE_ACTION = 'plan_upgrade';
+
+export interface AnnouncerDeps {
+  releases: ReleaseStore;
+  subscriptions: SubscriptionStore;
+  announcements: AnnouncementStore;
+  slack: WebClient;
+  logger: Logger;
+  announcePrereleases: boolean;
+  /** Adds the "Plan upgrade" button once a default target exists. */
+  planUpgradeButton: boolean;
+}
+
+export interface AnnounceResult {
+  posted: string[];
+  updated: string[];
+  skipped: string;
+}
+
+function shouldAnnounce(release: StoredRelease, announcePrereleases: boolean): string | null {
+  if (release.draft) return 'draft';
+  if (release.baseline) return 'known before the first poll';
+  if (release.prerelease && !announcePrereleases) return 'prerelease (announce.prereleases is off)';
+  return null;
+}
+
+export function createAnnouncer(deps: AnnouncerDeps) {
+  const { releases, subscriptions, announcements, slack, logger } = deps;
+
+  function message(release: StoredRelease, state: AnnouncementState) {
+    return announcementMessage(
+      release.summary,
+      { publishedAt: release.publishedAt?.toISOString() ?? null, prerelease: release.prerelease },
+      {
+        state,
+        ...(deps.planUpgradeButton ? { planUpgradeButton: { actionId: PLAN_UPGRADE_ACTION, value: release.version } } : {}),
+      },
+    );
+  }
+
+  /** Idempotent: run it any number of times for a tag; each channel gets one message, updated in place. */
+  async function announce(tag: string): Promise<AnnounceResult> {
+    const result: AnnounceResult = { posted: [], updated: [], skipped: '' };
+    const release = await releases.byTag(tag);
+    if (!release) throw new AppError('not_found', `Release ${tag} is not stored.`);
+    const deleted = release.deletedAt !== null;
+
+    // Existing messages follow every edit and deletion, whatever the release's status now.
+    for (const row of await announcements.forRelease(tag)) {
+      if (row.shownSha === release.contentSha && row.shownDeleted === deleted) continue;
+      const msg = message(release, deleted ? 'deleted' : 'edited');
+      await slack.chat.update({ channel: row.channelId, ts: row.messageTs!, text: msg.text, blocks: msg.blocks as never });
+      await announcements.recordShown(tag, row.channelId, row.shownSha, row.shownDeleted, release.contentSha, deleted);
+      result.updated.push(row.channelId);
+    }
+
+    const reason = deleted ? 'deleted' : shouldAnnounce(release, deps.announcePrereleases);
+    if (reason) {
+      result.skipped = reason;
+      return result;
+    }
+
+    const heldElsewhere: string[] = [];
+    for (const channel of await subscriptions.activeChannels()) {
+      const claim = await announcements.claim(tag, channel, ANNOUNCEMENT_LEASE_SECONDS);
+      if (claim.kind === 'posted') continue;
+      if (claim.kind === 'held_elsewhere') {
+        heldElsewhere.push(channel);
+        continue;
+      }
+      const msg = message(release, 'published');
+      const posted = await slack.chat.postMessage({ channel, text: msg.text, blocks: msg.blocks as never, unfurl_links: false, unfurl_media: false });
+      const recorded = await announcements.recordPosted(tag, channel, claim.token, posted.ts!, release.contentSha, false);
+      if (!recorded) logger.error({ tag, channel, ts: posted.ts }, 'announcement claim was taken over while posting; the channel may show it twice');
+      result.posted.push(channel);
+    }
+    if (heldElsewhere.length) {
+      // Another worker holds a fresh claim; retry after its lease, in case it died before posting.
+      throw new Error(`announcement of ${tag} is being posted elsewhere in ${heldElsewhere.join(', ')}; will check again`);
+    }
+    if (result.posted.length) logger.info({ tag, channels: result.posted }, 'release announced');
+    return result;
+  }
+
+  return { announce };
+}
+
+export type Announcer = ReturnType<typeof createAnnouncer>;

@@ -1,0 +1,86 @@
+// Runs the work of a slash command or a click after its ack: the one place where errors become ephemeral
+// Slack text, every interaction is audited, and unexpected errors get a reference id that finds the stack in the log.
+import { randomBytes } from 'node:crypto';
+import type { Deps } from '../deps.js';
+import { isAppError, toUserMessage } from '../errors.js';
+
+export interface EphemeralReply {
+  text: string;
+  blocks?: unknown[];
+}
+
+export interface Interaction {
+  kind: 'command' | 'action';
+  /** `help`, `upgrade`, `confirm`, … */
+  action: string;
+  userId: string;
+  channelId: string | null;
+  detail: Record<string, unknown>;
+  /** Answers only the user who acted. */
+  reply(message: EphemeralReply): Promise<void>;
+}
+
+export interface InteractionResult {
+  outcome?: 'ok' | 'refused';
+  upgradeId?: string | null;
+  detail?: Record<string, unknown>;
+}
+
+/** Acks, and records how long the request waited for it since Bolt received it. */
+export async function acknowledge(
+  deps: Pick<Deps, 'metrics'>,
+  kind: 'command' | 'action',
+  ack: () => Promise<void>,
+  context: Record<string, unknown>,
+): Promise<void> {
+  await ack();
+  if (typeof context.receivedAt === 'number') deps.metrics.ackLatency.observe({ kind }, (performance.now() - context.receivedAt) / 1000);
+}
+
+export function newReferenceId(): string {
+  return randomBytes(4).toString('hex');
+}
+
+export async function runInteraction(
+  deps: Pick<Deps, 'logger' | 'audit' | 'metrics'>,
+  interaction: Interaction,
+  work: () => Promise<InteractionResult | void>,
+): Promise<void> {
+  const log = deps.logger.child({ interaction: interaction.kind, action: interaction.action, user: interaction.userId });
+  let outcome: 'ok' | 'refused' | 'error' = 'ok';
+  let errorCode: string | null = null;
+  let referenceId: string | null = null;
+  let result: InteractionResult | void = undefined;
+  try {
+    result = await work();
+    outcome = result?.outcome ?? 'ok';
+  } catch (err) {
+    referenceId = newReferenceId();
+    const message = toUserMessage(err, referenceId);
+    if (message.referenceId) {
+      outcome = 'error';
+      errorCode = isAppError(err) ? err.code : 'internal';
+      log.error({ err, referenceId }, 'interaction failed');
+    } else {
+      outcome = 'refused';
+      errorCode = isAppError(err) ? err.code : null;
+      referenceId = null;
+      log.info({ code: errorCode }, 'interaction refused');
+    }
+    await interaction.reply({ text: message.text }).catch((replyErr: unknown) => log.warn({ err: replyErr }, 'could not send the error reply'));
+  }
+  deps.metrics.interactions.inc({ kind: interaction.kind, action: interaction.action, outcome });
+  await deps.audit
+    .record({
+      userId: interaction.userId,
+      channelId: interaction.channelId,
+      kind: interaction.kind,
+      action: interaction.action,
+      detail: { ...interaction.detail, ...(result?.detail ?? {}) },
+      outcome,
+      errorCode,
+      referenceId,
+      upgradeId: result?.upgradeId ?? null,
+    })
+    .catch((err: unknown) => log.error({ err }, 'could not write the audit log'));
+}

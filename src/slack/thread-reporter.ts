@@ -1,0 +1,188 @@
+// Posts an upgrade's progress into its Slack thread and updates messages in place, coalescing rapid updates.
+//
+// Rate limits and outages are left to @slack/web-api's WebClient (8.x, `makeRequest`), which every call goes through:
+// - HTTP 429: with the default `rejectRateLimitedCalls: false` the client pauses its whole request queue for the
+//   `Retry-After` seconds, then retries the call under `retryConfig` (p-retry); nothing it sends starts before the
+//   pause ends. With `rejectRateLimitedCalls: true` it throws `WebAPIRateLimitedError` instead; this reporter then
+//   waits `retryAfter` itself before trying again, so the guarantee holds with either setting.
+// - HTTP 5xx and network errors: retried with exponential backoff under `retryConfig` (default
+//   `tenRetriesInAboutThirtyMinutes`); only when those retries are exhausted does the call fail.
+// - `{ ok: false, error }` answers (message_not_found, invalid_blocks…) are not retried: they would fail again.
+// On top of that the reporter keeps at most one request per message in flight, so a retried request can never be
+// overtaken by a newer one for the same message, and a newer state always lands after an older one.
+import { webApi, type types } from '@slack/bolt';
+import { AppError } from '../errors.js';
+
+export interface ThreadMessage {
+  /** Also the notification and accessibility fallback when `blocks` are given. */
+  text: string;
+  blocks?: (types.KnownBlock | types.Block)[];
+}
+
+/** The pino methods the reporter logs with: a metadata object, then a fixed message. */
+export interface ThreadReporterLogger {
+  warn(meta: object, message: string): void;
+  error(meta: object, message: string): void;
+}
+
+export interface ThreadReporterOptions {
+  client: Pick<webApi.WebClient, 'chat'>;
+  logger: ThreadReporterLogger;
+  /** Least time between two `chat.update` calls for the same message, measured from when the previous one finished. */
+  minUpdateIntervalMs?: number;
+  now?: () => number;
+  setTimer?: (callback: () => void, ms: number) => unknown;
+}
+
+export interface ThreadReporter {
+  /**
+   * Posts a reply in the thread of `threadTs`; replies to one thread go out in call order. Resolves with its ts;
+   * rejects with AppError('slack_unavailable') once the client's retries are exhausted.
+   */
+  post(channel: string, threadTs: string, message: ThreadMessage): Promise<string>;
+  /**
+   * Replaces the content of message `ts`. Resolves once this content, or a newer one that replaced it while
+   * waiting, has landed in Slack (or failed for good, which is logged). Never rejects.
+   */
+  update(channel: string, ts: string, message: ThreadMessage): Promise<void>;
+  /** Resolves when every post and update requested so far has been sent. */
+  flush(): Promise<void>;
+}
+
+interface PendingUpdate {
+  message: ThreadMessage;
+  waiters: Array<() => void>;
+}
+
+interface MessageSlot {
+  channel: string;
+  ts: string;
+  pending: PendingUpdate | undefined;
+  /** The running send loop, if any. */
+  running: Promise<void> | undefined;
+  lastFinishedAt: number | undefined;
+}
+
+const MAX_RATE_LIMIT_WAITS = 10;
+
+export function createThreadReporter({
+  client,
+  logger,
+  minUpdateIntervalMs = 1000,
+  now = Date.now,
+  setTimer = setTimeout,
+}: ThreadReporterOptions): ThreadReporter {
+  const slots = new Map<string, MessageSlot>();
+  const threadChains = new Map<string, Promise<void>>();
+
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => void setTimer(resolve, ms));
+
+  // Only reached when the client was built with rejectRateLimitedCalls: true; otherwise the client waits itself.
+  const withRateLimitWaits = async <T>(call: () => Promise<T>): Promise<T> => {
+    for (let waits = 0; ; waits += 1) {
+      try {
+        return await call();
+      } catch (err) {
+        if (!isRateLimited(err) || waits >= MAX_RATE_LIMIT_WAITS) throw err;
+        await sleep(err.retryAfter * 1000);
+      }
+    }
+  };
+
+  const sendLoop = async (slot: MessageSlot): Promise<void> => {
+    while (slot.pending) {
+      const wait = slot.lastFinishedAt === undefined ? 0 : slot.lastFinishedAt + minUpdateIntervalMs - now();
+      if (wait > 0) await sleep(wait);
+      const { message, waiters } = slot.pending;
+      slot.pending = undefined;
+      try {
+        await withRateLimitWaits(() =>
+          client.chat.update({ channel: slot.channel, ts: slot.ts, text: message.text, ...blocksOf(message) }),
+        );
+      } catch (err) {
+        logger.error({ channel: slot.channel, ts: slot.ts, err: describe(err) }, 'slack message update failed');
+      }
+      slot.lastFinishedAt = now();
+      for (const resolve of waiters) resolve();
+    }
+    slot.running = undefined;
+  };
+
+  const pruneIdleSlots = (): void => {
+    const cutoff = now() - minUpdateIntervalMs;
+    for (const [key, slot] of slots) {
+      if (!slot.running && !slot.pending && (slot.lastFinishedAt ?? 0) < cutoff) slots.delete(key);
+    }
+  };
+
+  return {
+    post(channel, threadTs, message) {
+      const key = `${channel}:${threadTs}`;
+      const previous = threadChains.get(key) ?? Promise.resolve();
+      const result = previous.then(async () => {
+        try {
+          const answer = await withRateLimitWaits(() =>
+            client.chat.postMessage({ channel, thread_ts: threadTs, text: message.text, ...blocksOf(message) }),
+          );
+          if (answer.ts === undefined) throw new Error('chat.postMessage answered without a ts');
+          return answer.ts;
+        } catch (err) {
+          logger.error({ channel, threadTs, err: describe(err) }, 'slack thread reply failed');
+          throw new AppError('slack_unavailable', 'Slack did not accept a reply in the upgrade thread.', { channel, threadTs }, { cause: err });
+        }
+      });
+      const settled = result.then(
+        () => undefined,
+        () => undefined,
+      );
+      threadChains.set(key, settled);
+      void settled.then(() => {
+        if (threadChains.get(key) === settled) threadChains.delete(key);
+      });
+      return result;
+    },
+
+    update(channel, ts, message) {
+      pruneIdleSlots();
+      const key = `${channel}:${ts}`;
+      const slot = slots.get(key) ?? { channel, ts, pending: undefined, running: undefined, lastFinishedAt: undefined };
+      slots.set(key, slot);
+      const landed = new Promise<void>((resolve) => {
+        const waiters = slot.pending?.waiters ?? [];
+        waiters.push(resolve);
+        // A newer state replaces the one still waiting: only the latest needs to reach Slack.
+        slot.pending = { message, waiters };
+      });
+      if (!slot.running) slot.running = sendLoop(slot);
+      return landed;
+    },
+
+    async flush() {
+      for (;;) {
+        const busy = [...threadChains.values(), ...[...slots.values()].flatMap((s) => (s.running ? [s.running] : []))];
+        if (busy.length === 0) return;
+        await Promise.all(busy);
+      }
+    },
+  };
+}
+
+function blocksOf(message: ThreadMessage): { blocks?: (types.KnownBlock | types.Block)[] } {
+  return message.blocks === undefined ? {} : { blocks: message.blocks };
+}
+
+function isRateLimited(err: unknown): err is webApi.WebAPIRateLimitedError {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as { code?: unknown }).code === webApi.ErrorCode.RateLimitedError &&
+    typeof (err as { retryAfter?: unknown }).retryAfter === 'number'
+  );
+}
+
+/** What is safe to log of a Slack error: its code and Slack's error name, never the request (it holds the token). */
+function describe(err: unknown): Record<string, unknown> {
+  if (typeof err !== 'object' || err === null) return { message: String(err) };
+  const { code, message, data, statusCode } = err as { code?: unknown; message?: unknown; data?: { error?: unknown }; statusCode?: unknown };
+  return { code, message, slackError: data?.error, statusCode };
+}

@@ -1,0 +1,112 @@
+// What the upgrade, rollback and log-watch jobs need from a container platform; Docker and Kubernetes implement it.
+
+/** Pull progress, summed over layers; reported often, so the caller coalesces before showing it. */
+export interface PullProgress {
+  layersTotal: number;
+  layersDone: number;
+  /** Bytes downloaded so far over the layers whose size is known. */
+  bytesCurrent: number;
+  /** Sum of the sizes known so far (grows as layers start downloading). */
+  bytesTotal: number;
+  /** The platform's latest status line, e.g. `Downloading` or `Pull complete`. */
+  status: string;
+}
+
+/** The running Checkstack as the platform sees it. */
+export interface DeployedInstance {
+  /** The platform's id for it (Docker container id, Kubernetes pod name). */
+  id: string;
+  /** Its name (container name, deployment name): what operators type. */
+  name: string;
+  /** The image reference it was created with, e.g. `ghcr.io/enyineer/checkstack:0.140.0`. */
+  image: string;
+  /** The tag of `image` (the Checkstack version), or null for a digest or an untagged reference. */
+  tag: string | null;
+  /** The image's content id, which tells two builds of the same tag apart. */
+  imageId: string;
+  running: boolean;
+  restartCount: number;
+  startedAt: string | null;
+  /** SHA-256 of `ENCRYPTION_MASTER_KEY` in its environment, or null when it has none. Never the value. */
+  encryptionKeyFingerprint: string | null;
+}
+
+/** What the post-flight watches: did it restart, did it exit, why. */
+export interface RuntimeState {
+  running: boolean;
+  restarting: boolean;
+  restartCount: number;
+  exitCode: number | null;
+  oomKilled: boolean;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** The platform's own error text (e.g. a failed start), or null. */
+  error: string | null;
+  /** The platform's health status when the image declares a health check (`healthy`, `unhealthy`, `starting`). */
+  health: string | null;
+}
+
+export interface ReplaceRequest {
+  /** The full reference of the new image, already pulled: `ghcr.io/enyineer/checkstack:0.141.0`. */
+  image: string;
+  /** The new version; names the kept previous instance (`<name>-pre-<version>` on Docker). */
+  version: string;
+  /** The fingerprint recorded at pre-flight; the replace aborts before stopping anything when it differs. */
+  expectedEncryptionKeyFingerprint?: string | null;
+}
+
+export type ReplaceStep = 'stopped' | 'renamed' | 'created' | 'started' | 'restored';
+
+export interface ReplaceResult {
+  instance: DeployedInstance;
+  /** The image the previous instance ran (for a later rollback). */
+  previousImage: string;
+  /** Where the previous instance is kept, or null when the platform keeps none. */
+  keptAs: string | null;
+  /** True when a previous run had already finished the replace and nothing was changed now. */
+  alreadyDone: boolean;
+}
+
+export interface RollbackRequest {
+  /** The version being rolled back (the one `replace` installed). */
+  fromVersion: string;
+  /** The image to recreate from when the kept previous instance is gone. */
+  previousImage: string;
+}
+
+export interface RollbackResult {
+  instance: DeployedInstance;
+  /** `kept`: the kept previous instance runs again; `recreated`: made anew from `previousImage`. */
+  method: 'kept' | 'recreated';
+  alreadyDone: boolean;
+}
+
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  /** RFC 3339 with nanoseconds, as the platform stamped it. */
+  timestamp: string;
+  text: string;
+}
+
+export interface Deployer {
+  readonly kind: 'docker' | 'kubernetes';
+  /** Finds the target; `not_found` when it does not exist. */
+  describe(): Promise<DeployedInstance>;
+  /** Pulls an image; `image_pull_failed` with the registry's reason when it cannot. */
+  pull(image: string, onProgress?: (progress: PullProgress) => void, signal?: AbortSignal): Promise<void>;
+  /**
+   * Replaces the running instance with one on the new image, keeping the previous one for a fast rollback.
+   * Safe to call again after a crash. On failure the previous instance runs again and `recreate_failed` says why.
+   */
+  replace(request: ReplaceRequest, onStep?: (step: ReplaceStep) => void): Promise<ReplaceResult>;
+  /** Brings back the previous version: the kept instance when it exists, otherwise a new one on `previousImage`. */
+  rollback(request: RollbackRequest): Promise<RollbackResult>;
+  /** Retention: removes what `replace` and `rollback` kept for `version`. True when something was removed. */
+  removeKept(version: string): Promise<boolean>;
+  /**
+   * Calls `onLine` for each log line since `since`, following until `signal` aborts or the instance stops.
+   * Lines are split per stream (stdout/stderr) and carry the platform's timestamp.
+   */
+  followLogs(since: Date, onLine: (line: LogLine) => void, signal: AbortSignal): Promise<void>;
+  state(): Promise<RuntimeState>;
+}

@@ -1,0 +1,37 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COMMAND_GRAMMAR } from '../../src/domain/command-grammar.js';
+import { startFakeSlack, type FakeSlack } from '../fakes/fake-slack.js';
+import { BOT_TOKEN, startTestBot, type TestBot } from '../support/test-bot.js';
+
+describe('Socket Mode', () => {
+  let slack: FakeSlack;
+  let t: TestBot;
+
+  beforeAll(async () => {
+    slack = await startFakeSlack({ botToken: BOT_TOKEN, appToken: 'xapp-1-test-app-token' });
+    t = await startTestBot({ fakeSlack: slack, env: { SLACK_APP_TOKEN: 'xapp-1-test-app-token' } });
+    await slack.waitForSocket(10_000);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await slack?.close();
+  });
+
+  it('opens the connection through apps.connections.open with the app-level token', () => {
+    const opens = slack.calls('apps.connections.open');
+    expect(opens.length).toBeGreaterThanOrEqual(1);
+    expect(opens[0]?.token).toBe('xapp-1-test-app-token');
+  });
+
+  it('acknowledges a slash-command envelope and replies with the grammar', async () => {
+    const delivery = await t.driver.socket.slashCommand('/checkstack', 'help', { user: 'U0MEMBER1', channel: 'C0OPS' });
+
+    expect(delivery.envelopeId).toBeTruthy();
+    const reply = await slack.waitFor(() => slack.responses().find((r) => r.url === delivery.responseUrl));
+    expect(reply.payload).toMatchObject({ response_type: 'ephemeral', text: COMMAND_GRAMMAR });
+  });
+
+  it('still serves /healthz on its own HTTP port', async () => {
+    expect((await fetch(`${t.bot.url}/healthz`)).status).toBe(200);
+  });
+});

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, describeConfig, loadConfig, secretValues, type ConfigProblem } from '../../src/config.js';
+
+const BASE_ENV = { SLACK_BOT_TOKEN: 'xoxb-secret-bot-token', SLACK_SIGNING_SECRET: 'signing-secret-value' };
+
+const VALID_YAML = `# the operator's file
+announce:
+  channels: [C0ANNOUNCE]
+approvers:
+  users: [U0APPROVER1, U0APPROVER2]
+  usergroup: S0OPS
+targets:
+  - name: prod
+    baseUrl: http://127.0.0.1:8080
+    apiKeyEnv: CHECKSTACK_PROD_API_KEY
+    docker:
+      container: checkstack
+    pin:
+      github: { repo: acme/infra, path: deploy/docker-compose.yml, branch: main, mode: commit }
+  - name: staging
+    default: true
+    baseUrl: \${STAGING_URL}
+    kubernetes: { namespace: checkstack, deployment: checkstack, container: checkstack }
+`;
+
+function problemsOf(env: Record<string, string>, yaml: string | null): ConfigProblem[] {
+  try {
+    loadConfig({ env, readFile: () => yaml });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the contract defaults when only the tokens are set', () => {
+    const config = loadConfig({ env: BASE_ENV, readFile: () => null });
+
+    expect(config.slack.apiUrl).toBe('https://slack.com/api/');
+    expect(config.http.port).toBe(3000);
+    expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/checkstack_chatops');
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.github).toMatchObject({ apiUrl: 'https://api.github.com', repo: { owner: 'enyineer', name: 'checkstack' }, pollIntervalSeconds: 300 });
+    expect(config.log.level).toBe('info');
+    expect(config.targets).toEqual([]);
+    expect(config.approvers.requireSecondPerson).toBe(true);
+  });
+
+  it('reads targets, approvers and channels, substituting ${VAR} from the environment', () => {
+    const config = loadConfig({
+      env: { ...BASE_ENV, STAGING_URL: 'http://127.0.0.1:8081', CHECKSTACK_PROD_API_KEY: 'ck_app_secret' },
+      readFile: () => VALID_YAML,
+    });
+
+    expect(config.targets.map((t) => [t.name, t.default, t.baseUrl])).toEqual([
+      ['prod', false, 'http://127.0.0.1:8080'],
+      ['staging', true, 'http://127.0.0.1:8081'],
+    ]);
+    expect(config.targets[0]?.apiKey).toBe('ck_app_secret');
+    expect(config.targets[0]?.image).toBe('ghcr.io/enyineer/checkstack');
+    expect(config.targets[0]?.postflight).toMatchObject({ readyTimeout: 300, logWatch: 3600 });
+    expect(config.approvers).toMatchObject({ users: ['U0APPROVER1', 'U0APPROVER2'], usergroup: 'S0OPS' });
+    expect(Object.isFrozen(config.targets[0])).toBe(true);
+  });
+
+  it('names a missing bot token', () => {
+    expect(problemsOf({ SLACK_SIGNING_SECRET: 'x' }, null)).toContainEqual(expect.objectContaining({ key: 'SLACK_BOT_TOKEN' }));
+  });
+
+  it('requires the signing secret in HTTP mode but not in Socket Mode', () => {
+    expect(problemsOf({ SLACK_BOT_TOKEN: 'xoxb-1' }, null)).toContainEqual(expect.objectContaining({ key: 'SLACK_SIGNING_SECRET' }));
+    expect(loadConfig({ env: { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1-abc' }, readFile: () => null }).slack.appToken).toBe('xapp-1-abc');
+  });
+
+  it('names an unknown target field with its file line', () => {
+    const yaml = 'targets:\n  - name: prod\n    baseUrl: http://127.0.0.1:8080\n    docker: { container: checkstack }\n    readyTimeout: 30\n';
+    expect(problemsOf(BASE_ENV, yaml)).toEqual([
+      { key: 'targets[0].readyTimeout', message: 'unknown field "readyTimeout"', location: './checkstack-chatops.yml:5' },
+    ]);
+  });
+
+  it('names the line of malformed YAML', () => {
+    const problems = problemsOf(BASE_ENV, 'announce:\n  channels: [C0A\n  prereleases: false\n');
+    expect(problems[0]?.message).toMatch(/malformed YAML/);
+    expect(problems[0]?.location).toMatch(/checkstack-chatops\.yml:\d+$/);
+  });
+
+  it('names an unset ${VAR} with its key and line', () => {
+    const yaml = 'targets:\n  - name: prod\n    baseUrl: ${PROD_URL}\n    docker: { container: checkstack }\n';
+    expect(problemsOf(BASE_ENV, yaml)).toEqual([
+      { key: 'targets[0].baseUrl', message: '${PROD_URL} is not set in the environment', location: './checkstack-chatops.yml:3' },
+    ]);
+  });
+
+  it('reports every problem at once', () => {
+    const yaml = 'approvers:\n  users: [not-a-user]\ntargets:\n  - name: prod\n    baseUrl: nope\n    docker: { container: a }\n    kubernetes: { namespace: n, deployment: d, container: c }\n';
+    const problems = problemsOf({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', PORT: 'eighty' }, yaml);
+    expect(problems.map((p) => p.key)).toEqual(expect.arrayContaining(['PORT', 'approvers.users[0]', 'targets[0].baseUrl', 'targets[0]']));
+  });
+
+  it('refuses duplicate target names and two defaults', () => {
+    const yaml = 'targets:\n  - { name: a, default: true, baseUrl: "http://x", docker: { container: a } }\n  - { name: a, default: true, baseUrl: "http://y", docker: { container: b } }\n';
+    const messages = problemsOf(BASE_ENV, yaml).map((p) => p.message);
+    expect(messages).toEqual(expect.arrayContaining(['duplicate target name "a"', 'at most one target may be `default: true`']));
+  });
+
+  it('fails when CONFIG_FILE names a file that does not exist', () => {
+    expect(problemsOf({ ...BASE_ENV, CONFIG_FILE: '/nowhere.yml' }, null)).toContainEqual(expect.objectContaining({ key: 'CONFIG_FILE' }));
+  });
+});
+
+describe('describeConfig', () => {
+  it('summarises targets, approvers and channels without a single secret', () => {
+    const env = { ...BASE_ENV, STAGING_URL: 'http://127.0.0.1:8081', CHECKSTACK_PROD_API_KEY: 'ck_app_secret', GITHUB_TOKEN: 'ghp_secret', DATABASE_URL: 'postgres://bot:dbpass@db:5432/bot' };
+    const config = loadConfig({ env, readFile: () => VALID_YAML });
+
+    const summary = describeConfig(config);
+
+    expect(summary).toContain('prod');
+    expect(summary).toContain('staging (default)');
+    expect(summary).toContain('U0APPROVER1');
+    expect(summary).toContain('C0ANNOUNCE');
+    for (const secret of secretValues(config)) expect(summary).not.toContain(secret);
+    expect(secretValues(config)).toEqual(expect.arrayContaining(['xoxb-secret-bot-token', 'signing-secret-value', 'ck_app_secret', 'ghp_secret', 'dbpass']));
+  });
+});
