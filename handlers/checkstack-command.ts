@@ -9,6 +9,8 @@ export interface CommandContext<K extends CommandKind = CommandKind> {
   command: Extract<Command, { kind: K }>;
   userId: string;
   channelId: string;
+  /** The workspace's subdomain, for thread permalinks. */
+  teamDomain: string | null;
   /** An ephemeral answer to the user who typed the command. */
   reply(message: EphemeralReply): Promise<void>;
 }
@@ -46,7 +48,7 @@ export function checkstackCommand(deps: Deps, subcommands: SubcommandHandlers) {
         action = parsed.kind;
         const handler = subcommands[parsed.kind] as SubcommandHandler<typeof parsed.kind> | undefined;
         if (!handler) throw new AppError('unknown_subcommand', `\`/checkstack ${parsed.kind}\` is not available in this version of the bot.`);
-        return handler({ command: parsed, userId: command.user_id, channelId: command.channel_id, reply });
+        return handler({ command: parsed, userId: command.user_id, channelId: command.channel_id, teamDomain: command.team_domain || null, reply });
       },
     );
   };

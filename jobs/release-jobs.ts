@@ -1,4 +1,4 @@
-// The releases queue: the scheduled poll, webhook deliveries and announcements. One scheduler across all
+// The releases queue: the scheduled poll, webhook deliveries, announcements, and the upgrade-request sweep. One scheduler across all
 // replicas means one poll per interval however many bots run.
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { BotState, StagedEtagStore } from '../src/db/release-store.js';
@@ -10,6 +10,8 @@ import type { Announcer } from '../src/releases/announcer.js';
 import type { ReleaseIngest } from '../src/releases/ingest.js';
 
 export const POLL_SCHEDULER_ID = 'release-poll';
+export const SWEEP_SCHEDULER_ID = 'upgrade-sweep';
+const SWEEP_INTERVAL_MS = 60_000;
 const BACKOFF_KEY = 'github_backoff_until';
 
 export interface ReleaseJobDeps {
@@ -21,6 +23,8 @@ export interface ReleaseJobDeps {
   queues: Pick<Queues, 'releases'>;
   logger: Logger;
   now(): Date;
+  /** Expires stale upgrade requests and re-queues lost jobs (runs on this queue's scheduler). */
+  sweepUpgrades(): Promise<unknown>;
 }
 
 export function releaseJobsProcessor(deps: ReleaseJobDeps) {
@@ -60,6 +64,8 @@ export function releaseJobsProcessor(deps: ReleaseJobDeps) {
         if (data.action === 'deleted') return { deleted: await ingest.ingestDeletion(data.release.tag_name) };
         return ingest.ingest([data.release], { complete: false });
       }
+      case 'sweep':
+        return deps.sweepUpgrades();
       case 'announce':
         return announcer.announce(announceReleaseJob.parse(job.data).tag);
       default:
@@ -74,4 +80,8 @@ export async function scheduleReleasePolls(queues: Pick<Queues, 'releases'>, int
     { every: intervalSeconds * 1000 },
     { name: 'poll', data: { reason: 'schedule' }, opts: { attempts: 3, backoff: { type: 'exponential', delay: 10_000 } } },
   );
+}
+
+export async function scheduleUpgradeSweep(queues: Pick<Queues, 'releases'>): Promise<void> {
+  await queues.releases.raw.upsertJobScheduler(SWEEP_SCHEDULER_ID, { every: SWEEP_INTERVAL_MS }, { name: 'sweep', data: {}, opts: { attempts: 1 } });
 }

@@ -19,6 +19,9 @@ import {
 } from './db/release-store.js';
 import { createPackageChangelogReader, type PackageChangelogReader } from './github/package-changelog.js';
 import { createReleaseSource, type ReleaseSource } from './github/release-source.js';
+import { createUpgradeStore, type UpgradeStore } from './db/upgrade-store.js';
+import { createApproverResolver, type ApproverResolver } from './slack/approvers.js';
+import { createTargetRegistry, dockerDeployerFactory, type TargetRegistry } from './targets/registry.js';
 import { createPool, type Pool } from './db/pool.js';
 import { createLogger, SecretRegistry, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -40,7 +43,9 @@ export interface Deps {
   slack: WebClient;
   octokit: Octokit;
   audit: AuditLog;
-  db: { releases: ReleaseStore; state: BotState; subscriptions: SubscriptionStore; announcements: AnnouncementStore };
+  db: { releases: ReleaseStore; state: BotState; subscriptions: SubscriptionStore; announcements: AnnouncementStore; upgrades: UpgradeStore };
+  targets: TargetRegistry;
+  approvers: ApproverResolver;
   github: { releaseSource: ReleaseSource; releaseEtags: StagedEtagStore; changelogs: PackageChangelogReader };
   metrics: Metrics;
   /** Aborted when the process starts shutting down: long job steps stop at their next checkpoint. */
@@ -73,6 +78,13 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
   const state = createBotState(pool);
   const releaseEtags = createStagedEtagStore(state);
   const repo = `${config.github.repo.owner}/${config.github.repo.name}`;
+  const slack =
+    overrides.slack ??
+    new WebClient(config.slack.botToken, {
+      slackApiUrl: config.slack.apiUrl,
+      logger: slackLogger(logger, 'slack-web-api'),
+      retryConfig: retryPolicies.fiveRetriesInFiveMinutes,
+    });
   return {
     config,
     logger,
@@ -81,13 +93,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
     pool,
     redis,
     queues: overrides.queues ?? createQueues(redis, config.queuePrefix),
-    slack:
-      overrides.slack ??
-      new WebClient(config.slack.botToken, {
-        slackApiUrl: config.slack.apiUrl,
-        logger: slackLogger(logger, 'slack-web-api'),
-        retryConfig: retryPolicies.fiveRetriesInFiveMinutes,
-      }),
+    slack,
     octokit,
     audit: overrides.audit ?? createAuditLog(pool),
     db: {
@@ -95,7 +101,12 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
       state,
       subscriptions: createSubscriptionStore(pool),
       announcements: createAnnouncementStore(pool),
+      upgrades: createUpgradeStore(pool),
     },
+    targets: overrides.targets ?? createTargetRegistry(config.targets, { docker: dockerDeployerFactory() }, logger),
+    approvers:
+      overrides.approvers ??
+      createApproverResolver({ slack, users: config.approvers.users, usergroup: config.approvers.usergroup, logger: logger.child({ component: 'approvers' }) }),
     github: {
       releaseSource: createReleaseSource({ octokit, repo, etags: releaseEtags, logger: logger.child({ component: 'release-source' }) }),
       releaseEtags,

@@ -7,14 +7,20 @@ import { checkstackCommand } from '../handlers/checkstack-command.js';
 import { helpCommand } from '../handlers/help-command.js';
 import { releasesCommand } from '../handlers/releases-command.js';
 import { subscribeCommand, unsubscribeCommand } from '../handlers/subscription-commands.js';
-import { releaseJobsProcessor, scheduleReleasePolls } from '../jobs/release-jobs.js';
+import { blockAction } from '../handlers/block-action.js';
+import { cancelAction, confirmAction, startAction } from '../handlers/checklist-actions.js';
+import { cancelCommand, historyCommand, statusCommand } from '../handlers/target-commands.js';
+import { planUpgradeAction, upgradeCommand } from '../handlers/upgrade-command.js';
+import { releaseJobsProcessor, scheduleReleasePolls, scheduleUpgradeSweep } from '../jobs/release-jobs.js';
 import { loadConfig, type Config } from './config.js';
 import { runMigrations } from './db/migrate.js';
 import { createDeps, type Deps, type DepsOverrides } from './deps.js';
 import { githubWebhookRoute } from './http/github-webhook-route.js';
 import { checkReadiness } from './http/readiness.js';
 import { QUEUE } from './queue.js';
-import { createAnnouncer } from './releases/announcer.js';
+import { createAnnouncer, PLAN_UPGRADE_ACTION } from './releases/announcer.js';
+import { ACTION_IDS } from './slack/checklist-message.js';
+import { createUpgradeRequests } from './upgrades/upgrade-requests.js';
 import { createReleaseIngest } from './releases/ingest.js';
 import { closeServer, createHttpServer, listen, sendJson, type RouteHandler } from './http/server.js';
 import { slackLogger } from './slack/bolt-logger.js';
@@ -67,9 +73,10 @@ export async function startBot(config: Config, options: StartOptions = {}): Prom
   app.error(async (err) => {
     logger.error({ err }, 'unhandled error in a Slack listener');
   });
-  registerSlackHandlers(app, deps);
+  const services = createServices(deps);
+  registerSlackHandlers(app, deps, services);
 
-  const workers: Worker[] = options.workers === false ? [] : await startWorkers(deps);
+  const workers: Worker[] = options.workers === false ? [] : await startWorkers(deps, services);
 
   const server: Server = createHttpServer({
     slackListener: socketMode ? undefined : (receiver as InstanceType<typeof HTTPReceiver>).requestListener,
@@ -99,24 +106,8 @@ export async function startBot(config: Config, options: StartOptions = {}): Prom
   return { deps, port, url: `http://${options.host ?? '127.0.0.1'}:${port}`, stop };
 }
 
-function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps): void {
-  // Stamps when Bolt hands a verified request to the listeners, for the acknowledgement latency metric.
-  app.use(async ({ context, next }) => {
-    context.receivedAt = performance.now();
-    await next();
-  });
-  app.command(
-    '/checkstack',
-    checkstackCommand(deps, {
-      help: helpCommand(),
-      subscribe: subscribeCommand(deps.db.subscriptions),
-      unsubscribe: unsubscribeCommand(deps.db.subscriptions),
-      releases: releasesCommand(deps.db.releases, deps.config.announce.prereleases),
-    }),
-  );
-}
-
-async function startWorkers(deps: Deps): Promise<Worker[]> {
+/** The bot's services, each built once from the dependencies and shared by handlers and jobs. */
+function createServices(deps: Deps) {
   const { config, logger } = deps;
   const ingest = createReleaseIngest({
     releases: deps.db.releases,
@@ -132,8 +123,55 @@ async function startWorkers(deps: Deps): Promise<Worker[]> {
     slack: deps.slack,
     logger: logger.child({ component: 'announcer' }),
     announcePrereleases: config.announce.prereleases,
-    planUpgradeButton: false,
+    planUpgradeButton: config.targets.some((t) => t.default),
   });
+  const upgradeRequests = createUpgradeRequests({
+    upgrades: deps.db.upgrades,
+    releases: deps.db.releases,
+    releaseSource: deps.github.releaseSource,
+    ingest,
+    targets: deps.targets,
+    approvers: deps.approvers,
+    slack: deps.slack,
+    queues: deps.queues,
+    pool: deps.pool,
+    logger: logger.child({ component: 'upgrade-requests' }),
+    now: () => deps.clock.now(),
+    requestTtlMs: config.upgrades.requestTtlHours * 3600_000,
+    requireSecondPerson: config.approvers.requireSecondPerson,
+  });
+  return { ingest, announcer, upgradeRequests };
+}
+
+type Services = ReturnType<typeof createServices>;
+
+function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests }: Services): void {
+  // Stamps when Bolt hands a verified request to the listeners, for the acknowledgement latency metric.
+  app.use(async ({ context, next }) => {
+    context.receivedAt = performance.now();
+    await next();
+  });
+  app.command(
+    '/checkstack',
+    checkstackCommand(deps, {
+      help: helpCommand(),
+      subscribe: subscribeCommand(deps.db.subscriptions),
+      unsubscribe: unsubscribeCommand(deps.db.subscriptions),
+      releases: releasesCommand(deps.db.releases, deps.config.announce.prereleases),
+      upgrade: upgradeCommand(upgradeRequests),
+      status: statusCommand(upgradeRequests),
+      cancel: cancelCommand(upgradeRequests),
+      history: historyCommand(upgradeRequests),
+    }),
+  );
+  app.action(/^confirm:/, blockAction(deps, 'confirm', confirmAction(upgradeRequests)));
+  app.action(ACTION_IDS.start, blockAction(deps, 'start', startAction(upgradeRequests)));
+  app.action(ACTION_IDS.cancel, blockAction(deps, 'cancel', cancelAction(upgradeRequests)));
+  app.action(PLAN_UPGRADE_ACTION, blockAction(deps, 'plan_upgrade', planUpgradeAction(upgradeRequests)));
+}
+
+async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests }: Services): Promise<Worker[]> {
+  const { config, logger } = deps;
   const releaseWorker = new Worker(
     QUEUE.releases,
     releaseJobsProcessor({
@@ -145,11 +183,13 @@ async function startWorkers(deps: Deps): Promise<Worker[]> {
       queues: deps.queues,
       logger: logger.child({ component: 'release-jobs' }),
       now: () => deps.clock.now(),
+      sweepUpgrades: () => upgradeRequests.sweep(),
     }),
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 1 },
   );
   releaseWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'release job failed'));
   await scheduleReleasePolls(deps.queues, config.github.pollIntervalSeconds);
+  await scheduleUpgradeSweep(deps.queues);
   // One poll right away; replicas starting in the same minute share it.
   await deps.queues.releases.add('poll', { reason: 'startup' }, { jobId: `startup-poll-${Math.floor(Date.now() / 60_000)}` });
   return [releaseWorker];

@@ -35,6 +35,7 @@ export interface JobPayloads {
     poll: z.infer<typeof releasePollJob>;
     webhook: z.infer<typeof releaseWebhookJob>;
     announce: z.infer<typeof announceReleaseJob>;
+    sweep: Record<string, never>;
   };
   [QUEUE.upgrades]: { upgrade: z.input<typeof upgradeJob>; rollback: z.input<typeof upgradeJob> };
   [QUEUE.logWatch]: { watch: z.infer<typeof logWatchJob> };

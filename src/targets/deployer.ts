@@ -53,6 +53,10 @@ export interface ReplaceRequest {
   version: string;
   /** The fingerprint recorded at pre-flight; the replace aborts before stopping anything when it differs. */
   expectedEncryptionKeyFingerprint?: string | null;
+  /** Who asked for it and who approved, with the version; Kubernetes records it as `kubernetes.io/change-cause`. */
+  changeCause?: string;
+  /** Rollout progress (`0 of 1 updated replicas are available`); Kubernetes only, reported often: the caller coalesces. */
+  onProgress?: (text: string) => void;
 }
 
 export type ReplaceStep = 'stopped' | 'renamed' | 'created' | 'started' | 'restored';
@@ -72,6 +76,10 @@ export interface RollbackRequest {
   fromVersion: string;
   /** The image to recreate from when the kept previous instance is gone. */
   previousImage: string;
+  /** As in `ReplaceRequest`: recorded as `kubernetes.io/change-cause`. */
+  changeCause?: string;
+  /** As in `ReplaceRequest`: rollout progress, Kubernetes only. */
+  onProgress?: (text: string) => void;
 }
 
 export interface RollbackResult {
@@ -109,4 +117,9 @@ export interface Deployer {
    */
   followLogs(since: Date, onLine: (line: LogLine) => void, signal: AbortSignal): Promise<void>;
   state(): Promise<RuntimeState>;
+  /**
+   * What only the platform can tell the pre-flight checklist, as sentences to show (empty when all is well):
+   * Kubernetes warns about a rolling update over migrations and a literal encryption key. Throws `not_found` like `describe`.
+   */
+  preflightWarnings?(context: { migrations: boolean }): Promise<string[]>;
 }

@@ -235,8 +235,13 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
       NetworkingConfig: primary ? { EndpointsConfig: { [mode]: primary } } : undefined,
     };
     const container = await docker.createContainer(createOptions);
-    for (const [network, endpoint] of Object.entries(endpoints)) {
-      await docker.getNetwork(network).connect({ Container: container.id, EndpointConfig: endpoint });
+    try {
+      for (const [network, endpoint] of Object.entries(endpoints)) {
+        await docker.getNetwork(network).connect({ Container: container.id, EndpointConfig: endpoint });
+      }
+    } catch (err) {
+      await container.remove({ force: true }).catch(() => undefined); // it holds the name the restore needs
+      throw err;
     }
     return container;
   }
@@ -298,9 +303,14 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
 
   /**
    * Puts the previous container back under its name and starts it; returns what went wrong, or null.
-   * `newId` is the replacement created for it, removed first.
+   * `newId` is the replacement created for it, removed first; `policy` is the restart policy the operator chose.
    */
-  async function restorePrevious(name: string, previous: ContainerInspectInfo, newId: string | null): Promise<string | null> {
+  async function restorePrevious(
+    name: string,
+    previous: ContainerInspectInfo,
+    newId: string | null,
+    policy: Dockerode.HostRestartPolicy | undefined,
+  ): Promise<string | null> {
     try {
       if (newId) {
         await docker
@@ -313,9 +323,7 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
       const now = await inspectContainer(previous.Id);
       if (!now) return `the previous container \`${previous.Name.replace(/^\//, '')}\` no longer exists`;
       if (now.Name.replace(/^\//, '') !== name) await renameContainer(previous.Id, name);
-      if ((now.HostConfig.RestartPolicy?.Name ?? '') !== (previous.HostConfig.RestartPolicy?.Name ?? '')) {
-        await setRestartPolicy(previous.Id, previous.HostConfig.RestartPolicy);
-      }
+      if ((now.HostConfig.RestartPolicy?.Name ?? '') !== (policy?.Name ?? '')) await setRestartPolicy(previous.Id, policy);
       await startContainer(previous.Id);
       const after = await inspectContainer(previous.Id);
       if (!after?.State.Running) return `the previous container did not start again (exit code ${after?.State.ExitCode})`;
@@ -349,9 +357,17 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
         await engine('start the new container', () => startContainer(current.Id));
         const problem = await startupProblem(current.Id);
         if (problem) {
-          if (!kept) throw recreateFailed(name, request, problem, null);
-          const restoreProblem = await restorePrevious(name, kept, current.Id);
-          step('restored');
+          if (!kept) {
+            throw new AppError(
+              'recreate_failed',
+              `The container \`${name}\` on \`${request.image}\` did not start: ${problem}. No previous container is kept ` +
+                `(\`${keptName}\` does not exist), so there is nothing to restore: roll back to an earlier version.`,
+              { container: name, image: request.image, reason: problem, restored: false },
+            );
+          }
+          // The kept container's own policy may be demoted already; the replacement carries the operator's.
+          const restoreProblem = await restorePrevious(name, kept, current.Id, current.HostConfig.RestartPolicy);
+          if (!restoreProblem) step('restored');
           throw recreateFailed(name, request, problem, restoreProblem);
         }
         step('started');
@@ -404,16 +420,15 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
       );
     }
 
-    if (current) {
-      log.info({ container: name, timeoutSeconds: stopTimeout }, 'stopping the previous container');
-      await stopContainer(current.Id);
-      step('stopped');
-      await renameContainer(current.Id, keptName);
-      step('renamed');
-    }
-
     let newId: string | null = null;
     try {
+      if (current) {
+        log.info({ container: name, timeoutSeconds: stopTimeout }, 'stopping the previous container');
+        await stopContainer(current.Id);
+        step('stopped');
+        await renameContainer(current.Id, keptName);
+        step('renamed');
+      }
       const created = await createContainer(name, config);
       newId = created.id;
       step('created');
@@ -425,7 +440,7 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
     } catch (err) {
       const reason = err instanceof Error && !statusOf(err) ? err.message : engineReason(err);
       log.warn({ container: name, image: request.image, reason }, 'replacement failed, restoring the previous container');
-      const restoreProblem = await restorePrevious(name, previous, newId);
+      const restoreProblem = await restorePrevious(name, previous, newId, previous.HostConfig.RestartPolicy);
       if (!restoreProblem) step('restored');
       throw recreateFailed(name, request, reason, restoreProblem, keptName);
     }

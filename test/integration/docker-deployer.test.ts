@@ -230,6 +230,41 @@ describe.skipIf(!docker)('Docker deployer on the real engine', () => {
       expect(await about(old.port)).toMatchObject({ releaseVersion: NEW });
     });
 
+    it('keeps user-defined networks and aliases, without the old container id alias', async () => {
+      const name = `ck-deployer-${uniqueSuffix()}`;
+      const [front, back] = [`ck-front-${uniqueSuffix()}`, `ck-back-${uniqueSuffix()}`];
+      containers.push(name);
+      await engine.createNetwork({ Name: front });
+      await engine.createNetwork({ Name: back });
+      try {
+        const created = await engine.createContainer({
+          name,
+          Image: ref(OLD),
+          Env: ['PORT=3000', `ENCRYPTION_MASTER_KEY=${fakeEncryptionKey()}`],
+          HostConfig: { NetworkMode: front, RestartPolicy: { Name: 'unless-stopped' } },
+          NetworkingConfig: { EndpointsConfig: { [front]: { Aliases: ['checkstack'] } } },
+        });
+        await engine.getNetwork(back).connect({ Container: created.id, EndpointConfig: { Aliases: ['checkstack-api'] } });
+        await created.start();
+        const before = await created.inspect();
+        expect(before.NetworkSettings.Networks[front]?.Aliases).toContain(before.Id.slice(0, 12));
+
+        await deployerFor({ container: name }).replace({ image: ref(NEW), version: NEW });
+
+        const now = await engine.getContainer(name).inspect();
+        expect(now.HostConfig.NetworkMode).toBe(front);
+        expect(Object.keys(now.NetworkSettings.Networks).sort()).toEqual([back, front].sort());
+        expect(now.NetworkSettings.Networks[front]?.Aliases).toContain('checkstack');
+        expect(now.NetworkSettings.Networks[back]?.Aliases).toContain('checkstack-api');
+        expect(JSON.stringify(now.NetworkSettings.Networks)).not.toContain(before.Id.slice(0, 12));
+        expect(now.Config.Hostname).not.toBe(before.Config.Hostname);
+      } finally {
+        await removeContainers(engine, [name, `${name}-pre-${NEW}`]);
+        await engine.getNetwork(front).remove().catch(() => undefined);
+        await engine.getNetwork(back).remove().catch(() => undefined);
+      }
+    });
+
     it('changes nothing when run again after it finished', async () => {
       const old = await runOld();
       const deployer = deployerFor({ container: old.name });
@@ -284,6 +319,26 @@ describe.skipIf(!docker)('Docker deployer on the real engine', () => {
       const leftovers = await engine.listContainers({ all: true, filters: { ancestor: [ref(BROKEN)] } });
       expect(leftovers).toEqual([]);
       expect(await about(old.port)).toMatchObject({ releaseVersion: OLD });
+    });
+
+    it('restores the old container with its restart policy when a crashed run left a replacement that cannot start', async () => {
+      const old = await runOld();
+      const keptName = `${old.name}-pre-${BROKEN}`;
+      await engine.getContainer(old.name).stop({ t: 5 });
+      await engine.getContainer(old.name).rename({ name: keptName });
+      await engine.getContainer(keptName).update({ RestartPolicy: { Name: 'no' } });
+      await createCheckstackContainer(engine, { name: old.name, image: ref(BROKEN), port: old.port, start: false });
+
+      const error = await deployerFor({ container: old.name })
+        .replace({ image: ref(BROKEN), version: BROKEN })
+        .catch((err: unknown) => err);
+
+      expect(error).toMatchObject({ code: 'recreate_failed', details: { restored: true } });
+      const now = await engine.getContainer(old.name).inspect();
+      expect(now.Id).toBe(old.before.Id);
+      expect(now.State.Running).toBe(true);
+      expect(now.HostConfig.RestartPolicy?.Name).toBe('unless-stopped');
+      expect(await inspectOrNull(keptName)).toBeNull();
     });
 
     it('stops nothing when the encryption key fingerprint differs from the pre-flight', async () => {

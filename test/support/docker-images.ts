@@ -82,6 +82,8 @@ export async function buildFakeCheckstackImage(docker: Dockerode, options: FakeI
     { name: 'app/', type: 'dir' },
     { name: 'app/checkstack.sh', content: startScript(options), mode: 0o755 },
     { name: 'app/handler.sh', content: handlerScript(options), mode: 0o755 },
+    // Makes the layer unique per reference, so pulling it downloads instead of finding the same layer locally.
+    { name: 'app/image-ref', content: `${ref}\n` },
     { name: 'www/', type: 'dir' },
     { name: 'www/index.html', content: indexPage(options.version) },
     { name: 'tmp/', type: 'dir', mode: 0o1777 },

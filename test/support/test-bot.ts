@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger, SecretRegistry } from '../../src/logger.js';
 import { startBot, type RunningBot, type StartOptions } from '../../src/main.js';
+import { createTargetRegistry, dockerDeployerFactory, type DeployerFactory } from '../../src/targets/registry.js';
 import { startFakeSlack, type FakeSlack, type FakeSlackOptions } from '../fakes/fake-slack.js';
 import { createSlackDriver, type SlackDriver } from './slack-driver.js';
 import { createTestDatabase, randomQueuePrefix, REDIS_URL, type TestDatabase } from './database.js';
@@ -35,6 +36,8 @@ export interface TestBotOptions {
   database?: TestDatabase;
   fakeSlack?: FakeSlack;
   queuePrefix?: string;
+  /** Deployers per platform for the configured targets (default: the real Docker deployer). */
+  deployers?: { docker?: DeployerFactory; kubernetes?: DeployerFactory };
 }
 
 export interface TestBot {
@@ -75,7 +78,10 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
   const logs = new LogCapture();
   const secrets = new SecretRegistry();
   const logger = createLogger({ level: config.log.level, format: 'json', secrets, destination: logs });
-  const bot = await startBot(config, { host: '127.0.0.1', ...options.start, overrides: { logger, secrets } });
+  const targets = options.deployers
+    ? createTargetRegistry(config.targets, { docker: options.deployers.docker ?? dockerDeployerFactory(), ...(options.deployers.kubernetes ? { kubernetes: options.deployers.kubernetes } : {}) }, logger)
+    : undefined;
+  const bot = await startBot(config, { host: '127.0.0.1', ...options.start, overrides: { logger, secrets, ...(targets ? { targets } : {}) } });
   const driver = createSlackDriver({ botUrl: bot.url, signingSecret: SIGNING_SECRET, fakeSlack: slack });
   return {
     bot,

@@ -1,0 +1,147 @@
+// Runs a bench server in its own Node process (so the load generator never shares its event loop) and talks to it
+// over the IPC channel: the child announces `ready` with what the parent needs, answers questions, stops on request.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+type ParentMessage = { type: 'ask'; id: number; question: string; args: unknown } | { type: 'stop' };
+type ChildMessage =
+  | { type: 'ready'; data: unknown }
+  | { type: 'failed'; error: string }
+  | { type: 'answer'; id: number; data?: unknown; error?: string };
+
+export interface BenchChild<Ready> {
+  name: string;
+  pid: number;
+  ready: Ready;
+  ask<T>(question: string, args?: unknown): Promise<T>;
+  /** Asks the child to clean up and exit; kills it if it has not exited after `timeoutMs`. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+export interface StartChildOptions {
+  env?: Record<string, string>;
+  readyTimeoutMs?: number;
+}
+
+/** Forks `bench/<script>` under tsx and resolves once it has announced `ready`. */
+export async function startChild<Ready>(script: string, options: StartChildOptions = {}): Promise<BenchChild<Ready>> {
+  const path = fileURLToPath(new URL(script, import.meta.url));
+  // The child's own output goes to our stderr: stdout carries only figures.
+  const child = fork(path, [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 2, 2, 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = await waitForReady<Ready>(child, script, options.readyTimeoutMs ?? 120_000).catch(async (err: unknown) => {
+    child.kill('SIGKILL');
+    await exited;
+    throw err;
+  });
+
+  let nextId = 0;
+  const pending = new Map<number, { resolve(data: unknown): void; reject(err: Error): void }>();
+  child.on('message', (raw: ChildMessage) => {
+    if (raw.type !== 'answer') return;
+    const waiter = pending.get(raw.id);
+    pending.delete(raw.id);
+    if (raw.error !== undefined) waiter?.reject(new Error(`${script}: ${raw.error}`));
+    else waiter?.resolve(raw.data);
+  });
+  void exited.then(() => {
+    for (const waiter of pending.values()) waiter.reject(new Error(`${script} exited`));
+    pending.clear();
+  });
+
+  return {
+    name: script,
+    pid: child.pid!,
+    ready,
+    ask<T>(question: string, args?: unknown) {
+      return new Promise<T>((resolve, reject) => {
+        const id = ++nextId;
+        pending.set(id, { resolve: resolve as (data: unknown) => void, reject });
+        send(child, { type: 'ask', id, question, args });
+      });
+    },
+    async stop(timeoutMs = 30_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      send(child, { type: 'stop' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function send(child: ChildProcess, message: ParentMessage): void {
+  if (child.connected) child.send(message);
+}
+
+function waitForReady<Ready>(child: ChildProcess, script: string, timeoutMs: number): Promise<Ready> {
+  return new Promise<Ready>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} was not ready within ${timeoutMs} ms`)), timeoutMs);
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited before it was ready (code ${code}, signal ${signal})`));
+    };
+    child.once('exit', onExit);
+    child.on('message', function onMessage(raw: ChildMessage) {
+      if (raw.type !== 'ready' && raw.type !== 'failed') return;
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      child.off('message', onMessage);
+      if (raw.type === 'ready') resolve(raw.data as Ready);
+      else reject(new Error(`${script} failed to start: ${raw.error}`));
+    });
+  });
+}
+
+export interface ChildRole<Ready> {
+  start(): Promise<Ready>;
+  answers?: Record<string, (args: unknown) => unknown>;
+  /** Cleans up (close servers, drop databases); runs once, on `stop` or when the parent goes away. */
+  stop(): Promise<void>;
+}
+
+/** CPU time (user + system) this process has used so far, in ms; every child answers `cpu`. */
+function cpuMilliseconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** The child side: starts, reports `ready`, answers, and cleans up once when told to stop or orphaned. */
+export function runChild<Ready>(role: ChildRole<Ready>): void {
+  if (!process.send) throw new Error('this script runs as a bench child process (started by bench/run.ts)');
+  const reply = (message: ChildMessage) => {
+    if (process.connected) process.send!(message);
+  };
+  let stopping: Promise<void> | null = null;
+  const stop = (code: number) => {
+    stopping ??= role
+      .stop()
+      .catch((err: unknown) => console.error('bench child cleanup failed', err))
+      .finally(() => process.exit(code));
+  };
+  process.on('message', (raw: ParentMessage) => {
+    if (raw.type === 'stop') return stop(0);
+    const answer = raw.question === 'cpu' ? cpuMilliseconds : role.answers?.[raw.question];
+    if (!answer) return reply({ type: 'answer', id: raw.id, error: `no answer for "${raw.question}"` });
+    Promise.resolve()
+      .then(() => answer(raw.args))
+      .then(
+        (data) => reply({ type: 'answer', id: raw.id, data }),
+        (err: unknown) => reply({ type: 'answer', id: raw.id, error: String(err) }),
+      );
+  });
+  process.on('disconnect', () => stop(0));
+  process.on('SIGTERM', () => stop(0));
+  process.on('SIGINT', () => stop(0));
+  role.start().then(
+    (data) => reply({ type: 'ready', data }),
+    (err: unknown) => {
+      reply({ type: 'failed', error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+      stop(1);
+    },
+  );
+}

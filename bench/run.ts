@@ -1,0 +1,58 @@
+// `npm run bench [-- part …]`: runs the named bench parts (default: all), prints each figure as `name: value unit`,
+// writes them to bench/results/latest.json and ends with `bench: done`.
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { ackLatencyBench } from './ack-latency.js';
+import { unchangedPollBench } from './poll-bench.js';
+import { releaseParsingBench } from './release-bench.js';
+import { createReport, type Report } from './report.js';
+
+const PARTS: Record<string, (report: Report) => Promise<void> | void> = {
+  summarize: (report) => releaseParsingBench(report),
+  poll: (report) => unchangedPollBench(report),
+  ack: (report) => ackLatencyBench(report),
+};
+
+const RESULTS_PATH = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+
+async function main(argv: string[]): Promise<number> {
+  const requested = argv.length > 0 && !argv.includes('all') ? argv : Object.keys(PARTS);
+  const unknown = requested.filter((part) => !(part in PARTS));
+  if (unknown.length > 0) {
+    console.error(`bench: unknown part ${unknown.join(', ')}; choose from ${Object.keys(PARTS).join(', ')} (default: all)`);
+    return 2;
+  }
+  const report = createReport();
+  const startedAt = new Date().toISOString();
+  const failed: string[] = [];
+  for (const part of requested) {
+    try {
+      await PARTS[part]!(report);
+    } catch (err) {
+      failed.push(part);
+      console.error(`bench: part ${part} failed`, err);
+    }
+  }
+  await report.write(RESULTS_PATH, {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    parts: requested,
+    failed,
+    node: process.version,
+    cpus: availableParallelism(),
+  });
+  if (failed.length > 0) {
+    console.error(`bench: failed parts: ${failed.join(', ')}`);
+    return 1;
+  }
+  process.stdout.write('bench: done\n');
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error('bench: failed', err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,269 @@
+// Upgrade requests, their confirmations and job steps. Every status change is a conditional UPDATE on the
+// status it expects, so concurrent clicks and replicas resolve in the database: exactly one caller wins.
+import type { AutomaticCheck, ChecklistItem, Confirmation, UpgradeStatus } from '../domain/checklist.js';
+import type { UpgradePlan } from '../domain/upgrade-plan.js';
+import type { Pool } from './pool.js';
+
+export interface UpgradeRecord {
+  id: string;
+  kind: 'upgrade' | 'rollback';
+  rollbackOf: string | null;
+  target: string;
+  fromVersion: string;
+  toVersion: string;
+  requester: string;
+  channelId: string;
+  teamDomain: string | null;
+  messageTs: string | null;
+  status: UpgradeStatus;
+  statusDetail: string | null;
+  step: string | null;
+  plan: UpgradePlan;
+  items: ChecklistItem[];
+  automatic: AutomaticCheck[];
+  instanceId: string | null;
+  imageTag: string | null;
+  apiVersion: string | null;
+  keyFingerprint: string | null;
+  previousImage: string | null;
+  pluginsBefore: { name: string; version?: string }[] | null;
+  readyAt: Date | null;
+  outcome: 'succeeded' | 'succeeded_with_warnings' | 'failed' | null;
+  startedBy: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  expiresAt: Date;
+  queuedAt: Date | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface NewUpgrade {
+  id: string;
+  kind: 'upgrade' | 'rollback';
+  rollbackOf?: string | null;
+  target: string;
+  fromVersion: string;
+  toVersion: string;
+  requester: string;
+  channelId: string;
+  teamDomain: string | null;
+  plan: UpgradePlan;
+  items: ChecklistItem[];
+  automatic: AutomaticCheck[];
+  instanceId: string | null;
+  imageTag: string | null;
+  apiVersion: string | null;
+  keyFingerprint: string | null;
+  previousImage?: string | null;
+  expiresAt: Date;
+}
+
+const COLUMNS = `id, kind, rollback_of, target, from_version, to_version, requester, channel_id, team_domain, message_ts, status,
+  status_detail, step, plan, items, automatic, instance_id, image_tag, api_version, key_fingerprint, previous_image,
+  plugins_before, ready_at, outcome, started_by, created_at, updated_at, expires_at, queued_at, started_at, finished_at`;
+
+function toRecord(r: Record<string, unknown>): UpgradeRecord {
+  return {
+    id: r.id as string,
+    kind: r.kind as UpgradeRecord['kind'],
+    rollbackOf: (r.rollback_of as string | null) ?? null,
+    target: r.target as string,
+    fromVersion: r.from_version as string,
+    toVersion: r.to_version as string,
+    requester: r.requester as string,
+    channelId: r.channel_id as string,
+    teamDomain: (r.team_domain as string | null) ?? null,
+    messageTs: (r.message_ts as string | null) ?? null,
+    status: r.status as UpgradeStatus,
+    statusDetail: (r.status_detail as string | null) ?? null,
+    step: (r.step as string | null) ?? null,
+    plan: r.plan as UpgradePlan,
+    items: r.items as ChecklistItem[],
+    automatic: r.automatic as AutomaticCheck[],
+    instanceId: (r.instance_id as string | null) ?? null,
+    imageTag: (r.image_tag as string | null) ?? null,
+    apiVersion: (r.api_version as string | null) ?? null,
+    keyFingerprint: (r.key_fingerprint as string | null) ?? null,
+    previousImage: (r.previous_image as string | null) ?? null,
+    pluginsBefore: (r.plugins_before as UpgradeRecord['pluginsBefore']) ?? null,
+    readyAt: (r.ready_at as Date | null) ?? null,
+    outcome: (r.outcome as UpgradeRecord['outcome']) ?? null,
+    startedBy: (r.started_by as string | null) ?? null,
+    createdAt: r.created_at as Date,
+    updatedAt: r.updated_at as Date,
+    expiresAt: r.expires_at as Date,
+    queuedAt: (r.queued_at as Date | null) ?? null,
+    startedAt: (r.started_at as Date | null) ?? null,
+    finishedAt: (r.finished_at as Date | null) ?? null,
+  };
+}
+
+/** Postgres' unique_violation: the partial index says the target already has an active request. */
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string }).code === '23505';
+}
+
+export interface TransitionChanges {
+  statusDetail?: string | null;
+  step?: string | null;
+  startedBy?: string;
+  outcome?: UpgradeRecord['outcome'];
+}
+
+export function createUpgradeStore(pool: Pool) {
+  return {
+    /** Inserts a new request; null when the target already has an active one. */
+    async create(u: NewUpgrade): Promise<UpgradeRecord | null> {
+      try {
+        const { rows } = await pool.query(
+          `INSERT INTO upgrades (id, kind, rollback_of, target, from_version, to_version, requester, channel_id, team_domain, status,
+             plan, items, automatic, instance_id, image_tag, api_version, key_fingerprint, previous_image, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'confirming', $10, $11, $12, $13, $14, $15, $16, $17, $18)
+           RETURNING ${COLUMNS}`,
+          [
+            u.id, u.kind, u.rollbackOf ?? null, u.target, u.fromVersion, u.toVersion, u.requester, u.channelId, u.teamDomain,
+            JSON.stringify(u.plan), JSON.stringify(u.items), JSON.stringify(u.automatic), u.instanceId, u.imageTag, u.apiVersion,
+            u.keyFingerprint, u.previousImage ?? null, u.expiresAt,
+          ],
+        );
+        return toRecord(rows[0]);
+      } catch (err) {
+        if (isUniqueViolation(err)) return null;
+        throw err;
+      }
+    },
+
+    /** Removes a request that never reached Slack (its checklist could not be posted). */
+    async discard(id: string): Promise<void> {
+      await pool.query(`DELETE FROM upgrades WHERE id = $1 AND message_ts IS NULL`, [id]);
+    },
+
+    async setMessage(id: string, messageTs: string): Promise<void> {
+      await pool.query(`UPDATE upgrades SET message_ts = $2, updated_at = now() WHERE id = $1`, [id, messageTs]);
+    },
+
+    async byId(id: string): Promise<UpgradeRecord | null> {
+      const { rows } = await pool.query(`SELECT ${COLUMNS} FROM upgrades WHERE id = $1`, [id]);
+      return rows[0] ? toRecord(rows[0]) : null;
+    },
+
+    async activeForTarget(target: string): Promise<UpgradeRecord | null> {
+      const { rows } = await pool.query(
+        `SELECT ${COLUMNS} FROM upgrades WHERE target = $1 AND status IN ('confirming', 'queued', 'running') ORDER BY created_at DESC LIMIT 1`,
+        [target],
+      );
+      return rows[0] ? toRecord(rows[0]) : null;
+    },
+
+    async history(target: string, limit: number): Promise<UpgradeRecord[]> {
+      const { rows } = await pool.query(`SELECT ${COLUMNS} FROM upgrades WHERE target = $1 ORDER BY created_at DESC LIMIT $2`, [target, limit]);
+      return rows.map(toRecord);
+    },
+
+    /** The newest finished upgrade (not a rollback) of a target: what `/checkstack rollback` undoes. */
+    async lastFinishedUpgrade(target: string): Promise<UpgradeRecord | null> {
+      const { rows } = await pool.query(
+        `SELECT ${COLUMNS} FROM upgrades WHERE target = $1 AND kind = 'upgrade' AND status IN ('succeeded', 'failed', 'rolling_back')
+         ORDER BY finished_at DESC NULLS LAST, created_at DESC LIMIT 1`,
+        [target],
+      );
+      return rows[0] ? toRecord(rows[0]) : null;
+    },
+
+    async inStatus(statuses: UpgradeStatus[]): Promise<UpgradeRecord[]> {
+      const { rows } = await pool.query(`SELECT ${COLUMNS} FROM upgrades WHERE status = ANY($1::text[]) ORDER BY created_at`, [statuses]);
+      return rows.map(toRecord);
+    },
+
+    /**
+     * Moves a request from one of `from` to `to`; returns the updated record, or null when its status was not
+     * one of `from` any more (someone else won the race, or it expired).
+     */
+    async transition(id: string, from: UpgradeStatus[], to: UpgradeStatus, changes: TransitionChanges = {}): Promise<UpgradeRecord | null> {
+      const { rows } = await pool.query(
+        `UPDATE upgrades SET status = $3, updated_at = now(),
+           status_detail = CASE WHEN $4::boolean THEN $5 ELSE status_detail END,
+           step = CASE WHEN $6::boolean THEN $7 ELSE step END,
+           started_by = coalesce($8, started_by),
+           outcome = coalesce($9, outcome),
+           queued_at = CASE WHEN $3 = 'queued' THEN now() ELSE queued_at END,
+           started_at = CASE WHEN $3 = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
+           finished_at = CASE WHEN $3 IN ('succeeded', 'failed', 'cancelled', 'expired', 'rolled_back') THEN now() ELSE finished_at END
+         WHERE id = $1 AND status = ANY($2::text[])
+         RETURNING ${COLUMNS}`,
+        [
+          id, from, to,
+          changes.statusDetail !== undefined, changes.statusDetail ?? null,
+          changes.step !== undefined, changes.step ?? null,
+          changes.startedBy ?? null, changes.outcome ?? null,
+        ],
+      );
+      return rows[0] ? toRecord(rows[0]) : null;
+    },
+
+    /** Records what the job learned (previous image, plugins before, ready time, current step). */
+    async recordJobFacts(
+      id: string,
+      facts: { previousImage?: string; pluginsBefore?: UpgradeRecord['pluginsBefore']; readyAt?: Date; step?: string | null; statusDetail?: string | null },
+    ): Promise<void> {
+      await pool.query(
+        `UPDATE upgrades SET
+           previous_image = coalesce($2, previous_image),
+           plugins_before = coalesce($3::jsonb, plugins_before),
+           ready_at = coalesce($4, ready_at),
+           step = CASE WHEN $5::boolean THEN $6 ELSE step END,
+           status_detail = CASE WHEN $7::boolean THEN $8 ELSE status_detail END,
+           updated_at = now()
+         WHERE id = $1`,
+        [
+          id, facts.previousImage ?? null, facts.pluginsBefore ? JSON.stringify(facts.pluginsBefore) : null, facts.readyAt ?? null,
+          facts.step !== undefined, facts.step ?? null, facts.statusDetail !== undefined, facts.statusDetail ?? null,
+        ],
+      );
+    },
+
+    async confirmations(upgradeId: string): Promise<Confirmation[]> {
+      const { rows } = await pool.query(`SELECT item_id, user_id, at FROM confirmations WHERE upgrade_id = $1 ORDER BY at, item_id`, [upgradeId]);
+      return rows.map((r) => ({ itemId: r.item_id, userId: r.user_id, at: r.at }));
+    },
+
+    /** Records a confirmation while the request is still confirming; false when the item was already confirmed or the request moved on. */
+    async confirm(upgradeId: string, itemId: string, userId: string): Promise<boolean> {
+      const { rowCount } = await pool.query(
+        `INSERT INTO confirmations (upgrade_id, item_id, user_id)
+         SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM upgrades WHERE id = $1 AND status = 'confirming')
+         ON CONFLICT (upgrade_id, item_id) DO NOTHING`,
+        [upgradeId, itemId, userId],
+      );
+      return (rowCount ?? 0) > 0;
+    },
+
+    /** Steps: the job records each start and end; a step finished earlier is skipped on resume. */
+    async stepStarted(upgradeId: string, step: string): Promise<void> {
+      await pool.query(
+        `INSERT INTO upgrade_steps (upgrade_id, step) VALUES ($1, $2)
+         ON CONFLICT (upgrade_id, step) DO UPDATE SET attempt = upgrade_steps.attempt + 1, started_at = now(), finished_at = NULL, outcome = NULL, detail = NULL`,
+        [upgradeId, step],
+      );
+      await pool.query(`UPDATE upgrades SET step = $2, updated_at = now() WHERE id = $1`, [upgradeId, step]);
+    },
+
+    async stepFinished(upgradeId: string, step: string, outcome: 'ok' | 'failed' | 'skipped', detail: string | null): Promise<void> {
+      await pool.query(
+        `UPDATE upgrade_steps SET finished_at = now(), outcome = $3, detail = $4 WHERE upgrade_id = $1 AND step = $2`,
+        [upgradeId, step, outcome, detail],
+      );
+    },
+
+    async finishedSteps(upgradeId: string): Promise<{ step: string; outcome: string; startedAt: Date; finishedAt: Date }[]> {
+      const { rows } = await pool.query(
+        `SELECT step, outcome, started_at, finished_at FROM upgrade_steps WHERE upgrade_id = $1 AND finished_at IS NOT NULL ORDER BY started_at`,
+        [upgradeId],
+      );
+      return rows.map((r) => ({ step: r.step, outcome: r.outcome, startedAt: r.started_at, finishedAt: r.finished_at }));
+    },
+  };
+}
+
+export type UpgradeStore = ReturnType<typeof createUpgradeStore>;

@@ -1,0 +1,410 @@
+// Upgrade requests from a slash command (or an announcement's button) to a queued job: the plan, the
+// checklist message, confirmations, start and cancel. Every state change is settled by the database.
+import { randomUUID } from 'node:crypto';
+import semver from 'semver';
+import type { WebClient } from '@slack/web-api';
+import { isReadyUnknown } from '../checkstack/client.js';
+import type { ReleaseStore } from '../db/release-store.js';
+import type { UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
+import type { Pool } from '../db/pool.js';
+import {
+  canCancel,
+  checklistItems,
+  confirmItem,
+  isComplete,
+  type AutomaticCheck,
+  type ChecklistState,
+} from '../domain/checklist.js';
+import { summarizeRelease, versionFromTag } from '../domain/release-summary.js';
+import type { ReleaseSummary } from '../domain/release-types.js';
+import { hasVersionChanged, planUpgrade, type CurrentVersion } from '../domain/upgrade-plan.js';
+import { tagForVersion } from '../domain/versions.js';
+import { AppError, isAppError } from '../errors.js';
+import type { ReleaseSource } from '../github/release-source.js';
+import type { Logger } from '../logger.js';
+import type { Queues } from '../queue.js';
+import type { ReleaseIngest } from '../releases/ingest.js';
+import type { ApproverResolver } from '../slack/approvers.js';
+import { checklistMessage, withConfirmations } from '../slack/checklist-message.js';
+import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
+
+export interface UpgradeRequestsDeps {
+  upgrades: UpgradeStore;
+  releases: ReleaseStore;
+  releaseSource: ReleaseSource;
+  ingest: ReleaseIngest;
+  targets: TargetRegistry;
+  approvers: ApproverResolver;
+  slack: WebClient;
+  queues: Pick<Queues, 'upgrades'>;
+  pool: Pool;
+  logger: Logger;
+  now(): Date;
+  requestTtlMs: number;
+  requireSecondPerson: boolean;
+}
+
+/** Where a click came from: a button is only valid on the message of its own request. */
+export interface ClickSource {
+  channelId: string;
+  messageTs: string;
+}
+
+export interface RequestUpgradeInput {
+  userId: string;
+  channelId: string;
+  teamDomain: string | null;
+  version: string;
+  targetName?: string;
+  allowPrerelease: boolean;
+}
+
+export function threadPermalink(upgrade: Pick<UpgradeRecord, 'teamDomain' | 'channelId' | 'messageTs'>): string | undefined {
+  if (!upgrade.messageTs) return undefined;
+  const host = upgrade.teamDomain ? `${upgrade.teamDomain}.slack.com` : 'slack.com';
+  return `https://${host}/archives/${upgrade.channelId}/p${upgrade.messageTs.replace('.', '')}`;
+}
+
+/** The current version as the target reports it, plus the checks the bot does itself before asking anyone. */
+async function inspectTarget(runtime: TargetRuntime, logger: Logger) {
+  const { deployer, checkstack } = runtime;
+  const [about, ready, instance] = await Promise.all([
+    checkstack.about().then(
+      (a) => ({ ok: true as const, about: a }),
+      (err: unknown) => ({ ok: false as const, error: err }),
+    ),
+    checkstack.ready().then(
+      (r) => ({ ok: true as const, ready: r }),
+      (err: unknown) => ({ ok: false as const, error: err }),
+    ),
+    deployer.describe().then(
+      (i) => ({ ok: true as const, instance: i }),
+      (err: unknown) => ({ ok: false as const, error: err }),
+    ),
+  ]);
+  const reason = (err: unknown) => (isAppError(err) ? err.message : 'unexpected error (see the bot log)');
+  for (const r of [about, ready, instance]) if (!r.ok) logger.info({ err: r.error }, 'pre-flight inspection problem');
+
+  const automatic: AutomaticCheck[] = [];
+  if (!ready.ok) automatic.push({ id: 'target_ready', title: 'Target reachable and ready', result: 'failed', detail: reason(ready.error) });
+  else if (isReadyUnknown(ready.ready)) automatic.push({ id: 'target_ready', title: 'Target reachable and ready', result: 'warning', detail: 'readiness unknown: this release has no /.checkstack/ready' });
+  else if (ready.ready.ready) automatic.push({ id: 'target_ready', title: 'Target reachable and ready', result: 'ok', detail: `${ready.ready.checks.length} readiness checks pass` });
+  else automatic.push({ id: 'target_ready', title: 'Target reachable and ready', result: 'failed', detail: `not ready (${ready.ready.reason ?? ready.ready.error ?? `HTTP ${ready.ready.status}`})` });
+
+  if (!instance.ok) {
+    automatic.push({ id: 'deployment_found', title: `${deployer.kind === 'docker' ? 'Container' : 'Deployment'} found and running`, result: 'failed', detail: reason(instance.error) });
+    automatic.push({ id: 'master_key_present', title: '`ENCRYPTION_MASTER_KEY` present', result: 'failed', detail: 'cannot tell: the container was not found' });
+  } else {
+    const i = instance.instance;
+    automatic.push({
+      id: 'deployment_found',
+      title: `${deployer.kind === 'docker' ? 'Container' : 'Deployment'} found and running`,
+      result: i.running ? 'ok' : 'failed',
+      detail: `${i.name} ${i.running ? 'runs' : 'is NOT running'} ${i.image}`,
+    });
+    automatic.push(
+      i.encryptionKeyFingerprint
+        ? { id: 'master_key_present', title: '`ENCRYPTION_MASTER_KEY` present', result: 'ok', fingerprint: i.encryptionKeyFingerprint, detail: 'recorded as a SHA-256 fingerprint; the new container must get the same key' }
+        : { id: 'master_key_present', title: '`ENCRYPTION_MASTER_KEY` present', result: 'failed', detail: 'the running container has no ENCRYPTION_MASTER_KEY in its environment' },
+    );
+  }
+
+  const current: CurrentVersion = {
+    apiVersion: about.ok ? about.about?.releaseVersion ?? null : null,
+    imageTag: instance.ok ? instance.instance.tag : null,
+    reachable: about.ok || ready.ok,
+  };
+  return { current, automatic, instance: instance.ok ? instance.instance : null };
+}
+
+export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
+  const { upgrades, slack, logger } = deps;
+
+  async function knownSummaries(): Promise<ReleaseSummary[]> {
+    return (await deps.releases.all()).filter((r) => !r.draft && !r.deletedAt).map((r) => r.summary);
+  }
+
+  /** The release list may be minutes old: a version we do not know yet is looked up on GitHub first. */
+  async function summariesIncluding(version: string): Promise<ReleaseSummary[]> {
+    const known = await knownSummaries();
+    if (known.some((s) => s.version === version)) return known;
+    const release = await deps.releaseSource.getReleaseByTag(tagForVersion(version));
+    if (!release || release.draft) return known;
+    await deps.ingest.ingest([release], { complete: false });
+    const refreshed = await knownSummaries();
+    if (refreshed.some((s) => s.version === version)) return refreshed;
+    const parsed = versionFromTag(release.tag_name);
+    return parsed ? [...refreshed, summarizeRelease(release, null)] : refreshed;
+  }
+
+  async function approvalState(upgrade: UpgradeRecord): Promise<ChecklistState> {
+    return { items: upgrade.items.map((i) => i.id), confirmations: await upgrades.confirmations(upgrade.id) };
+  }
+
+  /**
+   * Re-renders the parent message from the database. Serialised per upgrade across replicas by an advisory
+   * lock, and always from the state read under the lock, so the last update Slack receives is the newest state.
+   */
+  async function refreshMessage(upgradeId: string, extra: { queuePosition?: number } = {}): Promise<void> {
+    const client = await deps.pool.connect();
+    try {
+      await client.query(`SELECT pg_advisory_lock(hashtext('checklist-message'), hashtext($1))`, [upgradeId]);
+      try {
+        const upgrade = await upgrades.byId(upgradeId);
+        if (!upgrade?.messageTs) return;
+        const message = await renderChecklist(upgrade, extra);
+        await slack.chat.update({ channel: upgrade.channelId, ts: upgrade.messageTs, text: message.text, blocks: message.blocks as never });
+      } finally {
+        await client.query(`SELECT pg_advisory_unlock(hashtext('checklist-message'), hashtext($1))`, [upgradeId]);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  async function renderChecklist(upgrade: UpgradeRecord, extra: { queuePosition?: number } = {}) {
+    const state = await approvalState(upgrade);
+    const detail =
+      upgrade.status === 'queued' && extra.queuePosition !== undefined
+        ? `position ${extra.queuePosition} in the queue`
+        : upgrade.statusDetail ?? undefined;
+    return checklistMessage({
+      upgradeId: upgrade.id,
+      target: upgrade.target,
+      requester: upgrade.requester,
+      plan: upgrade.plan,
+      items: withConfirmations(upgrade.items, state),
+      automatic: upgrade.automatic,
+      status: upgrade.status,
+      ...(detail ? { statusDetail: detail } : {}),
+      ...(upgrade.step ? { step: upgrade.step } : {}),
+      canStart: upgrade.status === 'confirming' && isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson }),
+    });
+  }
+
+  function activeRefusal(active: UpgradeRecord): AppError {
+    const link = threadPermalink(active);
+    return new AppError(
+      'upgrade_in_progress',
+      `Target \`${active.target}\` already has ${active.kind === 'rollback' ? 'a rollback' : `an upgrade to \`${active.toVersion}\``} that is ${active.status}${link ? `: <${link}|see its thread>` : ''}. Finish or cancel it first (\`/checkstack cancel ${active.target}\`).`,
+    );
+  }
+
+  async function requestUpgrade(input: RequestUpgradeInput): Promise<UpgradeRecord> {
+    const runtime = deps.targets.resolve(input.targetName);
+    const target = runtime.config.name;
+    const active = await upgrades.activeForTarget(target);
+    if (active) throw activeRefusal(active);
+
+    const [summaries, inspection] = await Promise.all([summariesIncluding(input.version), inspectTarget(runtime, logger)]);
+    if (!inspection.current.apiVersion && !inspection.current.imageTag) {
+      throw new AppError(
+        'checkstack_unreachable',
+        `Cannot tell which version \`${target}\` runs: neither /api/about nor the ${runtime.deployer.kind === 'docker' ? 'container' : 'deployment'} answered.`,
+      );
+    }
+    const plan = planUpgrade({ current: inspection.current, target: input.version, releases: summaries, allowPrerelease: input.allowPrerelease });
+    const items = checklistItems(plan, inspection.automatic);
+    const now = deps.now();
+    const upgrade = await upgrades.create({
+      id: randomUUID(),
+      kind: 'upgrade',
+      target,
+      fromVersion: plan.from,
+      toVersion: plan.to,
+      requester: input.userId,
+      channelId: input.channelId,
+      teamDomain: input.teamDomain,
+      plan,
+      items,
+      automatic: inspection.automatic,
+      instanceId: inspection.instance?.id ?? null,
+      imageTag: inspection.current.imageTag,
+      apiVersion: inspection.current.apiVersion,
+      keyFingerprint: inspection.instance?.encryptionKeyFingerprint ?? null,
+      previousImage: inspection.instance?.image ?? null,
+      expiresAt: new Date(now.getTime() + deps.requestTtlMs),
+    });
+    if (!upgrade) {
+      const other = await upgrades.activeForTarget(target);
+      throw other ? activeRefusal(other) : new AppError('upgrade_in_progress', `Target \`${target}\` already has an active request.`);
+    }
+    try {
+      const message = await renderChecklist(upgrade);
+      const posted = await slack.chat.postMessage({ channel: input.channelId, text: message.text, blocks: message.blocks as never, unfurl_links: false });
+      await upgrades.setMessage(upgrade.id, posted.ts!);
+      logger.info({ upgradeId: upgrade.id, target, from: plan.from, to: plan.to, requester: input.userId }, 'upgrade requested');
+      return { ...upgrade, messageTs: posted.ts! };
+    } catch (err) {
+      await upgrades.discard(upgrade.id);
+      throw err;
+    }
+  }
+
+  async function loadForClick(upgradeId: string, source: ClickSource): Promise<UpgradeRecord> {
+    const upgrade = await upgrades.byId(upgradeId);
+    if (!upgrade) throw new AppError('not_found', 'This upgrade request no longer exists; type `/checkstack upgrade <version>` for a new one.');
+    if (upgrade.channelId !== source.channelId || upgrade.messageTs !== source.messageTs) {
+      throw new AppError('stale_action', 'That button does not belong to this message; nothing changed.');
+    }
+    return upgrade;
+  }
+
+  /** Expires a confirming request past its deadline; true when it did (the caller then refuses the click). */
+  async function expireIfDue(upgrade: UpgradeRecord): Promise<boolean> {
+    if (upgrade.status !== 'confirming' || upgrade.expiresAt.getTime() > deps.now().getTime()) return false;
+    const expired = await upgrades.transition(upgrade.id, ['confirming'], 'expired', { statusDetail: 'no one started it within the time allowed' });
+    if (expired) await refreshMessage(upgrade.id);
+    return true;
+  }
+
+  async function confirm(upgradeId: string, itemId: string, userId: string, source: ClickSource): Promise<{ recorded: boolean }> {
+    const upgrade = await loadForClick(upgradeId, source);
+    if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed. Type `/checkstack upgrade <version>` for a new one.');
+    if (upgrade.status !== 'confirming') {
+      throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
+    }
+    const approvers = await deps.approvers.approvers();
+    if (!approvers.has(userId)) {
+      throw new AppError('not_authorized', 'Only approvers can confirm checklist items. Ask one of them, or an operator to add you to the approvers.');
+    }
+    const state = await approvalState(upgrade);
+    const next = confirmItem(state, itemId, userId, deps.now(), { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson });
+    if (next === state) return { recorded: false };
+    const recorded = await upgrades.confirm(upgrade.id, itemId, userId);
+    if (recorded) await refreshMessage(upgrade.id);
+    return { recorded };
+  }
+
+  async function queuePosition(upgradeId: string): Promise<number> {
+    const waiting = await deps.queues.upgrades.raw.getJobs(['waiting', 'prioritized', 'delayed'], 0, 100, true);
+    const index = waiting.findIndex((job) => job.id === upgradeId);
+    return index === -1 ? 1 : index + 1;
+  }
+
+  async function start(upgradeId: string, userId: string, source: ClickSource): Promise<UpgradeRecord> {
+    const upgrade = await loadForClick(upgradeId, source);
+    if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed.');
+    const approvers = await deps.approvers.approvers();
+    if (!approvers.has(userId)) throw new AppError('not_authorized', 'Only approvers can start an upgrade.');
+    if (upgrade.status !== 'confirming') throw new AppError('request_not_active', `This upgrade is already ${upgrade.status}; nothing changed.`);
+    const state = await approvalState(upgrade);
+    if (!isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson })) {
+      throw new AppError('request_not_active', 'Every checklist item must be confirmed first (with at least one confirmation by someone other than the requester, when a second person is required).');
+    }
+    const queued = await upgrades.transition(upgrade.id, ['confirming'], 'queued', { startedBy: userId, statusDetail: null });
+    if (!queued) throw new AppError('request_not_active', 'This upgrade was already started (or changed) by someone else; nothing changed.');
+    try {
+      // The job id is the upgrade id: a second add of the same upgrade is a no-op in BullMQ.
+      await deps.queues.upgrades.add(queued.kind, { upgradeId: queued.id, kind: queued.kind, doneStep: null }, { jobId: queued.id, attempts: 3 });
+    } catch (err) {
+      await upgrades.transition(upgrade.id, ['queued'], 'confirming', { statusDetail: 'could not be queued; press Start again' });
+      await refreshMessage(upgrade.id);
+      throw err;
+    }
+    await refreshMessage(upgrade.id, { queuePosition: await queuePosition(upgrade.id) });
+    logger.info({ upgradeId, userId }, 'upgrade queued');
+    return queued;
+  }
+
+  async function cancel(upgrade: UpgradeRecord, userId: string): Promise<UpgradeRecord> {
+    const approvers = await deps.approvers.approvers();
+    if (!canCancel({ userId, requester: upgrade.requester, approvers })) {
+      throw new AppError('not_authorized', 'Only the requester or an approver can cancel this upgrade.');
+    }
+    if (upgrade.status === 'running') {
+      throw new AppError('request_not_active', 'This upgrade is already running and cannot be stopped halfway. Follow its thread; if it fails, type `/checkstack rollback`.');
+    }
+    const cancelled = await upgrades.transition(upgrade.id, ['confirming', 'queued'], 'cancelled', { statusDetail: `cancelled by <@${userId}>` });
+    if (!cancelled) throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
+    if (upgrade.status === 'queued') {
+      const job = await deps.queues.upgrades.raw.getJob(upgrade.id);
+      await job?.remove().catch((err: unknown) => logger.warn({ err, upgradeId: upgrade.id }, 'queued job could not be removed; the worker will see the cancellation'));
+    }
+    await refreshMessage(upgrade.id);
+    return cancelled;
+  }
+
+  async function cancelByClick(upgradeId: string, userId: string, source: ClickSource) {
+    return cancel(await loadForClick(upgradeId, source), userId);
+  }
+
+  async function cancelForTarget(targetName: string | undefined, userId: string) {
+    const runtime = deps.targets.resolve(targetName);
+    const active = await upgrades.activeForTarget(runtime.config.name);
+    if (!active) throw new AppError('not_found', `Target \`${runtime.config.name}\` has no upgrade pending.`);
+    return cancel(active, userId);
+  }
+
+  /**
+   * Housekeeping, run on a schedule: expire stale requests, invalidate those whose target changed version
+   * underneath them, and re-queue a queued upgrade whose job is missing (e.g. Redis lost it).
+   */
+  async function sweep(): Promise<{ expired: string[]; invalidated: string[]; requeued: string[] }> {
+    const result = { expired: [] as string[], invalidated: [] as string[], requeued: [] as string[] };
+    for (const upgrade of await upgrades.inStatus(['confirming', 'queued'])) {
+      if (await expireIfDue(upgrade)) {
+        result.expired.push(upgrade.id);
+        continue;
+      }
+      if (upgrade.status === 'queued') {
+        const job = await deps.queues.upgrades.raw.getJob(upgrade.id);
+        if (!job) {
+          await deps.queues.upgrades.add(upgrade.kind, { upgradeId: upgrade.id, kind: upgrade.kind, doneStep: null }, { jobId: upgrade.id, attempts: 3 });
+          result.requeued.push(upgrade.id);
+        }
+        continue;
+      }
+      if (upgrade.kind !== 'upgrade') continue;
+      try {
+        const { current } = await inspectTarget(deps.targets.resolve(upgrade.target), logger);
+        if (hasVersionChanged(upgrade.plan, current)) {
+          const invalidated = await upgrades.transition(upgrade.id, ['confirming'], 'expired', {
+            statusDetail: `the target's version changed underneath this request (now ${current.apiVersion ?? current.imageTag}); plan it again`,
+          });
+          if (invalidated) {
+            await refreshMessage(upgrade.id);
+            result.invalidated.push(upgrade.id);
+          }
+        }
+      } catch (err) {
+        logger.warn({ err, upgradeId: upgrade.id }, 'sweep could not inspect the target');
+      }
+    }
+    return result;
+  }
+
+  async function status(targetName: string | undefined) {
+    const runtime = deps.targets.resolve(targetName);
+    const target = runtime.config.name;
+    const [{ current }, releases, active, history] = await Promise.all([
+      inspectTarget(runtime, logger),
+      deps.releases.recent(200, false),
+      upgrades.activeForTarget(target),
+      upgrades.history(target, 10),
+    ]);
+    const running = current.apiVersion ?? current.imageTag;
+    const parsed = running ? semver.parse(running) : null;
+    const newer = parsed ? releases.filter((r) => semver.valid(r.version) && semver.gt(r.version, parsed)) : [];
+    const minorLines = new Set(newer.filter((r) => semver.major(r.version) !== parsed!.major || semver.minor(r.version) !== parsed!.minor).map((r) => `${semver.major(r.version)}.${semver.minor(r.version)}`));
+    const patches = newer.filter((r) => semver.major(r.version) === parsed!.major && semver.minor(r.version) === parsed!.minor).length;
+    return {
+      target,
+      current,
+      latest: releases[0] ?? null,
+      behind: parsed ? { minors: minorLines.size, patches } : null,
+      active,
+      last: history.find((u) => !['confirming', 'queued', 'running'].includes(u.status)) ?? null,
+    };
+  }
+
+  async function history(targetName: string | undefined) {
+    const runtime = deps.targets.resolve(targetName);
+    const list = await upgrades.history(runtime.config.name, 10);
+    return Promise.all(list.map(async (u) => ({ upgrade: u, confirmations: await upgrades.confirmations(u.id) })));
+  }
+
+  return { requestUpgrade, confirm, start, cancelByClick, cancelForTarget, refreshMessage, renderChecklist, sweep, status, history, threadPermalink };
+}
+
+export type UpgradeRequests = ReturnType<typeof createUpgradeRequests>;
