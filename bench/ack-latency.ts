@@ -2,6 +2,7 @@
 // at a steady rate from autocannon in this process. The two alternate in short slices, so a neighbour that loads
 // the machine for a while weighs on both alike; figures for both, and how far the bot is from the baseline.
 import { loadavg } from 'node:os';
+import { BOT_TOKEN, SIGNING_SECRET } from '../test/support/test-bot.js';
 import { ACK_SCENARIOS, type AckScenario, type SignedRequest } from './ack-requests.js';
 import type { ServerReady } from './bot-server.js';
 import { startChild, type BenchChild } from './child-process.js';
@@ -41,9 +42,10 @@ export async function ackLatencyBench(report: Report, options: AckLatencyOptions
   const warmupSeconds = options.warmupSeconds ?? 3;
   const children: BenchChild<unknown>[] = [];
   try {
-    const slack = await startChild<FakeSlackReady>('fake-slack-server.ts');
+    const secrets = { BENCH_SIGNING_SECRET: SIGNING_SECRET, BENCH_BOT_TOKEN: BOT_TOKEN };
+    const slack = await startChild<FakeSlackReady>('fake-slack-server.ts', { env: secrets });
     children.push(slack);
-    const env = { BENCH_SLACK_API_URL: slack.ready.apiUrl };
+    const env = { ...secrets, BENCH_SLACK_API_URL: slack.ready.apiUrl };
     // Both servers stay up for the whole run; one of them takes load at a time.
     const started = await Promise.allSettled([
       startChild<ServerReady>('bot-server.ts', { env }),
@@ -63,9 +65,9 @@ export async function ackLatencyBench(report: Report, options: AckLatencyOptions
       // signed now, its timestamp stays inside Bolt's 5-minute window for the whole scenario.
       const requests = {} as Record<ServerName, SignedRequest>;
       for (const name of SERVERS) {
+        const warmup = await slack.ask<SignedRequest>('request', { scenario });
+        await steadyLoad({ url: servers[name].ready.eventsUrl, body: warmup.body, headers: warmup.headers, rate, durationSeconds: warmupSeconds });
         requests[name] = await slack.ask<SignedRequest>('request', { scenario });
-        const { body, headers } = requests[name];
-        await steadyLoad({ url: servers[name].ready.eventsUrl, body, headers, rate, durationSeconds: warmupSeconds });
       }
       const runs: Record<ServerName, SteadyLoadResult[]> = { bot: [], baseline: [] };
       const cpuBefore = { bot: await bot.ask<number>('cpu'), baseline: await baseline.ask<number>('cpu') };

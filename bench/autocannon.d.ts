@@ -14,6 +14,8 @@ declare module 'autocannon' {
       connectionRate?: number;
       /** Seconds. */
       duration?: number;
+      /** Requests in all; the run ends after the last answer. */
+      amount?: number;
       /** Seconds before a request counts as timed out. */
       timeout?: number;
       ignoreCoordinatedOmission?: boolean;

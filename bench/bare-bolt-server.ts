@@ -4,19 +4,17 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver } from '@slack/bolt';
 import { COMMAND_GRAMMAR } from '../src/domain/command-grammar.js';
-import { BOT_TOKEN, SIGNING_SECRET } from '../test/support/test-bot.js';
 import { CLICK_ACTION_ID } from './ack-requests.js';
 import type { ServerReady } from './bot-server.js';
-import { runChild } from './child-process.js';
+import { requiredEnv, runChild } from './child-process.js';
 
 let server: Server | null = null;
 
 runChild<ServerReady>({
   async start() {
-    const slackApiUrl = process.env.BENCH_SLACK_API_URL;
-    if (!slackApiUrl) throw new Error('BENCH_SLACK_API_URL is not set');
-    const receiver = new HTTPReceiver({ signingSecret: SIGNING_SECRET, endpoints: '/slack/events', processBeforeResponse: false });
-    const app = new App({ token: BOT_TOKEN, receiver, clientOptions: { slackApiUrl } });
+    const slackApiUrl = requiredEnv('BENCH_SLACK_API_URL');
+    const receiver = new HTTPReceiver({ signingSecret: requiredEnv('BENCH_SIGNING_SECRET'), endpoints: '/slack/events', processBeforeResponse: false });
+    const app = new App({ token: requiredEnv('BENCH_BOT_TOKEN'), receiver, clientOptions: { slackApiUrl } });
     app.command('/checkstack', async ({ ack, respond }) => {
       await ack();
       await respond({ response_type: 'ephemeral', text: COMMAND_GRAMMAR });

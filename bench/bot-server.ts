@@ -5,7 +5,7 @@ import { startFakeGithub, type FakeGithub } from '../test/fakes/fake-github.js';
 import { loadFixtureReleases } from '../test/support/fixtures.js';
 import { waitForQueueIdle } from '../test/support/queues.js';
 import { startTestBot, type TestBot } from '../test/support/test-bot.js';
-import { runChild } from './child-process.js';
+import { requiredEnv, runChild } from './child-process.js';
 
 export interface ServerReady {
   /** Where Slack's signed requests go. */
@@ -17,8 +17,7 @@ let bot: TestBot | null = null;
 
 runChild<ServerReady>({
   async start() {
-    const slackApiUrl = process.env.BENCH_SLACK_API_URL;
-    if (!slackApiUrl) throw new Error('BENCH_SLACK_API_URL is not set');
+    const slackApiUrl = requiredEnv('BENCH_SLACK_API_URL');
     github = await startFakeGithub({ releases: loadFixtureReleases() });
     bot = await startTestBot({
       // The bot's own fake Slack from startTestBot stays idle: SLACK_API_URL points at the shared one.

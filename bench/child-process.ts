@@ -104,6 +104,13 @@ export interface ChildRole<Ready> {
   stop(): Promise<void>;
 }
 
+/** A setting the parent passes to a child in its environment. */
+export function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set (this script runs as a bench child of bench/run.ts)`);
+  return value;
+}
+
 /** CPU time (user + system) this process has used so far, in ms; every child answers `cpu`. */
 function cpuMilliseconds(): number {
   const { user, system } = process.cpuUsage();

@@ -2,9 +2,8 @@
 // It signs the requests the parent replays and counts the replies that reach each response_url.
 import { startFakeSlack, type FakeSlack } from '../test/fakes/fake-slack.js';
 import { createSlackDriver } from '../test/support/slack-driver.js';
-import { BOT_TOKEN, SIGNING_SECRET } from '../test/support/test-bot.js';
 import { signedAckRequest, type AckScenario, type SignedRequest } from './ack-requests.js';
-import { runChild } from './child-process.js';
+import { requiredEnv, runChild } from './child-process.js';
 
 export interface FakeSlackReady {
   apiUrl: string;
@@ -20,12 +19,12 @@ let slack: FakeSlack | null = null;
 
 runChild<FakeSlackReady>({
   async start() {
-    slack = await startFakeSlack({ botToken: BOT_TOKEN });
+    slack = await startFakeSlack({ botToken: requiredEnv('BENCH_BOT_TOKEN') });
     return { apiUrl: slack.apiUrl };
   },
   answers: {
     request: (args): SignedRequest => {
-      const driver = createSlackDriver({ signingSecret: SIGNING_SECRET, fakeSlack: slack! });
+      const driver = createSlackDriver({ signingSecret: requiredEnv('BENCH_SIGNING_SECRET'), fakeSlack: slack! });
       return signedAckRequest(driver, slack!, (args as { scenario: AckScenario }).scenario);
     },
     replies: (args): ReplySummary => {

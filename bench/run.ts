@@ -2,15 +2,13 @@
 // writes them to bench/results/latest.json and ends with `bench: done`.
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { ackLatencyBench } from './ack-latency.js';
-import { unchangedPollBench } from './poll-bench.js';
-import { releaseParsingBench } from './release-bench.js';
 import { createReport, type Report } from './report.js';
 
-const PARTS: Record<string, (report: Report) => Promise<void> | void> = {
-  summarize: (report) => releaseParsingBench(report),
-  poll: (report) => unchangedPollBench(report),
-  ack: (report) => ackLatencyBench(report),
+// Loaded when run, so a part that cannot even load (say, the bot fails to import) fails alone.
+const PARTS: Record<string, (report: Report) => Promise<void>> = {
+  summarize: async (report) => (await import('./release-bench.js')).releaseParsingBench(report),
+  poll: async (report) => (await import('./poll-bench.js')).unchangedPollBench(report),
+  ack: async (report) => (await import('./ack-latency.js')).ackLatencyBench(report),
 };
 
 const RESULTS_PATH = fileURLToPath(new URL('./results/latest.json', import.meta.url));

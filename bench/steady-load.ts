@@ -47,7 +47,8 @@ export async function steadyLoad(options: SteadyLoadOptions): Promise<SteadyLoad
       body: options.body,
       connections: 1,
       overallRate: 1,
-      duration: options.durationSeconds,
+      // A fixed count rather than a duration: a run stopped by its clock drops the request in flight unanswered.
+      amount: Math.max(1, Math.round(options.durationSeconds)),
       timeout: options.timeoutSeconds ?? 10,
       ignoreCoordinatedOmission: true,
     });

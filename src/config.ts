@@ -28,6 +28,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   SHUTDOWN_TIMEOUT: positiveInt.default(25),
+  KUBECONFIG: z.string().min(1).optional(),
 });
 
 const slackId = (what: string) => z.string().regex(/^[A-Z0-9]{2,32}$/, `must be a Slack ${what} id such as U0123ABCD`);
@@ -156,6 +157,8 @@ export interface Config {
   };
   log: { level: (typeof LOG_LEVELS)[number]; format: 'json' | 'pretty' | null };
   shutdownTimeoutSeconds: number;
+  /** A kubeconfig file for Kubernetes targets; in-cluster service-account auth when null. */
+  kubeconfigPath: string | null;
   configFile: string | null;
   announce: FileConfig['announce'];
   approvers: { users: string[]; usergroup: string | null; requireSecondPerson: boolean };
@@ -243,6 +246,7 @@ export function loadConfig({ env = process.env, readFile = readFileIfExists }: C
     },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? null },
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT,
+    kubeconfigPath: e.KUBECONFIG ?? null,
     configFile: fileText === null ? null : configFile,
     announce: fileConfig.announce,
     approvers: {

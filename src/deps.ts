@@ -21,7 +21,7 @@ import { createPackageChangelogReader, type PackageChangelogReader } from './git
 import { createReleaseSource, type ReleaseSource } from './github/release-source.js';
 import { createUpgradeStore, type UpgradeStore } from './db/upgrade-store.js';
 import { createApproverResolver, type ApproverResolver } from './slack/approvers.js';
-import { createTargetRegistry, dockerDeployerFactory, type TargetRegistry } from './targets/registry.js';
+import { createTargetRegistry, dockerDeployerFactory, kubernetesDeployerFactory, type TargetRegistry } from './targets/registry.js';
 import { createPool, type Pool } from './db/pool.js';
 import { createLogger, SecretRegistry, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -103,7 +103,9 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
       announcements: createAnnouncementStore(pool),
       upgrades: createUpgradeStore(pool),
     },
-    targets: overrides.targets ?? createTargetRegistry(config.targets, { docker: dockerDeployerFactory() }, logger),
+    targets:
+      overrides.targets ??
+      createTargetRegistry(config.targets, { docker: dockerDeployerFactory(), kubernetes: kubernetesDeployerFactory(config.kubeconfigPath) }, logger),
     approvers:
       overrides.approvers ??
       createApproverResolver({ slack, users: config.approvers.users, usergroup: config.approvers.usergroup, logger: logger.child({ component: 'approvers' }) }),

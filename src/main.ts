@@ -11,6 +11,8 @@ import { blockAction } from '../handlers/block-action.js';
 import { cancelAction, confirmAction, startAction } from '../handlers/checklist-actions.js';
 import { cancelCommand, historyCommand, statusCommand } from '../handlers/target-commands.js';
 import { planUpgradeAction, upgradeCommand } from '../handlers/upgrade-command.js';
+import { rollbackAction, rollbackCommand } from '../handlers/rollback.js';
+import { upgradeJobsProcessor } from '../jobs/upgrade-jobs.js';
 import { releaseJobsProcessor, scheduleReleasePolls, scheduleUpgradeSweep } from '../jobs/release-jobs.js';
 import { loadConfig, type Config } from './config.js';
 import { runMigrations } from './db/migrate.js';
@@ -21,6 +23,11 @@ import { QUEUE } from './queue.js';
 import { createAnnouncer, PLAN_UPGRADE_ACTION } from './releases/announcer.js';
 import { ACTION_IDS } from './slack/checklist-message.js';
 import { createUpgradeRequests } from './upgrades/upgrade-requests.js';
+import type { UpgradeRecord } from './db/upgrade-store.js';
+import { createGithubPinRecord } from './github/pin-record.js';
+import { createThreadReporter, type ThreadReporter } from './slack/thread-reporter.js';
+import { createPinRecorder } from './upgrades/pin-recorder.js';
+import { createUpgradeRunner, ROLLBACK_ACTION } from './upgrades/upgrade-runner.js';
 import { createReleaseIngest } from './releases/ingest.js';
 import { closeServer, createHttpServer, listen, sendJson, type RouteHandler } from './http/server.js';
 import { slackLogger } from './slack/bolt-logger.js';
@@ -140,7 +147,59 @@ function createServices(deps: Deps) {
     requestTtlMs: config.upgrades.requestTtlHours * 3600_000,
     requireSecondPerson: config.approvers.requireSecondPerson,
   });
-  return { ingest, announcer, upgradeRequests };
+  const reporter = createThreadReporter({ client: deps.slack, logger: logger.child({ component: 'thread-reporter' }), minUpdateIntervalMs: 2_000 });
+  const pins = createPinRecorder({ github: createGithubPinRecord({ octokit: deps.octokit, logger: logger.child({ component: 'pin-record' }) }), now: () => deps.clock.now(), sleep: abortableSleep });
+  const runner = createUpgradeRunner({
+    upgrades: deps.db.upgrades,
+    targets: deps.targets,
+    approvers: deps.approvers,
+    pins,
+    reporter,
+    refreshMessage: (id) => upgradeRequests.refreshMessage(id),
+    scheduleFollowUps: (upgrade, readyAt) => scheduleFollowUps(deps, reporter, upgrade, readyAt),
+    autoRollback: (upgrade, reason) => upgradeRequests.autoRollback(upgrade, reason),
+    logger: logger.child({ component: 'upgrade-runner' }),
+    now: () => deps.clock.now(),
+    sleep: abortableSleep,
+    requireSecondPerson: config.approvers.requireSecondPerson,
+  });
+  return { ingest, announcer, upgradeRequests, reporter, runner };
+}
+
+/** A timer that ends early (rejecting) when the signal aborts: long waits stop at shutdown. */
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new Error('aborted'));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new Error('aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** After a successful upgrade: watch the logs for `postflight.logWatch`, and remove the kept container after the retention period. */
+async function scheduleFollowUps(deps: Deps, reporter: ThreadReporter, upgrade: UpgradeRecord, readyAt: Date): Promise<void> {
+  const runtime = deps.targets.resolve(upgrade.target);
+  const since = Math.floor(readyAt.getTime() / 1000);
+  const until = since + runtime.config.postflight.logWatch;
+  await deps.db.upgrades.recordJobFacts(upgrade.id, { logWatchUntil: new Date(until * 1000) });
+  await deps.queues.logWatch.add('watch', { upgradeId: upgrade.id, since, until }, { jobId: `logwatch-${upgrade.id}`, attempts: 5 });
+  if (upgrade.messageTs) {
+    await reporter.post(upgrade.channelId, upgrade.messageTs, {
+      text: `🔎 Watching the logs for ${Math.round(runtime.config.postflight.logWatch / 60)} min: fatal lines, restarts and exits are reported here at once.`,
+      blocks: [
+        { type: 'section', text: { type: 'mrkdwn', text: `🔎 Watching the logs for ${Math.round(runtime.config.postflight.logWatch / 60)} min: fatal lines, restarts and exits are reported here at once.` } },
+      ] as never,
+    });
+  }
+  if (upgrade.kind === 'upgrade') {
+    await deps.queues.upgrades.add('retention', { upgradeId: upgrade.id }, { jobId: `retention-${upgrade.id}`, delay: runtime.config.postflight.retention * 1000 });
+  }
 }
 
 type Services = ReturnType<typeof createServices>;
@@ -162,15 +221,18 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
       status: statusCommand(upgradeRequests),
       cancel: cancelCommand(upgradeRequests),
       history: historyCommand(upgradeRequests),
+      rollback: rollbackCommand(upgradeRequests),
     }),
   );
+  app.action(ROLLBACK_ACTION, blockAction(deps, 'rollback', rollbackAction(upgradeRequests)));
+
   app.action(/^confirm:/, blockAction(deps, 'confirm', confirmAction(upgradeRequests)));
   app.action(ACTION_IDS.start, blockAction(deps, 'start', startAction(upgradeRequests)));
   app.action(ACTION_IDS.cancel, blockAction(deps, 'cancel', cancelAction(upgradeRequests)));
   app.action(PLAN_UPGRADE_ACTION, blockAction(deps, 'plan_upgrade', planUpgradeAction(upgradeRequests)));
 }
 
-async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests }: Services): Promise<Worker[]> {
+async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner }: Services): Promise<Worker[]> {
   const { config, logger } = deps;
   const releaseWorker = new Worker(
     QUEUE.releases,
@@ -188,11 +250,26 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests }: 
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 1 },
   );
   releaseWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'release job failed'));
+  const upgradeWorker = new Worker(
+    QUEUE.upgrades,
+    upgradeJobsProcessor({
+      runner,
+      upgrades: deps.db.upgrades,
+      targets: deps.targets,
+      reporter,
+      pool: deps.pool,
+      logger: logger.child({ component: 'upgrade-jobs' }),
+      shutdownSignal: deps.shutdownSignal,
+    }),
+    // Several targets at once; the per-target lock keeps one job per target.
+    { connection: deps.redis, prefix: config.queuePrefix, concurrency: Math.max(1, deps.targets.names().length) },
+  );
+  upgradeWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'upgrade job failed'));
   await scheduleReleasePolls(deps.queues, config.github.pollIntervalSeconds);
   await scheduleUpgradeSweep(deps.queues);
   // One poll right away; replicas starting in the same minute share it.
   await deps.queues.releases.add('poll', { reason: 'startup' }, { jobId: `startup-poll-${Math.floor(Date.now() / 60_000)}` });
-  return [releaseWorker];
+  return [releaseWorker, upgradeWorker];
 }
 
 function operationalRoutes(deps: Deps): Record<string, RouteHandler> {

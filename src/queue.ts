@@ -23,6 +23,7 @@ export const upgradeJob = z.object({
   /** The last step that finished; a retried or resumed job continues after it. */
   doneStep: z.string().nullable().default(null),
 });
+export const retentionJob = z.object({ upgradeId: z.string().uuid() });
 export const logWatchJob = z.object({
   upgradeId: z.string().uuid(),
   /** Unix seconds of the last log line seen; a resumed watch continues from here. */
@@ -37,7 +38,7 @@ export interface JobPayloads {
     announce: z.infer<typeof announceReleaseJob>;
     sweep: Record<string, never>;
   };
-  [QUEUE.upgrades]: { upgrade: z.input<typeof upgradeJob>; rollback: z.input<typeof upgradeJob> };
+  [QUEUE.upgrades]: { upgrade: z.input<typeof upgradeJob>; rollback: z.input<typeof upgradeJob>; retention: z.infer<typeof retentionJob> };
   [QUEUE.logWatch]: { watch: z.infer<typeof logWatchJob> };
 }
 

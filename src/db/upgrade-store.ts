@@ -4,6 +4,12 @@ import type { AutomaticCheck, ChecklistItem, Confirmation, UpgradeStatus } from 
 import type { UpgradePlan } from '../domain/upgrade-plan.js';
 import type { Pool } from './pool.js';
 
+/** Where the job recorded the pinned tag; kept so that a failure or a rollback can revert exactly that. */
+export type PinRecord =
+  | { kind: 'commit'; repo: string; path: string; branch: string; commitSha: string; reverted?: boolean }
+  | { kind: 'pull_request'; repo: string; path: string; branch: string; number: number; url: string; merged?: boolean; reverted?: boolean }
+  | { kind: 'file'; path: string; reverted?: boolean };
+
 export interface UpgradeRecord {
   id: string;
   kind: 'upgrade' | 'rollback';
@@ -27,6 +33,8 @@ export interface UpgradeRecord {
   keyFingerprint: string | null;
   previousImage: string | null;
   pluginsBefore: { name: string; version?: string }[] | null;
+  pinRecord: PinRecord | null;
+  logWatchUntil: Date | null;
   readyAt: Date | null;
   outcome: 'succeeded' | 'succeeded_with_warnings' | 'failed' | null;
   startedBy: string | null;
@@ -61,7 +69,7 @@ export interface NewUpgrade {
 
 const COLUMNS = `id, kind, rollback_of, target, from_version, to_version, requester, channel_id, team_domain, message_ts, status,
   status_detail, step, plan, items, automatic, instance_id, image_tag, api_version, key_fingerprint, previous_image,
-  plugins_before, ready_at, outcome, started_by, created_at, updated_at, expires_at, queued_at, started_at, finished_at`;
+  plugins_before, pin_record, log_watch_until, ready_at, outcome, started_by, created_at, updated_at, expires_at, queued_at, started_at, finished_at`;
 
 function toRecord(r: Record<string, unknown>): UpgradeRecord {
   return {
@@ -87,6 +95,8 @@ function toRecord(r: Record<string, unknown>): UpgradeRecord {
     keyFingerprint: (r.key_fingerprint as string | null) ?? null,
     previousImage: (r.previous_image as string | null) ?? null,
     pluginsBefore: (r.plugins_before as UpgradeRecord['pluginsBefore']) ?? null,
+    pinRecord: (r.pin_record as PinRecord | null) ?? null,
+    logWatchUntil: (r.log_watch_until as Date | null) ?? null,
     readyAt: (r.ready_at as Date | null) ?? null,
     outcome: (r.outcome as UpgradeRecord['outcome']) ?? null,
     startedBy: (r.started_by as string | null) ?? null,
@@ -205,7 +215,15 @@ export function createUpgradeStore(pool: Pool) {
     /** Records what the job learned (previous image, plugins before, ready time, current step). */
     async recordJobFacts(
       id: string,
-      facts: { previousImage?: string; pluginsBefore?: UpgradeRecord['pluginsBefore']; readyAt?: Date; step?: string | null; statusDetail?: string | null },
+      facts: {
+      previousImage?: string;
+      pluginsBefore?: UpgradeRecord['pluginsBefore'];
+      readyAt?: Date;
+      step?: string | null;
+      statusDetail?: string | null;
+      pinRecord?: PinRecord;
+      logWatchUntil?: Date;
+    },
     ): Promise<void> {
       await pool.query(
         `UPDATE upgrades SET
@@ -214,13 +232,25 @@ export function createUpgradeStore(pool: Pool) {
            ready_at = coalesce($4, ready_at),
            step = CASE WHEN $5::boolean THEN $6 ELSE step END,
            status_detail = CASE WHEN $7::boolean THEN $8 ELSE status_detail END,
+           pin_record = coalesce($9::jsonb, pin_record),
+           log_watch_until = coalesce($10, log_watch_until),
            updated_at = now()
          WHERE id = $1`,
         [
           id, facts.previousImage ?? null, facts.pluginsBefore ? JSON.stringify(facts.pluginsBefore) : null, facts.readyAt ?? null,
           facts.step !== undefined, facts.step ?? null, facts.statusDetail !== undefined, facts.statusDetail ?? null,
+          facts.pinRecord ? JSON.stringify(facts.pinRecord) : null, facts.logWatchUntil ?? null,
         ],
       );
+    },
+
+    /**
+     * Sets when the log watch ends, earlier or later (unlike recordJobFacts, which never moves a fact back):
+     * stopping the watch early sets it to now. False when the upgrade does not exist.
+     */
+    async setLogWatchUntil(id: string, until: Date): Promise<boolean> {
+      const { rowCount } = await pool.query(`UPDATE upgrades SET log_watch_until = $2, updated_at = now() WHERE id = $1`, [id, until]);
+      return (rowCount ?? 0) > 0;
     },
 
     async confirmations(upgradeId: string): Promise<Confirmation[]> {

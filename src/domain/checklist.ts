@@ -11,7 +11,10 @@ export type ChecklistItemId =
   | 'encryption_procedure'
   | 'version_mismatch_ack'
   | 'unreachable_ack'
-  | 'automatic_checks_ack';
+  | 'automatic_checks_ack'
+  | 'migrations_not_reversed'
+  | 'database_restored'
+  | 'plugins_may_not_load';
 
 export interface ChecklistLink {
   label: string;
@@ -121,6 +124,35 @@ export function checklistItems(plan: UpgradePlan, automatic: AutomaticCheck[]): 
       id: 'automatic_checks_ack',
       title: 'Failed or uncertain automatic checks understood',
       why: `Not passed: ${notPassed.map((check) => check.title).join(', ')}.`,
+    });
+  }
+  return items;
+}
+
+/** What a rollback cannot undo, as items to confirm: the image tag goes back, the database does not. */
+export function rollbackChecklistItems(args: { from: string; to: string; destructive: boolean; migrations: boolean }): ChecklistItem[] {
+  const items: ChecklistItem[] = [
+    {
+      id: 'migrations_not_reversed',
+      title: `Understood: going back to ${args.to} does not reverse database migrations`,
+      why: `Only the image tag goes back. Migrations that ${args.from} ran stay applied${args.migrations ? ' (this upgrade had some)' : ''}; the older core must cope with the newer schema.`,
+    },
+    {
+      id: 'plugins_may_not_load',
+      title: 'Runtime plugins checked',
+      why: 'Plugins upgraded in the same window may not load on the older core; the post-flight lists any that are missing.',
+    },
+    {
+      id: 'downtime',
+      title: 'Downtime is planned',
+      why: 'The container restarts on the previous image.',
+    },
+  ];
+  if (args.destructive) {
+    items.unshift({
+      id: 'database_restored',
+      title: 'The database was restored from the backup taken before the upgrade',
+      why: 'A release in the upgraded range ran a destructive migration: the old version cannot run on the migrated data, so a restore must come first.',
     });
   }
   return items;

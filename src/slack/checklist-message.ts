@@ -77,6 +77,9 @@ export interface ChecklistMessageView {
   threadLink?: string;
   /** Every item is confirmed as the approval rules require. */
   canStart: boolean;
+  /** A rollback request shows what a rollback can and cannot undo, and names itself so. */
+  kind?: 'upgrade' | 'rollback';
+  rollbackNotice?: string;
 }
 
 /** Joins the items of a plan with the confirmations recorded for them, for the view. */
@@ -140,6 +143,10 @@ export function messageSize(message: SlackMessage): number {
   return JSON.stringify(message.blocks).length + message.text.length;
 }
 
+function noun(view: ChecklistMessageView): string {
+  return view.kind === 'rollback' ? 'Roll back' : 'Upgrade';
+}
+
 function build(view: ChecklistMessageView, budget: Budget): SlackMessage {
   const { plan } = view;
   const blocks: MessageBlock[] = [];
@@ -148,7 +155,7 @@ function build(view: ChecklistMessageView, budget: Budget): SlackMessage {
   blocks.push({
     type: 'header',
     block_id: 'header',
-    text: plain(`Upgrade ${clip(view.target, 63)}: ${plan.from} → ${plan.to}`, BLOCK_KIT_LIMITS.headerText),
+    text: plain(`${noun(view)} ${clip(view.target, 63)}: ${plan.from} → ${plan.to}`, BLOCK_KIT_LIMITS.headerText),
   });
 
   const meta = [`Requested by ${mention(view.requester)}`, `upgrade \`${esc(clip(view.upgradeId, 64))}\``];
@@ -157,7 +164,8 @@ function build(view: ChecklistMessageView, budget: Budget): SlackMessage {
 
   blocks.push(section('status', statusLine(view, budget)));
 
-  blocks.push(section('plan', planText(view, budget)));
+  if (view.rollbackNotice) blocks.push(section('rollback_notice', clip(view.rollbackNotice, BLOCK_KIT_LIMITS.sectionText)));
+  else blocks.push(section('plan', planText(view, budget)));
 
   const warnings = versionWarnings(plan);
   if (warnings !== '') blocks.push(section('version_warning', warnings));
@@ -204,7 +212,7 @@ function build(view: ChecklistMessageView, budget: Budget): SlackMessage {
     buttons.push({
       type: 'button',
       action_id: ACTION_IDS.start,
-      text: plain('Start upgrade', BLOCK_KIT_LIMITS.buttonText),
+      text: plain(view.kind === 'rollback' ? 'Start rollback' : 'Start upgrade', BLOCK_KIT_LIMITS.buttonText),
       value: buttonValue(view.upgradeId),
       style: 'primary',
     });
@@ -217,9 +225,9 @@ function build(view: ChecklistMessageView, budget: Budget): SlackMessage {
       value: buttonValue(view.upgradeId),
       style: 'danger',
       confirm: {
-        title: plain('Cancel this upgrade?', 100),
-        text: plain(`The upgrade of ${clip(view.target, 63)} to ${plan.to} will not run.`, 300),
-        confirm: plain('Cancel upgrade', 30),
+        title: plain(`Cancel this ${view.kind === 'rollback' ? 'rollback' : 'upgrade'}?`, 100),
+        text: plain(`The ${view.kind === 'rollback' ? 'rollback' : 'upgrade'} of ${clip(view.target, 63)} to ${plan.to} will not run.`, 300),
+        confirm: plain(view.kind === 'rollback' ? 'Cancel rollback' : 'Cancel upgrade', 30),
         deny: plain('Keep it', 30),
         style: 'danger',
       },
@@ -227,7 +235,7 @@ function build(view: ChecklistMessageView, budget: Budget): SlackMessage {
   }
   if (buttons.length > 0) blocks.push({ type: 'actions', block_id: 'actions', elements: buttons });
 
-  const text = `Upgrade ${target} from ${plan.from} to ${plan.to}: ${STATUS_WORD[view.status]}`;
+  const text = `${noun(view)} ${target} from ${plan.from} to ${plan.to}: ${STATUS_WORD[view.status]}`;
   // By construction far below 50; the cut keeps the promise should items ever multiply.
   const capped =
     blocks.length > BLOCK_KIT_LIMITS.blocks

@@ -1,7 +1,7 @@
 // The Deployer for a Checkstack container on a Docker Engine (plain `docker run` or Compose).
 import type Dockerode from 'dockerode';
 import type { ContainerCreateOptions, ContainerInspectInfo, ImageInspectInfo } from 'dockerode';
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
 import { buildReplacementConfig } from '../domain/container-config.js';
 import { encryptionKeyFingerprint } from '../domain/fingerprint.js';
 import { AppError, isAppError } from '../errors.js';

@@ -6,6 +6,8 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Deployer } from './deployer.js';
 import { createDockerDeployer } from './docker.js';
+import { loadKubeConfig } from './kube-config.js';
+import { createKubernetesDeployer } from './kubernetes.js';
 
 export interface TargetRuntime {
   config: TargetConfig;
@@ -43,6 +45,21 @@ export function dockerDeployerFactory(): DeployerFactory {
         stopTimeoutSeconds: target.docker.stopTimeout,
       },
       logger,
+    });
+  };
+}
+
+/** Kubernetes deployers share one KubeConfig: the kubeconfig file, or the pod's service account. */
+export function kubernetesDeployerFactory(kubeconfigPath: string | null): DeployerFactory {
+  let kubeConfig: ReturnType<typeof loadKubeConfig> | null = null;
+  return (target, logger) => {
+    if (!target.kubernetes) throw new AppError('config_invalid', `Target ${target.name} has no kubernetes block.`);
+    kubeConfig ??= loadKubeConfig({ kubeconfigPath });
+    return createKubernetesDeployer({
+      kubeConfig,
+      target: target.kubernetes,
+      logger,
+      rolloutTimeoutMs: target.postflight.readyTimeout * 1000,
     });
   };
 }

@@ -11,6 +11,7 @@ import {
   canCancel,
   checklistItems,
   confirmItem,
+  rollbackChecklistItems,
   isComplete,
   type AutomaticCheck,
   type ChecklistState,
@@ -27,6 +28,9 @@ import type { ReleaseIngest } from '../releases/ingest.js';
 import type { ApproverResolver } from '../slack/approvers.js';
 import { checklistMessage, withConfirmations } from '../slack/checklist-message.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
+
+/** The requester and starter recorded for a rollback the bot started on its own (`postflight.autoRollback`). */
+export const AUTO_ROLLBACK_ACTOR = 'checkstack-chatops';
 
 export interface UpgradeRequestsDeps {
   upgrades: UpgradeStore;
@@ -179,7 +183,18 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       ...(detail ? { statusDetail: detail } : {}),
       ...(upgrade.step ? { step: upgrade.step } : {}),
       canStart: upgrade.status === 'confirming' && isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson }),
+      kind: upgrade.kind,
+      ...(upgrade.kind === 'rollback' ? { rollbackNotice: rollbackNotice(upgrade) } : {}),
     });
+  }
+
+  function rollbackNotice(rollback: UpgradeRecord): string {
+    const lines = [
+      `*What this rollback does*: the image tag goes back from \`${rollback.fromVersion}\` to \`${rollback.toVersion}\`${rollback.plan.flags.migrations ? '' : ''}.`,
+      '*What it cannot undo*: database migrations are not reversed; runtime plugins upgraded in the same window may not load on the older core.',
+    ];
+    if (rollback.plan.flags.destructive) lines.push('⚠️ A release in the upgraded range ran a *destructive migration*: restore the database from the backup taken before the upgrade first.');
+    return lines.join('\n');
   }
 
   function activeRefusal(active: UpgradeRecord): AppError {
@@ -239,6 +254,95 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       await upgrades.discard(upgrade.id);
       throw err;
     }
+  }
+
+  /** `/checkstack rollback [target]` or the Roll back button: a rollback request with its own checklist. */
+  async function requestRollback(input: {
+    userId: string;
+    channelId: string;
+    teamDomain: string | null;
+    targetName?: string;
+    ofUpgradeId?: string;
+    /** A click names its upgrade: it must be one of this channel's. */
+    clickedInChannel?: string;
+  }): Promise<UpgradeRecord> {
+    const original = input.ofUpgradeId ? await upgrades.byId(input.ofUpgradeId) : await upgrades.lastFinishedUpgrade(deps.targets.resolve(input.targetName).config.name);
+    if (original && input.clickedInChannel && original.channelId !== input.clickedInChannel) {
+      throw new AppError('stale_action', 'That button does not belong to this channel; nothing changed.');
+    }
+    const runtime = deps.targets.resolve(original?.target ?? input.targetName);
+    if (!original || original.kind !== 'upgrade') throw new AppError('not_found', `Target \`${runtime.config.name}\` has no finished upgrade to roll back.`);
+    if (original.status !== 'succeeded' && original.status !== 'failed') {
+      throw new AppError('request_not_active', `The upgrade to \`${original.toVersion}\` is ${original.status}: only a finished upgrade (succeeded or failed) can be rolled back.`);
+    }
+    if (original.step === 'recheck' || original.step === 'git_record' || original.step === 'pull' || (original.step === 'recreate' && original.status === 'failed')) {
+      throw new AppError('request_not_active', `The upgrade to \`${original.toVersion}\` failed before the new container ran (at ${original.step}); \`${original.fromVersion}\` still runs, so there is nothing to roll back.`);
+    }
+    const active = await upgrades.activeForTarget(original.target);
+    if (active) throw activeRefusal(active);
+    const inspection = await inspectTarget(runtime, logger);
+    const plan = {
+      ...original.plan,
+      from: original.toVersion,
+      to: original.fromVersion,
+      current: inspection.current,
+      releasesInRange: [],
+      breaking: [],
+      minorsCrossed: 0,
+      versionMismatch: false,
+      unreachable: !inspection.current.reachable,
+    };
+    const items = rollbackChecklistItems({ from: original.toVersion, to: original.fromVersion, destructive: original.plan.flags.destructive, migrations: original.plan.flags.migrations });
+    const rollback = await upgrades.create({
+      id: randomUUID(),
+      kind: 'rollback',
+      rollbackOf: original.id,
+      target: original.target,
+      fromVersion: original.toVersion,
+      toVersion: original.fromVersion,
+      requester: input.userId,
+      channelId: input.channelId,
+      teamDomain: input.teamDomain ?? original.teamDomain,
+      plan,
+      items,
+      automatic: inspection.automatic,
+      instanceId: inspection.instance?.id ?? null,
+      imageTag: inspection.current.imageTag,
+      apiVersion: inspection.current.apiVersion,
+      keyFingerprint: inspection.instance?.encryptionKeyFingerprint ?? null,
+      previousImage: original.previousImage,
+      expiresAt: new Date(deps.now().getTime() + deps.requestTtlMs),
+    });
+    if (!rollback) throw new AppError('upgrade_in_progress', `Target \`${original.target}\` already has an active request.`);
+    try {
+      const message = await renderChecklist(rollback);
+      const posted = await slack.chat.postMessage({ channel: input.channelId, text: message.text, blocks: message.blocks as never, unfurl_links: false });
+      await upgrades.setMessage(rollback.id, posted.ts!);
+      const withTs = { ...rollback, messageTs: posted.ts! };
+      if (original.messageTs) {
+        await slack.chat.postMessage({ channel: original.channelId, thread_ts: original.messageTs, text: `↩️ <@${input.userId}> requested a rollback to \`${original.fromVersion}\`: <${threadPermalink(withTs)}|its checklist>.` });
+      }
+      logger.info({ upgradeId: rollback.id, of: original.id, requester: input.userId }, 'rollback requested');
+      return withTs;
+    } catch (err) {
+      await upgrades.discard(rollback.id);
+      throw err;
+    }
+  }
+
+  /**
+   * `postflight.autoRollback`: the bot itself requests and starts the rollback of a failed upgrade. It skips the
+   * human checklist on purpose (the operator opted in), and says so in both threads.
+   */
+  async function autoRollback(original: UpgradeRecord, reason: string): Promise<void> {
+    const rollback = await requestRollback({ userId: AUTO_ROLLBACK_ACTOR, channelId: original.channelId, teamDomain: original.teamDomain, ofUpgradeId: original.id });
+    const queued = await upgrades.transition(rollback.id, ['confirming'], 'queued', { startedBy: AUTO_ROLLBACK_ACTOR, statusDetail: `automatic rollback: ${reason}` });
+    if (!queued) return;
+    await deps.queues.upgrades.add('rollback', { upgradeId: queued.id, kind: 'rollback', doneStep: null }, { jobId: queued.id, attempts: 3 });
+    if (original.messageTs) {
+      await slack.chat.postMessage({ channel: original.channelId, thread_ts: original.messageTs, text: `🔁 *Rolling back automatically* (\`postflight.autoRollback\` is on): ${reason}. <${threadPermalink(rollback)}|Follow the rollback>.` });
+    }
+    await refreshMessage(queued.id);
   }
 
   async function loadForClick(upgradeId: string, source: ClickSource): Promise<UpgradeRecord> {
@@ -404,7 +508,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     return Promise.all(list.map(async (u) => ({ upgrade: u, confirmations: await upgrades.confirmations(u.id) })));
   }
 
-  return { requestUpgrade, confirm, start, cancelByClick, cancelForTarget, refreshMessage, renderChecklist, sweep, status, history, threadPermalink };
+  return { requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, renderChecklist, sweep, status, history, threadPermalink };
 }
 
 export type UpgradeRequests = ReturnType<typeof createUpgradeRequests>;

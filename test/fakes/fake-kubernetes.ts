@@ -249,7 +249,8 @@ export class FakeKubernetes {
       if (this.deployment.spec!.strategy!.type === 'Recreate') this.scaleDownOld(rollout.rs);
       rollout.rs.spec!.replicas = replicas;
       const initial = rollout.outcome.kind === 'imagepull' ? 'errimagepull' : 'creating';
-      for (let i = 0; i < replicas; i += 1) this.pods.push(this.createPod(rollout.rs, initial));
+      // A reused ReplicaSet (a rollback during a rolling update) may still have its pods.
+      for (let i = this.podsOf(rollout.rs).length; i < replicas; i += 1) this.pods.push(this.createPod(rollout.rs, initial));
       rollout.phase = 'created';
       this.setCondition('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${rollout.rs.metadata!.name}" is progressing.`);
     } else if (rollout.phase === 'created') {

@@ -75,6 +75,7 @@ afterEach(async () => {
 describe('Kubernetes deployer', () => {
   afterAll(() => {
     // The key's value never reaches a log line, whatever the deployers did.
+    expect(logLines.length).toBeGreaterThan(0);
     expect(logLines.join('\n')).not.toContain(KEY);
   });
 
@@ -300,6 +301,19 @@ describe('Kubernetes deployer', () => {
       expect(err.message).toContain(`failed to pull and unpack image "${image(NEW)}": not found`);
       expect(err.details).toMatchObject({ reason: 'ErrImagePull', restored: true });
       expect(fake.container().image).toBe(image(OLD));
+    });
+
+    it('leaves the old pod serving when a RollingUpdate cannot pull the new image', async () => {
+      const fake = await startFake({ autoRollout: true, strategy: 'RollingUpdate' });
+      const oldPod = fake.livePods()[0]!.metadata!.name;
+      fake.imagePullBackOff();
+
+      const err = await rejection(deployerFor(fake).replace({ image: image(NEW), version: NEW }));
+
+      expect(err.code).toBe('image_pull_failed');
+      expect(err.details).toMatchObject({ restored: true });
+      expect(fake.livePods().map((pod) => pod.metadata!.name)).toEqual([oldPod]);
+      expect(fake.deployment.status).toMatchObject({ replicas: 1, updatedReplicas: 1, availableReplicas: 1 });
     });
 
     it('gives up with readiness_timeout when the rollout does not move, and says how to undo', async () => {

@@ -23,7 +23,12 @@ export function registryFromEnv(env: NodeJS.ProcessEnv = process.env): string {
   return env.CHECKSTACK_TEST_REGISTRY ?? '127.0.0.1:5000';
 }
 
-export type FakeBehaviour = 'ready' | 'slow-ready' | 'never-ready' | 'exit-on-start';
+/**
+ * `noisy`: serves like `ready`, and logs like a sick Checkstack: at start a winston-style `error:` line and a `FATAL`
+ * line that quotes `ENCRYPTION_MASTER_KEY` (the log watch must mask it), then `error: tick N` every second; with
+ * `crashAfterSeconds` it exits with code 1 after that long, so a restart policy restarts it.
+ */
+export type FakeBehaviour = 'ready' | 'slow-ready' | 'never-ready' | 'exit-on-start' | 'noisy';
 
 export interface FakeImageOptions {
   registry: string;
@@ -32,6 +37,8 @@ export interface FakeImageOptions {
   behaviour: FakeBehaviour;
   /** For `slow-ready`: seconds of 503 after start. */
   readyAfterSeconds?: number;
+  /** For `noisy`: exit with code 1 this many seconds after start (default: never). */
+  crashAfterSeconds?: number;
   /** Push to the registry (default true); the local copy is kept either way. */
   push?: boolean;
 }
@@ -126,8 +133,24 @@ ${exitOnStart}mkdir -p /tmp && date +%s > /tmp/started
 echo "warning: this is a fake Checkstack" >&2
 nc -ll -p "$PORT" -e /app/handler.sh &
 echo "Checkstack Core initialized"
-while :; do wait; sleep 1; done
+${options.behaviour === 'noisy' ? noisyLoop(options) : 'while :; do wait; sleep 1; done'}
 `;
+}
+
+/** The main loop of the `noisy` behaviour (the HTTP server runs in the background meanwhile). */
+function noisyLoop(options: FakeImageOptions): string {
+  const crash =
+    options.crashAfterSeconds === undefined
+      ? ''
+      : `  if [ "$n" -ge ${options.crashAfterSeconds} ]; then echo "error: Uncaught exception, exiting" >&2; exit 1; fi\n`;
+  return `echo "error: Failed to deliver notification to webhook (HTTP 502)" >&2
+echo "FATAL: cannot decrypt plugin secrets with ENCRYPTION_MASTER_KEY=$ENCRYPTION_MASTER_KEY" >&2
+n=0
+while :; do
+  sleep 1
+  n=$((n + 1))
+  echo "error: tick $n"
+${crash}done`;
 }
 
 function handlerScript(options: FakeImageOptions): string {
@@ -168,6 +191,7 @@ case "$path" in
   /.checkstack/ready)
     ${readiness} ;;
   /api/about) respond '200 OK' application/json '${about}' ;;
+  /api/catalog/getSystems) respond '200 OK' application/json '{"json":{"systems":[]},"meta":[]}' ;;
   /) respond '200 OK' 'text/html; charset=utf-8' "$(cat /www/index.html)" ;;
   *) respond '404 Not Found' application/json '{"error":"not found"}' ;;
 esac

@@ -27,6 +27,10 @@ CREATE TABLE upgrades (
   -- Recorded by the job for a later rollback and the post-flight.
   previous_image text,
   plugins_before jsonb,
+  -- Where the pinned tag was recorded (commit, pull request or local file), so a failure can revert it.
+  pin_record    jsonb,
+  -- The thread message of the running step, updated in place.
+  log_watch_until timestamptz,
   ready_at      timestamptz,
   outcome       text CHECK (outcome IN ('succeeded', 'succeeded_with_warnings', 'failed')),
   started_by    text,

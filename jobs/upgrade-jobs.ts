@@ -1,0 +1,104 @@
+// The upgrades queue: approved upgrades and rollbacks (one at a time per target, several targets in parallel),
+// and the retention of kept containers. Only here do the runner's outcomes meet BullMQ.
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { Pool } from '../src/db/pool.js';
+import type { UpgradeStore } from '../src/db/upgrade-store.js';
+import type { Logger } from '../src/logger.js';
+import { retentionJob, upgradeJob } from '../src/queue.js';
+import type { ThreadReporter } from '../src/slack/thread-reporter.js';
+import type { TargetRegistry } from '../src/targets/registry.js';
+import type { UpgradeRunner } from '../src/upgrades/upgrade-runner.js';
+
+export interface UpgradeJobDeps {
+  runner: UpgradeRunner;
+  upgrades: UpgradeStore;
+  targets: TargetRegistry;
+  reporter: ThreadReporter;
+  pool: Pool;
+  logger: Logger;
+  shutdownSignal: AbortSignal;
+  /** How long a job for a busy target waits before it tries the lock again. */
+  lockRetryMs?: number;
+}
+
+/** Holds a session advisory lock per target for the job's whole run: the second job for a target waits. */
+async function withTargetLock<T>(pool: Pool, target: string, work: () => Promise<T>): Promise<{ locked: false } | { locked: true; value: T }> {
+  const client = await pool.connect();
+  try {
+    const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext('upgrade-target'), hashtext($1)) AS ok`, [target]);
+    if (!rows[0]?.ok) return { locked: false };
+    try {
+      return { locked: true, value: await work() };
+    } finally {
+      await client.query(`SELECT pg_advisory_unlock(hashtext('upgrade-target'), hashtext($1))`, [target]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+export function upgradeJobsProcessor(deps: UpgradeJobDeps) {
+  const { runner, upgrades, logger } = deps;
+  const lockRetryMs = deps.lockRetryMs ?? 5_000;
+
+  async function runUpgradeJob(job: Job, token: string | undefined): Promise<unknown> {
+    const data = upgradeJob.parse(job.data);
+    const upgrade = await upgrades.byId(data.upgradeId);
+    if (!upgrade) throw new UnrecoverableError(`upgrade ${data.upgradeId} does not exist`);
+    const attempts = job.opts.attempts ?? 1;
+    const isLastAttempt = job.attemptsMade + 1 >= attempts;
+    let result;
+    try {
+      result = await withTargetLock(deps.pool, upgrade.target, () =>
+        runner.run(upgrade.id, data.doneStep, {
+          signal: deps.shutdownSignal,
+          isLastAttempt,
+          onStepDone: async (step) => {
+            data.doneStep = step;
+            await job.updateData({ ...data });
+          },
+        }),
+      );
+    } catch (err) {
+      if (isLastAttempt) await runner.abandon(upgrade.id, `the job gave up after ${attempts} attempts: ${(err as Error).message}`);
+      throw err;
+    } finally {
+      await deps.reporter.flush();
+    }
+    if (!result.locked || result.value === 'interrupted') {
+      // Not a failure: another job holds the target, or the bot is shutting down mid-upgrade. Try again later
+      // without spending an attempt; a restarted worker resumes after the last finished step.
+      await job.moveToDelayed(Date.now() + (result.locked ? 1_000 : lockRetryMs), token);
+      throw new DelayedError();
+    }
+    return { outcome: result.value };
+  }
+
+  async function runRetention(job: Job): Promise<unknown> {
+    const { upgradeId } = retentionJob.parse(job.data);
+    const upgrade = await upgrades.byId(upgradeId);
+    if (!upgrade || upgrade.status !== 'succeeded') return { skipped: `upgrade is ${upgrade?.status ?? 'gone'}` };
+    const runtime = deps.targets.resolve(upgrade.target);
+    const removed = await runtime.deployer.removeKept(upgrade.toVersion);
+    if (removed && upgrade.messageTs) {
+      await deps.reporter.post(upgrade.channelId, upgrade.messageTs, {
+        text: `🧹 The retention period ended: the previous container kept for a fast rollback was removed. A rollback now recreates \`${upgrade.fromVersion}\` from its image.`,
+      });
+      await deps.reporter.flush();
+    }
+    logger.info({ upgradeId, removed }, 'retention done');
+    return { removed };
+  }
+
+  return async (job: Job, token?: string): Promise<unknown> => {
+    switch (job.name) {
+      case 'upgrade':
+      case 'rollback':
+        return runUpgradeJob(job, token);
+      case 'retention':
+        return runRetention(job);
+      default:
+        throw new UnrecoverableError(`unknown job ${job.name} on the upgrades queue`);
+    }
+  };
+}

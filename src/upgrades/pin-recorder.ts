@@ -1,0 +1,101 @@
+// The Git record of what runs: the pinned tag committed (or proposed in a pull request, or written to a
+// mounted compose file) before the container changes, and reverted when the upgrade is undone.
+import type { TargetConfig } from '../config.js';
+import type { PinRecord } from '../db/upgrade-store.js';
+import { AppError } from '../errors.js';
+import type { GithubPinRecord } from '../github/pin-record.js';
+import { pinTagInFile } from '../targets/pin-file-local.js';
+
+export interface PinChange {
+  target: TargetConfig;
+  fromVersion: string;
+  toVersion: string;
+  upgradeId: string;
+  requester: string;
+  approvers: string[];
+}
+
+export interface PinRecorderDeps {
+  github: GithubPinRecord;
+  now(): Date;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** How often a pull request's state is read while waiting for its merge. */
+  mergePollMs?: number;
+}
+
+function commitMessage(change: PinChange): string {
+  return [
+    `Upgrade Checkstack ${change.target.name} to ${change.toVersion}`,
+    '',
+    `From ${change.fromVersion} to ${change.toVersion}, by checkstack-chatops (upgrade ${change.upgradeId}).`,
+    `Requested by Slack user ${change.requester}; approved by ${change.approvers.join(', ') || 'nobody'}.`,
+  ].join('\n');
+}
+
+export function createPinRecorder(deps: PinRecorderDeps) {
+  const mergePollMs = deps.mergePollMs ?? 10_000;
+
+  /**
+   * Records the new tag; resolves once it is the canonical record (committed, merged, or written).
+   * `onPullRequest` is told about a pull request as soon as it is open, so the thread can link it.
+   */
+  async function record(change: PinChange, options: { existing: PinRecord | null; signal?: AbortSignal; onPullRequest?(url: string): Promise<void> }): Promise<PinRecord | null> {
+    const pin = change.target.pin;
+    if (!pin) return null;
+    const image = change.target.image;
+    if (pin.file) {
+      await pinTagInFile(pin.file, image, change.fromVersion, change.toVersion);
+      return { kind: 'file', path: pin.file };
+    }
+    const gh = pin.github!;
+    if (gh.mode === 'commit') {
+      const { commitSha } = await deps.github.commitTag({ repo: gh.repo, path: gh.path, branch: gh.branch, image, fromVersion: change.fromVersion, toVersion: change.toVersion, message: commitMessage(change) });
+      return { kind: 'commit', repo: gh.repo, path: gh.path, branch: gh.branch, commitSha };
+    }
+    let pr = options.existing?.kind === 'pull_request' ? options.existing : null;
+    if (!pr) {
+      const opened = await deps.github.openPullRequest({
+        repo: gh.repo,
+        path: gh.path,
+        baseBranch: gh.branch,
+        headBranch: `checkstack-chatops/${change.target.name}-${change.toVersion}`,
+        image,
+        fromVersion: change.fromVersion,
+        toVersion: change.toVersion,
+        title: `Upgrade Checkstack ${change.target.name} to ${change.toVersion}`,
+        body: `${commitMessage(change)}\n\nThe bot waits for this pull request to be merged before it touches the container.`,
+      });
+      pr = { kind: 'pull_request', repo: gh.repo, path: gh.path, branch: gh.branch, number: opened.number, url: opened.url };
+      await options.onPullRequest?.(opened.url);
+    }
+    const deadline = deps.now().getTime() + gh.mergeTimeout * 1000;
+    for (;;) {
+      const state = await deps.github.pullRequestState(gh.repo, pr.number);
+      if (state === 'merged') return { ...pr, merged: true };
+      if (state === 'closed') throw new AppError('git_record_failed', `Pull request #${pr.number} was closed without being merged; the upgrade did not start.`, { pinRecord: pr });
+      if (deps.now().getTime() >= deadline) {
+        await deps.github.closePullRequest(gh.repo, pr.number, 'Closed by checkstack-chatops: it was not merged within the allowed time, so the upgrade was abandoned.');
+        throw new AppError('git_record_failed', `Pull request #${pr.number} was not merged within ${gh.mergeTimeout} s; it was closed and nothing changed.`, { pinRecord: { ...pr, reverted: true } });
+      }
+      await deps.sleep(mergePollMs, options.signal);
+    }
+  }
+
+  /** Puts the previous tag back in the record: a revert commit, a closed pull request, or the file rewritten. */
+  async function revert(record: PinRecord, change: PinChange, reason: string): Promise<PinRecord> {
+    if (record.reverted) return record;
+    const image = change.target.image;
+    if (record.kind === 'file') {
+      await pinTagInFile(record.path, image, change.toVersion, change.fromVersion);
+    } else if (record.kind === 'pull_request' && !record.merged) {
+      await deps.github.closePullRequest(record.repo, record.number, `Closed by checkstack-chatops: ${reason}`);
+    } else {
+      await deps.github.revertTag({ repo: record.repo, path: record.path, branch: record.branch, image, currentVersion: change.toVersion, previousVersion: change.fromVersion, reason });
+    }
+    return { ...record, reverted: true };
+  }
+
+  return { record, revert };
+}
+
+export type PinRecorder = ReturnType<typeof createPinRecorder>;

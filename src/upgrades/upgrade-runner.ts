@@ -1,0 +1,435 @@
+// The steps of an approved upgrade or rollback, each announced in the upgrade's thread with its duration,
+// recorded in Postgres, and safe to run twice: a restarted worker resumes after the last finished step.
+import { isReadyUnknown } from '../checkstack/client.js';
+import { runPostflightChecks } from '../checkstack/postflight-runner.js';
+import { describeProgress, waitForReady, type ReadyProgress } from '../checkstack/wait-for-ready.js';
+import type { PinRecord, UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
+import { isComplete } from '../domain/checklist.js';
+import type { CheckResult, PostflightVerdict } from '../domain/postflight.js';
+import { AppError, isAppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ApproverResolver } from '../slack/approvers.js';
+import type { ThreadReporter } from '../slack/thread-reporter.js';
+import type { PullProgress } from '../targets/deployer.js';
+import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
+import type { PinRecorder } from './pin-recorder.js';
+import { AUTO_ROLLBACK_ACTOR } from './upgrade-requests.js';
+
+export const UPGRADE_STEPS = ['recheck', 'git_record', 'pull', 'recreate', 'readiness', 'postflight'] as const;
+export const ROLLBACK_STEPS = ['recheck', 'rollback', 'git_revert', 'readiness', 'postflight'] as const;
+export type StepName = (typeof UPGRADE_STEPS)[number] | (typeof ROLLBACK_STEPS)[number];
+
+const STEP_TITLES: Record<StepName, string> = {
+  recheck: 'Re-check',
+  git_record: 'Git record',
+  pull: 'Pull',
+  recreate: 'Recreate',
+  rollback: 'Roll back',
+  git_revert: 'Git revert',
+  readiness: 'Readiness',
+  postflight: 'Post-flight checks',
+};
+
+export const ROLLBACK_ACTION = 'rollback_upgrade';
+
+export interface RunnerDeps {
+  upgrades: UpgradeStore;
+  targets: TargetRegistry;
+  approvers: ApproverResolver;
+  pins: PinRecorder;
+  reporter: ThreadReporter;
+  refreshMessage(upgradeId: string): Promise<void>;
+  /** After a successful upgrade: the log watch and the retention of the kept container. */
+  scheduleFollowUps(upgrade: UpgradeRecord, readyAt: Date): Promise<void>;
+  /** `postflight.autoRollback`: requests the rollback of a failed upgrade on the bot's own authority. */
+  autoRollback(upgrade: UpgradeRecord, reason: string): Promise<void>;
+  logger: Logger;
+  now(): Date;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  requireSecondPerson: boolean;
+}
+
+/** A step failure: the upgrade ends failed at this step with this reason. */
+export class StepFailure extends Error {
+  constructor(
+    readonly step: StepName,
+    readonly reason: string,
+    readonly offerRollback: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(`${step}: ${reason}`, options);
+  }
+}
+
+interface StepContext {
+  upgrade: UpgradeRecord;
+  runtime: TargetRuntime;
+  /** Posts into the step's own thread message (replaced in place, coalesced). */
+  progress(text: string): Promise<void>;
+  signal: AbortSignal;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function pullProgressText(p: PullProgress): string {
+  const bytes = p.bytesTotal > 0 ? `, ${formatBytes(p.bytesCurrent)} of ${formatBytes(p.bytesTotal)}` : '';
+  return `${p.layersDone}/${p.layersTotal} layers${bytes} (${p.status})`;
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+const OUTCOME_ICON: Record<CheckResult['outcome'], string> = {
+  pass: '✅',
+  warn: '⚠️',
+  fail: '❌',
+  skipped: '⏭️',
+  nothing_to_verify: '➖',
+};
+
+export function imageRef(upgrade: Pick<UpgradeRecord, 'toVersion'>, runtime: TargetRuntime): string {
+  return `${runtime.config.image}:${upgrade.toVersion}`;
+}
+
+export function createUpgradeRunner(deps: RunnerDeps) {
+  const { upgrades, reporter, logger } = deps;
+
+  async function post(upgrade: UpgradeRecord, text: string, blocks?: unknown[]): Promise<string> {
+    return reporter.post(upgrade.channelId, upgrade.messageTs!, { text, ...(blocks ? { blocks: blocks as never } : {}) });
+  }
+
+  function rollbackButton(upgrade: UpgradeRecord, text: string) {
+    return [
+      { type: 'section', text: { type: 'mrkdwn', text } },
+      {
+        type: 'actions',
+        block_id: `rollback-${upgrade.id}`,
+        elements: [{ type: 'button', action_id: ROLLBACK_ACTION, value: upgrade.id, style: 'danger', text: { type: 'plain_text', text: 'Roll back' } }],
+      },
+    ];
+  }
+
+  async function approvalsStillValid(upgrade: UpgradeRecord): Promise<void> {
+    if (upgrade.kind === 'rollback' && upgrade.startedBy === AUTO_ROLLBACK_ACTOR) return;
+    const approvers = await deps.approvers.approvers();
+    const confirmations = (await upgrades.confirmations(upgrade.id)).filter((c) => approvers.has(c.userId));
+    const state = { items: upgrade.items.map((i) => i.id), confirmations };
+    if (!isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson })) {
+      throw new AppError('not_authorized', 'the checklist is no longer fully confirmed by current approvers');
+    }
+  }
+
+  /** The target is still what the plan saw: same version, same container, ready; the approvals still hold. */
+  async function recheck({ upgrade, runtime }: StepContext): Promise<string> {
+    await approvalsStillValid(upgrade);
+    const instance = await runtime.deployer.describe();
+    const expectedTag = upgrade.kind === 'upgrade' ? upgrade.imageTag : upgrade.fromVersion;
+    if (expectedTag && instance.tag !== expectedTag) {
+      throw new AppError('request_not_active', `the target runs \`${instance.tag ?? instance.image}\`, not the planned \`${expectedTag}\``);
+    }
+    if (upgrade.kind === 'upgrade' && upgrade.instanceId && instance.id !== upgrade.instanceId) {
+      throw new AppError('request_not_active', `the ${runtime.deployer.kind === 'docker' ? 'container' : 'deployment'} changed since the plan (was ${upgrade.instanceId.slice(0, 12)}, now ${instance.id.slice(0, 12)})`);
+    }
+    if (upgrade.kind === 'upgrade' && !instance.running) throw new AppError('request_not_active', `${instance.name} is not running`);
+    const about = await runtime.checkstack.about().catch(() => null);
+    if (upgrade.kind === 'upgrade' && upgrade.apiVersion && about && about.releaseVersion !== upgrade.apiVersion) {
+      throw new AppError('request_not_active', `/api/about reports \`${about.releaseVersion}\`, not the planned \`${upgrade.apiVersion}\``);
+    }
+    if (upgrade.kind === 'upgrade') {
+      const ready = await runtime.checkstack.ready().catch((err: unknown) => {
+        throw new AppError('checkstack_unreachable', isAppError(err) ? err.message : 'the target did not answer');
+      });
+      if (!isReadyUnknown(ready) && !ready.ready) throw new AppError('checkstack_api_error', `the target is not ready now (${ready.reason ?? ready.error ?? `HTTP ${ready.status}`})`);
+    }
+    await upgrades.recordJobFacts(upgrade.id, {
+      previousImage: upgrade.kind === 'upgrade' ? instance.image : upgrade.previousImage ?? instance.image,
+      ...(about ? { pluginsBefore: about.plugins.map((p) => ({ name: p.name, version: p.version })) } : {}),
+    });
+    return `${instance.name} runs ${instance.image}${about ? `, /api/about says ${about.releaseVersion}` : ''}`;
+  }
+
+  async function approversOf(upgrade: UpgradeRecord): Promise<string[]> {
+    return [...new Set((await upgrades.confirmations(upgrade.id)).map((c) => c.userId))];
+  }
+
+  async function pinChange(upgrade: UpgradeRecord, runtime: TargetRuntime) {
+    return {
+      target: runtime.config,
+      fromVersion: upgrade.fromVersion,
+      toVersion: upgrade.toVersion,
+      upgradeId: upgrade.id,
+      requester: upgrade.requester,
+      approvers: await approversOf(upgrade),
+    };
+  }
+
+  async function gitRecord({ upgrade, runtime, signal }: StepContext): Promise<string> {
+    if (!runtime.config.pin) return 'no pin configured: nothing recorded';
+    try {
+      const record = await deps.pins.record(await pinChange(upgrade, runtime), {
+        existing: upgrade.pinRecord,
+        signal,
+        onPullRequest: async (url) => {
+          await post(upgrade, `🔀 Pull request opened: <${url}>. The upgrade waits until it is merged.`);
+        },
+      });
+      if (record) await upgrades.recordJobFacts(upgrade.id, { pinRecord: record });
+      return describePin(record);
+    } catch (err) {
+      const partial = isAppError(err) ? (err.details.pinRecord as PinRecord | undefined) : undefined;
+      if (partial) await upgrades.recordJobFacts(upgrade.id, { pinRecord: partial });
+      throw err;
+    }
+  }
+
+  function describePin(record: PinRecord | null): string {
+    if (!record) return 'nothing recorded';
+    if (record.kind === 'file') return `${record.path} now pins the new tag`;
+    if (record.kind === 'commit') return `committed ${record.commitSha.slice(0, 7)} to ${record.repo}@${record.branch}`;
+    return `pull request <${record.url}|#${record.number}> merged`;
+  }
+
+  async function pull({ upgrade, runtime, progress, signal }: StepContext): Promise<string> {
+    const image = imageRef(upgrade, runtime);
+    let last: PullProgress | null = null;
+    await runtime.deployer.pull(
+      image,
+      (p) => {
+        last = p;
+        void progress(`⏳ *Pull* ${image}: ${pullProgressText(p)}`);
+      },
+      signal,
+    );
+    const done = last as PullProgress | null;
+    return done ? `${image}: ${done.layersTotal} layers, ${formatBytes(done.bytesTotal)}` : image;
+  }
+
+  async function recreate({ upgrade, runtime }: StepContext): Promise<string> {
+    const result = await runtime.deployer.replace({
+      image: imageRef(upgrade, runtime),
+      version: upgrade.toVersion,
+      expectedEncryptionKeyFingerprint: upgrade.keyFingerprint,
+    });
+    await upgrades.recordJobFacts(upgrade.id, { previousImage: result.previousImage });
+    return `${result.instance.name} runs ${result.instance.image}${result.keptAs ? `; the previous container is kept as ${result.keptAs}` : ''}${result.alreadyDone ? ' (already done before a restart)' : ''}`;
+  }
+
+  async function rollback({ upgrade, runtime }: StepContext): Promise<string> {
+    const original = upgrade.rollbackOf ? await upgrades.byId(upgrade.rollbackOf) : null;
+    const previousImage = original?.previousImage ?? `${runtime.config.image}:${upgrade.toVersion}`;
+    const result = await runtime.deployer.rollback({ fromVersion: upgrade.fromVersion, previousImage });
+    return result.method === 'kept'
+      ? `the kept previous container runs again (${result.instance.image})`
+      : `recreated from ${previousImage}: the kept container was gone`;
+  }
+
+  async function gitRevert({ upgrade, runtime }: StepContext): Promise<string> {
+    const original = upgrade.rollbackOf ? await upgrades.byId(upgrade.rollbackOf) : null;
+    if (!original?.pinRecord) return 'nothing to revert';
+    const reverted = await deps.pins.revert(original.pinRecord, await pinChange(original, runtime), `rolled back to ${original.fromVersion} (rollback ${upgrade.id})`);
+    await upgrades.recordJobFacts(original.id, { pinRecord: reverted });
+    return `the record pins ${original.fromVersion} again`;
+  }
+
+  async function readiness({ upgrade, runtime, progress, signal }: StepContext): Promise<string> {
+    const timeoutMs = runtime.config.postflight.readyTimeout * 1000;
+    let last: ReadyProgress | null = null;
+    try {
+      const result = await waitForReady({
+        client: runtime.checkstack,
+        timeoutMs,
+        now: deps.now,
+        sleep: (ms) => deps.sleep(ms, signal),
+        onProgress: async (answer) => {
+          last = answer;
+          await progress(`⏳ *Readiness*: ${describeProgress(answer)}`);
+        },
+        logger,
+      });
+      const readyAt = 'readyAt' in result ? result.readyAt : deps.now();
+      await upgrades.recordJobFacts(upgrade.id, { readyAt });
+      if ('unknown' in result) return 'readiness unknown: this release has no /.checkstack/ready; continuing with the post-flight checks';
+      return `ready: ${result.answer.checks.map((c) => `${c.name} ${c.ok ? 'ok' : 'failing'}`).join(', ') || 'no named checks'}`;
+    } catch (err) {
+      if (isAppError(err) && err.code === 'readiness_timeout') {
+        const lastAnswer = last ? describeProgress(last) : 'no answer';
+        throw new StepFailure('readiness', `not ready after ${seconds(timeoutMs)}; last answer: ${lastAnswer}`, true, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async function postflight({ upgrade, runtime }: StepContext): Promise<{ detail: string; verdict: PostflightVerdict; versionFailed: boolean }> {
+    const fresh = (await upgrades.byId(upgrade.id))!;
+    const target = upgrade.kind === 'upgrade' ? upgrade.toVersion : upgrade.toVersion;
+    const instance = await runtime.deployer.describe().catch(() => null);
+    const report = await runPostflightChecks({
+      client: runtime.checkstack,
+      targetVersion: target,
+      pluginsBefore: fresh.pluginsBefore,
+      readyAt: fresh.readyAt ?? deps.now(),
+      now: deps.now,
+      sleep: (ms) => deps.sleep(ms),
+      healthcheckMaxWaitMs: runtime.config.postflight.healthcheckMaxWait * 1000,
+      apiKeyEnv: runtime.config.apiKeyEnv,
+      runningImageTag: instance?.tag ?? null,
+      logger,
+      onResult: async (result, durationMs) => {
+        await post(upgrade, `${OUTCOME_ICON[result.outcome]} *${result.name}*: ${result.detail} (${seconds(durationMs)})`);
+      },
+    });
+    const counts = (o: CheckResult['outcome']) => report.results.filter((r) => r.outcome === o).length;
+    const detail = `${counts('pass')} passed, ${counts('warn')} warning(s), ${counts('fail')} failed, ${counts('skipped') + counts('nothing_to_verify')} not verifiable`;
+    return { detail, verdict: report.verdict, versionFailed: report.results.some((r) => r.name === 'version' && r.outcome === 'fail') };
+  }
+
+  const STEP_IMPL: Record<StepName, (ctx: StepContext) => Promise<string | { detail: string; verdict: PostflightVerdict; versionFailed: boolean }>> = {
+    recheck,
+    git_record: gitRecord,
+    pull,
+    recreate,
+    rollback,
+    git_revert: gitRevert,
+    readiness,
+    postflight,
+  };
+
+  /** What a failure at `step` means for the target, and the cleanup it calls for. */
+  async function onStepFailed(upgrade: UpgradeRecord, runtime: TargetRuntime, step: StepName): Promise<string> {
+    if (upgrade.kind !== 'upgrade') return '';
+    const fresh = (await upgrades.byId(upgrade.id))!;
+    // Before the new container is ready, the old one runs again: the record must say so too.
+    if ((step === 'pull' || step === 'recreate' || step === 'git_record') && fresh.pinRecord && !fresh.pinRecord.reverted) {
+      try {
+        const reverted = await deps.pins.revert(fresh.pinRecord, await pinChange(fresh, runtime), `the upgrade to ${fresh.toVersion} failed at ${step}; ${fresh.fromVersion} still runs`);
+        await upgrades.recordJobFacts(upgrade.id, { pinRecord: reverted });
+        return ' The Git record was reverted.';
+      } catch (err) {
+        logger.error({ err, upgradeId: upgrade.id }, 'could not revert the pin record');
+        return ' The Git record could NOT be reverted: fix it by hand.';
+      }
+    }
+    return '';
+  }
+
+  async function fail(upgrade: UpgradeRecord, runtime: TargetRuntime, step: StepName, reason: string, offerRollback: boolean, rollBackAutomatically = offerRollback): Promise<void> {
+    const cleanup = await onStepFailed(upgrade, runtime, step);
+    const ended = await upgrades.transition(upgrade.id, ['running'], 'failed', { step, statusDetail: `${STEP_TITLES[step]}: ${reason}`, outcome: 'failed' });
+    if (!ended) return;
+    const stillRuns = step === 'pull' || step === 'recreate' || step === 'recheck' || step === 'git_record';
+    const text = `❌ *${upgrade.kind === 'rollback' ? 'Rollback' : 'Upgrade'} failed* at *${STEP_TITLES[step]}*: ${reason}.${stillRuns && upgrade.kind === 'upgrade' ? ` \`${upgrade.fromVersion}\` is still running.` : ''}${cleanup}`;
+    if (offerRollback && upgrade.kind === 'upgrade') {
+      await post(upgrade, text, rollbackButton(upgrade, `${text}\nThe previous container is kept. Roll back? (Database migrations are not reversed.)`));
+      if (rollBackAutomatically && runtime.config.postflight.autoRollback) await deps.autoRollback(upgrade, reason);
+    } else {
+      await post(upgrade, text);
+    }
+    await deps.refreshMessage(upgrade.id);
+  }
+
+  async function succeed(upgrade: UpgradeRecord, verdict: PostflightVerdict, detail: string): Promise<void> {
+    if (verdict === 'failed') return;
+    const ended = await upgrades.transition(upgrade.id, ['running'], 'succeeded', {
+      step: null,
+      outcome: verdict,
+      statusDetail: verdict === 'succeeded' ? `post-flight: ${detail}` : `with warnings; post-flight: ${detail}`,
+    });
+    if (!ended) return;
+    if (upgrade.kind === 'rollback' && upgrade.rollbackOf) {
+      await upgrades.transition(upgrade.rollbackOf, ['succeeded', 'failed', 'rolling_back'], 'rolled_back', { statusDetail: `rolled back to ${upgrade.toVersion}` });
+      await deps.refreshMessage(upgrade.rollbackOf);
+    }
+    await post(upgrade, `${verdict === 'succeeded' ? '🎉' : '⚠️'} *${upgrade.kind === 'rollback' ? 'Rollback' : 'Upgrade'} ${verdict === 'succeeded' ? 'succeeded' : 'succeeded with warnings'}*: \`${upgrade.target}\` runs \`${upgrade.toVersion}\`. Post-flight: ${detail}.`);
+    await deps.refreshMessage(upgrade.id);
+    const fresh = (await upgrades.byId(upgrade.id))!;
+    await deps.scheduleFollowUps(fresh, fresh.readyAt ?? deps.now());
+  }
+
+  /**
+   * Runs the steps after `doneStep`. `onStepDone` persists progress in the job (job.updateData).
+   * Returns when the upgrade has ended (succeeded or failed) or throws an unexpected error for a retry.
+   */
+  async function run(
+    upgradeId: string,
+    doneStep: string | null,
+    options: { signal: AbortSignal; onStepDone(step: StepName): Promise<void>; isLastAttempt: boolean },
+  ): Promise<'ended' | 'not_runnable' | 'interrupted'> {
+    let upgrade = await upgrades.byId(upgradeId);
+    if (!upgrade) return 'not_runnable';
+    if (upgrade.status !== 'queued' && upgrade.status !== 'running') return 'not_runnable';
+    const runtime = deps.targets.resolve(upgrade.target);
+    const steps: readonly StepName[] = upgrade.kind === 'upgrade' ? UPGRADE_STEPS : ROLLBACK_STEPS;
+
+    upgrade = await upgrades.transition(upgrade.id, ['queued', 'running'], 'running', {});
+    if (!upgrade) return 'not_runnable';
+    if (upgrade.kind === 'rollback' && upgrade.rollbackOf) {
+      await upgrades.transition(upgrade.rollbackOf, ['succeeded', 'failed'], 'rolling_back', {});
+      await deps.refreshMessage(upgrade.rollbackOf);
+    }
+    const startIndex = doneStep ? steps.indexOf(doneStep as StepName) + 1 : 0;
+    if (startIndex > 0) await post(upgrade, `↩️ Resuming after *${STEP_TITLES[doneStep as StepName]}* (the worker restarted).`);
+
+    for (const step of steps.slice(startIndex)) {
+      if (options.signal.aborted) return 'interrupted';
+      await upgrades.stepStarted(upgrade.id, step);
+      await deps.refreshMessage(upgrade.id);
+      const started = deps.now().getTime();
+      const stepTs = await post(upgrade, `▶️ *${STEP_TITLES[step]}* started`);
+      const progress = (text: string) => reporter.update(upgrade!.channelId, stepTs, { text });
+      let outcome: string | { detail: string; verdict: PostflightVerdict; versionFailed: boolean };
+      try {
+        outcome = await STEP_IMPL[step]({ upgrade, runtime, progress, signal: options.signal });
+      } catch (err) {
+        const elapsed = seconds(deps.now().getTime() - started);
+        if (options.signal.aborted && !isAppError(err) && !(err instanceof StepFailure)) {
+          await reporter.update(upgrade.channelId, stepTs, { text: `⏸️ *${STEP_TITLES[step]}* interrupted after ${elapsed}: the bot is shutting down and resumes it on restart` });
+          return 'interrupted';
+        }
+        const failure = err instanceof StepFailure ? err : isAppError(err) ? new StepFailure(step, err.message, false, { cause: err }) : null;
+        if (!failure && !options.isLastAttempt) {
+          await reporter.update(upgrade.channelId, stepTs, { text: `⚠️ *${STEP_TITLES[step]}* hit an unexpected error after ${elapsed}; retrying` });
+          throw err;
+        }
+        const reason = failure?.reason ?? `unexpected error: ${(err as Error).message}`;
+        logger.warn({ err, upgradeId, step }, 'upgrade step failed');
+        await upgrades.stepFinished(upgrade.id, step, 'failed', reason);
+        await reporter.update(upgrade.channelId, stepTs, { text: `❌ *${STEP_TITLES[step]}* failed after ${elapsed}: ${reason}` });
+        await fail(upgrade, runtime, step, reason, failure?.offerRollback ?? false);
+        return 'ended';
+      }
+      const detail = typeof outcome === 'string' ? outcome : outcome.detail;
+      await upgrades.stepFinished(upgrade.id, step, 'ok', detail);
+      await reporter.update(upgrade.channelId, stepTs, { text: `✅ *${STEP_TITLES[step]}* finished in ${seconds(deps.now().getTime() - started)}: ${detail}` });
+      await options.onStepDone(step);
+      upgrade = (await upgrades.byId(upgrade.id))!;
+      if (typeof outcome !== 'string') {
+        if (outcome.verdict === 'failed') {
+          await fail(upgrade, runtime, step, `post-flight checks failed (${outcome.detail})`, true, outcome.versionFailed);
+        } else {
+          await succeed(upgrade, outcome.verdict, outcome.detail);
+        }
+        return 'ended';
+      }
+    }
+    return 'ended';
+  }
+
+  /** Marks an upgrade failed when its job gives up for good (attempts exhausted outside any step). */
+  async function abandon(upgradeId: string, reason: string): Promise<void> {
+    const upgrade = await upgrades.byId(upgradeId);
+    if (!upgrade || (upgrade.status !== 'running' && upgrade.status !== 'queued')) return;
+    const ended = await upgrades.transition(upgradeId, ['running', 'queued'], 'failed', { statusDetail: reason, outcome: 'failed' });
+    if (ended?.messageTs) {
+      await post(ended, `❌ *${ended.kind === 'rollback' ? 'Rollback' : 'Upgrade'} failed*${ended.step ? ` at *${STEP_TITLES[ended.step as StepName] ?? ended.step}*` : ''}: ${reason}`);
+      await deps.refreshMessage(upgradeId);
+    }
+  }
+
+  return { run, abandon };
+}
+
+export type UpgradeRunner = ReturnType<typeof createUpgradeRunner>;

@@ -1,0 +1,203 @@
+// End to end on the real Docker engine: from signed Slack clicks to a recreated container, checked with
+// `docker inspect`. CI starts dockerd and a local registry (.ci/run); without DOCKER_HOST these tests skip.
+import type Dockerode from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GithubRelease } from '../../src/domain/release-types.js';
+import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
+import type { FakeMessage } from '../fakes/fake-slack.js';
+import {
+  buildFakeCheckstackImage,
+  createCheckstackContainer,
+  dockerFromEnv,
+  fakeEncryptionKey,
+  freePort,
+  pollUntil,
+  registryFromEnv,
+  removeContainers,
+  removeVolumes,
+  uniqueSuffix,
+  type FakeBehaviour,
+} from '../support/docker-images.js';
+import { loadFixtureReleases } from '../support/fixtures.js';
+import { waitForQueueIdle } from '../support/queues.js';
+import { startTestBot, type TestBot } from '../support/test-bot.js';
+
+const docker = dockerFromEnv();
+const REQUESTER = 'U0APPROVER1';
+const APPROVER = 'U0APPROVER2';
+const CHANNEL = 'C0UPGRADES';
+
+const fixtures = loadFixtureReleases();
+function release(version: string, id: number): GithubRelease {
+  return { ...fixtures[0]!, id, tag_name: `v${version}`, name: `Checkstack v${version}`, html_url: `https://github.com/enyineer/checkstack/releases/tag/v${version}`, published_at: '2026-11-01T00:00:00Z' };
+}
+
+// The versions a test upgrades to, each with the behaviour of its fake image.
+const VERSIONS: Record<string, FakeBehaviour> = {
+  '0.30.0': 'slow-ready',
+  '0.31.0': 'exit-on-start',
+  '0.32.0': 'never-ready',
+  '0.33.0': 'ready',
+};
+
+describe.skipIf(!docker)('the upgrade job on a real Docker engine', () => {
+  const engine = docker as Dockerode;
+  const registry = registryFromEnv();
+  const repository = `${registry}/ck-e2e-${uniqueSuffix()}`;
+  const suffix = uniqueSuffix();
+  const containerName = `ck-e2e-${suffix}`;
+  const port = { value: 0 };
+  let github: FakeGithub;
+  let t: TestBot;
+  const masterKey = fakeEncryptionKey();
+
+  const threadText = (ts: string) => t.slack.threadReplies(ts).map((m) => `${m.text ?? ''} ${JSON.stringify(m.blocks ?? [])}`).join('\n');
+  const current = (m: FakeMessage) => t.slack.message(CHANNEL, m.ts)!;
+  const inspect = () => engine.getContainer(containerName).inspect();
+
+  /** The previous test may have just restarted the container: the bot rightly refuses a target that is not ready. */
+  async function targetReady(): Promise<void> {
+    await pollUntil(async () => {
+      const res = await fetch(`http://127.0.0.1:${port.value}/.checkstack/ready`).catch(() => null);
+      return res?.status === 200 ? true : undefined;
+    }, 30_000);
+  }
+
+  async function approveAndStart(version: string, target = 'prod'): Promise<FakeMessage> {
+    await targetReady();
+    const before = t.slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts).length;
+    const response = await t.driver.slashCommand('/checkstack', `upgrade ${version} ${target}`, { user: REQUESTER, channel: CHANNEL });
+    const reply = await t.slack.waitFor(() => t.slack.responses().find((r) => r.url === response.responseUrl), 20_000);
+    expect(reply.payload.text).toMatch(/planned/);
+    const message = await t.slack.waitFor(() => {
+      const top = t.slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts);
+      return top.length > before && top[top.length - 1];
+    });
+    await t.driver.clickAll(message, 'confirm', { user: APPROVER });
+    const ready = await t.slack.waitFor(() => JSON.stringify(current(message).blocks).includes('start_upgrade') && current(message), 10_000);
+    await t.driver.click(ready, 'start_upgrade', { user: APPROVER });
+    return message;
+  }
+
+  async function finalStatus(message: FakeMessage, timeoutMs = 120_000): Promise<string> {
+    // The message's fallback text ends with its state: `Upgrade prod from 0.28.0 to 0.30.0: succeeded`.
+    return t.slack.waitFor(() => /: (succeeded|failed|rolled back|cancelled|expired)$/.exec(current(message).text ?? '')?.[1], timeoutMs);
+  }
+
+  beforeAll(async () => {
+    for (const [version, behaviour] of Object.entries({ '0.28.0': 'ready' as FakeBehaviour, ...VERSIONS })) {
+      await buildFakeCheckstackImage(engine, { registry, repository: repository.slice(registry.length + 1), version, behaviour, readyAfterSeconds: 3 });
+    }
+    github = await startFakeGithub({ releases: [release('0.33.0', 8033), release('0.32.0', 8032), release('0.31.0', 8031), ...fixtures] });
+    port.value = await freePort();
+    await createCheckstackContainer(engine, {
+      name: containerName,
+      image: `${repository}:0.28.0`,
+      port: port.value,
+      env: [`ENCRYPTION_MASTER_KEY=${masterKey}`, 'CUSTOM_SETTING=kept'],
+      labels: { 'com.example.team': 'ops' },
+      compose: { project: `ck-${suffix}`, service: 'checkstack' },
+      restartPolicy: 'unless-stopped',
+    });
+    t = await startTestBot({
+      env: { GITHUB_API_URL: github.url, RELEASE_POLL_INTERVAL: '3600' },
+      configYaml: `approvers:
+  users: [${REQUESTER}, ${APPROVER}]
+targets:
+  - name: prod
+    default: true
+    baseUrl: http://127.0.0.1:${port.value}
+    image: ${repository}
+    docker: { host: "${process.env.DOCKER_HOST}", container: ${containerName}, stopTimeout: 5 }
+    postflight: { readyTimeout: 20, logWatch: 5, healthcheckMaxWait: 5, retention: 3600 }
+`,
+    });
+    await waitForQueueIdle(t.bot.deps.queues.releases);
+  }, 240_000);
+
+  afterAll(async () => {
+    await t?.close();
+    await github?.close();
+    const all = await engine.listContainers({ all: true, filters: { name: [containerName] } });
+    await removeContainers(engine, all.map((c) => c.Names[0]!.replace(/^\//, '')));
+    await removeVolumes(engine, [`${containerName}-data`]);
+  });
+
+  it('upgrades the container to the new tag, keeping its settings, and tells the story in the thread', async () => {
+    const before = await inspect();
+
+    const message = await approveAndStart('0.30.0');
+
+    expect(await finalStatus(message)).toMatch(/succeeded/);
+    const after = await inspect();
+    expect(after.Config.Image).toBe(`${repository}:0.30.0`);
+    expect(after.State.Running).toBe(true);
+    expect(after.Config.Env).toEqual(expect.arrayContaining([`ENCRYPTION_MASTER_KEY=${masterKey}`, 'CUSTOM_SETTING=kept', 'CHECKSTACK_BUILD=0.30.0']));
+    expect(after.Config.Labels).toMatchObject({ 'com.example.team': 'ops', 'com.docker.compose.service': 'checkstack' });
+    expect(after.Config.Cmd).toEqual(['serve', '--release=0.30.0']);
+    expect(after.Mounts.map((m) => m.Destination)).toEqual(before.Mounts.map((m) => m.Destination));
+    const kept = await engine.getContainer(`${containerName}-pre-0.30.0`).inspect();
+    expect(kept.Config.Image).toBe(`${repository}:0.28.0`);
+    expect(kept.State.Running).toBe(false);
+    const thread = threadText(message.ts);
+    for (const step of ['Re-check', 'Pull', 'Recreate', 'Readiness', 'Post-flight checks']) expect(thread).toMatch(new RegExp(`✅ \\*${step}\\* finished in`));
+    expect(thread).toMatch(/version/);
+  }, 180_000);
+
+  it('restores the old container when the new one will not start, and says why', async () => {
+    const message = await approveAndStart('0.31.0');
+
+    expect(await finalStatus(message)).toBe('failed');
+    const after = await inspect();
+    expect(after.Config.Image).toBe(`${repository}:0.30.0`);
+    expect(after.State.Running).toBe(true);
+    expect(threadText(message.ts)).toMatch(/Recreate\* failed/);
+    expect(threadText(message.ts)).toMatch(/0\.30\.0` is still running/);
+  }, 180_000);
+
+  it('fails an unknown tag at the pull, with the old container untouched', async () => {
+    github.addRelease(release('0.34.0', 8034));
+
+    const message = await approveAndStart('0.34.0');
+
+    expect(await finalStatus(message)).toBe('failed');
+    expect(threadText(message.ts)).toMatch(/Pull\* failed/);
+    expect((await inspect()).Config.Image).toBe(`${repository}:0.30.0`);
+    expect((await inspect()).State.Running).toBe(true);
+  }, 180_000);
+
+  it('fails a version that never gets ready, shows the last readiness answer, offers Roll back and keeps the old container', async () => {
+    const message = await approveAndStart('0.32.0');
+
+    expect(await finalStatus(message)).toBe('failed');
+    const thread = threadText(message.ts);
+    expect(thread).toMatch(/Readiness\* failed/);
+    expect(thread).toMatch(/database connection refused/);
+    expect(thread).toContain('rollback_upgrade');
+    expect((await inspect()).Config.Image).toBe(`${repository}:0.32.0`);
+    expect((await engine.getContainer(`${containerName}-pre-0.32.0`).inspect()).Config.Image).toBe(`${repository}:0.30.0`);
+  }, 180_000);
+
+  it('rolls back by the fast path from the Roll back button, through the same approvals', async () => {
+    const failed = t.slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts).at(-1)!;
+    const withButton = t.slack.threadReplies(failed.ts).find((m) => JSON.stringify(m.blocks ?? []).includes('rollback_upgrade'))!;
+    const before = t.slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts).length;
+
+    await t.driver.click({ ...withButton, channel: CHANNEL }, 'rollback_upgrade', { user: REQUESTER });
+    const rollback = await t.slack.waitFor(() => {
+      const top = t.slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts);
+      return top.length > before && top[top.length - 1];
+    }, 20_000);
+    expect(JSON.stringify(rollback.blocks)).toMatch(/not reversed/);
+    await t.driver.clickAll(rollback, 'confirm', { user: APPROVER });
+    const ready = await t.slack.waitFor(() => JSON.stringify(current(rollback).blocks).includes('start_upgrade') && current(rollback), 10_000);
+    await t.driver.click(ready, 'start_upgrade', { user: APPROVER });
+
+    expect(await finalStatus(rollback)).toMatch(/succeeded/);
+    const after = await inspect();
+    expect(after.Config.Image).toBe(`${repository}:0.30.0`);
+    expect(after.State.Running).toBe(true);
+    expect(threadText(rollback.ts)).toMatch(/kept previous container runs again/);
+    await t.slack.waitFor(() => /rolled back/i.test(current(failed).text ?? ''), 10_000);
+  }, 180_000);
+});
