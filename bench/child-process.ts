@@ -1,6 +1,7 @@
 // Runs a bench server in its own Node process (so the load generator never shares its event loop) and talks to it
 // over the IPC channel: the child announces `ready` with what the parent needs, answers questions, stops on request.
 import { fork, type ChildProcess } from 'node:child_process';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 type ParentMessage = { type: 'ask'; id: number; question: string; args: unknown } | { type: 'stop' };
@@ -21,6 +22,8 @@ export interface BenchChild<Ready> {
 export interface StartChildOptions {
   env?: Record<string, string>;
   readyTimeoutMs?: number;
+  /** Extra Node flags for the child (e.g. `--cpu-prof`, `--trace-gc`), besides those in BENCH_NODE_ARGS. */
+  execArgv?: string[];
 }
 
 /** Forks `bench/<script>` under tsx and resolves once it has announced `ready`. */
@@ -28,7 +31,8 @@ export async function startChild<Ready>(script: string, options: StartChildOptio
   const path = fileURLToPath(new URL(script, import.meta.url));
   // The child's own output goes to our stderr: stdout carries only figures.
   const child = fork(path, [], {
-    execArgv: ['--import', 'tsx'],
+    // BENCH_NODE_ARGS (space-separated) adds Node flags to every server child, for profiling a bench run.
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(options.execArgv ?? [])],
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 2, 2, 'ipc'],
   });
@@ -117,6 +121,32 @@ function cpuMilliseconds(): number {
   return (user + system) / 1000;
 }
 
+export interface ChildStats {
+  rssMb: number;
+  heapUsedMb: number;
+  /** Event-loop delay since the last `stats` (or since ready), in ms. */
+  loopDelayP50Ms: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+}
+
+let loopDelay: IntervalHistogram | null = null;
+
+/** Memory and event-loop delay of this process; every child answers `stats` (and resets the delay histogram). */
+function childStats(): ChildStats {
+  const { rss, heapUsed } = process.memoryUsage();
+  const h = loopDelay;
+  const stats = {
+    rssMb: rss / 2 ** 20,
+    heapUsedMb: heapUsed / 2 ** 20,
+    loopDelayP50Ms: h ? h.percentile(50) / 1e6 : Number.NaN,
+    loopDelayP99Ms: h ? h.percentile(99) / 1e6 : Number.NaN,
+    loopDelayMaxMs: h ? h.max / 1e6 : Number.NaN,
+  };
+  h?.reset();
+  return stats;
+}
+
 /** The child side: starts, reports `ready`, answers, and cleans up once when told to stop or orphaned. */
 export function runChild<Ready>(role: ChildRole<Ready>): void {
   if (!process.send) throw new Error('this script runs as a bench child process (started by bench/run.ts)');
@@ -132,7 +162,7 @@ export function runChild<Ready>(role: ChildRole<Ready>): void {
   };
   process.on('message', (raw: ParentMessage) => {
     if (raw.type === 'stop') return stop(0);
-    const answer = raw.question === 'cpu' ? cpuMilliseconds : role.answers?.[raw.question];
+    const answer = raw.question === 'cpu' ? cpuMilliseconds : raw.question === 'stats' ? childStats : role.answers?.[raw.question];
     if (!answer) return reply({ type: 'answer', id: raw.id, error: `no answer for "${raw.question}"` });
     Promise.resolve()
       .then(() => answer(raw.args))
@@ -145,7 +175,11 @@ export function runChild<Ready>(role: ChildRole<Ready>): void {
   process.on('SIGTERM', () => stop(0));
   process.on('SIGINT', () => stop(0));
   role.start().then(
-    (data) => reply({ type: 'ready', data }),
+    (data) => {
+      loopDelay = monitorEventLoopDelay({ resolution: 10 });
+      loopDelay.enable();
+      reply({ type: 'ready', data });
+    },
     (err: unknown) => {
       reply({ type: 'failed', error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
       stop(1);

@@ -18,10 +18,14 @@ export interface CommandContext<K extends CommandKind = CommandKind> {
 export type SubcommandHandler<K extends CommandKind> = (ctx: CommandContext<K>) => Promise<InteractionResult | void>;
 export type SubcommandHandlers = { [K in CommandKind]?: SubcommandHandler<K> };
 
-/** Keeps the audit row small and free of control characters when the typed text is hostile. */
+/**
+ * Keeps the audit row small and free of control characters when the typed text is hostile. Cut on code points and
+ * with lone surrogates replaced: Postgres refuses such JSON, and the audit row would be lost.
+ */
 function auditText(text: string): string {
+  const cut = Array.from(text.slice(0, 400)).slice(0, 200).join('');
   // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 200);
+  return cut.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/\p{Cs}/gu, '\ufffd');
 }
 
 export function checkstackCommand(deps: Deps, subcommands: SubcommandHandlers) {
@@ -40,10 +44,14 @@ export function checkstackCommand(deps: Deps, subcommands: SubcommandHandlers) {
         },
         userId: command.user_id,
         channelId: command.channel_id,
-        detail: { text: auditText(command.text ?? '') },
+        // A signed request could still repeat `text` (Bolt then hands over an array): never let that throw here.
+        detail: { text: auditText(typeof command.text === 'string' ? command.text : '') },
         reply,
       },
       async () => {
+        if (command.text !== undefined && typeof command.text !== 'string') {
+          throw new AppError('invalid_input', 'That command could not be read; nothing changed. Type `/checkstack help` for the list.');
+        }
         const parsed = parseCommand(command.text ?? '');
         action = parsed.kind;
         const handler = subcommands[parsed.kind] as SubcommandHandler<typeof parsed.kind> | undefined;

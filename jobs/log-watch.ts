@@ -8,19 +8,16 @@ import {
   classifyLogLine,
   logLineForSlack,
   summarizeLogWatch,
-  type LogCounts,
   type LogWatchEnd,
   type LogWatchRuntime,
 } from '../src/domain/log-levels.js';
 import { isAppError } from '../src/errors.js';
 import type { Logger } from '../src/logger.js';
 import { logWatchJob } from '../src/queue.js';
-import type { ActionsBlock } from '../src/slack/checklist-message.js';
 import type { ThreadReporter } from '../src/slack/thread-reporter.js';
 import type { Deployer, LogLine, RuntimeState } from '../src/targets/deployer.js';
 import type { TargetRegistry } from '../src/targets/registry.js';
 
-export const STOP_LOG_WATCH_ACTION = 'stop_log_watch';
 export const DEFAULT_STATE_POLL_MS = 15_000;
 export const DEFAULT_PROGRESS_SAVE_MS = 5_000;
 /** A crash loop prints the same fatal line again and again: after this many alerts they are only counted. */
@@ -317,37 +314,6 @@ async function runWatch(
  * Ends the log watch of an upgrade early: its processor notices at its next state poll and posts the summary.
  * `stopped` when a watch was running, `not_running` when it had ended already, `not_found` for an unknown upgrade.
  */
-export async function stopLogWatch(
-  upgrades: Pick<UpgradeStore, 'byId' | 'setLogWatchUntil'>,
-  upgradeId: string,
-  now: Date | (() => Date),
-): Promise<'stopped' | 'not_running' | 'not_found'> {
-  const at = typeof now === 'function' ? now() : now;
-  const upgrade = await upgrades.byId(upgradeId);
-  if (!upgrade) return 'not_found';
-  if (!upgrade.logWatchUntil || upgrade.logWatchUntil.getTime() <= at.getTime() || upgrade.status !== 'succeeded') {
-    return 'not_running';
-  }
-  await upgrades.setLogWatchUntil(upgradeId, at);
-  return 'stopped';
-}
-
-/** The button that stops the watch, for the thread message that announces it. */
-export function logWatchStopButton(upgradeId: string): ActionsBlock {
-  return {
-    type: 'actions',
-    block_id: `log_watch:${upgradeId}`,
-    elements: [
-      {
-        type: 'button',
-        action_id: STOP_LOG_WATCH_ACTION,
-        text: { type: 'plain_text', text: 'Stop log watch' },
-        value: upgradeId,
-      },
-    ],
-  };
-}
-
 /** RFC 3339 with up to nanoseconds → nanoseconds since the epoch; Docker trims trailing zeros, so strings do not compare. */
 function timestampNanos(timestamp: string): bigint | null {
   const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/.exec(timestamp);

@@ -25,6 +25,7 @@ export interface ReleaseJobDeps {
   now(): Date;
   /** Expires stale upgrade requests and re-queues lost jobs (runs on this queue's scheduler). */
   sweepUpgrades(): Promise<unknown>;
+  countPoll?(outcome: 'not_modified' | 'changed' | 'backoff' | 'skipped' | 'error'): void;
 }
 
 export function releaseJobsProcessor(deps: ReleaseJobDeps) {
@@ -33,17 +34,26 @@ export function releaseJobsProcessor(deps: ReleaseJobDeps) {
   async function poll(): Promise<unknown> {
     const backoffUntil = await state.get(BACKOFF_KEY);
     if (backoffUntil && Date.parse(backoffUntil) > deps.now().getTime()) {
+      deps.countPoll?.('skipped');
       return { skipped: `GitHub back-off until ${backoffUntil}` };
     }
     try {
       const listed = await source.listReleases();
-      if (listed.kind === 'not_modified') return { notModified: true };
+      if (listed.kind === 'not_modified') {
+        deps.countPoll?.('not_modified');
+        return { notModified: true };
+      }
       const result = await ingest.ingest(listed.releases, { complete: true });
       await etags.commit();
+      deps.countPoll?.('changed');
       return result;
     } catch (err) {
       etags.discard();
-      if (!isAppError(err) || (err.code !== 'github_rate_limited' && err.code !== 'github_unavailable')) throw err;
+      if (!isAppError(err) || (err.code !== 'github_rate_limited' && err.code !== 'github_unavailable')) {
+        deps.countPoll?.('error');
+        throw err;
+      }
+      deps.countPoll?.('backoff');
       // GitHub said when to come back: no request before then, and one poll exactly then.
       const retryAfterMs = Number(err.details.retryAfterMs ?? 60_000);
       const until = new Date(deps.now().getTime() + retryAfterMs);

@@ -1,10 +1,12 @@
 // The `checkstack-chatops` command: start (default), check-config, summarize.
-import { describeConfig, ConfigError, formatProblem, loadConfig, type ConfigSources } from './config.js';
+import { describeConfig, ConfigError, formatProblem, loadConfig, secretValues, type ConfigSources } from './config.js';
 
 const USAGE = `Usage:
   checkstack-chatops start                      run the bot (HTTP mode, or Socket Mode with SLACK_APP_TOKEN)
   checkstack-chatops check-config               validate the environment and the config file
-  checkstack-chatops summarize FILE|- [--json]  summarise a GitHub "list releases" JSON array`;
+  checkstack-chatops summarize FILE|- [--json]  summarise a GitHub "list releases" JSON array
+  checkstack-chatops postflight [--target NAME] [--json]
+                                                run the post-flight checks once (exit 1 when one fails)`;
 
 export interface CliIo {
   out: NodeJS.WritableStream;
@@ -41,6 +43,32 @@ export async function runCli(argv: string[], io: CliIo = { out: process.stdout, 
     case 'summarize': {
       const { runSummarize } = await import('./summarize-command.js');
       return runSummarize(rest, io);
+    }
+    case 'postflight': {
+      const [{ runPostflightCommand }, { createTargets }, { createLogger, SecretRegistry }] = await Promise.all([
+        import('./postflight-command.js'),
+        import('./deps.js'),
+        import('./logger.js'),
+      ]);
+      let config;
+      try {
+        config = loadConfig(sources);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        io.err.write(`${err.message}\n`);
+        return 2;
+      }
+      const secrets = new SecretRegistry();
+      secrets.register(...secretValues(config));
+      // Logs go to stderr so that `--json` output on stdout stays parseable.
+      const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, format: 'json', secrets, destination: process.stderr });
+      return runPostflightCommand(rest, io, {
+        config,
+        targets: createTargets(config, logger),
+        logger,
+        now: () => new Date(),
+        sleep: (ms: number) => new Promise((resolve) => setTimeout(resolve, ms)),
+      });
     }
     case 'help':
     case '--help':

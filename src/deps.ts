@@ -1,6 +1,6 @@
 // Builds every client the bot uses from the config; tests pass overrides instead of patching modules.
 import { Octokit } from '@octokit/rest';
-import { WebClient, retryPolicies } from '@slack/web-api';
+import webApi, { WebClient } from '@slack/web-api';
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { secretValues } from './config.js';
@@ -27,6 +27,15 @@ import { createLogger, SecretRegistry, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createQueues, type Queues } from './queue.js';
 import { slackLogger } from './slack/bolt-logger.js';
+
+function octokitLog(logger: Logger) {
+  return {
+    debug: (message: string) => logger.debug({ octokit: message }, 'github request'),
+    info: (message: string) => logger.debug({ octokit: message }, 'github request'),
+    warn: (message: string) => logger.warn({ octokit: message }, 'github warning'),
+    error: (message: string) => logger.error({ octokit: message }, 'github error'),
+  };
+}
 
 export interface Clock {
   now(): Date;
@@ -61,6 +70,11 @@ export function createRedis(url: string, logger: Logger): Redis {
   return redis;
 }
 
+/** The configured targets with their deployers and Checkstack clients (also used alone by the CLI). */
+export function createTargets(config: Config, logger: Logger): TargetRegistry {
+  return createTargetRegistry(config.targets, { docker: dockerDeployerFactory(), kubernetes: kubernetesDeployerFactory(config.kubeconfigPath) }, logger);
+}
+
 export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdown = new AbortController()): Deps {
   const secrets = overrides.secrets ?? new SecretRegistry();
   secrets.register(...secretValues(config));
@@ -74,6 +88,8 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
       ...(config.github.token ? { auth: config.github.token } : {}),
       userAgent: 'checkstack-chatops',
       request: { timeout: 15_000 },
+      // Octokit logs each request to the console by default; ours go through pino at debug.
+      log: octokitLog(logger.child({ component: 'octokit' })),
     });
   const state = createBotState(pool);
   const releaseEtags = createStagedEtagStore(state);
@@ -83,7 +99,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
     new WebClient(config.slack.botToken, {
       slackApiUrl: config.slack.apiUrl,
       logger: slackLogger(logger, 'slack-web-api'),
-      retryConfig: retryPolicies.fiveRetriesInFiveMinutes,
+      retryConfig: webApi.retryPolicies.fiveRetriesInFiveMinutes,
     });
   return {
     config,
@@ -103,9 +119,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
       announcements: createAnnouncementStore(pool),
       upgrades: createUpgradeStore(pool),
     },
-    targets:
-      overrides.targets ??
-      createTargetRegistry(config.targets, { docker: dockerDeployerFactory(), kubernetes: kubernetesDeployerFactory(config.kubeconfigPath) }, logger),
+    targets: overrides.targets ?? createTargets(config, logger),
     approvers:
       overrides.approvers ??
       createApproverResolver({ slack, users: config.approvers.users, usergroup: config.approvers.usergroup, logger: logger.child({ component: 'approvers' }) }),

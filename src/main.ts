@@ -2,6 +2,7 @@
 // workers, and takes it all down in order on SIGTERM/SIGINT.
 import type { Server } from 'node:http';
 import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
+import { WebClientEvent } from '@slack/web-api';
 import { Worker } from 'bullmq';
 import { checkstackCommand } from '../handlers/checkstack-command.js';
 import { helpCommand } from '../handlers/help-command.js';
@@ -12,6 +13,8 @@ import { cancelAction, confirmAction, startAction } from '../handlers/checklist-
 import { cancelCommand, historyCommand, statusCommand } from '../handlers/target-commands.js';
 import { planUpgradeAction, upgradeCommand } from '../handlers/upgrade-command.js';
 import { rollbackAction, rollbackCommand } from '../handlers/rollback.js';
+import { stopLogWatchAction } from '../handlers/log-watch-actions.js';
+import { logWatchProcessor } from '../jobs/log-watch.js';
 import { upgradeJobsProcessor } from '../jobs/upgrade-jobs.js';
 import { releaseJobsProcessor, scheduleReleasePolls, scheduleUpgradeSweep } from '../jobs/release-jobs.js';
 import { loadConfig, type Config } from './config.js';
@@ -28,6 +31,7 @@ import { createGithubPinRecord } from './github/pin-record.js';
 import { createThreadReporter, type ThreadReporter } from './slack/thread-reporter.js';
 import { createPinRecorder } from './upgrades/pin-recorder.js';
 import { createUpgradeRunner, ROLLBACK_ACTION } from './upgrades/upgrade-runner.js';
+import { logWatchStopButton, STOP_LOG_WATCH_ACTION } from './upgrades/log-watch-control.js';
 import { createReleaseIngest } from './releases/ingest.js';
 import { closeServer, createHttpServer, listen, sendJson, type RouteHandler } from './http/server.js';
 import { slackLogger } from './slack/bolt-logger.js';
@@ -46,6 +50,8 @@ export interface StartOptions {
   host?: string;
   /** Skip the BullMQ workers (a bot replica that only serves Slack). */
   workers?: boolean;
+  /** Leave upgrade and rollback jobs in the queue for another replica (tests of the request flow use it). */
+  upgradeWorker?: boolean;
 }
 
 export async function startBot(config: Config, options: StartOptions = {}): Promise<RunningBot> {
@@ -83,7 +89,7 @@ export async function startBot(config: Config, options: StartOptions = {}): Prom
   const services = createServices(deps);
   registerSlackHandlers(app, deps, services);
 
-  const workers: Worker[] = options.workers === false ? [] : await startWorkers(deps, services);
+  const workers: Worker[] = options.workers === false ? [] : await startWorkers(deps, services, { upgrades: options.upgradeWorker !== false });
 
   const server: Server = createHttpServer({
     slackListener: socketMode ? undefined : (receiver as InstanceType<typeof HTTPReceiver>).requestListener,
@@ -102,6 +108,7 @@ export async function startBot(config: Config, options: StartOptions = {}): Prom
       await closeServer(server);
       if (socketMode) await app.stop().catch((err: unknown) => logger.warn({ err }, 'socket mode stop failed'));
       await Promise.all(workers.map((w) => w.close()));
+      await services.reporter.flush();
       await deps.queues.close();
       await deps.redis.quit().catch(() => deps.redis.disconnect());
       await deps.pool.end();
@@ -162,7 +169,9 @@ function createServices(deps: Deps) {
     now: () => deps.clock.now(),
     sleep: abortableSleep,
     requireSecondPerson: config.approvers.requireSecondPerson,
+    metrics: deps.metrics,
   });
+  deps.slack.on(WebClientEvent.RATE_LIMITED, () => deps.metrics.slackRetries.inc({ reason: 'rate_limited' }));
   return { ingest, announcer, upgradeRequests, reporter, runner };
 }
 
@@ -194,6 +203,7 @@ async function scheduleFollowUps(deps: Deps, reporter: ThreadReporter, upgrade: 
       text: `🔎 Watching the logs for ${Math.round(runtime.config.postflight.logWatch / 60)} min: fatal lines, restarts and exits are reported here at once.`,
       blocks: [
         { type: 'section', text: { type: 'mrkdwn', text: `🔎 Watching the logs for ${Math.round(runtime.config.postflight.logWatch / 60)} min: fatal lines, restarts and exits are reported here at once.` } },
+        logWatchStopButton(upgrade.id),
       ] as never,
     });
   }
@@ -225,6 +235,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
     }),
   );
   app.action(ROLLBACK_ACTION, blockAction(deps, 'rollback', rollbackAction(upgradeRequests)));
+  app.action(STOP_LOG_WATCH_ACTION, blockAction(deps, 'stop_log_watch', stopLogWatchAction(deps)));
 
   app.action(/^confirm:/, blockAction(deps, 'confirm', confirmAction(upgradeRequests)));
   app.action(ACTION_IDS.start, blockAction(deps, 'start', startAction(upgradeRequests)));
@@ -232,7 +243,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
   app.action(PLAN_UPGRADE_ACTION, blockAction(deps, 'plan_upgrade', planUpgradeAction(upgradeRequests)));
 }
 
-async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner }: Services): Promise<Worker[]> {
+async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
   const { config, logger } = deps;
   const releaseWorker = new Worker(
     QUEUE.releases,
@@ -246,6 +257,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       logger: logger.child({ component: 'release-jobs' }),
       now: () => deps.clock.now(),
       sweepUpgrades: () => upgradeRequests.sweep(),
+      countPoll: (outcome) => deps.metrics.releasePolls.inc({ outcome }),
     }),
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 1 },
   );
@@ -262,14 +274,33 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       shutdownSignal: deps.shutdownSignal,
     }),
     // Several targets at once; the per-target lock keeps one job per target.
-    { connection: deps.redis, prefix: config.queuePrefix, concurrency: Math.max(1, deps.targets.names().length) },
+    { connection: deps.redis, prefix: config.queuePrefix, concurrency: Math.max(1, deps.targets.names().length), autorun: run.upgrades },
   );
   upgradeWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'upgrade job failed'));
+  const logWatchWorker = new Worker(
+    QUEUE.logWatch,
+    logWatchProcessor({
+      upgrades: deps.db.upgrades,
+      targets: deps.targets,
+      reporter,
+      logger: logger.child({ component: 'log-watch' }),
+      now: () => deps.clock.now(),
+      shutdownSignal: deps.shutdownSignal,
+      whoStopped: (upgradeId) => deps.audit.lastActor(upgradeId, 'stop_log_watch'),
+    }),
+    // Watches mostly wait on log streams: many can run at once.
+    { connection: deps.redis, prefix: config.queuePrefix, concurrency: 20 },
+  );
+  for (const worker of [releaseWorker, upgradeWorker]) {
+    worker.on('active', (job) => {
+      if (job.processedOn && job.timestamp) deps.metrics.jobWait.observe({ queue: worker.name }, Math.max(0, job.processedOn - job.timestamp - (job.delay ?? 0)) / 1000);
+    });
+  }
   await scheduleReleasePolls(deps.queues, config.github.pollIntervalSeconds);
   await scheduleUpgradeSweep(deps.queues);
   // One poll right away; replicas starting in the same minute share it.
   await deps.queues.releases.add('poll', { reason: 'startup' }, { jobId: `startup-poll-${Math.floor(Date.now() / 60_000)}` });
-  return [releaseWorker, upgradeWorker];
+  return [releaseWorker, upgradeWorker, logWatchWorker];
 }
 
 function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
@@ -292,11 +323,25 @@ function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
       sendJson(res, report.ready ? 200 : 503, report);
     },
     'GET /metrics': async (_req, res) => {
+      await recordQueueDepth(deps);
       const text = await deps.metrics.registry.metrics();
       res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
       res.end(text);
     },
   };
+}
+
+const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
+async function recordQueueDepth(deps: Deps): Promise<void> {
+  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch]) {
+    try {
+      const counts = await queue.raw.getJobCounts(...QUEUE_STATES);
+      for (const state of QUEUE_STATES) deps.metrics.queueDepth.set({ queue: queue.raw.name, state }, counts[state] ?? 0);
+    } catch (err) {
+      deps.logger.warn({ err, queue: queue.raw.name }, 'queue depth unavailable for metrics');
+    }
+  }
 }
 
 /** `checkstack-chatops start`: load the config, start, and stop cleanly on SIGTERM/SIGINT. */

@@ -1,5 +1,5 @@
 // Prometheus metrics on a registry of our own (no global default registry: two bots in one test process stay apart).
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export function createMetrics() {
   const registry = new Registry();
@@ -8,7 +8,7 @@ export function createMetrics() {
     registry,
     ackLatency: new Histogram({
       name: 'checkstack_chatops_ack_latency_seconds',
-      help: 'Time from receiving a Slack request to acknowledging it',
+      help: 'Time from Bolt handing a verified Slack request to the listener until it was acknowledged',
       labelNames: ['kind'] as const,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3],
       registers: [registry],
@@ -17,6 +17,44 @@ export function createMetrics() {
       name: 'checkstack_chatops_interactions_total',
       help: 'Slash commands and button clicks by outcome',
       labelNames: ['kind', 'action', 'outcome'] as const,
+      registers: [registry],
+    }),
+    upgrades: new Counter({
+      name: 'checkstack_chatops_upgrades_total',
+      help: 'Finished upgrades and rollbacks by result',
+      labelNames: ['kind', 'result'] as const,
+      registers: [registry],
+    }),
+    stepDuration: new Histogram({
+      name: 'checkstack_chatops_upgrade_step_duration_seconds',
+      help: 'Duration of each upgrade or rollback step',
+      labelNames: ['kind', 'step', 'outcome'] as const,
+      buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'checkstack_chatops_queue_jobs',
+      help: 'Jobs per queue and state, read at scrape time',
+      labelNames: ['queue', 'state'] as const,
+      registers: [registry],
+    }),
+    jobWait: new Histogram({
+      name: 'checkstack_chatops_job_wait_seconds',
+      help: 'Time a job waited in its queue before a worker started it',
+      labelNames: ['queue'] as const,
+      buckets: [0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900],
+      registers: [registry],
+    }),
+    releasePolls: new Counter({
+      name: 'checkstack_chatops_release_polls_total',
+      help: 'Release polls of GitHub by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    slackRetries: new Counter({
+      name: 'checkstack_chatops_slack_api_retries_total',
+      help: 'Slack Web API calls delayed by a rate limit (429 with Retry-After) and retried',
+      labelNames: ['reason'] as const,
       registers: [registry],
     }),
   };

@@ -17,11 +17,67 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
+/** Bolt's own default: larger bodies get 413. */
+const SLACK_BODY_LIMIT = 4 * 1024 * 1024;
+
+/** Parses a Slack body the way Bolt does (form `payload` or JSON); `undefined` when it is not JSON at all. */
+function parsedSlackBody(raw: Buffer, contentType: string | undefined): unknown {
+  try {
+    if (contentType === 'application/x-www-form-urlencoded') {
+      const payload = new URLSearchParams(raw.toString('utf8')).get('payload');
+      return payload === null ? {} : JSON.parse(payload);
+    }
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Slack's replay window; Bolt 5 enforces it only for timestamps in the past. */
+const MAX_CLOCK_SKEW_SECONDS = 5 * 60;
+
+/**
+ * Two gaps in Bolt 5's receiver, closed before it sees the request: it reads `body.ssl_check` without a guard, so a
+ * body that parses to JSON `null` (e.g. `payload=null`) becomes an unhandled rejection that ends the process; and
+ * it accepts a timestamp any distance in the future. Such requests get 400 and 401; everything else goes to Bolt,
+ * which verifies the signature and reuses the buffered `rawBody`.
+ */
+function guardSlackBody(slackListener: RequestListener): RequestListener {
+  return (req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= SLACK_BODY_LIMIT) chunks.push(chunk);
+    });
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      const timestamp = Number(req.headers['x-slack-request-timestamp']);
+      if (Number.isFinite(timestamp) && timestamp - Date.now() / 1000 > MAX_CLOCK_SKEW_SECONDS) {
+        res.writeHead(401).end();
+        return;
+      }
+      if (size > SLACK_BODY_LIMIT) {
+        res.writeHead(413).end();
+        return;
+      }
+      const raw = Buffer.concat(chunks);
+      const body = parsedSlackBody(raw, req.headers['content-type']);
+      if (body !== undefined && (body === null || typeof body !== 'object' || Array.isArray(body))) {
+        res.writeHead(400).end();
+        return;
+      }
+      Object.assign(req, { rawBody: raw });
+      slackListener(req, res);
+    });
+  };
+}
+
 export function createHttpServer({ slackListener, slackPath = '/slack/events', routes, onError }: HttpServerOptions): Server {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (slackListener && path === slackPath) {
-      slackListener(req, res);
+      guardSlackBody(slackListener)(req, res);
       return;
     }
     const route = routes[`${req.method} ${path}`];

@@ -4,6 +4,7 @@ import type { ContainerCreateOptions, ContainerInspectInfo, ImageInspectInfo } f
 import type { Logger } from '../logger.js';
 import { buildReplacementConfig } from '../domain/container-config.js';
 import { encryptionKeyFingerprint } from '../domain/fingerprint.js';
+import { MASK, maskSecrets } from '../domain/log-levels.js';
 import { AppError, isAppError } from '../errors.js';
 import type {
   DeployedInstance,
@@ -295,7 +296,8 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
       // A restarting container repeats itself: each distinct line once, in the order it last appeared.
       const lines = text.split('\n').map((line) => line.trim()).filter(Boolean);
       const distinct = lines.filter((line, index) => lines.lastIndexOf(line) === index);
-      return distinct.slice(-LOG_TAIL_LINES).join(' | ').slice(0, 500);
+      // The tail reaches Slack, the database and the logs: a start script may print its environment or the key.
+      return maskSecrets(withoutValues(distinct.slice(-LOG_TAIL_LINES).join(' | '), secretEnvValues(info.Config.Env))).slice(0, 500);
     } catch {
       return '';
     }
@@ -725,4 +727,20 @@ function demuxBuffer(raw: Buffer): string {
     offset += 8 + size;
   }
   return text;
+}
+
+/** Environment variables whose value is a secret (`ENCRYPTION_MASTER_KEY`, `*_TOKEN`, `*_PASSWORD`, …). */
+const SECRET_ENV_NAME = /key|token|secret|passw(or)?d|pwd|credential/i;
+
+/** The values of the container's secret-named variables: found anywhere in its output, even without their name. */
+function secretEnvValues(env: readonly string[] | null | undefined): string[] {
+  return (env ?? []).flatMap((entry) => {
+    const at = entry.indexOf('=');
+    const value = entry.slice(at + 1);
+    return at > 0 && SECRET_ENV_NAME.test(entry.slice(0, at)) && value.length >= 6 ? [value] : [];
+  });
+}
+
+function withoutValues(text: string, values: readonly string[]): string {
+  return [...values].sort((a, b) => b.length - a.length).reduce((out, value) => out.split(value).join(MASK), text);
 }

@@ -8,6 +8,7 @@ import { isComplete } from '../domain/checklist.js';
 import type { CheckResult, PostflightVerdict } from '../domain/postflight.js';
 import { AppError, isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import type { ApproverResolver } from '../slack/approvers.js';
 import type { ThreadReporter } from '../slack/thread-reporter.js';
 import type { PullProgress } from '../targets/deployer.js';
@@ -47,6 +48,7 @@ export interface RunnerDeps {
   now(): Date;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   requireSecondPerson: boolean;
+  metrics?: Pick<Metrics, 'upgrades' | 'stepDuration'>;
 }
 
 /** A step failure: the upgrade ends failed at this step with this reason. */
@@ -320,6 +322,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     const cleanup = await onStepFailed(upgrade, runtime, step);
     const ended = await upgrades.transition(upgrade.id, ['running'], 'failed', { step, statusDetail: `${STEP_TITLES[step]}: ${reason}`, outcome: 'failed' });
     if (!ended) return;
+    deps.metrics?.upgrades.inc({ kind: upgrade.kind, result: 'failed' });
     const stillRuns = step === 'pull' || step === 'recreate' || step === 'recheck' || step === 'git_record';
     const text = `❌ *${upgrade.kind === 'rollback' ? 'Rollback' : 'Upgrade'} failed* at *${STEP_TITLES[step]}*: ${reason}.${stillRuns && upgrade.kind === 'upgrade' ? ` \`${upgrade.fromVersion}\` is still running.` : ''}${cleanup}`;
     if (offerRollback && upgrade.kind === 'upgrade') {
@@ -339,6 +342,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       statusDetail: verdict === 'succeeded' ? `post-flight: ${detail}` : `with warnings; post-flight: ${detail}`,
     });
     if (!ended) return;
+    deps.metrics?.upgrades.inc({ kind: upgrade.kind, result: verdict });
     if (upgrade.kind === 'rollback' && upgrade.rollbackOf) {
       await upgrades.transition(upgrade.rollbackOf, ['succeeded', 'failed', 'rolling_back'], 'rolled_back', { statusDetail: `rolled back to ${upgrade.toVersion}` });
       await deps.refreshMessage(upgrade.rollbackOf);
@@ -397,12 +401,14 @@ export function createUpgradeRunner(deps: RunnerDeps) {
         const reason = failure?.reason ?? `unexpected error: ${(err as Error).message}`;
         logger.warn({ err, upgradeId, step }, 'upgrade step failed');
         await upgrades.stepFinished(upgrade.id, step, 'failed', reason);
+        deps.metrics?.stepDuration.observe({ kind: upgrade.kind, step, outcome: 'failed' }, (deps.now().getTime() - started) / 1000);
         await reporter.update(upgrade.channelId, stepTs, { text: `❌ *${STEP_TITLES[step]}* failed after ${elapsed}: ${reason}` });
         await fail(upgrade, runtime, step, reason, failure?.offerRollback ?? false);
         return 'ended';
       }
       const detail = typeof outcome === 'string' ? outcome : outcome.detail;
       await upgrades.stepFinished(upgrade.id, step, 'ok', detail);
+      deps.metrics?.stepDuration.observe({ kind: upgrade.kind, step, outcome: 'ok' }, (deps.now().getTime() - started) / 1000);
       await reporter.update(upgrade.channelId, stepTs, { text: `✅ *${STEP_TITLES[step]}* finished in ${seconds(deps.now().getTime() - started)}: ${detail}` });
       await options.onStepDone(step);
       upgrade = (await upgrades.byId(upgrade.id))!;
@@ -423,6 +429,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     const upgrade = await upgrades.byId(upgradeId);
     if (!upgrade || (upgrade.status !== 'running' && upgrade.status !== 'queued')) return;
     const ended = await upgrades.transition(upgradeId, ['running', 'queued'], 'failed', { statusDetail: reason, outcome: 'failed' });
+    if (ended) deps.metrics?.upgrades.inc({ kind: ended.kind, result: 'failed' });
     if (ended?.messageTs) {
       await post(ended, `❌ *${ended.kind === 'rollback' ? 'Rollback' : 'Upgrade'} failed*${ended.step ? ` at *${STEP_TITLES[ended.step as StepName] ?? ended.step}*` : ''}: ${reason}`);
       await deps.refreshMessage(upgradeId);

@@ -27,8 +27,11 @@ export function registryFromEnv(env: NodeJS.ProcessEnv = process.env): string {
  * `noisy`: serves like `ready`, and logs like a sick Checkstack: at start a winston-style `error:` line and a `FATAL`
  * line that quotes `ENCRYPTION_MASTER_KEY` (the log watch must mask it), then `error: tick N` every second; with
  * `crashAfterSeconds` it exits with code 1 after that long, so a restart policy restarts it.
+ * `exit-printing-secrets`: exits on start like `exit-on-start`, but first prints its whole environment and its
+ * `ENCRYPTION_MASTER_KEY`, once as an assignment and once bare, as a careless start script would (the bot must
+ * not forward any of it).
  */
-export type FakeBehaviour = 'ready' | 'slow-ready' | 'never-ready' | 'exit-on-start' | 'noisy';
+export type FakeBehaviour = 'ready' | 'slow-ready' | 'never-ready' | 'exit-on-start' | 'noisy' | 'exit-printing-secrets';
 
 export interface FakeImageOptions {
   registry: string;
@@ -124,7 +127,15 @@ function startScript(options: FakeImageOptions): string {
   const exitOnStart =
     options.behaviour === 'exit-on-start'
       ? 'echo "Error: fake Checkstack refuses to start (exit-on-start)" >&2\nexit 3\n'
-      : '';
+      : options.behaviour === 'exit-printing-secrets'
+        ? [
+            'env >&2',
+            'echo "FATAL: cannot decrypt plugin secrets with ENCRYPTION_MASTER_KEY=$ENCRYPTION_MASTER_KEY" >&2',
+            'echo "Error: master key $ENCRYPTION_MASTER_KEY does not open the stored secrets; refusing to start" >&2',
+            'exit 3',
+            '',
+          ].join('\n')
+        : '';
   return `#!/bin/sh
 # Plays Checkstack ${options.version}: an HTTP server on $PORT (host network), logs on stdout and stderr.
 trap 'echo "Received SIGTERM, shutting down"; exit 0' TERM INT

@@ -1,6 +1,7 @@
 // Starts the real bot (src/main.ts) against a fresh database, a random BullMQ prefix, and a fake Slack, all on loopback.
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
+import type { DestinationStream } from 'pino';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger, SecretRegistry } from '../../src/logger.js';
 import { startBot, type RunningBot, type StartOptions } from '../../src/main.js';
@@ -38,6 +39,11 @@ export interface TestBotOptions {
   queuePrefix?: string;
   /** Deployers per platform for the configured targets (default: the real Docker deployer). */
   deployers?: { docker?: DeployerFactory; kubernetes?: DeployerFactory };
+  /**
+   * Where the bot's JSON log lines go instead of the in-memory `logs` capture (which then stays empty). Benches pass
+   * a stream that writes and retains nothing, as production's stdout does, so a long run does not pile up lines.
+   */
+  logDestination?: DestinationStream;
 }
 
 export interface TestBot {
@@ -77,7 +83,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
   );
   const logs = new LogCapture();
   const secrets = new SecretRegistry();
-  const logger = createLogger({ level: config.log.level, format: 'json', secrets, destination: logs });
+  const logger = createLogger({ level: config.log.level, format: 'json', secrets, destination: options.logDestination ?? logs });
   const targets = options.deployers
     ? createTargetRegistry(config.targets, { docker: options.deployers.docker ?? dockerDeployerFactory(), ...(options.deployers.kubernetes ? { kubernetes: options.deployers.kubernetes } : {}) }, logger)
     : undefined;

@@ -1,0 +1,321 @@
+// Crash safety on the real Docker engine: the bot process is SIGKILLed while three upgrades sit in Pull, Recreate
+// and Readiness, then started again. Each upgrade must end once, with one running Checkstack and a truthful thread.
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type Dockerode from 'dockerode';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GithubRelease } from '../../src/domain/release-types.js';
+import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
+import { startFakeSlack, type FakeMessage, type FakeSlack } from '../fakes/fake-slack.js';
+import { startBotProcess, type BotProcess } from '../support/bot-process.js';
+import { createTestDatabase, randomQueuePrefix, REDIS_URL, type TestDatabase } from '../support/database.js';
+import {
+  buildFakeCheckstackImage,
+  createCheckstackContainer,
+  dockerFromEnv,
+  freePort,
+  pollUntil,
+  registryFromEnv,
+  removeContainers,
+  removeVolumes,
+  uniqueSuffix,
+  type FakeBehaviour,
+} from '../support/docker-images.js';
+import { loadFixtureReleases } from '../support/fixtures.js';
+import { createSlackDriver } from '../support/slack-driver.js';
+import { BOT_TOKEN, deleteQueueKeys, SIGNING_SECRET } from '../support/test-bot.js';
+
+const docker = dockerFromEnv();
+const REQUESTER = 'U0APPROVER1';
+const APPROVER = 'U0APPROVER2';
+const CHANNEL = 'C0UPGRADES';
+const FROM = '0.28.0';
+const TO = '0.30.0';
+
+const STEP_TITLES = { recheck: 'Re-check', git_record: 'Git record', pull: 'Pull', recreate: 'Recreate', readiness: 'Readiness', postflight: 'Post-flight checks' } as const;
+type Step = keyof typeof STEP_TITLES;
+const STEPS = Object.keys(STEP_TITLES) as Step[];
+
+/** A target whose upgrade is interrupted in `killedIn`. */
+interface Scenario {
+  killedIn: 'pull' | 'recreate' | 'readiness';
+  target: string;
+  container: string;
+  port: number;
+  /** Where the images are pushed (the registry itself). */
+  pushRepository: string;
+  /** What the target pulls from: for `pull`, the same registry behind a gate that can hold the transfer. */
+  targetRepository: string;
+  behaviour: FakeBehaviour;
+  readyAfterSeconds: number;
+  message?: FakeMessage;
+}
+
+/**
+ * A loopback TCP proxy that can hold traffic: while held, accepted bytes wait in order (both ways) until release.
+ * In front of the registry it keeps a `docker pull` in progress for as long as a test needs.
+ */
+async function startGatedProxy(targetPort: number): Promise<{ port: number; hold(): void; release(): void; close(): Promise<void> }> {
+  let held = false;
+  const queued: Array<() => void> = [];
+  const sockets = new Set<Socket>();
+  const forward = (from: Socket, to: Socket) =>
+    from.on('data', (chunk: Buffer) => {
+      if (held || queued.length > 0) queued.push(() => to.write(chunk));
+      else to.write(chunk);
+    });
+  const server: Server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    for (const sock of [client, upstream]) {
+      sockets.add(sock);
+      sock.on('close', () => sockets.delete(sock));
+      sock.on('error', () => sock.destroy());
+    }
+    forward(client, upstream);
+    forward(upstream, client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    hold: () => {
+      held = true;
+    },
+    release: () => {
+      held = false;
+      for (const send of queued.splice(0)) send();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const sock of sockets) sock.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const fixtures = loadFixtureReleases();
+function release(version: string, id: number): GithubRelease {
+  return { ...fixtures[0]!, id, tag_name: `v${version}`, name: `Checkstack v${version}`, html_url: `https://github.com/enyineer/checkstack/releases/tag/v${version}`, published_at: '2026-11-01T00:00:00Z' };
+}
+
+describe.skipIf(!docker)('crash safety: the bot SIGKILLed in the middle of upgrade steps, then started again', () => {
+  const engine = docker as Dockerode;
+  const registry = registryFromEnv();
+  const registryPort = Number(registry.split(':')[1] ?? 5000);
+  const suffix = uniqueSuffix();
+  const queuePrefix = randomQueuePrefix();
+  let gate: Awaited<ReturnType<typeof startGatedProxy>>;
+  let github: FakeGithub;
+  let slack: FakeSlack;
+  let database: TestDatabase;
+  let pool: pg.Pool;
+  let redis: Redis;
+  let bot: BotProcess | undefined;
+  const scenarios: Scenario[] = [];
+  const measured: Record<string, number | string> = {};
+
+  const botEnv = () => ({
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: slack.apiUrl,
+    PORT: '0',
+    DATABASE_URL: database.url,
+    REDIS_URL,
+    QUEUE_PREFIX: queuePrefix,
+    GITHUB_API_URL: github.url,
+    RELEASE_POLL_INTERVAL: '3600',
+    LOG_LEVEL: 'debug',
+  });
+  const configYaml = () => `approvers:
+  users: [${REQUESTER}, ${APPROVER}]
+targets:
+${scenarios
+  .map(
+    (s, i) => `  - name: ${s.target}
+    default: ${i === 0}
+    baseUrl: http://127.0.0.1:${s.port}
+    image: ${s.targetRepository}
+    docker: { host: "${process.env.DOCKER_HOST}", container: ${s.container}, stopTimeout: 5 }
+    postflight: { readyTimeout: 120, logWatch: 5, healthcheckMaxWait: 5, retention: 3600 }`,
+  )
+  .join('\n')}
+`;
+
+  const topLevel = () => slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts);
+  const current = (m: FakeMessage) => slack.message(CHANNEL, m.ts)!;
+  const thread = (m: FakeMessage) => slack.threadReplies(m.ts).map((r) => r.text ?? '');
+  const count = (texts: string[], pattern: RegExp) => texts.filter((t) => pattern.test(t)).length;
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+  async function approveAndStart(s: Scenario, running: BotProcess): Promise<FakeMessage> {
+    const driver = createSlackDriver({ botUrl: running.url, signingSecret: SIGNING_SECRET, fakeSlack: slack });
+    await pollUntil(async () => ((await fetch(`http://127.0.0.1:${s.port}/.checkstack/ready`).catch(() => null))?.status === 200 ? true : undefined), 30_000);
+    const before = topLevel().length;
+    const response = await driver.slashCommand('/checkstack', `upgrade ${TO} ${s.target}`, { user: REQUESTER, channel: CHANNEL });
+    const reply = await slack.waitFor(() => slack.responses().find((r) => r.url === response.responseUrl), 20_000);
+    expect(reply.payload.text).toMatch(/planned/);
+    const message = await slack.waitFor(() => topLevel().length > before && topLevel().at(-1), 10_000);
+    await driver.clickAll(message, 'confirm', { user: APPROVER });
+    const ready = await slack.waitFor(() => JSON.stringify(current(message).blocks).includes('start_upgrade') && current(message), 10_000);
+    await driver.click(ready, 'start_upgrade', { user: APPROVER });
+    return message;
+  }
+
+  const stepStarted = (s: Scenario) => new RegExp(`▶️ \\*${STEP_TITLES[s.killedIn]}\\* started`);
+
+  async function finalStatus(message: FakeMessage, timeoutMs: number): Promise<string> {
+    return slack.waitFor(() => /: (succeeded|failed|rolled back|cancelled|expired)$/.exec(current(message).text ?? '')?.[1], timeoutMs);
+  }
+
+  beforeAll(async () => {
+    gate = await startGatedProxy(registryPort);
+    const behaviours: Record<Scenario['killedIn'], [FakeBehaviour, number]> = {
+      // Readiness is held by a slow start: the kill lands while the new version still answers 503.
+      readiness: ['slow-ready', 30],
+      pull: ['ready', 0],
+      recreate: ['ready', 0],
+    };
+    for (const killedIn of ['readiness', 'pull', 'recreate'] as const) {
+      const pushRepository = `ck-crash-${suffix}-${killedIn}`;
+      scenarios.push({
+        killedIn,
+        target: `crash-${killedIn}`,
+        container: `ck-crash-${suffix}-${killedIn}`,
+        port: await freePort(),
+        pushRepository,
+        targetRepository: killedIn === 'pull' ? `127.0.0.1:${gate.port}/${pushRepository}` : `${registry}/${pushRepository}`,
+        behaviour: behaviours[killedIn][0],
+        readyAfterSeconds: behaviours[killedIn][1],
+      });
+    }
+    for (const s of scenarios) {
+      await buildFakeCheckstackImage(engine, { registry, repository: s.pushRepository, version: FROM, behaviour: 'ready' });
+      await buildFakeCheckstackImage(engine, { registry, repository: s.pushRepository, version: TO, behaviour: s.behaviour, readyAfterSeconds: s.readyAfterSeconds });
+      await createCheckstackContainer(engine, { name: s.container, image: `${registry}/${s.pushRepository}:${FROM}`, port: s.port, restartPolicy: 'unless-stopped' });
+    }
+    github = await startFakeGithub({ releases: [release(TO, 9030), ...fixtures] });
+    slack = await startFakeSlack({ botToken: BOT_TOKEN });
+    database = await createTestDatabase();
+    pool = new pg.Pool({ connectionString: database.url, max: 2 });
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    bot = await startBotProcess({ env: botEnv(), configYaml: configYaml() });
+  }, 120_000);
+
+  afterAll(async () => {
+    await bot?.kill('SIGKILL');
+    gate?.release();
+    await gate?.close();
+    await pool?.end();
+    redis?.disconnect();
+    await slack?.close();
+    await github?.close();
+    await database?.drop();
+    await deleteQueueKeys(queuePrefix);
+    for (const s of scenarios) {
+      await removeContainers(engine, [s.container, `${s.container}-pre-${TO}`]);
+      await removeVolumes(engine, [`${s.container}-data`]);
+    }
+    if (Object.keys(measured).length) process.stderr.write(`crash-safety measurements: ${JSON.stringify(measured)}\n`);
+  }, 60_000);
+
+  describe('after a SIGKILL during Readiness, Pull and Recreate and a restart', () => {
+    beforeAll(async () => {
+      const [readiness, pull, recreate] = scenarios as [Scenario, Scenario, Scenario];
+      // Readiness first (it stays there ~30 s), then Pull (held at the registry), then Recreate: the kill comes
+      // right after Recreate announces itself, while the other two are still inside their steps.
+      readiness.message = await approveAndStart(readiness, bot!);
+      await slack.waitFor(() => thread(readiness.message!).some((t) => stepStarted(readiness).test(t)), 30_000);
+      gate.hold();
+      pull.message = await approveAndStart(pull, bot!);
+      await slack.waitFor(() => thread(pull.message!).some((t) => stepStarted(pull).test(t)), 30_000);
+      recreate.message = await approveAndStart(recreate, bot!);
+      await slack.waitFor(() => thread(recreate.message!).some((t) => stepStarted(recreate).test(t)), 30_000);
+
+      const killedAt = Date.now();
+      const exit = await bot!.kill('SIGKILL');
+      expect(exit.signal).toBe('SIGKILL');
+      for (const s of scenarios) expect(thread(s.message!).join('\n')).not.toMatch(/Upgrade succeeded|Upgrade failed/);
+      // What the operator has while no worker runs: for Recreate, possibly no Checkstack at all.
+      const atKill = await engine.listContainers({ all: true, filters: { name: [recreate.container] } });
+      measured.recreateContainersAtKill = atKill.map((c) => `${c.Names[0]}:${c.State}`).join(' ');
+      gate.release();
+
+      bot = await startBotProcess({ env: botEnv(), configYaml: configYaml() });
+      measured.restartMs = Date.now() - killedAt;
+      await Promise.all(
+        scenarios.map(async (s) => {
+          await slack.waitFor(() => thread(s.message!).some((t) => t.startsWith('↩️ Resuming')), 120_000);
+          measured[`resumed_${s.killedIn}_ms_after_kill`] = Date.now() - killedAt;
+        }),
+      );
+      await Promise.all(scenarios.map((s) => finalStatus(s.message!, 60_000)));
+      measured.allEndedMsAfterKill = Date.now() - killedAt;
+    }, 240_000);
+
+    for (const killedIn of ['pull', 'recreate', 'readiness'] as const) {
+      it(`the upgrade killed in ${STEP_TITLES[killedIn]} resumes there and succeeds, with one running Checkstack`, async () => {
+        const s = scenarios.find((x) => x.killedIn === killedIn)!;
+
+        const status = await finalStatus(s.message!, 1_000);
+        const containers = await engine.listContainers({ all: true, filters: { name: [s.container] } });
+
+        expect(status).toBe('succeeded');
+        const running = containers.filter((c) => c.State === 'running');
+        expect(running.map((c) => c.Names[0])).toEqual([`/${s.container}`]);
+        expect(running[0]!.Image).toBe(`${s.targetRepository}:${TO}`);
+        for (const other of containers.filter((c) => c.State !== 'running')) expect(other.Names[0]).toBe(`/${s.container}-pre-${TO}`);
+      });
+
+      it(`the thread of the upgrade killed in ${STEP_TITLES[killedIn]} says once that it resumed, and finishes every step once`, async () => {
+        const s = scenarios.find((x) => x.killedIn === killedIn)!;
+        const previous = STEPS[STEPS.indexOf(killedIn) - 1]!;
+
+        const texts = thread(s.message!);
+
+        expect(count(texts, new RegExp(`^↩️ Resuming after \\*${escape(STEP_TITLES[previous])}\\*`))).toBe(1);
+        for (const step of STEPS) expect(count(texts, new RegExp(`^✅ \\*${escape(STEP_TITLES[step])}\\* finished in`)), step).toBe(1);
+        expect(count(texts, /Upgrade succeeded/)).toBe(1);
+        expect(count(texts, /^❌|Upgrade failed|\* failed after/)).toBe(0);
+        // Apart from the step message the killed process left behind, no reply is there twice.
+        const started = texts.filter((t) => stepStarted(s).test(t) || t.startsWith(`⏳ *${STEP_TITLES[killedIn]}*`));
+        expect(started.length).toBeLessThanOrEqual(1);
+        expect(new Set(texts).size).toBe(texts.length);
+      });
+
+      it(`the steps of the upgrade killed in ${STEP_TITLES[killedIn]} ran once each, the killed one twice`, async () => {
+        const s = scenarios.find((x) => x.killedIn === killedIn)!;
+        const { rows: [upgrade] } = await pool.query<{ id: string }>(`SELECT id FROM upgrades WHERE message_ts = $1`, [s.message!.ts]);
+
+        const { rows } = await pool.query<{ step: string; attempt: number; outcome: string }>(
+          `SELECT step, attempt, outcome FROM upgrade_steps WHERE upgrade_id = $1 ORDER BY started_at`,
+          [upgrade!.id],
+        );
+
+        expect(rows).toEqual(STEPS.map((step) => ({ step, attempt: step === killedIn ? 2 : 1, outcome: 'ok' })));
+      });
+    }
+
+    it('completes each BullMQ job once, after one stall and no failed attempt', async () => {
+      const events = (await redis.xrange(`${queuePrefix}:upgrades:events`, '-', '+')).map(([, fields]) => {
+        const map: Record<string, string> = {};
+        for (let i = 0; i < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
+        return map;
+      });
+
+      for (const s of scenarios) {
+        const { rows: [upgrade] } = await pool.query<{ id: string }>(`SELECT id FROM upgrades WHERE message_ts = $1`, [s.message!.ts]);
+        const id = upgrade!.id;
+        const hash = await redis.hgetall(`${queuePrefix}:upgrades:${id}`);
+        expect(await redis.zscore(`${queuePrefix}:upgrades:completed`, id), s.killedIn).not.toBeNull();
+        expect(JSON.parse(hash.returnvalue ?? 'null'), s.killedIn).toEqual({ outcome: 'ended' });
+        expect(Number(hash.stc ?? 0), s.killedIn).toBe(1);
+        expect(events.filter((e) => e.jobId === id && e.event === 'completed'), s.killedIn).toHaveLength(1);
+        expect(events.filter((e) => e.jobId === id && e.event === 'failed'), s.killedIn).toHaveLength(0);
+        expect(events.filter((e) => e.jobId === id && e.event === 'stalled'), s.killedIn).toHaveLength(1);
+      }
+    });
+  });
+});
