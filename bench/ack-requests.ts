@@ -2,7 +2,7 @@
 // button of an upgrade that does not exist. Built by the fake Slack, which owns the response_urls they carry.
 import { randomUUID } from 'node:crypto';
 import type { FakeSlack } from '../test/fakes/fake-slack.js';
-import type { SlackDriver } from '../test/support/slack-driver.js';
+import type { ClickableMessage, SlackDriver } from '../test/support/slack-driver.js';
 
 export type AckScenario = 'help' | 'click';
 
@@ -55,6 +55,26 @@ export function signedAckRequest(driver: SlackDriver, slack: FakeSlack, scenario
     const payload = driver.blockActionsPayload(message, CLICK_ACTION_ID, { user: BENCH_USER, stale: true, responseUrl });
     body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
   }
+  return signed(driver, body, responseUrl);
+}
+
+/** A signed `/checkstack <command>` or a click (by `user`, on `message` as the fake shows it now), for the load bench. */
+export function signedRequest(
+  driver: SlackDriver,
+  slack: FakeSlack,
+  what: { command: string } | { click: { message: ClickableMessage; actionId: string; user: string } },
+): SignedRequest {
+  if ('command' in what) {
+    const fields = driver.slashCommandFields('/checkstack', what.command, { user: BENCH_USER, channel: BENCH_CHANNEL });
+    return signed(driver, new URLSearchParams(fields).toString(), fields.response_url!);
+  }
+  const { message, actionId, user } = what.click;
+  const responseUrl = slack.responseUrl({ channel: message.channel, user, messageTs: message.ts });
+  const payload = driver.blockActionsPayload(message, actionId, { user, stale: true, responseUrl });
+  return signed(driver, new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), responseUrl);
+}
+
+function signed(driver: SlackDriver, body: string, responseUrl: string): SignedRequest {
   const { timestamp, signature } = driver.sign(body);
   return {
     body,

@@ -5,6 +5,7 @@ import { startFakeGithub, type FakeGithub } from '../test/fakes/fake-github.js';
 import { loadFixtureReleases } from '../test/support/fixtures.js';
 import { waitForQueueIdle } from '../test/support/queues.js';
 import { startTestBot, type TestBot } from '../test/support/test-bot.js';
+import { benchLogDestination } from './bench-log.js';
 import { requiredEnv, runChild } from './child-process.js';
 
 export interface ServerReady {
@@ -22,6 +23,8 @@ runChild<ServerReady>({
     bot = await startTestBot({
       // The bot's own fake Slack from startTestBot stays idle: SLACK_API_URL points at the shared one.
       env: { SLACK_API_URL: slackApiUrl, GITHUB_API_URL: github.url, RELEASE_POLL_INTERVAL: '3600', LOG_LEVEL: 'info' },
+      // Logs as in production: JSON written to a file descriptor, nothing kept in memory.
+      logDestination: benchLogDestination(),
     });
     await waitForQueueIdle(bot.bot.deps.queues.releases, 60_000);
     return { eventsUrl: `${bot.bot.url}/slack/events` };

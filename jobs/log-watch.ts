@@ -37,6 +37,8 @@ export interface LogWatchDeps {
   progressSaveMs?: number;
   /** Who stopped the watch early (a Slack user id), e.g. from the audit log of the stop button; null when unknown. */
   whoStopped?: (upgradeId: string) => Promise<string | null>;
+  /** Removes known secret values (the bot's own, and the container's ENCRYPTION_MASTER_KEY) from a line before it is posted. */
+  scrub?: (text: string) => string;
 }
 
 const countsSchema = z.object({
@@ -210,7 +212,7 @@ async function runWatch(
     if (level === 'fatal' && progress.fatalAlerts < MAX_FATAL_ALERTS) {
       progress.fatalAlerts += 1;
       const more = progress.fatalAlerts === MAX_FATAL_ALERTS ? '\n_Further fatal lines are only counted, in the summary._' : '';
-      post(`🚨 Fatal log line from \`${upgrade.target}\` (${upgrade.toVersion}):\n${codeBlock(logLineForSlack(line.text))}${more}`);
+      post(`🚨 Fatal log line from \`${upgrade.target}\` (${upgrade.toVersion}):\n${codeBlock(logLineForSlack(deps.scrub ? deps.scrub(line.text) : line.text))}${more}`);
     }
     dirty = true;
     void save(false);

@@ -22,18 +22,32 @@ export interface UpgradeJobDeps {
 }
 
 /** Holds a session advisory lock per target for the job's whole run: the second job for a target waits. */
-async function withTargetLock<T>(pool: Pool, target: string, work: () => Promise<T>): Promise<{ locked: false } | { locked: true; value: T }> {
+async function withTargetLock<T>(pool: Pool, target: string, logger: Logger, work: () => Promise<T>): Promise<{ locked: false } | { locked: true; value: T }> {
   const client = await pool.connect();
+  // A checked-out client has no 'error' listener of the pool's: without this one, Postgres going away while a job
+  // runs (a restart, a failover, a cut connection) is an unhandled 'error' event that kills the whole process.
+  // Postgres releases a session lock with its connection; the job goes on (the one-active-request-per-target
+  // index and BullMQ's job lock still keep a second run of this target out) and its next query reconnects.
+  let lost: Error | undefined;
+  const onError = (err: Error) => {
+    lost = err;
+    logger.warn({ target, err: { message: err.message } }, 'target lock connection lost');
+  };
+  client.on('error', onError);
   try {
     const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext('upgrade-target'), hashtext($1)) AS ok`, [target]);
     if (!rows[0]?.ok) return { locked: false };
     try {
       return { locked: true, value: await work() };
     } finally {
-      await client.query(`SELECT pg_advisory_unlock(hashtext('upgrade-target'), hashtext($1))`, [target]);
+      if (!lost) {
+        await client.query(`SELECT pg_advisory_unlock(hashtext('upgrade-target'), hashtext($1))`, [target]).catch((err: Error) => onError(err));
+      }
     }
   } finally {
-    client.release();
+    client.removeListener('error', onError);
+    // A broken connection is destroyed rather than handed to the next caller.
+    client.release(lost);
   }
 }
 
@@ -49,10 +63,12 @@ export function upgradeJobsProcessor(deps: UpgradeJobDeps) {
     const isLastAttempt = job.attemptsMade + 1 >= attempts;
     let result;
     try {
-      result = await withTargetLock(deps.pool, upgrade.target, () =>
+      result = await withTargetLock(deps.pool, upgrade.target, logger, () =>
         runner.run(upgrade.id, data.doneStep, {
           signal: deps.shutdownSignal,
           isLastAttempt,
+          // A retry after an error is not a restart: the thread must not say the worker restarted.
+          ...(job.attemptsMade > 0 ? { resumeReason: `attempt ${job.attemptsMade + 1} of ${attempts}, after the error above` } : {}),
           onStepDone: async (step) => {
             data.doneStep = step;
             await job.updateData({ ...data });

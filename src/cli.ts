@@ -64,7 +64,7 @@ export async function runCli(argv: string[], io: CliIo = { out: process.stdout, 
       const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, format: 'json', secrets, destination: process.stderr });
       return runPostflightCommand(rest, io, {
         config,
-        targets: createTargets(config, logger),
+        targets: createTargets(config, logger, secrets),
         logger,
         now: () => new Date(),
         sleep: (ms: number) => new Promise((resolve) => setTimeout(resolve, ms)),

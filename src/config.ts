@@ -8,14 +8,14 @@ export const DEFAULT_IMAGE = 'ghcr.io/enyineer/checkstack';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const positiveInt = z.coerce.number().int().positive();
+const positiveInt = z.coerce.number({ error: 'must be a number' }).int('must be a whole number').positive('must be positive');
 
 const envSchema = z.object({
   SLACK_BOT_TOKEN: z.string({ error: 'is required (the bot token, xoxb-…)' }).min(1, 'is required (the bot token, xoxb-…)'),
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
   SLACK_APP_TOKEN: z.string().regex(/^xapp-/, 'must be an app-level token starting with xapp-').optional(),
   SLACK_API_URL: z.url().default('https://slack.com/api/'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: z.coerce.number({ error: 'must be a port number' }).int('must be a port number').min(0, 'must be a port number').max(65535, 'must be a port number').default(3000),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').default('postgres://postgres@127.0.0.1:5432/checkstack_chatops'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits and _.:- only').default('checkstack-chatops'),
@@ -211,12 +211,11 @@ export function loadConfig({ env = process.env, readFile = readFileIfExists }: C
   }
   const fileConfig = fileText === null ? fileSchema.parse({}) : parseConfigFile(fileText, configFile, env, problems);
 
-  if (!envResult.success || !fileConfig) throw new ConfigError(problems);
-  const e = envResult.data;
-  if (!e.SLACK_APP_TOKEN && !e.SLACK_SIGNING_SECRET) {
+  if (!env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET) {
     problems.push({ key: 'SLACK_SIGNING_SECRET', message: 'is required in HTTP mode (set it, or set SLACK_APP_TOKEN for Socket Mode)' });
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (!envResult.success || !fileConfig || problems.length > 0) throw new ConfigError(problems);
+  const e = envResult.data;
 
   const warnings: string[] = [];
   const targets = fileConfig.targets.map((t, i, all): TargetConfig => {

@@ -71,8 +71,13 @@ export function createRedis(url: string, logger: Logger): Redis {
 }
 
 /** The configured targets with their deployers and Checkstack clients (also used alone by the CLI). */
-export function createTargets(config: Config, logger: Logger): TargetRegistry {
-  return createTargetRegistry(config.targets, { docker: dockerDeployerFactory(), kubernetes: kubernetesDeployerFactory(config.kubeconfigPath) }, logger);
+export function createTargets(config: Config, logger: Logger, secrets?: SecretRegistry): TargetRegistry {
+  const registerSecret = secrets ? (value: string) => secrets.register(value) : undefined;
+  return createTargetRegistry(
+    config.targets,
+    { docker: dockerDeployerFactory(registerSecret), kubernetes: kubernetesDeployerFactory(config.kubeconfigPath, registerSecret) },
+    logger,
+  );
 }
 
 export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdown = new AbortController()): Deps {
@@ -119,7 +124,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
       announcements: createAnnouncementStore(pool),
       upgrades: createUpgradeStore(pool),
     },
-    targets: overrides.targets ?? createTargets(config, logger),
+    targets: overrides.targets ?? createTargets(config, logger, secrets),
     approvers:
       overrides.approvers ??
       createApproverResolver({ slack, users: config.approvers.users, usergroup: config.approvers.usergroup, logger: logger.child({ component: 'approvers' }) }),

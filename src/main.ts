@@ -154,7 +154,12 @@ function createServices(deps: Deps) {
     requestTtlMs: config.upgrades.requestTtlHours * 3600_000,
     requireSecondPerson: config.approvers.requireSecondPerson,
   });
-  const reporter = createThreadReporter({ client: deps.slack, logger: logger.child({ component: 'thread-reporter' }), minUpdateIntervalMs: 2_000 });
+  const reporter = createThreadReporter({
+    client: deps.slack,
+    logger: logger.child({ component: 'thread-reporter' }),
+    minUpdateIntervalMs: 2_000,
+    scrub: (text) => deps.secrets.scrub(text),
+  });
   const pins = createPinRecorder({ github: createGithubPinRecord({ octokit: deps.octokit, logger: logger.child({ component: 'pin-record' }) }), now: () => deps.clock.now(), sleep: abortableSleep });
   const runner = createUpgradeRunner({
     upgrades: deps.db.upgrades,
@@ -287,6 +292,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       now: () => deps.clock.now(),
       shutdownSignal: deps.shutdownSignal,
       whoStopped: (upgradeId) => deps.audit.lastActor(upgradeId, 'stop_log_watch'),
+      scrub: (text) => deps.secrets.scrub(text),
     }),
     // Watches mostly wait on log streams: many can run at once.
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 20 },

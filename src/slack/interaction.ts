@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Deps } from '../deps.js';
 import { isAppError, toUserMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
 
 export interface EphemeralReply {
   text: string;
@@ -46,7 +47,10 @@ export async function runInteraction(
   interaction: Interaction,
   work: () => Promise<InteractionResult | void>,
 ): Promise<void> {
-  const log = deps.logger.child({ interaction: interaction.kind, action: interaction.action, user: interaction.userId });
+  // Built only when there is something to log: most interactions log nothing, and a pino child per request is
+  // garbage the next request's ack would wait on.
+  let child: Logger | null = null;
+  const log = () => (child ??= deps.logger.child({ interaction: interaction.kind, action: interaction.action, user: interaction.userId }));
   let outcome: 'ok' | 'refused' | 'error' = 'ok';
   let errorCode: string | null = null;
   let referenceId: string | null = null;
@@ -60,14 +64,14 @@ export async function runInteraction(
     if (message.referenceId) {
       outcome = 'error';
       errorCode = isAppError(err) ? err.code : 'internal';
-      log.error({ err, referenceId }, 'interaction failed');
+      log().error({ err, referenceId }, 'interaction failed');
     } else {
       outcome = 'refused';
       errorCode = isAppError(err) ? err.code : null;
       referenceId = null;
-      log.info({ code: errorCode }, 'interaction refused');
+      log().info({ code: errorCode }, 'interaction refused');
     }
-    await interaction.reply({ text: message.text }).catch((replyErr: unknown) => log.warn({ err: replyErr }, 'could not send the error reply'));
+    await interaction.reply({ text: message.text }).catch((replyErr: unknown) => log().warn({ err: replyErr }, 'could not send the error reply'));
   }
   deps.metrics.interactions.inc({ kind: interaction.kind, action: interaction.action, outcome });
   await deps.audit
@@ -82,5 +86,5 @@ export async function runInteraction(
       referenceId,
       upgradeId: result?.upgradeId ?? null,
     })
-    .catch((err: unknown) => log.error({ err }, 'could not write the audit log'));
+    .catch((err: unknown) => log().error({ err }, 'could not write the audit log'));
 }

@@ -26,6 +26,8 @@ export interface ThreadReporterLogger {
 }
 
 export interface ThreadReporterOptions {
+  /** Replaces known secret values in every outgoing text; the JSON of blocks is scrubbed as a whole. */
+  scrub?: (text: string) => string;
   client: Pick<webApi.WebClient, 'chat'>;
   logger: ThreadReporterLogger;
   /** Least time between two `chat.update` calls for the same message, measured from when the previous one finished. */
@@ -71,7 +73,13 @@ export function createThreadReporter({
   minUpdateIntervalMs = 1000,
   now = Date.now,
   setTimer = setTimeout,
+  scrub,
 }: ThreadReporterOptions): ThreadReporter {
+  // Defence in depth: whatever a step reports (an error from Docker, a log line), no known secret reaches Slack.
+  const clean = (message: ThreadMessage): ThreadMessage =>
+    scrub
+      ? { text: scrub(message.text), ...(message.blocks ? { blocks: JSON.parse(scrub(JSON.stringify(message.blocks))) as ThreadMessage['blocks'] } : {}) }
+      : message;
   const slots = new Map<string, MessageSlot>();
   const threadChains = new Map<string, Promise<void>>();
 
@@ -116,7 +124,8 @@ export function createThreadReporter({
   };
 
   return {
-    post(channel, threadTs, message) {
+    post(channel, threadTs, raw) {
+      const message = clean(raw);
       const key = `${channel}:${threadTs}`;
       const previous = threadChains.get(key) ?? Promise.resolve();
       const result = previous.then(async () => {
@@ -142,7 +151,8 @@ export function createThreadReporter({
       return result;
     },
 
-    update(channel, ts, message) {
+    update(channel, ts, raw) {
+      const message = clean(raw);
       pruneIdleSlots();
       const key = `${channel}:${ts}`;
       const slot = slots.get(key) ?? { channel, ts, pending: undefined, running: undefined, lastFinishedAt: undefined };

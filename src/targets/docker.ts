@@ -3,7 +3,7 @@ import type Dockerode from 'dockerode';
 import type { ContainerCreateOptions, ContainerInspectInfo, ImageInspectInfo } from 'dockerode';
 import type { Logger } from '../logger.js';
 import { buildReplacementConfig } from '../domain/container-config.js';
-import { encryptionKeyFingerprint } from '../domain/fingerprint.js';
+import { encryptionKeyFingerprint, encryptionKeyFromEnv } from '../domain/fingerprint.js';
 import { MASK, maskSecrets } from '../domain/log-levels.js';
 import { AppError, isAppError } from '../errors.js';
 import type {
@@ -38,6 +38,8 @@ export interface DockerDeployerOptions {
   /** How long a started container must stay up before it counts as started (default 3000 ms). */
   startupGraceMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Told every secret value the deployer reads (the container's ENCRYPTION_MASTER_KEY), so logs can redact it. */
+  registerSecret?: (value: string) => void;
 }
 
 const COMPOSE_PROJECT = 'com.docker.compose.project';
@@ -69,6 +71,11 @@ export function imageTag(ref: string): string | null {
 
 export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
   const { docker, target, logger } = options;
+  const fingerprintAndRegister = (env: string[] | null | undefined): string | null => {
+    const key = encryptionKeyFromEnv(env);
+    if (key) options.registerSecret?.(key);
+    return encryptionKeyFingerprint(env);
+  };
   const stopTimeout = target.stopTimeoutSeconds ?? 30;
   const startupGraceMs = options.startupGraceMs ?? 3_000;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -175,7 +182,7 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
       running: info.State.Running,
       restartCount: info.RestartCount,
       startedAt: info.State.StartedAt || null,
-      encryptionKeyFingerprint: encryptionKeyFingerprint(info.Config.Env),
+      encryptionKeyFingerprint: fingerprintAndRegister(info.Config.Env),
     };
   }
 

@@ -53,6 +53,8 @@ export interface KubernetesDeployerOptions {
   rolloutTimeoutMs?: number;
   /** How often the Deployment is read while a rollout runs (default 2 s). */
   pollIntervalMs?: number;
+  /** Told every secret value the deployer reads (the ENCRYPTION_MASTER_KEY from its Secret), so logs can redact it. */
+  registerSecret?: (value: string) => void;
 }
 
 const REVISION = 'deployment.kubernetes.io/revision';
@@ -290,6 +292,7 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
     if (!value && warnings.length === 0) {
       warnings.push(`The Deployment's container \`${target.container}\` has no \`${KEY_VAR}\` the bot can see (\`env\` or \`envFrom\` Secret).`);
     }
+    if (value) options.registerSecret?.(value);
     return { fingerprint: value ? fingerprintSecret(value) : null, warnings };
   }
 

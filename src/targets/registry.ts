@@ -17,6 +17,9 @@ export interface TargetRuntime {
 
 export type DeployerFactory = (target: TargetConfig, logger: Logger) => Deployer;
 
+/** Where deployers report the secret values they come across (the logger's redaction list). */
+export type SecretSink = (value: string) => void;
+
 /** `unix:///var/run/docker.sock`, `tcp://host:2375` or `http(s)://host:port` → dockerode options. */
 export function dockerOptionsFromHost(host: string): Dockerode.DockerOptions {
   const url = new URL(host);
@@ -26,7 +29,7 @@ export function dockerOptionsFromHost(host: string): Dockerode.DockerOptions {
   return { host: url.hostname, port: Number(url.port || (protocol === 'https' ? 2376 : 2375)), protocol };
 }
 
-export function dockerDeployerFactory(): DeployerFactory {
+export function dockerDeployerFactory(registerSecret?: SecretSink): DeployerFactory {
   const engines = new Map<string, Dockerode>();
   return (target, logger) => {
     if (!target.docker) throw new AppError('config_invalid', `Target ${target.name} has no docker block.`);
@@ -45,12 +48,13 @@ export function dockerDeployerFactory(): DeployerFactory {
         stopTimeoutSeconds: target.docker.stopTimeout,
       },
       logger,
+      ...(registerSecret ? { registerSecret } : {}),
     });
   };
 }
 
 /** Kubernetes deployers share one KubeConfig: the kubeconfig file, or the pod's service account. */
-export function kubernetesDeployerFactory(kubeconfigPath: string | null): DeployerFactory {
+export function kubernetesDeployerFactory(kubeconfigPath: string | null, registerSecret?: SecretSink): DeployerFactory {
   let kubeConfig: ReturnType<typeof loadKubeConfig> | null = null;
   return (target, logger) => {
     if (!target.kubernetes) throw new AppError('config_invalid', `Target ${target.name} has no kubernetes block.`);
@@ -60,6 +64,7 @@ export function kubernetesDeployerFactory(kubeconfigPath: string | null): Deploy
       target: target.kubernetes,
       logger,
       rolloutTimeoutMs: target.postflight.readyTimeout * 1000,
+      ...(registerSecret ? { registerSecret } : {}),
     });
   };
 }

@@ -360,7 +360,13 @@ export function createUpgradeRunner(deps: RunnerDeps) {
   async function run(
     upgradeId: string,
     doneStep: string | null,
-    options: { signal: AbortSignal; onStepDone(step: StepName): Promise<void>; isLastAttempt: boolean },
+    options: {
+      signal: AbortSignal;
+      onStepDone(step: StepName): Promise<void>;
+      isLastAttempt: boolean;
+      /** Why the job runs again after `doneStep`, for the thread; default: the worker restarted. */
+      resumeReason?: string;
+    },
   ): Promise<'ended' | 'not_runnable' | 'interrupted'> {
     let upgrade = await upgrades.byId(upgradeId);
     if (!upgrade) return 'not_runnable';
@@ -375,7 +381,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       await deps.refreshMessage(upgrade.rollbackOf);
     }
     const startIndex = doneStep ? steps.indexOf(doneStep as StepName) + 1 : 0;
-    if (startIndex > 0) await post(upgrade, `↩️ Resuming after *${STEP_TITLES[doneStep as StepName]}* (the worker restarted).`);
+    if (startIndex > 0) await post(upgrade, `↩️ Resuming after *${STEP_TITLES[doneStep as StepName]}* (${options.resumeReason ?? 'the worker restarted'}).`);
 
     for (const step of steps.slice(startIndex)) {
       if (options.signal.aborted) return 'interrupted';

@@ -66,9 +66,11 @@ targets:
   }
   const lastAuditId = async () => (await rows<{ id: string }>(`SELECT coalesce(max(id), 0)::text AS id FROM audit_log`))[0]!.id;
 
-  /** Waits for the ephemeral answer and the audit row of one interaction. */
+  /**
+   * Waits for the audit row of one interaction; its ephemeral answer (if any) was sent before the row was written.
+   * A click that works answers by updating the checklist instead, so its reply is empty.
+   */
   async function outcomeOf(responseUrl: string | undefined, user: string, kind: 'command' | 'action', action: string, afterAuditId: string): Promise<Outcome> {
-    const reply = await t.slack.waitFor(() => t.slack.responses().find((r) => r.url === responseUrl), 10_000);
     const audit = await t.slack.waitFor(async () => {
       const [row] = await rows<Outcome['audit']>(
         `SELECT outcome, error_code FROM audit_log WHERE id > $1 AND user_id = $2 AND kind = $3 AND action = $4 ORDER BY id DESC LIMIT 1`,
@@ -76,7 +78,9 @@ targets:
       );
       return row;
     }, 10_000);
-    return { reply: reply.payload.text ?? '', audit };
+    const reply = t.slack.responses().find((r) => r.url === responseUrl);
+    if (reply) expect(reply.payload.response_type).toBe('ephemeral');
+    return { reply: reply?.payload.text ?? '', audit };
   }
 
   async function command(text: string, user: string): Promise<Outcome> {

@@ -34,7 +34,7 @@ const CHANNEL = 'C0UPGRADES';
 const STEPS = ['Re-check', 'Git record', 'Pull', 'Recreate', 'Readiness', 'Post-flight checks'];
 
 // The versions the tests upgrade to, in order, each with the behaviour of its fake image.
-const VERSIONS: Record<string, FakeBehaviour> = { '0.28.0': 'ready', '0.30.0': 'slow-ready', '0.31.0': 'slow-ready', '0.32.0': 'ready' };
+const VERSIONS: Record<string, FakeBehaviour> = { '0.28.0': 'ready', '0.30.0': 'slow-ready', '0.31.0': 'slow-ready', '0.32.0': 'ready', '0.33.0': 'ready' };
 
 const fixtures = loadFixtureReleases();
 function release(version: string, id: number): GithubRelease {
@@ -158,7 +158,11 @@ targets:
 
   async function expectJobCompletedOnce(message: FakeMessage): Promise<void> {
     const id = await upgradeId(message);
-    const events = await jobEvents(id);
+    // The job completes after its last thread message (the follow-ups are queued first).
+    const events = await pollUntil(async () => {
+      const all = await jobEvents(id);
+      return all.includes('completed') ? all : undefined;
+    }, 30_000);
     expect(events.filter((e) => e === 'active')).toHaveLength(1);
     expect(events.filter((e) => e === 'completed')).toHaveLength(1);
     expect(events.filter((e) => e === 'failed' || e === 'stalled' || e === 'retries-exhausted')).toEqual([]);
@@ -171,7 +175,7 @@ targets:
     }
     port = await freePort();
     await createCheckstackContainer(engine, { name: containerName, image: `${repository}:0.28.0`, port, restartPolicy: 'unless-stopped' });
-    github = await startFakeGithub({ releases: [release('0.32.0', 9032), release('0.31.0', 9031), release('0.30.0', 9030), ...fixtures] });
+    github = await startFakeGithub({ releases: [release('0.33.0', 9033), release('0.32.0', 9032), release('0.31.0', 9031), release('0.30.0', 9030), ...fixtures] });
     slack = await startFakeSlack({ botToken: BOT_TOKEN });
     database = await createTestDatabase();
     redisProxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379), new URL(REDIS_URL).hostname);
@@ -182,7 +186,6 @@ targets:
   }, 120_000);
 
   afterAll(async () => {
-    if (process.env.CK_DEBUG_LOGS) (await import('node:fs')).writeFileSync(process.env.CK_DEBUG_LOGS, [bot, ...replicas].map((b) => b?.logs.join('\n')).join('\n=====\n'));
     for (const replica of [bot, ...replicas]) await replica?.kill('SIGKILL');
     await redisProxy?.close();
     await postgresProxy?.close();
@@ -213,7 +216,7 @@ targets:
     await expectJobCompletedOnce(message);
   }, 150_000);
 
-  it('finishes an upgrade once when Postgres goes away for 5 s during Readiness', async () => {
+  it('finishes an upgrade once, and the bot lives on, when Postgres goes away for 5 s during Readiness', async () => {
     const message = await approveAndStart('0.31.0', bot);
     await waitForReply(message, /^▶️ \*Readiness\* started|^⏳ \*Readiness\*/);
 
@@ -229,15 +232,46 @@ targets:
     await expectJobCompletedOnce(message);
   }, 150_000);
 
+  it('retries the step whose end could not be recorded when Postgres goes away during Recreate, and finishes once', async () => {
+    const message = await approveAndStart('0.32.0', bot);
+    await waitForReply(message, /^▶️ \*Recreate\* started/);
+
+    await postgresProxy.cut();
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    await postgresProxy.restore();
+
+    expect(await finalStatus(message)).toBe('succeeded');
+    expect(bot.running()).toBe(true);
+    await expectOneCheckstack('0.32.0');
+    // The step's end could not be recorded: the job retries it (the replace is idempotent) and says so, once.
+    const texts = thread(message);
+    expect(texts.filter((t) => /^⚠️ \*Recreate\* hit an unexpected error after [\d.]+ s; retrying$/.test(t))).toHaveLength(1);
+    expect(texts.filter((t) => t === '↩️ Resuming after *Pull* (attempt 2 of 3, after the error above).')).toHaveLength(1);
+    expect(texts.filter((t) => /^✅ \*Recreate\* finished in .*already done before a restart/.test(t))).toHaveLength(1);
+    for (const step of STEPS) expect(texts.filter((t) => new RegExp(`^✅ \\*${escape(step)}\\* finished in`).test(t)), step).toHaveLength(1);
+    expect(texts.filter((t) => /Upgrade succeeded/.test(t))).toHaveLength(1);
+    expect(new Set(texts).size).toBe(texts.length);
+    const id = await upgradeId(message);
+    const { rows } = await pool.query<{ step: string; attempt: number }>(`SELECT step, attempt FROM upgrade_steps WHERE upgrade_id = $1 ORDER BY started_at`, [id]);
+    expect(rows.map((r) => `${r.step}:${r.attempt}`)).toEqual(['recheck:1', 'git_record:1', 'pull:1', 'recreate:2', 'readiness:1', 'postflight:1']);
+    const events = await pollUntil(async () => {
+      const all = await jobEvents(id);
+      return all.includes('completed') ? all : undefined;
+    }, 30_000);
+    expect(events.filter((e) => e === 'completed')).toHaveLength(1);
+    expect(events.filter((e) => e === 'active')).toHaveLength(2);
+    expect(events.filter((e) => e === 'stalled' || e === 'failed')).toEqual([]);
+  }, 150_000);
+
   it('runs a whole upgrade once with two replicas on one database and one queue prefix', async () => {
     const second = await startBotProcess({ env: botEnv(), configYaml: configYaml() });
     replicas.push(second);
 
-    const message = await approveAndStart('0.32.0', bot, second);
+    const message = await approveAndStart('0.33.0', bot, second);
 
     expect(await finalStatus(message)).toBe('succeeded');
     await waitForReply(message, /Log watch ended/, 30_000);
-    await expectOneCheckstack('0.32.0');
+    await expectOneCheckstack('0.33.0');
     expectTruthfulThread(message);
     await expectStepsRanOnce(message);
     await expectJobCompletedOnce(message);

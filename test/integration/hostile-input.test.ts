@@ -1,6 +1,5 @@
 // Hostile input through the real HTTP entry point: generated slash-command texts, malformed and forged
 // interactivity payloads, and requests that are not signed by Slack. Nothing may crash, 5xx, enqueue or change.
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCommand } from '../../src/domain/command-grammar.js';
 import { startFakeCheckstack, type FakeCheckstack } from '../fakes/fake-checkstack.js';
@@ -290,6 +289,18 @@ targets:
     ])('KNOWN GAP (Bolt answers 500): answers %s without a 5xx', async (_name, body) => {
       const response = await t.driver.send(body());
       expect(response.status).toBeLessThan(500);
+    });
+
+    it('refuses a slash command whose text field is repeated (Bolt hands over an array) ephemerally', async () => {
+      const fields = t.driver.slashCommandFields('/checkstack', 'upgrade 0.30.0', { user: MEMBER, channel: CHANNEL });
+      const body = `${new URLSearchParams(fields).toString()}&text=${encodeURIComponent('cancel prod')}`;
+
+      const response = await t.driver.send(body);
+
+      expect(response.status).toBe(200);
+      const reply = await t.slack.waitFor(() => t.slack.responses().find((r) => r.url === fields.response_url), 10_000);
+      expect(reply.payload).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(/could not be read/) });
+      await expect.poll(() => rows(`SELECT outcome, error_code FROM audit_log WHERE kind = 'command' ORDER BY id DESC LIMIT 1`)).toEqual([{ outcome: 'refused', error_code: 'invalid_input' }]);
     });
 
     it('keeps the bot healthy after all of it', async () => {

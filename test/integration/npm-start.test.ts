@@ -1,5 +1,6 @@
 // The compiled bot as operators run it (`npm start` = `node bin/checkstack-chatops.js start`), in plain Node ESM.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMAND_GRAMMAR } from '../../src/domain/command-grammar.js';
@@ -7,6 +8,7 @@ import { startFakeSlack, type FakeSlack } from '../fakes/fake-slack.js';
 import { createTestDatabase, randomQueuePrefix, REDIS_URL, type TestDatabase } from '../support/database.js';
 import { freePort } from '../support/docker-images.js';
 import { createSlackDriver } from '../support/slack-driver.js';
+import { FIXTURE_RELEASES_PATH } from '../support/fixtures.js';
 import { BOT_TOKEN, deleteQueueKeys, SIGNING_SECRET } from '../support/test-bot.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -81,5 +83,69 @@ describe('npm start (the compiled bot)', () => {
     expect(output).toMatch(/shut down cleanly/);
     expect(output).not.toContain(BOT_TOKEN);
     expect(output).not.toContain(SIGNING_SECRET);
+  });
+});
+
+describe('the compiled CLI', () => {
+  const run = (args: string[], env: Record<string, string> = {}, input?: string) => {
+    try {
+      const stdout = execFileSync(process.execPath, ['bin/checkstack-chatops.js', ...args], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH, ...env },
+        input,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      }).toString();
+      return { code: 0, stdout, stderr: '' };
+    } catch (err) {
+      const e = err as { status: number; stdout: Buffer; stderr: Buffer };
+      return { code: e.status, stdout: e.stdout.toString(), stderr: e.stderr.toString() };
+    }
+  };
+
+  it('summarize --json prints one element per non-draft release, newest first, in the contract shape', () => {
+    const { code, stdout } = run(['summarize', FIXTURE_RELEASES_PATH, '--json']);
+
+    expect(code).toBe(0);
+    const summaries = JSON.parse(stdout) as Array<Record<string, unknown>>;
+    expect(summaries.map((s) => s.version)).toEqual(['0.30.0', '0.28.0', '0.27.0', '0.25.0', '0.22.0', '0.16.0', '0.10.0', '0.5.0', '0.4.0']);
+    expect(summaries[0]).toEqual({
+      version: '0.30.0',
+      previous: '0.28.0',
+      bump: 'minor',
+      breaking: [expect.objectContaining({ id: '3dd1914', audience: 'plugin-author', packages: expect.arrayContaining(['@checkstack/backend-api', '@checkstack/healthcheck-backend']) })],
+      migrations: false,
+      encryption: false,
+      destructive: false,
+      truncated: false,
+      url: 'https://github.com/enyineer/checkstack/releases/tag/v0.30.0',
+    });
+    expect(summaries.at(-1)).toMatchObject({ version: '0.4.0', previous: null, bump: 'first' });
+  });
+
+  it('summarize reads stdin with "-" and prints readable text', () => {
+    const { code, stdout } = run(['summarize', '-'], {}, readFileSync(FIXTURE_RELEASES_PATH, 'utf8'));
+
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/Checkstack 0\.30\.0 \(previous: 0\.28\.0\)/);
+    expect(stdout).toMatch(/may contain breaking changes/);
+  });
+
+  it('summarize refuses input that is not a release list', () => {
+    const { code, stderr } = run(['summarize', '-'], {}, '{"not":"a list"}');
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/not a GitHub "list releases" array/);
+  });
+
+  it('check-config names every problem and exits 1, or summarises without secrets and exits 0', () => {
+    const bad = run(['check-config'], { SLACK_BOT_TOKEN: 'xoxb-secret-value-1', PORT: 'eighty', CONFIG_FILE: '/nonexistent.yml' });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/SLACK_SIGNING_SECRET/);
+    expect(bad.stderr).toMatch(/PORT/);
+    expect(bad.stderr).toMatch(/CONFIG_FILE/);
+
+    const good = run(['check-config'], { SLACK_BOT_TOKEN: 'xoxb-secret-value-1', SLACK_SIGNING_SECRET: 'signing-secret-value-2', CONFIG_FILE: 'checkstack-chatops.example.yml', CHECKSTACK_PROD_API_KEY: 'ck_secret_value_3' });
+    expect(good.code).toBe(0);
+    expect(good.stdout).toMatch(/Targets \(1\):\n {2}- prod \(default\)/);
+    for (const secret of ['xoxb-secret-value-1', 'signing-secret-value-2', 'ck_secret_value_3']) expect(good.stdout).not.toContain(secret);
   });
 });

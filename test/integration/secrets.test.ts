@@ -130,11 +130,12 @@ describe.skipIf(!docker)('secrets through a full upgrade on a real Docker engine
   const authHeaders: string[] = [];
   let t: TestBot;
   let driver: SlackDriver;
-  /** Errors thrown by the deployer, by the test's own steps, and whatever the bot printed outside its logger. */
+  /** The full text (message, stack, details, causes) of every error the deployer or a test step threw. */
   const errors: string[] = [];
   /** Every answer the bot's HTTP server gave: status, headers and body. */
   const httpAnswers: string[] = [];
   const answered = (r: SlackHttpResponse) => httpAnswers.push(`${r.status} ${JSON.stringify(r.headers)} ${r.text}`);
+  /** Whatever anything printed through `console` (outside the bot's logger). */
   const consoleOutput: string[] = [];
 
   const current = (m: FakeMessage) => t.slack.message(CHANNEL, m.ts)!;

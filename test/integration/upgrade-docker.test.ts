@@ -54,6 +54,18 @@ describe.skipIf(!docker)('the upgrade job on a real Docker engine', () => {
   const threadText = (ts: string) => t.slack.threadReplies(ts).map((m) => `${m.text ?? ''} ${JSON.stringify(m.blocks ?? [])}`).join('\n');
   const current = (m: FakeMessage) => t.slack.message(CHANNEL, m.ts)!;
   const inspect = () => engine.getContainer(containerName).inspect();
+  const PIN_PATH = 'deploy/docker-compose.yml';
+  // An operator's compose file: only the checkstack image line may ever change.
+  const composeFile = (version: string) => `# Checkstack, pinned: never :latest
+services:
+  checkstack:
+    image: ${repository}:${version}   # bumped by checkstack-chatops
+    env_file: .env
+    ports: ["8080:3000"]
+  postgres:
+    image: postgres:16.6-bookworm
+`;
+  const pinned = () => github.files.get('main', PIN_PATH)?.content;
 
   /** The previous test may have just restarted the container: the bot rightly refuses a target that is not ready. */
   async function targetReady(): Promise<void> {
@@ -88,7 +100,10 @@ describe.skipIf(!docker)('the upgrade job on a real Docker engine', () => {
     for (const [version, behaviour] of Object.entries({ '0.28.0': 'ready' as FakeBehaviour, ...VERSIONS })) {
       await buildFakeCheckstackImage(engine, { registry, repository: repository.slice(registry.length + 1), version, behaviour, readyAfterSeconds: 3 });
     }
-    github = await startFakeGithub({ releases: [release('0.33.0', 8033), release('0.32.0', 8032), release('0.31.0', 8031), ...fixtures] });
+    github = await startFakeGithub({
+      releases: [release('0.33.0', 8033), release('0.32.0', 8032), release('0.31.0', 8031), ...fixtures],
+      files: { [PIN_PATH]: composeFile('0.28.0') },
+    });
     port.value = await freePort();
     await createCheckstackContainer(engine, {
       name: containerName,
@@ -109,6 +124,7 @@ targets:
     baseUrl: http://127.0.0.1:${port.value}
     image: ${repository}
     docker: { host: "${process.env.DOCKER_HOST}", container: ${containerName}, stopTimeout: 5 }
+    pin: { github: { repo: enyineer/checkstack, path: ${PIN_PATH}, branch: main, mode: commit } }
     postflight: { readyTimeout: 20, logWatch: 5, healthcheckMaxWait: 5, retention: 3600 }
 `,
     });
@@ -142,6 +158,8 @@ targets:
     const thread = threadText(message.ts);
     for (const step of ['Re-check', 'Pull', 'Recreate', 'Readiness', 'Post-flight checks']) expect(thread).toMatch(new RegExp(`✅ \\*${step}\\* finished in`));
     expect(thread).toMatch(/version/);
+    expect(pinned()).toBe(composeFile('0.30.0'));
+    expect(github.files.history('main')[0]!.message).toMatch(/to 0\.30\.0[\s\S]*U0APPROVER1[\s\S]*U0APPROVER2/);
   }, 180_000);
 
   it('restores the old container when the new one will not start, and says why', async () => {
@@ -153,6 +171,8 @@ targets:
     expect(after.State.Running).toBe(true);
     expect(threadText(message.ts)).toMatch(/Recreate\* failed/);
     expect(threadText(message.ts)).toMatch(/0\.30\.0` is still running/);
+    expect(threadText(message.ts)).toMatch(/Git record was reverted/);
+    expect(pinned()).toBe(composeFile('0.30.0'));
   }, 180_000);
 
   it('fails an unknown tag at the pull, with the old container untouched', async () => {
@@ -176,6 +196,7 @@ targets:
     expect(thread).toContain('rollback_upgrade');
     expect((await inspect()).Config.Image).toBe(`${repository}:0.32.0`);
     expect((await engine.getContainer(`${containerName}-pre-0.32.0`).inspect()).Config.Image).toBe(`${repository}:0.30.0`);
+    expect(pinned()).toBe(composeFile('0.32.0'));
   }, 180_000);
 
   it('rolls back by the fast path from the Roll back button, through the same approvals', async () => {
@@ -198,6 +219,7 @@ targets:
     expect(after.Config.Image).toBe(`${repository}:0.30.0`);
     expect(after.State.Running).toBe(true);
     expect(threadText(rollback.ts)).toMatch(/kept previous container runs again/);
+    expect(pinned()).toBe(composeFile('0.30.0'));
     await t.slack.waitFor(() => /rolled back/i.test(current(failed).text ?? ''), 10_000);
   }, 180_000);
 });

@@ -85,7 +85,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
   const secrets = new SecretRegistry();
   const logger = createLogger({ level: config.log.level, format: 'json', secrets, destination: options.logDestination ?? logs });
   const targets = options.deployers
-    ? createTargetRegistry(config.targets, { docker: options.deployers.docker ?? dockerDeployerFactory(), ...(options.deployers.kubernetes ? { kubernetes: options.deployers.kubernetes } : {}) }, logger)
+    ? createTargetRegistry(config.targets, { docker: options.deployers.docker ?? dockerDeployerFactory((value) => secrets.register(value)), ...(options.deployers.kubernetes ? { kubernetes: options.deployers.kubernetes } : {}) }, logger)
     : undefined;
   const bot = await startBot(config, { host: '127.0.0.1', ...options.start, overrides: { logger, secrets, ...(targets ? { targets } : {}) } });
   const driver = createSlackDriver({ botUrl: bot.url, signingSecret: SIGNING_SECRET, fakeSlack: slack });
