@@ -4,7 +4,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver } from '@slack/bolt';
 import { COMMAND_GRAMMAR } from '../src/domain/command-grammar.js';
-import { CLICK_ACTION_ID } from './ack-requests.js';
 import type { ServerReady } from './bot-server.js';
 import { requiredEnv, runChild } from './child-process.js';
 
@@ -19,7 +18,8 @@ runChild<ServerReady>({
       await ack();
       await respond({ response_type: 'ephemeral', text: COMMAND_GRAMMAR });
     });
-    app.action(CLICK_ACTION_ID, async ({ ack, respond }) => {
+    // Every checklist confirmation (the ack bench clicks CLICK_ACTION_ID, the load bench all of them).
+    app.action(/^confirm:/, async ({ ack, respond }) => {
       await ack();
       await respond({ response_type: 'ephemeral', replace_original: false, text: 'This upgrade request was not found.' });
     });

@@ -27,6 +27,8 @@ export interface PlannedUpgrade {
 }
 
 let slack: FakeSlack | null = null;
+/** Checklists as first posted, before any confirmation: what a double click clicks. */
+const asPosted = new Map<string, FakeMessage>();
 
 function driverFor(botUrl?: string): SlackDriver {
   return createSlackDriver({ signingSecret: requiredEnv('BENCH_SIGNING_SECRET'), fakeSlack: slack!, ...(botUrl ? { botUrl } : {}) });
@@ -37,9 +39,10 @@ function topLevel(channel: string): FakeMessage[] {
 }
 
 function actionIds(message: FakeMessage): string[] {
-  return (message.blocks ?? []).flatMap((block) =>
-    Array.isArray(block.elements) ? (block.elements as { action_id?: string }[]).map((e) => e.action_id ?? '').filter(Boolean) : [],
-  );
+  return (message.blocks ?? []).flatMap((block) => {
+    const elements = [...(Array.isArray(block.elements) ? (block.elements as { action_id?: string }[]) : []), ...(block.accessory ? [block.accessory as { action_id?: string }] : [])];
+    return elements.map((e) => e.action_id ?? '').filter(Boolean);
+  });
 }
 
 runChild<FakeSlackReady>({
@@ -53,7 +56,7 @@ runChild<FakeSlackReady>({
       const a = args as LoadRequest;
       const driver = driverFor(a.botUrl);
       if ('command' in a) return signedRequest(driver, slack!, { command: a.command });
-      const message = slack!.message(a.click.channel, a.click.ts);
+      const message = asPosted.get(a.click.ts) ?? slack!.message(a.click.channel, a.click.ts);
       if (!message) throw new Error(`no message ${a.click.ts} in ${a.click.channel}`);
       return signedRequest(driver, slack!, { click: { message, actionId: a.click.actionId, user: a.click.user } });
     },
@@ -71,6 +74,7 @@ runChild<FakeSlackReady>({
       const reply = await slack!.waitFor(() => slack!.responses().find((r) => r.url === response.responseUrl), 30_000);
       if (!/planned/.test(reply.payload.text ?? '')) throw new Error(`the upgrade was not planned: ${reply.payload.text}`);
       const message = await slack!.waitFor(() => topLevel(a.channel).length > before && topLevel(a.channel).at(-1), 30_000);
+      asPosted.set(message.ts, structuredClone(message));
       const confirmActionIds = actionIds(message).filter((id) => id.startsWith('confirm'));
       await driver.clickAll(message, 'confirm', { user: a.approver });
       if (a.start) {

@@ -9,6 +9,8 @@ const PARTS: Record<string, (report: Report) => Promise<void>> = {
   summarize: async (report) => (await import('./release-bench.js')).releaseParsingBench(report),
   poll: async (report) => (await import('./poll-bench.js')).unchangedPollBench(report),
   ack: async (report) => (await import('./ack-latency.js')).ackLatencyBench(report),
+  job: async (report) => (await import('./job-bench.js')).jobOverheadBench(report),
+  load: async (report) => (await import('./load-bench.js')).loadBench(report),
 };
 
 const RESULTS_PATH = fileURLToPath(new URL('./results/latest.json', import.meta.url));

@@ -15,6 +15,8 @@ export interface SteadyLoadOptions {
   durationSeconds: number;
   /** Seconds before a request counts as timed out. */
   timeoutSeconds?: number;
+  /** A mix instead of one body: connection i sends `requests[i % length]` (so each gets its share of the rate). */
+  requests?: { body: string; headers: Record<string, string> }[];
 }
 
 export interface SteadyLoadResult {
@@ -40,11 +42,12 @@ export async function steadyLoad(options: SteadyLoadOptions): Promise<SteadyLoad
   for (let i = 0; i < options.rate; i += 1) {
     const wait = started + i * spacingMs - performance.now();
     if (wait > 0) await sleep(wait);
+    const request = options.requests?.length ? options.requests[i % options.requests.length]! : options;
     const run = autocannon({
       url: options.url,
       method: 'POST',
-      headers: options.headers,
-      body: options.body,
+      headers: request.headers,
+      body: request.body,
       connections: 1,
       overallRate: 1,
       // A fixed count rather than a duration: a run stopped by its clock drops the request in flight unanswered.

@@ -29,6 +29,8 @@ const envSchema = z.object({
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   SHUTDOWN_TIMEOUT: positiveInt.default(25),
   KUBECONFIG: z.string().min(1).optional(),
+  JOB_LOCK_SECONDS: positiveInt.default(30),
+  JOB_STALLED_CHECK_SECONDS: positiveInt.default(30),
 });
 
 const slackId = (what: string) => z.string().regex(/^[A-Z0-9]{2,32}$/, `must be a Slack ${what} id such as U0123ABCD`);
@@ -157,6 +159,8 @@ export interface Config {
   };
   log: { level: (typeof LOG_LEVELS)[number]; format: 'json' | 'pretty' | null };
   shutdownTimeoutSeconds: number;
+  /** How fast a job whose worker died is noticed and resumed (BullMQ lock and stalled check). */
+  jobs: { lockSeconds: number; stalledCheckSeconds: number };
   /** A kubeconfig file for Kubernetes targets; in-cluster service-account auth when null. */
   kubeconfigPath: string | null;
   configFile: string | null;
@@ -246,6 +250,7 @@ export function loadConfig({ env = process.env, readFile = readFileIfExists }: C
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? null },
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT,
     kubeconfigPath: e.KUBECONFIG ?? null,
+    jobs: { lockSeconds: e.JOB_LOCK_SECONDS, stalledCheckSeconds: e.JOB_STALLED_CHECK_SECONDS },
     configFile: fileText === null ? null : configFile,
     announce: fileConfig.announce,
     approvers: {

@@ -76,6 +76,16 @@ export async function startBot(config: Config, options: StartOptions = {}): Prom
         endpoints: '/slack/events',
         logger: boltLogger,
         processBeforeResponse: false,
+        // Bolt answers 500 when a signed payload lacks what it reads itself (a block_actions without a user):
+        // that is a bad request, not the bot's failure.
+        processEventErrorHandler: async ({ error, response }) => {
+          logger.warn({ err: error }, 'slack payload could not be processed');
+          if (!response.headersSent) {
+            response.writeHead(400);
+            response.end();
+          }
+          return false;
+        },
       });
   const app = new App({
     token: config.slack.botToken,
@@ -242,6 +252,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
   app.action(ROLLBACK_ACTION, blockAction(deps, 'rollback', rollbackAction(upgradeRequests)));
   app.action(STOP_LOG_WATCH_ACTION, blockAction(deps, 'stop_log_watch', stopLogWatchAction(deps)));
 
+
   app.action(/^confirm:/, blockAction(deps, 'confirm', confirmAction(upgradeRequests)));
   app.action(ACTION_IDS.start, blockAction(deps, 'start', startAction(upgradeRequests)));
   app.action(ACTION_IDS.cancel, blockAction(deps, 'cancel', cancelAction(upgradeRequests)));
@@ -279,9 +290,27 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       shutdownSignal: deps.shutdownSignal,
     }),
     // Several targets at once; the per-target lock keeps one job per target.
-    { connection: deps.redis, prefix: config.queuePrefix, concurrency: Math.max(1, deps.targets.names().length), autorun: run.upgrades },
+    {
+      connection: deps.redis,
+      prefix: config.queuePrefix,
+      concurrency: Math.max(1, deps.targets.names().length),
+      autorun: run.upgrades,
+      lockDuration: config.jobs.lockSeconds * 1000,
+      stalledInterval: config.jobs.stalledCheckSeconds * 1000,
+      // Steps are resumable and idempotent, so a job whose worker died is worth resuming more than once.
+      maxStalledCount: 3,
+    },
   );
-  upgradeWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'upgrade job failed'));
+  upgradeWorker.on('failed', (job, err) => {
+    logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'upgrade job failed');
+    // A job BullMQ gave up on without our processor deciding (e.g. stalled too often) must not leave the
+    // upgrade "running" forever and its target blocked.
+    const finished = job && (job.name === 'upgrade' || job.name === 'rollback') && job.attemptsMade >= (job.opts.attempts ?? 1);
+    const stalled = /stalled more than allowable limit/.test(err?.message ?? '');
+    if (job && (finished || stalled)) {
+      void runner.abandon(String(job.data?.upgradeId ?? job.id), `the job gave up: ${err.message}`).catch((abandonErr: unknown) => logger.error({ err: abandonErr, jobId: job.id }, 'could not mark the abandoned upgrade failed'));
+    }
+  });
   const logWatchWorker = new Worker(
     QUEUE.logWatch,
     logWatchProcessor({

@@ -495,6 +495,13 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
         throw new AppError('invalid_input', `Cannot roll back to \`${request.previousImage}\`: it has no tag.`);
       }
       log.info({ container: name, image: request.previousImage }, 'no kept container, recreating from the previous image');
+      // A stopped `<name>-pre-<previous>` left by an older upgrade to that same version would be taken for this
+      // replace's own kept container (its crash-resume state): it is superseded, so it goes first.
+      const stale = await inspectContainer(keptContainerName(name, previousVersion));
+      if (stale && !stale.State.Running && stale.Id !== current?.Id) {
+        log.warn({ container: stale.Name, image: stale.Config.Image }, 'removing a stale kept container from an older upgrade');
+        await engine('remove a stale kept container', () => docker.getContainer(stale.Id).remove({ v: false }));
+      }
       if (!previousImage) await pull(request.previousImage);
       const result = await replace({ image: request.previousImage, version: previousVersion });
       return { instance: result.instance, method: 'recreated', alreadyDone: result.alreadyDone };

@@ -151,6 +151,13 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
    */
   async function refreshMessage(upgradeId: string, extra: { queuePosition?: number } = {}): Promise<void> {
     const client = await deps.pool.connect();
+    // A checked-out client has no pool listener: without this, a dropped connection would crash the process.
+    let broken = false;
+    const onError = (err: Error) => {
+      broken = true;
+      logger.warn({ err: { message: err.message }, upgradeId }, 'postgres connection lost while updating a checklist message');
+    };
+    client.on('error', onError);
     try {
       await client.query(`SELECT pg_advisory_lock(hashtext('checklist-message'), hashtext($1))`, [upgradeId]);
       try {
@@ -159,10 +166,12 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
         const message = await renderChecklist(upgrade, extra);
         await slack.chat.update({ channel: upgrade.channelId, ts: upgrade.messageTs, text: message.text, blocks: message.blocks as never });
       } finally {
-        await client.query(`SELECT pg_advisory_unlock(hashtext('checklist-message'), hashtext($1))`, [upgradeId]);
+        if (!broken) await client.query(`SELECT pg_advisory_unlock(hashtext('checklist-message'), hashtext($1))`, [upgradeId]).catch(() => undefined);
       }
     } finally {
-      client.release();
+      client.off('error', onError);
+      // A broken connection is discarded; Postgres released its lock with it.
+      client.release(broken ? true : undefined);
     }
   }
 

@@ -158,6 +158,13 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     return [...new Set((await upgrades.confirmations(upgrade.id)).map((c) => c.userId))];
   }
 
+  /** Who asked and who approved, for `kubernetes.io/change-cause` (what `kubectl rollout history` shows). */
+  async function changeCause(upgrade: UpgradeRecord): Promise<string> {
+    const what = upgrade.kind === 'upgrade' ? `upgrade to ${upgrade.toVersion}` : `roll back ${upgrade.fromVersion} to ${upgrade.toVersion}`;
+    const approvers = await approversOf(upgrade);
+    return `checkstack-chatops: ${what} (${upgrade.id}), requested by Slack user ${upgrade.requester}; approved by ${approvers.join(', ') || 'nobody'}`;
+  }
+
   async function pinChange(upgrade: UpgradeRecord, runtime: TargetRuntime) {
     return {
       target: runtime.config,
@@ -207,26 +214,36 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       signal,
     );
     const done = last as PullProgress | null;
+    if (runtime.deployer.kind === 'kubernetes') return `nothing to pull here: the cluster pulls ${image} when the new pod starts`;
     return done ? `${image}: ${done.layersTotal} layers, ${formatBytes(done.bytesTotal)}` : image;
   }
 
-  async function recreate({ upgrade, runtime }: StepContext): Promise<string> {
+  async function recreate({ upgrade, runtime, progress }: StepContext): Promise<string> {
     const result = await runtime.deployer.replace({
       image: imageRef(upgrade, runtime),
       version: upgrade.toVersion,
       expectedEncryptionKeyFingerprint: upgrade.keyFingerprint,
+      changeCause: await changeCause(upgrade),
+      onProgress: (text) => void progress(`⏳ *Recreate*: ${text}`),
     });
     await upgrades.recordJobFacts(upgrade.id, { previousImage: result.previousImage });
-    return `${result.instance.name} runs ${result.instance.image}${result.keptAs ? `; the previous container is kept as ${result.keptAs}` : ''}${result.alreadyDone ? ' (already done before a restart)' : ''}`;
+    const kept = runtime.deployer.kind === 'docker' ? 'container' : 'ReplicaSet';
+    return `${result.instance.name} runs ${result.instance.image}${result.keptAs ? `; the previous ${kept} is kept as ${result.keptAs}` : ''}${result.alreadyDone ? ' (already done before a restart)' : ''}`;
   }
 
-  async function rollback({ upgrade, runtime }: StepContext): Promise<string> {
+  async function rollback({ upgrade, runtime, progress }: StepContext): Promise<string> {
     const original = upgrade.rollbackOf ? await upgrades.byId(upgrade.rollbackOf) : null;
     const previousImage = original?.previousImage ?? `${runtime.config.image}:${upgrade.toVersion}`;
-    const result = await runtime.deployer.rollback({ fromVersion: upgrade.fromVersion, previousImage });
+    const result = await runtime.deployer.rollback({
+      fromVersion: upgrade.fromVersion,
+      previousImage,
+      changeCause: await changeCause(upgrade),
+      onProgress: (text) => void progress(`⏳ *Roll back*: ${text}`),
+    });
+    const kept = runtime.deployer.kind === 'docker' ? 'container' : 'ReplicaSet';
     return result.method === 'kept'
-      ? `the kept previous container runs again (${result.instance.image})`
-      : `recreated from ${previousImage}: the kept container was gone`;
+      ? `the kept previous ${kept} runs again (${result.instance.image})`
+      : `recreated from ${previousImage}: the kept ${kept} was gone`;
   }
 
   async function gitRevert({ upgrade, runtime }: StepContext): Promise<string> {
@@ -324,7 +341,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     if (!ended) return;
     deps.metrics?.upgrades.inc({ kind: upgrade.kind, result: 'failed' });
     const stillRuns = step === 'pull' || step === 'recreate' || step === 'recheck' || step === 'git_record';
-    const text = `❌ *${upgrade.kind === 'rollback' ? 'Rollback' : 'Upgrade'} failed* at *${STEP_TITLES[step]}*: ${reason}.${stillRuns && upgrade.kind === 'upgrade' ? ` \`${upgrade.fromVersion}\` is still running.` : ''}${cleanup}`;
+    const text = `❌ *${upgrade.kind === 'rollback' ? 'Rollback' : 'Upgrade'} failed* at *${STEP_TITLES[step]}*: ${reason.replace(/\.$/, '')}.${stillRuns && upgrade.kind === 'upgrade' ? ` \`${upgrade.fromVersion}\` is still running.` : ''}${cleanup}`;
     if (offerRollback && upgrade.kind === 'upgrade') {
       await post(upgrade, text, rollbackButton(upgrade, `${text}\nThe previous container is kept. Roll back? (Database migrations are not reversed.)`));
       if (rollBackAutomatically && runtime.config.postflight.autoRollback) await deps.autoRollback(upgrade, reason);

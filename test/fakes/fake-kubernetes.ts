@@ -53,6 +53,12 @@ export interface FakeKubernetesOptions {
   autoRollout?: boolean;
 }
 
+/** What the fake controller tells `onRollout`: a rollout of `image` began, or all its new pods became ready. */
+export interface FakeRolloutEvent {
+  phase: 'started' | 'ready';
+  image: string;
+}
+
 /** How the pods of the next rollout behave. */
 type RolloutOutcome = { kind: 'ready' } | { kind: 'stall'; reason: string } | { kind: 'crashloop' } | { kind: 'imagepull' };
 
@@ -76,6 +82,8 @@ export class FakeKubernetes {
   readonly containerName: string;
   readonly requests: FakeKubernetesRequest[] = [];
   autoRollout: boolean;
+  /** Called as rollouts start and finish, so a test can make the fake Checkstack follow the image that runs. */
+  onRollout: ((event: FakeRolloutEvent) => void) | null = null;
   deployment: V1Deployment;
   replicaSets: V1ReplicaSet[] = [];
   pods: V1Pod[] = [];
@@ -259,6 +267,7 @@ export class FakeKubernetes {
         case 'ready':
           for (const pod of newPods) this.makeRunning(pod);
           rollout.phase = 'available';
+          this.onRollout?.({ phase: 'ready', image: this.templateImage(rollout.rs) });
           break;
         case 'imagepull':
           for (const pod of newPods) this.setWaiting(pod, 'ImagePullBackOff', `Back-off pulling image "${this.imageOf(pod)}"`);
@@ -331,6 +340,7 @@ export class FakeKubernetes {
     this.armed = null;
     this.setCondition('Progressing', 'True', 'NewReplicaSetCreated', `Created new replica set "${rs.metadata!.name}"`);
     this.recomputeStatus();
+    this.onRollout?.({ phase: 'started', image });
   }
 
   private createReplicaSet(image: string, revision: number): V1ReplicaSet {
@@ -458,6 +468,10 @@ export class FakeKubernetes {
 
   private containerStatusOf(pod: V1Pod): V1ContainerStatus {
     return pod.status!.containerStatuses!.find((s) => s.name === this.containerName)!;
+  }
+
+  private templateImage(rs: V1ReplicaSet): string {
+    return rs.spec!.template!.spec!.containers.find((c) => c.name === this.containerName)!.image!;
   }
 
   private imageOf(pod: V1Pod): string {

@@ -128,6 +128,9 @@ describe.skipIf(!docker)('crash safety: the bot SIGKILLed in the middle of upgra
     GITHUB_API_URL: github.url,
     RELEASE_POLL_INTERVAL: '3600',
     LOG_LEVEL: 'debug',
+    // A killed worker's job is noticed within seconds instead of BullMQ's default 30 s lock.
+    JOB_LOCK_SECONDS: '10',
+    JOB_STALLED_CHECK_SECONDS: '5',
   });
   const configYaml = () => `approvers:
   users: [${REQUESTER}, ${APPROVER}]
@@ -225,7 +228,7 @@ ${scenarios
     beforeAll(async () => {
       const [readiness, pull, recreate] = scenarios as [Scenario, Scenario, Scenario];
       // Readiness first (it stays there ~30 s), then Pull (held at the registry), then Recreate: the kill comes
-      // right after Recreate announces itself, while the other two are still inside their steps.
+      // in the middle of Recreate (the old container renamed aside), while the other two are still inside their steps.
       readiness.message = await approveAndStart(readiness, bot!);
       await slack.waitFor(() => thread(readiness.message!).some((t) => stepStarted(readiness).test(t)), 30_000);
       gate.hold();
@@ -233,6 +236,8 @@ ${scenarios
       await slack.waitFor(() => thread(pull.message!).some((t) => stepStarted(pull).test(t)), 30_000);
       recreate.message = await approveAndStart(recreate, bot!);
       await slack.waitFor(() => thread(recreate.message!).some((t) => stepStarted(recreate).test(t)), 30_000);
+      // The worst moment inside Recreate: the old container stopped and renamed aside, the new one not yet up.
+      await pollUntil(async () => ((await engine.listContainers({ all: true, filters: { name: [`${recreate.container}-pre-${TO}`] } })).length > 0 ? true : undefined), 15_000, 20);
 
       const killedAt = Date.now();
       const exit = await bot!.kill('SIGKILL');

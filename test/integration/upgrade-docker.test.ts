@@ -220,6 +220,41 @@ targets:
     expect(after.State.Running).toBe(true);
     expect(threadText(rollback.ts)).toMatch(/kept previous container runs again/);
     expect(pinned()).toBe(composeFile('0.30.0'));
-    await t.slack.waitFor(() => /rolled back/i.test(current(failed).text ?? ''), 10_000);
+    await t.slack.waitFor(() => /rolled back/i.test(current(failed).text ?? ''), 30_000);
   }, 180_000);
+
+  it('removes the kept container when the retention ends, and then rolls back by recreating from the previous image', async () => {
+    const message = await approveAndStart('0.33.0');
+    expect(await finalStatus(message)).toMatch(/succeeded/);
+    const [{ id }] = (await t.bot.deps.pool.query(`SELECT id FROM upgrades WHERE to_version = '0.33.0' AND kind = 'upgrade'`)).rows;
+    await engine.getContainer(`${containerName}-pre-0.33.0`).inspect();
+
+    // The retention job is queued with the retention delay (an hour here): promote it instead of waiting.
+    const retention = await t.slack.waitFor(() => t.bot.deps.queues.upgrades.raw.getJob(`retention-${id}`), 10_000);
+    await retention.promote();
+    await t.slack.waitFor(() => /retention period ended/.test(threadText(message.ts)), 20_000);
+    await expect(engine.getContainer(`${containerName}-pre-0.33.0`).inspect()).rejects.toThrow(/no such container/i);
+
+    await targetReady();
+    const before = t.slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts).length;
+    const response = await t.driver.slashCommand('/checkstack', 'rollback', { user: REQUESTER, channel: CHANNEL });
+    expect((await t.slack.waitFor(() => t.slack.responses().find((r) => r.url === response.responseUrl), 20_000)).payload.text).toMatch(/Rollback of `prod` to `0\.30\.0` planned/);
+    const rollback = await t.slack.waitFor(() => {
+      const top = t.slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts);
+      return top.length > before && top[top.length - 1];
+    }, 20_000);
+    await t.driver.clickAll(rollback, 'confirm', { user: APPROVER });
+    const ready = await t.slack.waitFor(() => JSON.stringify(current(rollback).blocks).includes('start_upgrade') && current(rollback), 10_000);
+    await t.driver.click(ready, 'start_upgrade', { user: APPROVER });
+
+    expect(await finalStatus(rollback)).toMatch(/succeeded/);
+    const after = await inspect();
+    expect(after.Config.Image).toBe(`${repository}:0.30.0`);
+    expect(after.State.Running).toBe(true);
+    expect(after.Config.Env).toEqual(expect.arrayContaining([`ENCRYPTION_MASTER_KEY=${masterKey}`, 'CUSTOM_SETTING=kept']));
+    expect(threadText(rollback.ts)).toMatch(/recreated from/);
+    expect(pinned()).toBe(composeFile('0.30.0'));
+    const running = await engine.listContainers({ filters: { name: [containerName] } });
+    expect(running).toHaveLength(1);
+  }, 240_000);
 });
