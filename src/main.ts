@@ -214,10 +214,12 @@ async function scheduleFollowUps(deps: Deps, reporter: ThreadReporter, upgrade: 
   await deps.db.upgrades.recordJobFacts(upgrade.id, { logWatchUntil: new Date(until * 1000) });
   await deps.queues.logWatch.add('watch', { upgradeId: upgrade.id, since, until }, { jobId: `logwatch-${upgrade.id}`, attempts: 5 });
   if (upgrade.messageTs) {
+    const seconds = runtime.config.postflight.logWatch;
+    const text = `🔎 Watching the logs for ${seconds >= 120 ? `${Math.round(seconds / 60)} min` : `${seconds} s`}: fatal lines, restarts and exits are reported here at once.`;
     await reporter.post(upgrade.channelId, upgrade.messageTs, {
-      text: `🔎 Watching the logs for ${Math.round(runtime.config.postflight.logWatch / 60)} min: fatal lines, restarts and exits are reported here at once.`,
+      text,
       blocks: [
-        { type: 'section', text: { type: 'mrkdwn', text: `🔎 Watching the logs for ${Math.round(runtime.config.postflight.logWatch / 60)} min: fatal lines, restarts and exits are reported here at once.` } },
+        { type: 'section', text: { type: 'mrkdwn', text } },
         logWatchStopButton(upgrade.id),
       ] as never,
     });

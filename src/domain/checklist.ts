@@ -30,7 +30,7 @@ export interface ChecklistItem {
   links?: ChecklistLink[];
 }
 
-export type AutomaticCheckId = 'target_ready' | 'deployment_found' | 'master_key_present';
+export type AutomaticCheckId = 'target_ready' | 'deployment_found' | 'master_key_present' | 'platform_warnings';
 export type AutomaticCheckResult = 'ok' | 'warning' | 'failed';
 
 /** A check the bot runs itself and shows with its result. */

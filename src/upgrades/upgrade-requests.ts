@@ -228,6 +228,14 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       );
     }
     const plan = planUpgrade({ current: inspection.current, target: input.version, releases: summaries, allowPrerelease: input.allowPrerelease });
+    // Platform-specific doubts, e.g. a RollingUpdate Deployment whose old and new pods would share a migrating database.
+    const warnings = await runtime.deployer.preflightWarnings?.({ migrations: plan.flags.migrations }).catch((err: unknown) => {
+      logger.info({ err }, 'pre-flight warnings unavailable');
+      return [] as string[];
+    });
+    if (warnings && warnings.length > 0) {
+      inspection.automatic.push({ id: 'platform_warnings', title: 'Platform checks', result: 'warning', detail: warnings.join(' ') });
+    }
     const items = checklistItems(plan, inspection.automatic);
     const now = deps.now();
     const upgrade = await upgrades.create({

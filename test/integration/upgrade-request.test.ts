@@ -35,7 +35,8 @@ describe('/checkstack upgrade: plan, checklist and approvals', () => {
   let github: FakeGithub;
   let checkstack: FakeCheckstack;
   let t: TestBot;
-  const deployer = staticDeployer({ tag: '0.25.0' });
+  const PLATFORM_WARNING = 'The Deployment uses RollingUpdate with 2 replicas and the range has migrations.';
+  const deployer = staticDeployer({ tag: '0.25.0' }, [PLATFORM_WARNING]);
 
   beforeAll(async () => {
     github = await startFakeGithub({ releases: fixtures });
@@ -101,6 +102,8 @@ describe('/checkstack upgrade: plan, checklist and approvals', () => {
     expect(text).toMatch(/each minor may break/i);
     expect(text).toContain('confirm:backup');
     expect(text).not.toContain('start_upgrade');
+    expect(text).toContain(PLATFORM_WARNING);
+    expect(text).toContain('confirm:automatic_checks_ack');
   });
 
   it('goes from the checklist to "queued" with exactly one BullMQ job named after the upgrade', async () => {

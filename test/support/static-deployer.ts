@@ -5,7 +5,7 @@ import type { DeployedInstance, Deployer } from '../../src/targets/deployer.js';
 
 export const TEST_MASTER_KEY = 'c0ffee'.repeat(10) + 'beef';
 
-export function staticDeployer(instance: Partial<DeployedInstance> & { tag: string }): Deployer & { instance: DeployedInstance } {
+export function staticDeployer(instance: Partial<DeployedInstance> & { tag: string }, preflightWarnings: string[] = []): Deployer & { instance: DeployedInstance } {
   const full: DeployedInstance = {
     id: 'a1b2c3d4e5f6',
     name: 'checkstack',
@@ -24,6 +24,7 @@ export function staticDeployer(instance: Partial<DeployedInstance> & { tag: stri
     kind: 'docker',
     instance: full,
     describe: async () => ({ ...full }),
+    preflightWarnings: async () => [...preflightWarnings],
     pull: unused('pull'),
     replace: unused('replace'),
     rollback: unused('rollback'),
