@@ -14,11 +14,12 @@ import {
   rollbackChecklistItems,
   isComplete,
   type AutomaticCheck,
+  type ChecklistItem,
   type ChecklistState,
 } from '../domain/checklist.js';
 import { summarizeRelease, versionFromTag } from '../domain/release-summary.js';
 import type { ReleaseSummary } from '../domain/release-types.js';
-import { hasVersionChanged, planUpgrade, type CurrentVersion } from '../domain/upgrade-plan.js';
+import { hasVersionChanged, planUpgrade, type CurrentVersion, type UpgradePlan } from '../domain/upgrade-plan.js';
 import { tagForVersion } from '../domain/versions.js';
 import { AppError, isAppError } from '../errors.js';
 import type { ReleaseSource } from '../github/release-source.js';
@@ -214,6 +215,59 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     );
   }
 
+  /**
+   * Records a new request (the unique index refuses a second active one for the target) and posts its checklist.
+   * A request whose message could not be posted is removed again: nobody could ever click it.
+   */
+  async function createAndPost(request: {
+    kind: 'upgrade' | 'rollback';
+    rollbackOf?: string;
+    target: string;
+    plan: UpgradePlan;
+    items: ChecklistItem[];
+    inspection: Awaited<ReturnType<typeof inspectTarget>>;
+    requester: string;
+    channelId: string;
+    teamDomain: string | null;
+    previousImage: string | null;
+  }): Promise<UpgradeRecord> {
+    const { inspection, plan } = request;
+    const created = await upgrades.create({
+      id: randomUUID(),
+      kind: request.kind,
+      rollbackOf: request.rollbackOf ?? null,
+      target: request.target,
+      fromVersion: plan.from,
+      toVersion: plan.to,
+      requester: request.requester,
+      channelId: request.channelId,
+      teamDomain: request.teamDomain,
+      plan,
+      items: request.items,
+      automatic: inspection.automatic,
+      instanceId: inspection.instance?.id ?? null,
+      imageTag: inspection.current.imageTag,
+      apiVersion: inspection.current.apiVersion,
+      keyFingerprint: inspection.instance?.encryptionKeyFingerprint ?? null,
+      previousImage: request.previousImage,
+      expiresAt: new Date(deps.now().getTime() + deps.requestTtlMs),
+    });
+    if (!created) {
+      const other = await upgrades.activeForTarget(request.target);
+      throw other ? activeRefusal(other) : new AppError('upgrade_in_progress', `Target \`${request.target}\` already has an active request.`);
+    }
+    try {
+      const message = await renderChecklist(created);
+      const posted = await slack.chat.postMessage({ channel: request.channelId, text: message.text, blocks: message.blocks as never, unfurl_links: false });
+      await upgrades.setMessage(created.id, posted.ts!);
+      logger.info({ upgradeId: created.id, kind: request.kind, target: request.target, from: plan.from, to: plan.to, requester: request.requester }, `${request.kind} requested`);
+      return { ...created, messageTs: posted.ts! };
+    } catch (err) {
+      await upgrades.discard(created.id);
+      throw err;
+    }
+  }
+
   async function requestUpgrade(input: RequestUpgradeInput): Promise<UpgradeRecord> {
     const runtime = deps.targets.resolve(input.targetName);
     const target = runtime.config.name;
@@ -237,40 +291,17 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       inspection.automatic.push({ id: 'platform_warnings', title: 'Platform checks', result: 'warning', detail: warnings.join(' ') });
     }
     const items = checklistItems(plan, inspection.automatic);
-    const now = deps.now();
-    const upgrade = await upgrades.create({
-      id: randomUUID(),
+    return createAndPost({
       kind: 'upgrade',
       target,
-      fromVersion: plan.from,
-      toVersion: plan.to,
+      plan,
+      items,
+      inspection,
       requester: input.userId,
       channelId: input.channelId,
       teamDomain: input.teamDomain,
-      plan,
-      items,
-      automatic: inspection.automatic,
-      instanceId: inspection.instance?.id ?? null,
-      imageTag: inspection.current.imageTag,
-      apiVersion: inspection.current.apiVersion,
-      keyFingerprint: inspection.instance?.encryptionKeyFingerprint ?? null,
       previousImage: inspection.instance?.image ?? null,
-      expiresAt: new Date(now.getTime() + deps.requestTtlMs),
     });
-    if (!upgrade) {
-      const other = await upgrades.activeForTarget(target);
-      throw other ? activeRefusal(other) : new AppError('upgrade_in_progress', `Target \`${target}\` already has an active request.`);
-    }
-    try {
-      const message = await renderChecklist(upgrade);
-      const posted = await slack.chat.postMessage({ channel: input.channelId, text: message.text, blocks: message.blocks as never, unfurl_links: false });
-      await upgrades.setMessage(upgrade.id, posted.ts!);
-      logger.info({ upgradeId: upgrade.id, target, from: plan.from, to: plan.to, requester: input.userId }, 'upgrade requested');
-      return { ...upgrade, messageTs: posted.ts! };
-    } catch (err) {
-      await upgrades.discard(upgrade.id);
-      throw err;
-    }
   }
 
   /** `/checkstack rollback [target]` or the Roll back button: a rollback request with its own checklist. */
@@ -310,41 +341,22 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       unreachable: !inspection.current.reachable,
     };
     const items = rollbackChecklistItems({ from: original.toVersion, to: original.fromVersion, destructive: original.plan.flags.destructive, migrations: original.plan.flags.migrations });
-    const rollback = await upgrades.create({
-      id: randomUUID(),
+    const rollback = await createAndPost({
       kind: 'rollback',
       rollbackOf: original.id,
       target: original.target,
-      fromVersion: original.toVersion,
-      toVersion: original.fromVersion,
+      plan,
+      items,
+      inspection,
       requester: input.userId,
       channelId: input.channelId,
       teamDomain: input.teamDomain ?? original.teamDomain,
-      plan,
-      items,
-      automatic: inspection.automatic,
-      instanceId: inspection.instance?.id ?? null,
-      imageTag: inspection.current.imageTag,
-      apiVersion: inspection.current.apiVersion,
-      keyFingerprint: inspection.instance?.encryptionKeyFingerprint ?? null,
       previousImage: original.previousImage,
-      expiresAt: new Date(deps.now().getTime() + deps.requestTtlMs),
     });
-    if (!rollback) throw new AppError('upgrade_in_progress', `Target \`${original.target}\` already has an active request.`);
-    try {
-      const message = await renderChecklist(rollback);
-      const posted = await slack.chat.postMessage({ channel: input.channelId, text: message.text, blocks: message.blocks as never, unfurl_links: false });
-      await upgrades.setMessage(rollback.id, posted.ts!);
-      const withTs = { ...rollback, messageTs: posted.ts! };
-      if (original.messageTs) {
-        await slack.chat.postMessage({ channel: original.channelId, thread_ts: original.messageTs, text: `↩️ <@${input.userId}> requested a rollback to \`${original.fromVersion}\`: <${threadPermalink(withTs)}|its checklist>.` });
-      }
-      logger.info({ upgradeId: rollback.id, of: original.id, requester: input.userId }, 'rollback requested');
-      return withTs;
-    } catch (err) {
-      await upgrades.discard(rollback.id);
-      throw err;
+    if (original.messageTs) {
+      await slack.chat.postMessage({ channel: original.channelId, thread_ts: original.messageTs, text: `↩️ <@${input.userId}> requested a rollback to \`${original.fromVersion}\`: <${threadPermalink(rollback)}|its checklist>.` });
     }
+    return rollback;
   }
 
   /**
