@@ -41,7 +41,7 @@ export async function jobOverheadBench(report: Report): Promise<void> {
     const events = await bot.ask<DockerEvent[]>('dockerEvents');
     reportJob(report, result.steps, events);
   } finally {
-    await Promise.all(children.reverse().map((child) => child.stop(60_000)));
+    await Promise.all(children.reverse().map((child) => child.stop(120_000)));
   }
 }
 

@@ -105,7 +105,7 @@ export async function loadBench(report: Report, options: LoadBenchOptions = {}):
     report.note('load_status_codes', Object.fromEntries((['bot', 'baseline'] as const).map((n) => [n, runs[n].map((r) => r.statusCodes)])));
     report.note('load_rates', Object.fromEntries((['bot', 'baseline'] as const).map((n) => [n, runs[n].map((r) => r.achievedRate)])));
   } finally {
-    await Promise.all(children.reverse().map((child) => child.stop(60_000)));
+    await Promise.all(children.reverse().map((child) => child.stop(120_000)));
   }
 }
 

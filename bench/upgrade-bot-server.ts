@@ -136,12 +136,20 @@ runChild<UpgradeBotReady>({
     },
   },
   async stop() {
-    await bot?.close();
-    await github?.close();
+    // Each part on its own: a bot that fails to stop (say, a job step mid-way) must not leave containers behind.
+    const attempt = (what: string, work: () => Promise<unknown> | undefined) =>
+      Promise.resolve()
+        .then(work)
+        .catch((err: unknown) => console.error(`upgrade-bot-server: ${what} failed`, err));
+    // A job in its readiness step may take a while to reach a checkpoint: clean up after 20 s whatever happens.
+    await attempt('stopping the bot', () =>
+      Promise.race([bot?.close(), new Promise((_, reject) => setTimeout(() => reject(new Error('not stopped within 20 s')), 20_000).unref())]),
+    );
+    await attempt('stopping the fake GitHub', () => github?.close());
     if (docker) {
-      await removeContainers(docker, containers);
-      await removeVolumes(docker, containers.map((c) => `${c}-data`));
-      await removeImages(docker, images);
+      await attempt('removing containers', () => removeContainers(docker, containers));
+      await attempt('removing volumes', () => removeVolumes(docker, containers.map((c) => `${c}-data`)));
+      await attempt('removing images', () => removeImages(docker, images));
     }
   },
 });

@@ -6,8 +6,6 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Deployer } from './deployer.js';
 import { createDockerDeployer } from './docker.js';
-import { loadKubeConfig } from './kube-config.js';
-import { createKubernetesDeployer } from './kubernetes.js';
 
 export interface TargetRuntime {
   config: TargetConfig;
@@ -53,18 +51,42 @@ export function dockerDeployerFactory(registerSecret?: SecretSink): DeployerFact
   };
 }
 
+/**
+ * A Deployer whose implementation is loaded on first use. `@kubernetes/client-node` is large (megabytes of
+ * source on the heap, seconds to import on a busy machine): a bot without Kubernetes targets never loads it.
+ */
+function lazyDeployer(kind: Deployer['kind'], load: () => Promise<Deployer>): Deployer {
+  let loading: Promise<Deployer> | null = null;
+  const deployer = () => (loading ??= load());
+  return {
+    kind,
+    describe: async () => (await deployer()).describe(),
+    pull: async (image, onProgress, signal) => (await deployer()).pull(image, onProgress, signal),
+    replace: async (request, onStep) => (await deployer()).replace(request, onStep),
+    rollback: async (request) => (await deployer()).rollback(request),
+    removeKept: async (version) => (await deployer()).removeKept(version),
+    followLogs: async (since, onLine, signal) => (await deployer()).followLogs(since, onLine, signal),
+    state: async () => (await deployer()).state(),
+    preflightWarnings: async (context) => (await (await deployer()).preflightWarnings?.(context)) ?? [],
+  };
+}
+
 /** Kubernetes deployers share one KubeConfig: the kubeconfig file, or the pod's service account. */
 export function kubernetesDeployerFactory(kubeconfigPath: string | null, registerSecret?: SecretSink): DeployerFactory {
-  let kubeConfig: ReturnType<typeof loadKubeConfig> | null = null;
+  let kubeConfig: Promise<import('@kubernetes/client-node').KubeConfig> | null = null;
   return (target, logger) => {
-    if (!target.kubernetes) throw new AppError('config_invalid', `Target ${target.name} has no kubernetes block.`);
-    kubeConfig ??= loadKubeConfig({ kubeconfigPath });
-    return createKubernetesDeployer({
-      kubeConfig,
-      target: target.kubernetes,
-      logger,
-      rolloutTimeoutMs: target.postflight.readyTimeout * 1000,
-      ...(registerSecret ? { registerSecret } : {}),
+    const kubernetes = target.kubernetes;
+    if (!kubernetes) throw new AppError('config_invalid', `Target ${target.name} has no kubernetes block.`);
+    return lazyDeployer('kubernetes', async () => {
+      const [{ createKubernetesDeployer }, { loadKubeConfig }] = await Promise.all([import('./kubernetes.js'), import('./kube-config.js')]);
+      kubeConfig ??= Promise.resolve(loadKubeConfig({ kubeconfigPath }));
+      return createKubernetesDeployer({
+        kubeConfig: await kubeConfig,
+        target: kubernetes,
+        logger,
+        rolloutTimeoutMs: target.postflight.readyTimeout * 1000,
+        ...(registerSecret ? { registerSecret } : {}),
+      });
     });
   };
 }

@@ -30,6 +30,8 @@ import type { ApproverResolver } from '../slack/approvers.js';
 import { checklistMessage, withConfirmations } from '../slack/checklist-message.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
 
+const STATUS_CACHE_MS = 5_000;
+
 /** The requester and starter recorded for a rollback the bot started on its own (`postflight.autoRollback`). */
 export const AUTO_ROLLBACK_ACTOR = 'checkstack-chatops';
 
@@ -507,11 +509,22 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     return result;
   }
 
+  /** `/checkstack status` in a busy channel must not hammer the target: one inspection serves every caller for a few seconds. */
+  const statusInspections = new Map<string, { at: number; inspection: ReturnType<typeof inspectTarget> }>();
+  function recentInspection(runtime: TargetRuntime) {
+    const now = deps.now().getTime();
+    const cached = statusInspections.get(runtime.config.name);
+    if (cached && now - cached.at < STATUS_CACHE_MS) return cached.inspection;
+    const inspection = inspectTarget(runtime, logger);
+    statusInspections.set(runtime.config.name, { at: now, inspection });
+    return inspection;
+  }
+
   async function status(targetName: string | undefined) {
     const runtime = deps.targets.resolve(targetName);
     const target = runtime.config.name;
     const [{ current }, releases, active, history] = await Promise.all([
-      inspectTarget(runtime, logger),
+      recentInspection(runtime),
       deps.releases.recent(200, false),
       upgrades.activeForTarget(target),
       upgrades.history(target, 10),

@@ -282,7 +282,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     }
   }
 
-  async function postflight({ upgrade, runtime }: StepContext): Promise<{ detail: string; verdict: PostflightVerdict; versionFailed: boolean }> {
+  async function postflight({ upgrade, runtime, signal }: StepContext): Promise<{ detail: string; verdict: PostflightVerdict; versionFailed: boolean }> {
     const fresh = (await upgrades.byId(upgrade.id))!;
     const target = upgrade.kind === 'upgrade' ? upgrade.toVersion : upgrade.toVersion;
     const instance = await runtime.deployer.describe().catch(() => null);
@@ -292,7 +292,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       pluginsBefore: fresh.pluginsBefore,
       readyAt: fresh.readyAt ?? deps.now(),
       now: deps.now,
-      sleep: (ms) => deps.sleep(ms),
+      sleep: (ms) => deps.sleep(ms, signal),
       healthcheckMaxWaitMs: runtime.config.postflight.healthcheckMaxWait * 1000,
       apiKeyEnv: runtime.config.apiKeyEnv,
       runningImageTag: instance?.tag ?? null,
@@ -400,8 +400,14 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     const startIndex = doneStep ? steps.indexOf(doneStep as StepName) + 1 : 0;
     if (startIndex > 0) await post(upgrade, `↩️ Resuming after *${STEP_TITLES[doneStep as StepName]}* (${options.resumeReason ?? 'the worker restarted'}).`);
 
+    // "✅ finished" lines land in the background (the reporter spaces updates of a message): the next step
+    // need not wait for them, only the verdict does, so the thread reads in order.
+    const landing: Promise<void>[] = [];
     for (const step of steps.slice(startIndex)) {
-      if (options.signal.aborted) return 'interrupted';
+      if (options.signal.aborted) {
+        await Promise.all(landing);
+        return 'interrupted';
+      }
       await upgrades.stepStarted(upgrade.id, step);
       await deps.refreshMessage(upgrade.id);
       const started = deps.now().getTime();
@@ -413,29 +419,30 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       } catch (err) {
         const elapsed = seconds(deps.now().getTime() - started);
         if (options.signal.aborted && !isAppError(err) && !(err instanceof StepFailure)) {
-          await reporter.update(upgrade.channelId, stepTs, { text: `⏸️ *${STEP_TITLES[step]}* interrupted after ${elapsed}: the bot is shutting down and resumes it on restart` });
+          await Promise.all([...landing, reporter.update(upgrade.channelId, stepTs, { text: `⏸️ *${STEP_TITLES[step]}* interrupted after ${elapsed}: the bot is shutting down and resumes it on restart` })]);
           return 'interrupted';
         }
         const failure = err instanceof StepFailure ? err : isAppError(err) ? new StepFailure(step, err.message, false, { cause: err }) : null;
         if (!failure && !options.isLastAttempt) {
-          await reporter.update(upgrade.channelId, stepTs, { text: `⚠️ *${STEP_TITLES[step]}* hit an unexpected error after ${elapsed}; retrying` });
+          await Promise.all([...landing, reporter.update(upgrade.channelId, stepTs, { text: `⚠️ *${STEP_TITLES[step]}* hit an unexpected error after ${elapsed}; retrying` })]);
           throw err;
         }
         const reason = failure?.reason ?? `unexpected error: ${(err as Error).message}`;
         logger.warn({ err, upgradeId, step }, 'upgrade step failed');
         await upgrades.stepFinished(upgrade.id, step, 'failed', reason);
         deps.metrics?.stepDuration.observe({ kind: upgrade.kind, step, outcome: 'failed' }, (deps.now().getTime() - started) / 1000);
-        await reporter.update(upgrade.channelId, stepTs, { text: `❌ *${STEP_TITLES[step]}* failed after ${elapsed}: ${reason}` });
+        await Promise.all([...landing, reporter.update(upgrade.channelId, stepTs, { text: `❌ *${STEP_TITLES[step]}* failed after ${elapsed}: ${reason}` })]);
         await fail(upgrade, runtime, step, reason, failure?.offerRollback ?? false);
         return 'ended';
       }
       const detail = typeof outcome === 'string' ? outcome : outcome.detail;
       await upgrades.stepFinished(upgrade.id, step, 'ok', detail);
       deps.metrics?.stepDuration.observe({ kind: upgrade.kind, step, outcome: 'ok' }, (deps.now().getTime() - started) / 1000);
-      await reporter.update(upgrade.channelId, stepTs, { text: `✅ *${STEP_TITLES[step]}* finished in ${seconds(deps.now().getTime() - started)}: ${detail}` });
+      landing.push(reporter.update(upgrade.channelId, stepTs, { text: `✅ *${STEP_TITLES[step]}* finished in ${seconds(deps.now().getTime() - started)}: ${detail}` }));
       await options.onStepDone(step);
       upgrade = (await upgrades.byId(upgrade.id))!;
       if (typeof outcome !== 'string') {
+        await Promise.all(landing);
         if (outcome.verdict === 'failed') {
           await fail(upgrade, runtime, step, `post-flight checks failed (${outcome.detail})`, true, outcome.versionFailed);
         } else {
@@ -444,6 +451,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
         return 'ended';
       }
     }
+    await Promise.all(landing);
     return 'ended';
   }
 

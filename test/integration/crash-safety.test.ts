@@ -24,6 +24,7 @@ import {
 } from '../support/docker-images.js';
 import { loadFixtureReleases } from '../support/fixtures.js';
 import { createSlackDriver } from '../support/slack-driver.js';
+import { upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
 import { BOT_TOKEN, deleteQueueKeys, SIGNING_SECRET } from '../support/test-bot.js';
 
 const docker = dockerFromEnv();
@@ -147,31 +148,23 @@ ${scenarios
   .join('\n')}
 `;
 
-  const topLevel = () => slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts);
-  const current = (m: FakeMessage) => slack.message(CHANNEL, m.ts)!;
   const thread = (m: FakeMessage) => slack.threadReplies(m.ts).map((r) => r.text ?? '');
   const count = (texts: string[], pattern: RegExp) => texts.filter((t) => pattern.test(t)).length;
   const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+  const flow = () => upgradeFlow({ slack, channel: CHANNEL, requester: REQUESTER, approver: APPROVER });
+
   async function approveAndStart(s: Scenario, running: BotProcess): Promise<FakeMessage> {
     const driver = createSlackDriver({ botUrl: running.url, signingSecret: SIGNING_SECRET, fakeSlack: slack });
-    await pollUntil(async () => ((await fetch(`http://127.0.0.1:${s.port}/.checkstack/ready`).catch(() => null))?.status === 200 ? true : undefined), 30_000);
-    const before = topLevel().length;
-    const response = await driver.slashCommand('/checkstack', `upgrade ${TO} ${s.target}`, { user: REQUESTER, channel: CHANNEL });
-    const reply = await slack.waitFor(() => slack.responses().find((r) => r.url === response.responseUrl), 20_000);
-    expect(reply.payload.text).toMatch(/planned/);
-    const message = await slack.waitFor(() => topLevel().length > before && topLevel().at(-1), 10_000);
-    await driver.clickAll(message, 'confirm', { user: APPROVER });
-    const ready = await slack.waitFor(() => JSON.stringify(current(message).blocks).includes('start_upgrade') && current(message), 10_000);
-    await driver.click(ready, 'start_upgrade', { user: APPROVER });
+    await waitUntilReady(`http://127.0.0.1:${s.port}`);
+    const message = await flow().request(driver, `upgrade ${TO} ${s.target}`);
+    await flow().confirmAndStart(driver, message);
     return message;
   }
 
   const stepStarted = (s: Scenario) => new RegExp(`▶️ \\*${STEP_TITLES[s.killedIn]}\\* started`);
 
-  async function finalStatus(message: FakeMessage, timeoutMs: number): Promise<string> {
-    return slack.waitFor(() => /: (succeeded|failed|rolled back|cancelled|expired)$/.exec(current(message).text ?? '')?.[1], timeoutMs);
-  }
+  const finalStatus = (message: FakeMessage, timeoutMs: number) => flow().finalState(message, timeoutMs);
 
   beforeAll(async () => {
     gate = await startGatedProxy(registryPort);

@@ -29,6 +29,7 @@ import { loadFixtureReleases } from '../support/fixtures.js';
 import { waitForQueueIdle } from '../support/queues.js';
 import { dumpDatabase, dumpRedisKeys, errorText, findSecrets } from '../support/secret-scan.js';
 import { createSlackDriver, type SlackDriver, type SlackHttpResponse } from '../support/slack-driver.js';
+import { upgradeFlow } from '../support/upgrade-flow.js';
 import { startTestBot, type TestBot } from '../support/test-bot.js';
 
 const docker = dockerFromEnv();
@@ -178,9 +179,7 @@ describe.skipIf(!docker)('secrets through a full upgrade on a real Docker engine
     return message;
   }
 
-  async function finalStatus(message: FakeMessage): Promise<string> {
-    return t.slack.waitFor(() => /: (succeeded|failed|rolled back|cancelled|expired)$/.exec(current(message).text ?? '')?.[1], 120_000);
-  }
+  const finalStatus = (message: FakeMessage) => upgradeFlow({ slack: t.slack, channel: CHANNEL, requester: REQUESTER, approver: APPROVER }).finalState(message);
 
   beforeAll(async () => {
     for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {

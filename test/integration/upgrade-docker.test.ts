@@ -11,7 +11,6 @@ import {
   dockerFromEnv,
   fakeEncryptionKey,
   freePort,
-  pollUntil,
   registryFromEnv,
   removeContainers,
   removeVolumes,
@@ -21,6 +20,7 @@ import {
 import { loadFixtureReleases } from '../support/fixtures.js';
 import { waitForQueueIdle } from '../support/queues.js';
 import { startTestBot, type TestBot } from '../support/test-bot.js';
+import { upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
 
 const docker = dockerFromEnv();
 const REQUESTER = 'U0APPROVER1';
@@ -67,34 +67,17 @@ services:
 `;
   const pinned = () => github.files.get('main', PIN_PATH)?.content;
 
-  /** The previous test may have just restarted the container: the bot rightly refuses a target that is not ready. */
-  async function targetReady(): Promise<void> {
-    await pollUntil(async () => {
-      const res = await fetch(`http://127.0.0.1:${port.value}/.checkstack/ready`).catch(() => null);
-      return res?.status === 200 ? true : undefined;
-    }, 30_000);
-  }
+  const flow = () => upgradeFlow({ slack: t.slack, channel: CHANNEL, requester: REQUESTER, approver: APPROVER });
+  const targetReady = () => waitUntilReady(`http://127.0.0.1:${port.value}`);
 
   async function approveAndStart(version: string, target = 'prod'): Promise<FakeMessage> {
     await targetReady();
-    const before = t.slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts).length;
-    const response = await t.driver.slashCommand('/checkstack', `upgrade ${version} ${target}`, { user: REQUESTER, channel: CHANNEL });
-    const reply = await t.slack.waitFor(() => t.slack.responses().find((r) => r.url === response.responseUrl), 20_000);
-    expect(reply.payload.text).toMatch(/planned/);
-    const message = await t.slack.waitFor(() => {
-      const top = t.slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts);
-      return top.length > before && top[top.length - 1];
-    });
-    await t.driver.clickAll(message, 'confirm', { user: APPROVER });
-    const ready = await t.slack.waitFor(() => JSON.stringify(current(message).blocks).includes('start_upgrade') && current(message), 10_000);
-    await t.driver.click(ready, 'start_upgrade', { user: APPROVER });
+    const message = await flow().request(t.driver, `upgrade ${version} ${target}`);
+    await flow().confirmAndStart(t.driver, message);
     return message;
   }
 
-  async function finalStatus(message: FakeMessage, timeoutMs = 120_000): Promise<string> {
-    // The message's fallback text ends with its state: `Upgrade prod from 0.28.0 to 0.30.0: succeeded`.
-    return t.slack.waitFor(() => /: (succeeded|failed|rolled back|cancelled|expired)$/.exec(current(message).text ?? '')?.[1], timeoutMs);
-  }
+  const finalStatus = (message: FakeMessage, timeoutMs?: number) => flow().finalState(message, timeoutMs);
 
   beforeAll(async () => {
     for (const [version, behaviour] of Object.entries({ '0.28.0': 'ready' as FakeBehaviour, ...VERSIONS })) {
@@ -210,9 +193,7 @@ targets:
       return top.length > before && top[top.length - 1];
     }, 20_000);
     expect(JSON.stringify(rollback.blocks)).toMatch(/not reversed/);
-    await t.driver.clickAll(rollback, 'confirm', { user: APPROVER });
-    const ready = await t.slack.waitFor(() => JSON.stringify(current(rollback).blocks).includes('start_upgrade') && current(rollback), 10_000);
-    await t.driver.click(ready, 'start_upgrade', { user: APPROVER });
+    await flow().confirmAndStart(t.driver, rollback);
 
     expect(await finalStatus(rollback)).toMatch(/succeeded/);
     const after = await inspect();
@@ -236,16 +217,9 @@ targets:
     await expect(engine.getContainer(`${containerName}-pre-0.33.0`).inspect()).rejects.toThrow(/no such container/i);
 
     await targetReady();
-    const before = t.slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts).length;
-    const response = await t.driver.slashCommand('/checkstack', 'rollback', { user: REQUESTER, channel: CHANNEL });
-    expect((await t.slack.waitFor(() => t.slack.responses().find((r) => r.url === response.responseUrl), 20_000)).payload.text).toMatch(/Rollback of `prod` to `0\.30\.0` planned/);
-    const rollback = await t.slack.waitFor(() => {
-      const top = t.slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts);
-      return top.length > before && top[top.length - 1];
-    }, 20_000);
-    await t.driver.clickAll(rollback, 'confirm', { user: APPROVER });
-    const ready = await t.slack.waitFor(() => JSON.stringify(current(rollback).blocks).includes('start_upgrade') && current(rollback), 10_000);
-    await t.driver.click(ready, 'start_upgrade', { user: APPROVER });
+    const rollback = await flow().request(t.driver, 'rollback', /Rollback of `prod` to `0\.30\.0` planned/);
+    expect(JSON.stringify(rollback.blocks)).toMatch(/Roll back prod: 0\.33\.0 → 0\.30\.0/);
+    await flow().confirmAndStart(t.driver, rollback);
 
     expect(await finalStatus(rollback)).toMatch(/succeeded/);
     const after = await inspect();

@@ -11,13 +11,13 @@ import type { FakeMessage } from '../fakes/fake-slack.js';
 import { loadFixtureReleases } from '../support/fixtures.js';
 import { waitForQueueIdle } from '../support/queues.js';
 import { startTestBot, type TestBot } from '../support/test-bot.js';
+import { upgradeFlow } from '../support/upgrade-flow.js';
 
 const REQUESTER = 'U0APPROVER1';
 const APPROVER = 'U0APPROVER2';
 const CHANNEL = 'C0UPGRADES';
 const SECRET = 'checkstack-secrets';
 const MASTER_KEY = '7d4e1a90c3b25f68e7d4e1a90c3b25f68e7d4e1a90c3b25f68e7d4e1a90c3b25f';
-const FINAL = /: (succeeded|failed|rolled back|cancelled|expired)$/;
 const image = (version: string) => `ghcr.io/enyineer/checkstack:${version}`;
 
 describe('the upgrade job on a Kubernetes target', () => {
@@ -28,35 +28,16 @@ describe('the upgrade job on a Kubernetes target', () => {
   /** The parent message of the successful upgrade, which the rollback test rolls back. */
   let upgraded: FakeMessage | undefined;
 
-  const current = (m: FakeMessage) => t.slack.message(CHANNEL, m.ts)!;
   const render = (m: FakeMessage) => `${m.text ?? ''} ${JSON.stringify(m.blocks ?? [])}`;
   const threadText = (ts: string) => t.slack.threadReplies(ts).map(render).join('\n');
   const patches = () => k8s.requestsFor('patch', 'deployments');
   const podImages = () => k8s.livePods().map((pod) => pod.spec!.containers[0]!.image);
   const imageOfReplicaSet = (version: string) => k8s.replicaSets.find((rs) => rs.spec!.template!.spec!.containers[0]!.image === image(version))!;
 
-  /** Runs the slash command and returns the checklist message it posted. */
-  async function request(text: string, planned: RegExp): Promise<FakeMessage> {
-    const before = t.slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts).length;
-    const response = await t.driver.slashCommand('/checkstack', text, { user: REQUESTER, channel: CHANNEL });
-    const reply = await t.slack.waitFor(() => t.slack.responses().find((r) => r.url === response.responseUrl), 20_000);
-    expect(reply.payload.text).toMatch(planned);
-    return t.slack.waitFor(() => {
-      const top = t.slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts);
-      return top.length > before && top[top.length - 1];
-    }, 10_000);
-  }
-
-  async function approveAndStart(message: FakeMessage): Promise<void> {
-    await t.driver.clickAll(message, 'confirm', { user: APPROVER });
-    const ready = await t.slack.waitFor(() => JSON.stringify(current(message).blocks).includes('start_upgrade') && current(message), 10_000);
-    await t.driver.click(ready, 'start_upgrade', { user: APPROVER });
-  }
-
-  async function finalStatus(message: FakeMessage, timeoutMs = 30_000): Promise<string> {
-    // The message's fallback text ends with its state: `Upgrade prod from 0.28.0 to 0.30.0: succeeded`.
-    return t.slack.waitFor(() => FINAL.exec(current(message).text ?? '')?.[1], timeoutMs);
-  }
+  const flow = () => upgradeFlow({ slack: t.slack, channel: CHANNEL, requester: REQUESTER, approver: APPROVER });
+  const request = (text: string, planned: RegExp) => flow().request(t.driver, text, planned);
+  const approveAndStart = (message: FakeMessage) => flow().confirmAndStart(t.driver, message);
+  const finalStatus = (message: FakeMessage, timeoutMs = 30_000) => flow().finalState(message, timeoutMs);
 
   /** Every text a thread reply ever showed, oldest first: progress lives in versions that later updates replace. */
   function versionsOf(ts: string, prefix: string): string[] {
@@ -171,7 +152,7 @@ targets:
     expect(versionsOf(rollback.ts, '⏳ *Roll back*')).toContainEqual(expect.stringMatching(/^⏳ \*Roll back\*: Waiting for deployment "checkstack" rollout to finish/));
     expect(threadText(rollback.ts)).toMatch(/✅ \*Roll back\* finished in [^\n]*the kept previous ReplicaSet runs again \(ghcr\.io\/enyineer\/checkstack:0\.28\.0\)/);
     expect(checkstack.state.releaseVersion).toBe('0.28.0');
-    expect(await t.slack.waitFor(() => FINAL.exec(current(original).text ?? '')?.[1], 10_000)).toBe('rolled back');
+    expect(await flow().finalState(original, 10_000)).toBe('rolled back');
   }, 60_000);
 
   it('fails at Recreate when the rollout exceeds its progress deadline, and the previous image runs again', async () => {
