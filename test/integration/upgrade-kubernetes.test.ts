@@ -25,6 +25,8 @@ describe('the upgrade job on a Kubernetes target', () => {
   let checkstack: FakeCheckstack;
   let github: FakeGithub;
   let t: TestBot;
+  /** When set, the fake Checkstack reports this version whatever image runs (a broken build). */
+  let reportedVersion: string | null = null;
   /** The parent message of the successful upgrade, which the rollback test rolls back. */
   let upgraded: FakeMessage | undefined;
 
@@ -64,7 +66,7 @@ describe('the upgrade job on a Kubernetes target', () => {
         checkstack.state.ready = { kind: 'booting' };
         return;
       }
-      checkstack.state.releaseVersion = rolledOut.slice(rolledOut.lastIndexOf(':') + 1);
+      checkstack.state.releaseVersion = reportedVersion ?? rolledOut.slice(rolledOut.lastIndexOf(':') + 1);
       checkstack.state.ready = { kind: 'ready' };
     };
     github = await startFakeGithub({ releases: loadFixtureReleases() });
@@ -77,7 +79,7 @@ targets:
     default: true
     baseUrl: ${checkstack.url}
     kubernetes: { namespace: ${k8s.namespace}, deployment: ${k8s.deploymentName}, container: ${k8s.containerName}, encryptionKeySecret: ${SECRET} }
-    postflight: { readyTimeout: 20, logWatch: 2, healthcheckMaxWait: 2 }
+    postflight: { readyTimeout: 20, logWatch: 2, healthcheckMaxWait: 2, autoRollback: true }
 `,
       deployers: {
         kubernetes: (target, logger) =>
@@ -179,4 +181,28 @@ targets:
     expect(k8s.deployment.status).toMatchObject({ replicas: 1, updatedReplicas: 1, availableReplicas: 1 });
     expect(checkstack.state.releaseVersion).toBe('0.28.0');
   }, 60_000);
+
+  it('rolls back on its own when the version check fails and postflight.autoRollback is on, and says so', async () => {
+    k8s.finishRollout();
+    reportedVersion = '0.28.0';
+    const before = t.slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts).length;
+    try {
+      const message = await request('upgrade 0.30.0', /planned/);
+      await approveAndStart(message);
+
+      expect(await finalStatus(message)).toBe('failed');
+      await t.slack.waitFor(() => /Rolling back automatically/.test(threadText(message.ts)), 20_000);
+      const rollback = await t.slack.waitFor(() => {
+        const top = t.slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts);
+        return top.length > before + 1 && top.at(-1);
+      }, 20_000);
+      expect(await finalStatus(rollback, 60_000)).toBe('succeeded');
+      expect(await finalStatus(message, 10_000)).toBe('rolled back');
+      expect(threadText(message.ts)).toMatch(/❌ \*version\*/);
+      k8s.finishRollout();
+      expect(k8s.container().image).toBe(image('0.28.0'));
+    } finally {
+      reportedVersion = null;
+    }
+  }, 90_000);
 });

@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { GithubRelease } from '../../src/domain/release-types.js';
+import { PLAN_UPGRADE_ACTION } from '../../src/releases/announcer.js';
+import { announcementMessage } from '../../src/slack/announcement-message.js';
 import { startFakeCheckstack, type FakeCheckstack } from '../fakes/fake-checkstack.js';
 import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
 import type { FakeMessage } from '../fakes/fake-slack.js';
@@ -275,5 +277,19 @@ describe('/checkstack upgrade: plan, checklist and approvals', () => {
     const historyText = await ephemeralReply(history.responseUrl);
     expect(historyText).toContain(`<@${REQUESTER}>`);
     expect(historyText).toMatch(/cancelled/);
+  });
+
+  it("plans the upgrade from an announcement's Plan upgrade button, for the default target, as its clicker", async () => {
+    const stored = await t.bot.deps.db.releases.byTag('v0.30.0');
+    const announcement = announcementMessage(stored!.summary, { publishedAt: null, prerelease: false }, { state: 'published', planUpgradeButton: { actionId: PLAN_UPGRADE_ACTION, value: '0.30.0' } });
+    const posted = await t.bot.deps.slack.chat.postMessage({ channel: CHANNEL, text: announcement.text, blocks: announcement.blocks as never });
+    const message = t.slack.message(CHANNEL, posted.ts!)!;
+
+    const click = await t.driver.click(message, PLAN_UPGRADE_ACTION, { user: MEMBER });
+
+    expect(await ephemeralReply(click.responseUrl)).toMatch(/Upgrade to `0\.30\.0` planned for `prod`/);
+    const [row] = await rows(`SELECT target, requester, to_version, status FROM upgrades WHERE status = 'confirming'`);
+    expect(row).toEqual({ target: 'prod', requester: MEMBER, to_version: '0.30.0', status: 'confirming' });
+    expect(blocksText(t.slack.lastMessage(CHANNEL))).toContain('confirm:backup');
   });
 });
