@@ -212,6 +212,20 @@ export function createUpgradeStore(pool: Pool) {
       return rows[0] ? toRecord(rows[0]) : null;
     },
 
+    /**
+     * Cancels a running upgrade that is still only waiting for its pull request to be merged: nothing has
+     * changed on the target yet. False once the job has moved past that wait.
+     */
+    async cancelWhileWaitingForMerge(id: string, statusDetail: string): Promise<UpgradeRecord | null> {
+      const { rows } = await pool.query(
+        `UPDATE upgrades SET status = 'cancelled', status_detail = $2, finished_at = now(), updated_at = now()
+         WHERE id = $1 AND status = 'running' AND step = 'git_record' AND pin_record->>'kind' = 'pull_request'
+         RETURNING ${COLUMNS}`,
+        [id, statusDetail],
+      );
+      return rows[0] ? toRecord(rows[0]) : null;
+    },
+
     /** Records what the job learned (previous image, plugins before, ready time, current step). */
     async recordJobFacts(
       id: string,
@@ -286,12 +300,16 @@ export function createUpgradeStore(pool: Pool) {
       );
     },
 
-    async finishedSteps(upgradeId: string): Promise<{ step: string; outcome: string; startedAt: Date; finishedAt: Date }[]> {
+    async setStepMessage(upgradeId: string, step: string, messageTs: string): Promise<void> {
+      await pool.query(`UPDATE upgrade_steps SET message_ts = $3 WHERE upgrade_id = $1 AND step = $2`, [upgradeId, step, messageTs]);
+    },
+
+    async steps(upgradeId: string): Promise<{ step: string; outcome: string | null; detail: string | null; startedAt: Date; finishedAt: Date | null; messageTs: string | null }[]> {
       const { rows } = await pool.query(
-        `SELECT step, outcome, started_at, finished_at FROM upgrade_steps WHERE upgrade_id = $1 AND finished_at IS NOT NULL ORDER BY started_at`,
+        `SELECT step, outcome, detail, started_at, finished_at, message_ts FROM upgrade_steps WHERE upgrade_id = $1 ORDER BY started_at`,
         [upgradeId],
       );
-      return rows.map((r) => ({ step: r.step, outcome: r.outcome, startedAt: r.started_at, finishedAt: r.finished_at }));
+      return rows.map((r) => ({ step: r.step, outcome: r.outcome, detail: r.detail, startedAt: r.started_at, finishedAt: r.finished_at, messageTs: r.message_ts }));
     },
   };
 }

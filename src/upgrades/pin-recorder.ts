@@ -39,7 +39,17 @@ export function createPinRecorder(deps: PinRecorderDeps) {
    * Records the new tag; resolves once it is the canonical record (committed, merged, or written).
    * `onPullRequest` is told about a pull request as soon as it is open, so the thread can link it.
    */
-  async function record(change: PinChange, options: { existing: PinRecord | null; signal?: AbortSignal; onPullRequest?(url: string): Promise<void> }): Promise<PinRecord | null> {
+  async function record(
+    change: PinChange,
+    options: {
+      existing: PinRecord | null;
+      signal?: AbortSignal;
+      /** Told as soon as the pull request is open: the caller records it (a restarted job reuses it) and links it. */
+      onPullRequest?(pullRequest: PinRecord & { kind: 'pull_request' }): Promise<void>;
+      /** Asked between two reads of the pull request: someone cancelled the upgrade while it waited. */
+      isCancelled?(): Promise<boolean>;
+    },
+  ): Promise<PinRecord | null> {
     const pin = change.target.pin;
     if (!pin) return null;
     const image = change.target.image;
@@ -66,13 +76,20 @@ export function createPinRecorder(deps: PinRecorderDeps) {
         body: `${commitMessage(change)}\n\nThe bot waits for this pull request to be merged before it touches the container.`,
       });
       pr = { kind: 'pull_request', repo: gh.repo, path: gh.path, branch: gh.branch, number: opened.number, url: opened.url };
-      await options.onPullRequest?.(opened.url);
+      await options.onPullRequest?.(pr);
     }
     const deadline = deps.now().getTime() + gh.mergeTimeout * 1000;
     for (;;) {
       const state = await deps.github.pullRequestState(gh.repo, pr.number);
       if (state === 'merged') return { ...pr, merged: true };
       if (state === 'closed') throw new AppError('git_record_failed', `Pull request #${pr.number} was closed without being merged; the upgrade did not start.`, { pinRecord: pr });
+      if (await options.isCancelled?.()) {
+        await deps.github.closePullRequest(gh.repo, pr.number, 'Closed by checkstack-chatops: the upgrade was cancelled in Slack before this was merged.');
+        throw new AppError('request_not_active', `the upgrade was cancelled while waiting for pull request #${pr.number}; it was closed and nothing changed`, {
+          pinRecord: { ...pr, reverted: true },
+          cancelled: true,
+        });
+      }
       if (deps.now().getTime() >= deadline) {
         await deps.github.closePullRequest(gh.repo, pr.number, 'Closed by checkstack-chatops: it was not merged within the allowed time, so the upgrade was abandoned.');
         throw new AppError('git_record_failed', `Pull request #${pr.number} was not merged within ${gh.mergeTimeout} s; it was closed and nothing changed.`, { pinRecord: { ...pr, reverted: true } });

@@ -448,6 +448,12 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       throw new AppError('not_authorized', 'Only the requester or an approver can cancel this upgrade.');
     }
     if (upgrade.status === 'running') {
+      // Waiting for the pin's pull request to be merged is the one running moment that changed nothing yet.
+      const cancelled = await upgrades.cancelWhileWaitingForMerge(upgrade.id, `cancelled by <@${userId}> while waiting for the pull request to be merged`);
+      if (cancelled) {
+        await refreshMessage(upgrade.id);
+        return cancelled;
+      }
       throw new AppError('request_not_active', 'This upgrade is already running and cannot be stopped halfway. Follow its thread; if it fails, type `/checkstack rollback`.');
     }
     const cancelled = await upgrades.transition(upgrade.id, ['confirming', 'queued'], 'cancelled', { statusDetail: `cancelled by <@${userId}>` });

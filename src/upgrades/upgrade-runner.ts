@@ -93,6 +93,10 @@ const OUTCOME_ICON: Record<CheckResult['outcome'], string> = {
   nothing_to_verify: '➖',
 };
 
+function finishedText(step: StepName, durationMs: number, detail: string): string {
+  return `✅ *${STEP_TITLES[step]}* finished in ${seconds(durationMs)}: ${detail}`;
+}
+
 export function imageRef(upgrade: Pick<UpgradeRecord, 'toVersion'>, runtime: TargetRuntime): string {
   return `${runtime.config.image}:${upgrade.toVersion}`;
 }
@@ -182,9 +186,11 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       const record = await deps.pins.record(await pinChange(upgrade, runtime), {
         existing: upgrade.pinRecord,
         signal,
-        onPullRequest: async (url) => {
-          await post(upgrade, `🔀 Pull request opened: <${url}>. The upgrade waits until it is merged.`);
+        onPullRequest: async (pullRequest) => {
+          await upgrades.recordJobFacts(upgrade.id, { pinRecord: pullRequest });
+          await post(upgrade, `🔀 Pull request opened: <${pullRequest.url}>. The upgrade waits until it is merged (\`/checkstack cancel\` ends the wait).`);
         },
+        isCancelled: async () => (await upgrades.byId(upgrade.id))?.status === 'cancelled',
       });
       if (record) await upgrades.recordJobFacts(upgrade.id, { pinRecord: record });
       return describePin(record);
@@ -398,7 +404,10 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       await deps.refreshMessage(upgrade.rollbackOf);
     }
     const startIndex = doneStep ? steps.indexOf(doneStep as StepName) + 1 : 0;
-    if (startIndex > 0) await post(upgrade, `↩️ Resuming after *${STEP_TITLES[doneStep as StepName]}* (${options.resumeReason ?? 'the worker restarted'}).`);
+    if (startIndex > 0) {
+      await bringThreadUpToDate(upgrade);
+      await post(upgrade, `↩️ Resuming after *${STEP_TITLES[doneStep as StepName]}* (${options.resumeReason ?? 'the worker restarted'}).`);
+    }
 
     // "✅ finished" lines land in the background (the reporter spaces updates of a message): the next step
     // need not wait for them, only the verdict does, so the thread reads in order.
@@ -412,6 +421,8 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       await deps.refreshMessage(upgrade.id);
       const started = deps.now().getTime();
       const stepTs = await post(upgrade, `▶️ *${STEP_TITLES[step]}* started`);
+      // Only for bringing the thread up to date after a crash: losing it must not fail the step.
+      await upgrades.setStepMessage(upgrade.id, step, stepTs).catch((err: unknown) => logger.warn({ err, upgradeId, step }, 'could not record the step message'));
       const progress = (text: string) => reporter.update(upgrade!.channelId, stepTs, { text });
       let outcome: string | { detail: string; verdict: PostflightVerdict; versionFailed: boolean };
       try {
@@ -421,6 +432,12 @@ export function createUpgradeRunner(deps: RunnerDeps) {
         if (options.signal.aborted && !isAppError(err) && !(err instanceof StepFailure)) {
           await Promise.all([...landing, reporter.update(upgrade.channelId, stepTs, { text: `⏸️ *${STEP_TITLES[step]}* interrupted after ${elapsed}: the bot is shutting down and resumes it on restart` })]);
           return 'interrupted';
+        }
+        if (isAppError(err) && err.details.cancelled === true) {
+          await upgrades.stepFinished(upgrade.id, step, 'skipped', err.message);
+          await Promise.all([...landing, reporter.update(upgrade.channelId, stepTs, { text: `⏹️ *${STEP_TITLES[step]}*: ${err.message}` })]);
+          await deps.refreshMessage(upgrade.id);
+          return 'ended';
         }
         const failure = err instanceof StepFailure ? err : isAppError(err) ? new StepFailure(step, err.message, false, { cause: err }) : null;
         if (!failure && !options.isLastAttempt) {
@@ -438,7 +455,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       const detail = typeof outcome === 'string' ? outcome : outcome.detail;
       await upgrades.stepFinished(upgrade.id, step, 'ok', detail);
       deps.metrics?.stepDuration.observe({ kind: upgrade.kind, step, outcome: 'ok' }, (deps.now().getTime() - started) / 1000);
-      landing.push(reporter.update(upgrade.channelId, stepTs, { text: `✅ *${STEP_TITLES[step]}* finished in ${seconds(deps.now().getTime() - started)}: ${detail}` }));
+      landing.push(reporter.update(upgrade.channelId, stepTs, { text: finishedText(step, deps.now().getTime() - started, detail) }));
       await options.onStepDone(step);
       upgrade = (await upgrades.byId(upgrade.id))!;
       if (typeof outcome !== 'string') {
@@ -453,6 +470,25 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     }
     await Promise.all(landing);
     return 'ended';
+  }
+
+  /**
+   * After a crash, the thread may lag behind the database: a step's "finished" line may not have landed, and the
+   * step that was running says "started" for ever. Each step's reply is brought to what the database knows.
+   */
+  async function bringThreadUpToDate(upgrade: UpgradeRecord): Promise<void> {
+    const updates = (await upgrades.steps(upgrade.id)).flatMap((row) => {
+      if (!row.messageTs || !(row.step in STEP_TITLES)) return [];
+      const step = row.step as StepName;
+      const text =
+        row.finishedAt && row.outcome === 'ok'
+          ? finishedText(step, row.finishedAt.getTime() - row.startedAt.getTime(), row.detail ?? '')
+          : row.finishedAt
+            ? null
+            : `⏸️ *${STEP_TITLES[step]}* was interrupted (the bot stopped); it runs again below`;
+      return text ? [reporter.update(upgrade.channelId, row.messageTs, { text })] : [];
+    });
+    await Promise.all(updates);
   }
 
   /** Marks an upgrade failed when its job gives up for good (attempts exhausted outside any step). */

@@ -25,6 +25,23 @@ describe('the upgrade job on a Kubernetes target', () => {
   let checkstack: FakeCheckstack;
   let github: FakeGithub;
   let t: TestBot;
+  // The Deployment's manifest in Git: the pull request changes its image line and nothing else.
+  const MANIFEST = 'deploy/kubernetes/checkstack.yaml';
+  const manifest = (version: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: checkstack
+spec:
+  strategy:
+    type: Recreate   # one replica: "unavailable" beats half-migrated
+  template:
+    spec:
+      containers:
+        - name: checkstack
+          image: ghcr.io/enyineer/checkstack:${version}
+`;
+  let merger: NodeJS.Timeout;
+  let holdPulls = false;
   /** When set, the fake Checkstack reports this version whatever image runs (a broken build). */
   let reportedVersion: string | null = null;
   /** The parent message of the successful upgrade, which the rollback test rolls back. */
@@ -69,7 +86,12 @@ describe('the upgrade job on a Kubernetes target', () => {
       checkstack.state.releaseVersion = reportedVersion ?? rolledOut.slice(rolledOut.lastIndexOf(':') + 1);
       checkstack.state.ready = { kind: 'ready' };
     };
-    github = await startFakeGithub({ releases: loadFixtureReleases() });
+    github = await startFakeGithub({ releases: loadFixtureReleases(), files: { [MANIFEST]: manifest('0.28.0') } });
+    // The team merges the bot's pull requests at once, unless a test holds them.
+    merger = setInterval(() => {
+      if (holdPulls) return;
+      for (const pull of github.pulls) if (pull.state === 'open' && !pull.merged) github.mergePull(pull.number);
+    }, 100);
     t = await startTestBot({
       env: { GITHUB_API_URL: github.url, RELEASE_POLL_INTERVAL: '3600' },
       configYaml: `approvers:
@@ -80,6 +102,7 @@ targets:
     baseUrl: ${checkstack.url}
     kubernetes: { namespace: ${k8s.namespace}, deployment: ${k8s.deploymentName}, container: ${k8s.containerName}, encryptionKeySecret: ${SECRET} }
     postflight: { readyTimeout: 20, logWatch: 2, healthcheckMaxWait: 2, autoRollback: true }
+    pin: { github: { repo: enyineer/checkstack, path: ${MANIFEST}, branch: main, mode: pull-request, mergeTimeout: 60 } }
 `,
       deployers: {
         kubernetes: (target, logger) =>
@@ -90,6 +113,7 @@ targets:
   }, 60_000);
 
   afterAll(async () => {
+    clearInterval(merger);
     await t?.close();
     await Promise.all([k8s?.close(), checkstack?.close(), github?.close()]);
   });
@@ -101,6 +125,9 @@ targets:
 
     expect(await finalStatus(message)).toBe('succeeded');
     upgraded = message;
+    expect(github.files.get('main', MANIFEST)?.content).toBe(manifest('0.30.0'));
+    expect(github.pulls.at(-1)).toMatchObject({ state: 'closed', merged: true });
+    expect(threadText(message.ts)).toMatch(/Pull request opened/);
     // The checklist: the Deployment and its key, as a shortened fingerprint only.
     expect(checklist).toContain(`Deployment found and running`);
     expect(checklist).toContain(`checkstack runs ${image('0.28.0')}`);
@@ -203,6 +230,32 @@ targets:
       expect(k8s.container().image).toBe(image('0.28.0'));
     } finally {
       reportedVersion = null;
+    }
+  }, 90_000);
+
+  it('cancels an upgrade that waits for its pull request to be merged: the pull request is closed, the Deployment untouched', async () => {
+    k8s.finishRollout();
+    holdPulls = true;
+    const patchesBefore = patches().length;
+    try {
+      const message = await request('upgrade 0.30.0', /planned/);
+      await approveAndStart(message);
+      await t.slack.waitFor(() => /Pull request opened/.test(threadText(message.ts)), 20_000);
+
+      const cancel = await t.driver.slashCommand('/checkstack', 'cancel', { user: REQUESTER, channel: CHANNEL });
+
+      const reply = await t.slack.waitFor(() => t.slack.responses().find((r) => r.url === cancel.responseUrl), 10_000);
+      expect(reply.payload.text).toMatch(/Cancelled the upgrade of `prod`/);
+      expect(await finalStatus(message)).toBe('cancelled');
+      await t.slack.waitFor(() => /⏹️ \*Git record\*: the upgrade was cancelled while waiting for pull request #\d+; it was closed and nothing changed/.test(threadText(message.ts)), 30_000);
+      const pull = github.pulls.at(-1)!;
+      expect(pull).toMatchObject({ state: 'closed', merged: false });
+      expect(pull.comments.join('\n')).toMatch(/cancelled in Slack/);
+      expect(patches().length).toBe(patchesBefore);
+      expect(k8s.container().image).toBe(image('0.28.0'));
+      expect(threadText(message.ts)).not.toMatch(/Recreate\* started/);
+    } finally {
+      holdPulls = false;
     }
   }, 90_000);
 });

@@ -64,6 +64,8 @@ CREATE TABLE upgrade_steps (
   finished_at timestamptz,
   outcome     text CHECK (outcome IN ('ok', 'failed', 'skipped')),
   detail      text,
+  -- The step's reply in the thread: a resumed job brings it up to date if the bot died before it could.
+  message_ts  text,
   PRIMARY KEY (upgrade_id, step)
 );
 
