@@ -75,9 +75,6 @@ export function upgradeJobsProcessor(deps: UpgradeJobDeps) {
           },
         }),
       );
-    } catch (err) {
-      if (isLastAttempt) await runner.abandon(upgrade.id, `the job gave up after ${attempts} attempts: ${(err as Error).message}`);
-      throw err;
     } finally {
       await deps.reporter.flush();
     }
@@ -116,5 +113,19 @@ export function upgradeJobsProcessor(deps: UpgradeJobDeps) {
       default:
         throw new UnrecoverableError(`unknown job ${job.name} on the upgrades queue`);
     }
+  };
+}
+
+/**
+ * The worker's `failed` listener: a job BullMQ gives up on for good (attempts spent, or stalled more often than
+ * allowed because its bot kept dying) must not leave its upgrade "running" and the target blocked.
+ */
+export function abandonGivenUpUpgrades(runner: Pick<UpgradeRunner, 'abandon'>, logger: Logger) {
+  return (job: Job | undefined, err: Error): void => {
+    if (!job || (job.name !== 'upgrade' && job.name !== 'rollback')) return;
+    const stalled = /stalled more than allowable limit/.test(err.message);
+    if (!stalled && job.attemptsMade < (job.opts.attempts ?? 1)) return;
+    const reason = stalled ? `the job stalled too often (its bot stopped mid-step repeatedly): ${err.message}` : `the job gave up after ${job.attemptsMade} attempts: ${err.message}`;
+    runner.abandon(String(job.data?.upgradeId ?? job.id), reason).catch((abandonErr: unknown) => logger.error({ err: abandonErr, jobId: job.id }, 'could not mark the abandoned upgrade failed'));
   };
 }

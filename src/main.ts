@@ -15,7 +15,7 @@ import { planUpgradeAction, upgradeCommand } from '../handlers/upgrade-command.j
 import { rollbackAction, rollbackCommand } from '../handlers/rollback.js';
 import { stopLogWatchAction } from '../handlers/log-watch-actions.js';
 import { logWatchProcessor } from '../jobs/log-watch.js';
-import { upgradeJobsProcessor } from '../jobs/upgrade-jobs.js';
+import { abandonGivenUpUpgrades, upgradeJobsProcessor } from '../jobs/upgrade-jobs.js';
 import { releaseJobsProcessor, scheduleReleasePolls, scheduleUpgradeSweep } from '../jobs/release-jobs.js';
 import { loadConfig, type Config } from './config.js';
 import { runMigrations } from './db/migrate.js';
@@ -303,15 +303,10 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       maxStalledCount: 3,
     },
   );
+  const abandon = abandonGivenUpUpgrades(runner, logger);
   upgradeWorker.on('failed', (job, err) => {
     logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'upgrade job failed');
-    // A job BullMQ gave up on without our processor deciding (e.g. stalled too often) must not leave the
-    // upgrade "running" forever and its target blocked.
-    const finished = job && (job.name === 'upgrade' || job.name === 'rollback') && job.attemptsMade >= (job.opts.attempts ?? 1);
-    const stalled = /stalled more than allowable limit/.test(err?.message ?? '');
-    if (job && (finished || stalled)) {
-      void runner.abandon(String(job.data?.upgradeId ?? job.id), `the job gave up: ${err.message}`).catch((abandonErr: unknown) => logger.error({ err: abandonErr, jobId: job.id }, 'could not mark the abandoned upgrade failed'));
-    }
+    abandon(job, err);
   });
   const logWatchWorker = new Worker(
     QUEUE.logWatch,

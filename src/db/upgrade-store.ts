@@ -46,26 +46,13 @@ export interface UpgradeRecord {
   finishedAt: Date | null;
 }
 
-export interface NewUpgrade {
-  id: string;
-  kind: 'upgrade' | 'rollback';
-  rollbackOf?: string | null;
-  target: string;
-  fromVersion: string;
-  toVersion: string;
-  requester: string;
-  channelId: string;
-  teamDomain: string | null;
-  plan: UpgradePlan;
-  items: ChecklistItem[];
-  automatic: AutomaticCheck[];
-  instanceId: string | null;
-  imageTag: string | null;
-  apiVersion: string | null;
-  keyFingerprint: string | null;
-  previousImage?: string | null;
-  expiresAt: Date;
-}
+/** What a request starts with; the job and the state machine fill in the rest. */
+export type NewUpgrade = Pick<
+  UpgradeRecord,
+  | 'id' | 'kind' | 'target' | 'fromVersion' | 'toVersion' | 'requester' | 'channelId' | 'teamDomain' | 'plan' | 'items'
+  | 'automatic' | 'instanceId' | 'imageTag' | 'apiVersion' | 'keyFingerprint' | 'expiresAt'
+> &
+  Partial<Pick<UpgradeRecord, 'rollbackOf' | 'previousImage'>>;
 
 const COLUMNS = `id, kind, rollback_of, target, from_version, to_version, requester, channel_id, team_domain, message_ts, status,
   status_detail, step, plan, items, automatic, instance_id, image_tag, api_version, key_fingerprint, previous_image,

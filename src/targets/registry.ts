@@ -1,4 +1,5 @@
 // Every configured target with its Deployer (Docker or Kubernetes) and its Checkstack client, built once.
+import type { KubeConfig } from '@kubernetes/client-node';
 import Dockerode from 'dockerode';
 import { createCheckstackClient, type CheckstackClient } from '../checkstack/client.js';
 import type { TargetConfig } from '../config.js';
@@ -73,15 +74,15 @@ function lazyDeployer(kind: Deployer['kind'], load: () => Promise<Deployer>): De
 
 /** Kubernetes deployers share one KubeConfig: the kubeconfig file, or the pod's service account. */
 export function kubernetesDeployerFactory(kubeconfigPath: string | null, registerSecret?: SecretSink): DeployerFactory {
-  let kubeConfig: Promise<import('@kubernetes/client-node').KubeConfig> | null = null;
+  let kubeConfig: KubeConfig | null = null;
   return (target, logger) => {
     const kubernetes = target.kubernetes;
     if (!kubernetes) throw new AppError('config_invalid', `Target ${target.name} has no kubernetes block.`);
     return lazyDeployer('kubernetes', async () => {
       const [{ createKubernetesDeployer }, { loadKubeConfig }] = await Promise.all([import('./kubernetes.js'), import('./kube-config.js')]);
-      kubeConfig ??= Promise.resolve(loadKubeConfig({ kubeconfigPath }));
+      kubeConfig ??= loadKubeConfig({ kubeconfigPath });
       return createKubernetesDeployer({
-        kubeConfig: await kubeConfig,
+        kubeConfig,
         target: kubernetes,
         logger,
         rolloutTimeoutMs: target.postflight.readyTimeout * 1000,

@@ -202,7 +202,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
 
   function rollbackNotice(rollback: UpgradeRecord): string {
     const lines = [
-      `*What this rollback does*: the image tag goes back from \`${rollback.fromVersion}\` to \`${rollback.toVersion}\`${rollback.plan.flags.migrations ? '' : ''}.`,
+      `*What this rollback does*: the image tag goes back from \`${rollback.fromVersion}\` to \`${rollback.toVersion}\`.`,
       '*What it cannot undo*: database migrations are not reversed; runtime plugins upgraded in the same window may not load on the older core.',
     ];
     if (rollback.plan.flags.destructive) lines.push('⚠️ A release in the upgraded range ran a *destructive migration*: restore the database from the backup taken before the upgrade first.');

@@ -290,11 +290,10 @@ export function createUpgradeRunner(deps: RunnerDeps) {
 
   async function postflight({ upgrade, runtime, signal }: StepContext): Promise<{ detail: string; verdict: PostflightVerdict; versionFailed: boolean }> {
     const fresh = (await upgrades.byId(upgrade.id))!;
-    const target = upgrade.kind === 'upgrade' ? upgrade.toVersion : upgrade.toVersion;
     const instance = await runtime.deployer.describe().catch(() => null);
     const report = await runPostflightChecks({
       client: runtime.checkstack,
-      targetVersion: target,
+      targetVersion: upgrade.toVersion,
       pluginsBefore: fresh.pluginsBefore,
       readyAt: fresh.readyAt ?? deps.now(),
       now: deps.now,
