@@ -8,7 +8,10 @@ export interface PullProgress {
   bytesCurrent: number;
   /** Sum of the sizes known so far (grows as layers start downloading). */
   bytesTotal: number;
-  /** The platform's latest status line, e.g. `Downloading` or `Pull complete`. */
+  /**
+   * The platform's latest status line, e.g. `Downloading` or `Pull complete`; or the deployer's own while it waits
+   * for an engine that stopped answering: `Docker engine unreachable: connect ECONNREFUSED /var/run/docker.sock; retrying in 4 s`.
+   */
   status: string;
 }
 
@@ -100,7 +103,10 @@ export interface Deployer {
   readonly kind: 'docker' | 'kubernetes';
   /** Finds the target; `not_found` when it does not exist. */
   describe(): Promise<DeployedInstance>;
-  /** Pulls an image; `image_pull_failed` with the registry's reason when it cannot. */
+  /**
+   * Pulls an image; `image_pull_failed` with the registry's reason when it cannot. A pull the engine breaks off
+   * (a restarting dockerd) is started again while the engine comes back; `signal` stops it at once.
+   */
   pull(image: string, onProgress?: (progress: PullProgress) => void, signal?: AbortSignal): Promise<void>;
   /**
    * Replaces the running instance with one on the new image, keeping the previous one for a fast rollback.

@@ -1,7 +1,51 @@
 // Reads the Docker Engine's pull progress stream (JSON lines). A pull can fail after the engine has answered
 // 200, as an `{"error": …}` line inside the stream; modem.followProgress resolves on those, so we parse ourselves.
-import { AppError } from '../errors.js';
+// Also tells a pull the engine broke off (its connection dropped: dockerd restarting) from one it refused.
+import { AppError, isAppError } from '../errors.js';
 import type { PullProgress } from './deployer.js';
+
+/**
+ * The engine broke off a pull without a verdict on the image: the connection dropped mid-stream, or dockerd
+ * cancelled the pull itself (it does when it shuts down). Pulling again is safe.
+ */
+export class PullInterrupted extends Error {
+  override readonly name = 'PullInterrupted';
+}
+
+/** Socket errors that mean the engine is not there right now (restarting, socket gone), not that it refused. */
+const ENGINE_CONNECTION_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+/**
+ * Why the engine could not be talked to, when `err` says the connection to it failed (no HTTP status: nothing
+ * answered); null for everything else, such as a registry error the engine reported with a status (404, 500),
+ * an error line inside the pull stream, or a coded error.
+ */
+export function engineUnreachableReason(err: unknown): string | null {
+  if (err instanceof PullInterrupted) return err.message;
+  if (!(err instanceof Error) || isAppError(err)) return null;
+  if (typeof (err as { statusCode?: unknown }).statusCode === 'number') return null;
+  const { code, syscall } = err as NodeJS.ErrnoException;
+  // ENOENT only from connect(): the engine's unix socket is gone while dockerd restarts.
+  const connectionLost = (code !== undefined && ENGINE_CONNECTION_CODES.has(code)) || (code === 'ENOENT' && syscall === 'connect');
+  if (!connectionLost) return /^socket hang up$|premature close/i.test(err.message) ? err.message : null;
+  // Node says `aborted` when a response breaks off mid-body.
+  const message = err.message === 'aborted' ? 'the connection dropped mid-pull' : err.message;
+  return message.includes(code!) ? message : `${message} (${code})`;
+}
+
+/** The wait before the next try of a pull the engine broke off: 1 s, 2 s, 4 s, then every 8 s. */
+export function engineRetryDelayMs(retry: number): number {
+  return Math.min(1_000 * 2 ** retry, 8_000);
+}
 
 interface PullEvent {
   status?: string;
@@ -68,7 +112,7 @@ export function createPullProgressTracker(): { add(event: PullEvent): PullProgre
 
 /**
  * Consumes a pull stream to its end, reporting progress; rejects with `image_pull_failed` when the stream
- * carries an error line, and with the stream's own error when the connection breaks.
+ * carries an error line, and with `PullInterrupted` when the connection breaks or the engine cancels the pull.
  */
 export async function followPull(
   image: string,
@@ -106,17 +150,24 @@ export async function followPull(
       }
     });
     let ended = false;
-    stream.once('error', reject);
+    stream.once('error', (err: Error) => {
+      const reason = engineUnreachableReason(err);
+      reject(reason === null ? err : new PullInterrupted(reason, { cause: err }));
+    });
     stream.once('end', () => {
       ended = true;
       handleLine(buffered);
       resolve();
     });
     stream.once('close', () => {
-      if (!ended) reject(new Error('the engine closed the pull stream before it ended'));
+      if (!ended) reject(new PullInterrupted('the engine closed the pull stream before it ended'));
     });
   });
 
+  // The engine's own words when the pull's context ends under it: we did not abort, so dockerd is stopping.
+  if (failure === 'context canceled') {
+    throw new PullInterrupted('the engine cancelled the pull (context canceled)');
+  }
   if (failure !== null) {
     throw new AppError('image_pull_failed', `Pulling \`${image}\` failed: ${failure}`, { image, reason: failure });
   }

@@ -1,4 +1,5 @@
 // The Deployer for a Checkstack container on a Docker Engine (plain `docker run` or Compose).
+import { setTimeout as delay } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
 import type { ContainerCreateOptions, ContainerInspectInfo, ImageInspectInfo } from 'dockerode';
 import type { Logger } from '../logger.js';
@@ -18,7 +19,7 @@ import type {
   RollbackResult,
   RuntimeState,
 } from './deployer.js';
-import { followPull } from './docker-pull.js';
+import { engineRetryDelayMs, engineUnreachableReason, followPull } from './docker-pull.js';
 
 export interface DockerTarget {
   /** The container's name; or give `composeProject` and `composeService` to find it by Compose labels. */
@@ -37,7 +38,13 @@ export interface DockerDeployerOptions {
   registryAuth?: Dockerode.AuthConfig;
   /** How long a started container must stay up before it counts as started (default 3000 ms). */
   startupGraceMs?: number;
-  sleep?: (ms: number) => Promise<void>;
+  /**
+   * How long, in all, a pull waits for an engine that stopped answering (dockerd restarting: socket gone,
+   * connection reset) before it fails; it retries with a backoff meanwhile (default 60 000 ms).
+   */
+  engineRetryBudgetMs?: number;
+  /** Waits `ms`; rejects early when `signal` aborts (default: a timer). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Told every secret value the deployer reads (the container's ENCRYPTION_MASTER_KEY), so logs can redact it. */
   registerSecret?: (value: string) => void;
 }
@@ -78,7 +85,8 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
   };
   const stopTimeout = target.stopTimeoutSeconds ?? 30;
   const startupGraceMs = options.startupGraceMs ?? 3_000;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const engineRetryBudgetMs = options.engineRetryBudgetMs ?? 60_000;
+  const sleep = options.sleep ?? ((ms: number, signal?: AbortSignal) => delay(ms, undefined, signal ? { signal } : {}));
   const targetLabel = target.container ?? `${target.composeProject}/${target.composeService}`;
   const log = logger.child({ deployer: 'docker', target: targetLabel });
 
@@ -562,21 +570,59 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
     }
   }
 
+  /**
+   * A pull is idempotent, so one the engine broke off (dockerd restarting) is started again once the engine
+   * answers, for up to `engineRetryBudgetMs` of waiting in all. What the engine or registry refused is not retried.
+   */
   async function pull(image: string, onProgress?: (progress: PullProgress) => void, signal?: AbortSignal): Promise<void> {
     log.info({ image }, 'pulling image');
-    let stream: NodeJS.ReadableStream;
-    try {
-      stream = await docker.createImage(options.registryAuth ?? {}, { fromImage: image, abortSignal: signal });
-    } catch (err) {
-      throw pullError(image, err);
-    }
-    try {
-      await followPull(image, stream, onProgress);
-    } catch (err) {
-      if (isAppError(err)) throw err;
-      throw pullError(image, err);
+    let last: PullProgress = { layersTotal: 0, layersDone: 0, bytesCurrent: 0, bytesTotal: 0, status: '' };
+    const report = (progress: PullProgress) => {
+      last = progress;
+      onProgress?.(progress);
+    };
+    let unreachableMs = 0;
+    let outageStartedAt: number | null = null;
+    let retry = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      try {
+        const stream: NodeJS.ReadableStream = await docker.createImage(options.registryAuth ?? {}, { fromImage: image, abortSignal: signal });
+        if (outageStartedAt !== null) {
+          unreachableMs += Date.now() - outageStartedAt;
+          outageStartedAt = null;
+          retry = 0;
+          log.info({ image, unreachableMs }, 'docker engine answers again, pull restarted');
+        }
+        await followPull(image, stream, report);
+        break;
+      } catch (err) {
+        // A pull cut short by our own abort is no failure of the engine: the caller stops (the bot shuts down).
+        if (signal?.aborted) throw err;
+        const reason = engineUnreachableReason(err);
+        if (reason === null) throw isAppError(err) ? err : pullError(image, err);
+        outageStartedAt ??= Date.now();
+        const waitedMs = unreachableMs + (Date.now() - outageStartedAt);
+        const waitMs = Math.min(engineRetryDelayMs(retry), engineRetryBudgetMs - waitedMs);
+        if (waitMs <= 0) throw engineUnreachable(image, reason, waitedMs, err);
+        retry += 1;
+        log.warn({ image, engine: engineAddress(docker), reason, retryInMs: waitMs, waitedMs }, 'docker engine unreachable during pull, retrying');
+        report({ ...last, status: `Docker engine unreachable: ${reason}; retrying in ${formatSeconds(waitMs)}` });
+        await sleep(waitMs, signal);
+      }
     }
     log.info({ image }, 'image pulled');
+  }
+
+  function engineUnreachable(image: string, reason: string, waitedMs: number, cause: unknown): AppError {
+    const engine = engineAddress(docker);
+    return new AppError(
+      'deployer_error',
+      `Docker engine \`${engine}\` did not answer for ${formatSeconds(waitedMs)} while pulling \`${image}\` (last error: ${reason}); ` +
+        'check that dockerd is running, then start the upgrade again.',
+      { image, engine, reason, waitedMs },
+      { cause },
+    );
   }
 
   async function removeKept(version: string): Promise<boolean> {
@@ -693,6 +739,19 @@ function pullError(image: string, err: unknown): AppError {
     }, { cause: err });
   }
   return new AppError('deployer_error', `Docker could not pull \`${image}\`: ${reason}`, { image, reason }, { cause: err });
+}
+
+/** Where the engine listens, as an operator writes it in `docker.host`. */
+function engineAddress(docker: Dockerode): string {
+  const modem = docker.modem as { socketPath?: unknown; protocol?: unknown; host?: unknown; port?: unknown };
+  if (typeof modem.socketPath === 'string') {
+    return `${modem.socketPath.startsWith('//./pipe/') ? 'npipe' : 'unix'}://${modem.socketPath}`;
+  }
+  return `${String(modem.protocol ?? 'http')}://${String(modem.host ?? 'localhost')}${modem.port ? `:${String(modem.port)}` : ''}`;
+}
+
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))} s`;
 }
 
 function statusOf(err: unknown): number | undefined {

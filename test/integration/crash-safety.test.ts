@@ -1,6 +1,5 @@
 // Crash safety on the real Docker engine: the bot process is SIGKILLed while three upgrades sit in Pull, Recreate
 // and Readiness, then started again. Each upgrade must end once, with one running Checkstack and a truthful thread.
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import type Dockerode from 'dockerode';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -23,6 +22,7 @@ import {
   type FakeBehaviour,
 } from '../support/docker-images.js';
 import { loadFixtureReleases } from '../support/fixtures.js';
+import { startGatedProxy } from '../support/gated-proxy.js';
 import { createSlackDriver } from '../support/slack-driver.js';
 import { upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
 import { BOT_TOKEN, deleteQueueKeys, SIGNING_SECRET } from '../support/test-bot.js';
@@ -51,50 +51,6 @@ interface Scenario {
   behaviour: FakeBehaviour;
   readyAfterSeconds: number;
   message?: FakeMessage;
-}
-
-/**
- * A loopback TCP proxy that can hold traffic: while held, accepted bytes wait in order (both ways) until release.
- * In front of the registry it keeps a `docker pull` in progress for as long as a test needs.
- */
-async function startGatedProxy(targetPort: number): Promise<{ port: number; hold(): void; release(): void; close(): Promise<void> }> {
-  let held = false;
-  const queued: Array<() => void> = [];
-  const sockets = new Set<Socket>();
-  const forward = (from: Socket, to: Socket) =>
-    from.on('data', (chunk: Buffer) => {
-      if (held || queued.length > 0) queued.push(() => to.write(chunk));
-      else to.write(chunk);
-    });
-  const server: Server = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1');
-    for (const sock of [client, upstream]) {
-      sockets.add(sock);
-      sock.on('close', () => sockets.delete(sock));
-      sock.on('error', () => sock.destroy());
-    }
-    forward(client, upstream);
-    forward(upstream, client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    hold: () => {
-      held = true;
-    },
-    release: () => {
-      held = false;
-      for (const send of queued.splice(0)) send();
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const sock of sockets) sock.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 const fixtures = loadFixtureReleases();
@@ -170,7 +126,7 @@ ${scenarios
     gate = await startGatedProxy(registryPort);
     const behaviours: Record<Scenario['killedIn'], [FakeBehaviour, number]> = {
       // Readiness is held by a slow start: the kill lands while the new version still answers 503.
-      readiness: ['slow-ready', 30],
+      readiness: ['slow-ready', 60],
       pull: ['ready', 0],
       recreate: ['ready', 0],
     };
@@ -220,15 +176,15 @@ ${scenarios
   describe('after a SIGKILL during Readiness, Pull and Recreate and a restart', () => {
     beforeAll(async () => {
       const [readiness, pull, recreate] = scenarios as [Scenario, Scenario, Scenario];
-      // Readiness first (it stays there ~30 s), then Pull (held at the registry), then Recreate: the kill comes
+      // Readiness first (it stays there ~60 s), then Pull (held at the registry), then Recreate: the kill comes
       // in the middle of Recreate (the old container renamed aside), while the other two are still inside their steps.
       readiness.message = await approveAndStart(readiness, bot!);
-      await slack.waitFor(() => thread(readiness.message!).some((t) => stepStarted(readiness).test(t)), 30_000);
+      await slack.waitFor(() => thread(readiness.message!).some((t) => stepStarted(readiness).test(t)), 90_000);
       gate.hold();
       pull.message = await approveAndStart(pull, bot!);
-      await slack.waitFor(() => thread(pull.message!).some((t) => stepStarted(pull).test(t)), 30_000);
+      await slack.waitFor(() => thread(pull.message!).some((t) => stepStarted(pull).test(t)), 90_000);
       recreate.message = await approveAndStart(recreate, bot!);
-      await slack.waitFor(() => thread(recreate.message!).some((t) => stepStarted(recreate).test(t)), 30_000);
+      await slack.waitFor(() => thread(recreate.message!).some((t) => stepStarted(recreate).test(t)), 90_000);
       // The worst moment inside Recreate: the old container stopped and renamed aside, the new one not yet up.
       await pollUntil(async () => ((await engine.listContainers({ all: true, filters: { name: [`${recreate.container}-pre-${TO}`] } })).length > 0 ? true : undefined), 15_000, 20);
 
