@@ -101,6 +101,19 @@ function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === '23505';
 }
 
+/** One step of a job as recorded: a step that started and has no end was interrupted (or is running). */
+export interface StepRecord {
+  step: string;
+  outcome: string | null;
+  detail: string | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+  /** The step's own reply in the thread. */
+  messageTs: string | null;
+  /** Further replies it posted, by key (post-flight results by check name). */
+  replies: Record<string, string>;
+}
+
 export interface TransitionChanges {
   statusDetail?: string | null;
   step?: string | null;
@@ -291,12 +304,28 @@ export function createUpgradeStore(pool: Pool) {
       await pool.query(`UPDATE upgrade_steps SET message_ts = $3 WHERE upgrade_id = $1 AND step = $2`, [upgradeId, step, messageTs]);
     },
 
-    async steps(upgradeId: string): Promise<{ step: string; outcome: string | null; detail: string | null; startedAt: Date; finishedAt: Date | null; messageTs: string | null }[]> {
+    /** A reply the step posted beside its own message, under `key` (a post-flight check's name). */
+    async setStepReply(upgradeId: string, step: string, key: string, messageTs: string): Promise<void> {
+      await pool.query(
+        `UPDATE upgrade_steps SET replies = replies || jsonb_build_object($3::text, $4::text) WHERE upgrade_id = $1 AND step = $2`,
+        [upgradeId, step, key, messageTs],
+      );
+    },
+
+    async steps(upgradeId: string): Promise<StepRecord[]> {
       const { rows } = await pool.query(
-        `SELECT step, outcome, detail, started_at, finished_at, message_ts FROM upgrade_steps WHERE upgrade_id = $1 ORDER BY started_at`,
+        `SELECT step, outcome, detail, started_at, finished_at, message_ts, replies FROM upgrade_steps WHERE upgrade_id = $1 ORDER BY started_at`,
         [upgradeId],
       );
-      return rows.map((r) => ({ step: r.step, outcome: r.outcome, detail: r.detail, startedAt: r.started_at, finishedAt: r.finished_at, messageTs: r.message_ts }));
+      return rows.map((r) => ({
+        step: r.step,
+        outcome: r.outcome,
+        detail: r.detail,
+        startedAt: r.started_at,
+        finishedAt: r.finished_at,
+        messageTs: r.message_ts,
+        replies: r.replies ?? {},
+      }));
     },
   };
 }

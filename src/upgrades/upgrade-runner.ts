@@ -3,7 +3,7 @@
 import { isReadyUnknown } from '../checkstack/client.js';
 import { runPostflightChecks } from '../checkstack/postflight-runner.js';
 import { describeProgress, waitForReady, type ReadyProgress } from '../checkstack/wait-for-ready.js';
-import type { PinRecord, UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
+import type { PinRecord, StepRecord, UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
 import { isComplete } from '../domain/checklist.js';
 import type { CheckResult, PostflightVerdict } from '../domain/postflight.js';
 import { AppError, isAppError } from '../errors.js';
@@ -180,8 +180,11 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     };
   }
 
-  async function gitRecord({ upgrade, runtime, signal }: StepContext): Promise<string> {
+  async function gitRecord({ upgrade, runtime, progress, signal }: StepContext): Promise<string> {
     if (!runtime.config.pin) return 'no pin configured: nothing recorded';
+    const open = upgrade.pinRecord?.kind === 'pull_request' && !upgrade.pinRecord.merged ? upgrade.pinRecord : null;
+    // A restarted job reuses the pull request it opened before: its link is further up the thread.
+    if (open) void progress(`⏳ *Git record*: still waiting for pull request <${open.url}|#${open.number}> to be merged`);
     try {
       const record = await deps.pins.record(await pinChange(upgrade, runtime), {
         existing: upgrade.pinRecord,
@@ -291,6 +294,8 @@ export function createUpgradeRunner(deps: RunnerDeps) {
   async function postflight({ upgrade, runtime, signal }: StepContext): Promise<{ detail: string; verdict: PostflightVerdict; versionFailed: boolean }> {
     const fresh = (await upgrades.byId(upgrade.id))!;
     const instance = await runtime.deployer.describe().catch(() => null);
+    // Results a killed run already posted are updated in place: the thread shows each check once.
+    const posted = (await upgrades.steps(upgrade.id)).find((row) => row.step === 'postflight')?.replies ?? {};
     const report = await runPostflightChecks({
       client: runtime.checkstack,
       targetVersion: upgrade.toVersion,
@@ -303,7 +308,10 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       runningImageTag: instance?.tag ?? null,
       logger,
       onResult: async (result, durationMs) => {
-        await post(upgrade, `${OUTCOME_ICON[result.outcome]} *${result.name}*: ${result.detail} (${seconds(durationMs)})`);
+        const text = `${OUTCOME_ICON[result.outcome]} *${result.name}*: ${result.detail} (${seconds(durationMs)})`;
+        const earlier = posted[result.name];
+        if (earlier) return reporter.update(upgrade.channelId, earlier, { text });
+        await upgrades.setStepReply(upgrade.id, 'postflight', result.name, await post(upgrade, text));
       },
     });
     const counts = (o: CheckResult['outcome']) => report.results.filter((r) => r.outcome === o).length;
@@ -403,9 +411,16 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       await deps.refreshMessage(upgrade.rollbackOf);
     }
     const startIndex = doneStep ? steps.indexOf(doneStep as StepName) + 1 : 0;
-    if (startIndex > 0) {
-      await bringThreadUpToDate(upgrade);
-      await post(upgrade, `↩️ Resuming after *${STEP_TITLES[doneStep as StepName]}* (${options.resumeReason ?? 'the worker restarted'}).`);
+    // The database knows whether the job ran before, even when it stopped inside its first step.
+    const earlier = await upgrades.steps(upgrade.id);
+    // After a restart, the reply of the step left unfinished is stale: the step runs again in it. After an error
+    // that reply says what went wrong, so the step runs again in a new reply below.
+    const rerunIn = new Map<string, string>();
+    for (const row of earlier) if (!options.resumeReason && !row.finishedAt && row.messageTs) rerunIn.set(row.step, row.messageTs);
+    if (startIndex > 0 || earlier.length > 0) {
+      await bringThreadUpToDate(upgrade, earlier.filter((row) => !rerunIn.has(row.step)));
+      const reason = options.resumeReason ?? 'the worker restarted';
+      await post(upgrade, startIndex > 0 ? `↩️ Resuming after *${STEP_TITLES[steps[startIndex - 1]!]}* (${reason}).` : `↩️ Restarting *${STEP_TITLES[steps[0]!]}* (${reason}).`);
     }
 
     // "✅ finished" lines land in the background (the reporter spaces updates of a message): the next step
@@ -419,7 +434,10 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       await upgrades.stepStarted(upgrade.id, step);
       await deps.refreshMessage(upgrade.id);
       const started = deps.now().getTime();
-      const stepTs = await post(upgrade, `▶️ *${STEP_TITLES[step]}* started`);
+      const startedText = `▶️ *${STEP_TITLES[step]}* started${earlier.some((row) => row.step === step) ? ' again' : ''}`;
+      const reused = rerunIn.get(step);
+      if (reused) void reporter.update(upgrade.channelId, reused, { text: startedText });
+      const stepTs = reused ?? (await post(upgrade, startedText));
       // Only for bringing the thread up to date after a crash: losing it must not fail the step.
       await upgrades.setStepMessage(upgrade.id, step, stepTs).catch((err: unknown) => logger.warn({ err, upgradeId, step }, 'could not record the step message'));
       const progress = (text: string) => reporter.update(upgrade!.channelId, stepTs, { text });
@@ -473,10 +491,11 @@ export function createUpgradeRunner(deps: RunnerDeps) {
 
   /**
    * After a crash, the thread may lag behind the database: a step's "finished" line may not have landed, and the
-   * step that was running says "started" for ever. Each step's reply is brought to what the database knows.
+   * step that was running says "started" for ever. Each step's reply in `rows` is brought to what the database
+   * knows; a step that runs again in its own reply is not among them.
    */
-  async function bringThreadUpToDate(upgrade: UpgradeRecord): Promise<void> {
-    const updates = (await upgrades.steps(upgrade.id)).flatMap((row) => {
+  async function bringThreadUpToDate(upgrade: UpgradeRecord, rows: StepRecord[]): Promise<void> {
+    const updates = rows.flatMap((row) => {
       if (!row.messageTs || !(row.step in STEP_TITLES)) return [];
       const step = row.step as StepName;
       const text =
@@ -484,7 +503,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
           ? finishedText(step, row.finishedAt.getTime() - row.startedAt.getTime(), row.detail ?? '')
           : row.finishedAt
             ? null
-            : `⏸️ *${STEP_TITLES[step]}* was interrupted (the bot stopped); it runs again below`;
+            : `⏸️ *${STEP_TITLES[step]}* was interrupted; it runs again below`;
       return text ? [reporter.update(upgrade.channelId, row.messageTs, { text })] : [];
     });
     await Promise.all(updates);

@@ -79,10 +79,20 @@ export interface FakeGithub {
   ): void;
   /** Runs `action` once, just before the first request matching `when` is served (to stage a race). */
   beforeNext(when: (req: RecordedRequest) => boolean, action: () => void): void;
+  /**
+   * Holds the next request matching `when` until `release`: `arrived` resolves once it came in. Released, it is
+   * served even if its caller has gone (GitHub did the work; nobody heard the answer).
+   */
+  holdNext(when: (req: RecordedRequest) => boolean): HeldRequest;
   files: FakeRepoFiles;
   pulls: FakePull[];
   mergePull(number: number): FakeCommit;
   close(): Promise<void>;
+}
+
+export interface HeldRequest {
+  arrived: Promise<RecordedRequest>;
+  release(): void;
 }
 
 export interface FakeGithubOptions {
@@ -227,6 +237,7 @@ export async function startFakeGithub(options: FakeGithubOptions = {}): Promise<
   const requests: RecordedRequest[] = [];
   const failures: FailureRule[] = [];
   const interceptors: Array<{ when: (req: RecordedRequest) => boolean; action: () => void; done: boolean }> = [];
+  const holds: Array<{ when: (req: RecordedRequest) => boolean; arrive(req: RecordedRequest): void; released: Promise<void>; release(): void; taken: boolean }> = [];
   const git = createGitModel(options.files ?? {});
   let used = 0;
   const resetAt = Math.floor(Date.now() / 1000) + 3600;
@@ -544,6 +555,13 @@ export async function startFakeGithub(options: FakeGithubOptions = {}): Promise<
         interceptor.action();
       }
 
+      const hold = holds.find((h) => !h.taken && h.when(recorded));
+      if (hold) {
+        hold.taken = true;
+        hold.arrive(recorded);
+        await hold.released;
+      }
+
       const failure = failures.find((f) => f.remaining > 0 && (f.when === undefined || f.when(recorded)));
       if (failure) {
         failure.remaining -= 1;
@@ -607,6 +625,14 @@ export async function startFakeGithub(options: FakeGithubOptions = {}): Promise<
     beforeNext(when, action) {
       interceptors.push({ when, action, done: false });
     },
+    holdNext(when) {
+      let arrive!: (req: RecordedRequest) => void;
+      let release!: () => void;
+      const arrived = new Promise<RecordedRequest>((resolve) => (arrive = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      holds.push({ when, arrive, released, release, taken: false });
+      return { arrived, release };
+    },
     mergePull(number) {
       const pull = pulls.find((p) => p.number === number);
       if (!pull || pull.state !== 'open') throw new Error(`fake-github: pull ${number} is not open`);
@@ -620,6 +646,7 @@ export async function startFakeGithub(options: FakeGithubOptions = {}): Promise<
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
+        for (const hold of holds) hold.release();
         server.closeAllConnections();
         server.close((err) => (err ? reject(err) : resolve()));
       }),
