@@ -43,13 +43,13 @@ export async function ackLatencyBench(report: Report, options: AckLatencyOptions
   const children: BenchChild<unknown>[] = [];
   try {
     const secrets = { BENCH_SIGNING_SECRET: SIGNING_SECRET, BENCH_BOT_TOKEN: BOT_TOKEN };
-    const slack = await startChild<FakeSlackReady>('fake-slack-server.ts', { env: secrets });
+    const slack = await startChild<FakeSlackReady>('fake-slack-server', { env: secrets });
     children.push(slack);
     const env = { ...secrets, BENCH_SLACK_API_URL: slack.ready.apiUrl };
     // Both servers stay up for the whole run; one of them takes load at a time.
     const started = await Promise.allSettled([
-      startChild<ServerReady>('bot-server.ts', { env }),
-      startChild<ServerReady>('bare-bolt-server.ts', { env }),
+      startChild<ServerReady>('bot-server', { env, asShipped: true }),
+      startChild<ServerReady>('bare-bolt-server', { env }),
     ]);
     for (const s of started) if (s.status === 'fulfilled') children.push(s.value);
     for (const s of started) if (s.status === 'rejected') throw s.reason;

@@ -1,8 +1,11 @@
 // Runs a bench server in its own Node process (so the load generator never shares its event loop) and talks to it
 // over the IPC channel: the child announces `ready` with what the parent needs, answers questions, stops on request.
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from '../test/support/repo-root.js';
 
 type ParentMessage = { type: 'ask'; id: number; question: string; args: unknown } | { type: 'stop' };
 type ChildMessage =
@@ -24,15 +27,33 @@ export interface StartChildOptions {
   readyTimeoutMs?: number;
   /** Extra Node flags for the child (e.g. `--cpu-prof`, `--trace-gc`), besides those in BENCH_NODE_ARGS. */
   execArgv?: string[];
+  /** The bot under test: it runs with the Node flags the image ships (the Dockerfile's NODE_OPTIONS). */
+  asShipped?: boolean;
 }
 
-/** Forks `bench/<script>` under tsx and resolves once it has announced `ready`. */
+/** The flags of `ENV NODE_OPTIONS="…"` in the Dockerfile, so the bench measures the bot as it is deployed. */
+export function shippedNodeFlags(): string[] {
+  const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+  const match = /NODE_OPTIONS="([^"]*)"/.exec(dockerfile);
+  if (!match) throw new Error('the Dockerfile sets no NODE_OPTIONS="…"');
+  return match[1]!.split(/\s+/).filter(Boolean);
+}
+
+// Run from source (tsx), children load their .ts under tsx too; from the compiled bench build, plain .js as in production.
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+
+/** Forks `bench/<script>` and resolves once it has announced `ready`. */
 export async function startChild<Ready>(script: string, options: StartChildOptions = {}): Promise<BenchChild<Ready>> {
-  const path = fileURLToPath(new URL(script, import.meta.url));
+  const path = fileURLToPath(new URL(`${script}${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url));
   // The child's own output goes to our stderr: stdout carries only figures.
   const child = fork(path, [], {
     // BENCH_NODE_ARGS (space-separated) adds Node flags to every server child, for profiling a bench run.
-    execArgv: ['--import', 'tsx', ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(options.execArgv ?? [])],
+    execArgv: [
+      ...(FROM_SOURCE ? ['--import', 'tsx'] : []),
+      ...(options.asShipped ? shippedNodeFlags() : []),
+      ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      ...(options.execArgv ?? []),
+    ],
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 2, 2, 'ipc'],
   });

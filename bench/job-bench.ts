@@ -17,11 +17,12 @@ export async function jobOverheadBench(report: Report): Promise<void> {
   const children: BenchChild<unknown>[] = [];
   try {
     const secrets = { BENCH_SIGNING_SECRET: SIGNING_SECRET, BENCH_BOT_TOKEN: BOT_TOKEN };
-    const slack = await startChild<FakeSlackReady>('fake-slack-server.ts', { env: secrets });
+    const slack = await startChild<FakeSlackReady>('fake-slack-server', { env: secrets });
     children.push(slack);
-    const bot = await startChild<UpgradeBotReady>('upgrade-bot-server.ts', {
+    const bot = await startChild<UpgradeBotReady>('upgrade-bot-server', {
       env: { ...secrets, BENCH_SLACK_API_URL: slack.ready.apiUrl, BENCH_NEW_BEHAVIOUR: 'ready' },
       readyTimeoutMs: 300_000,
+      asShipped: true,
     });
     children.push(bot);
     const planned = await slack.ask<PlannedUpgrade>('planUpgrade', {

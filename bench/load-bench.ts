@@ -32,16 +32,17 @@ export async function loadBench(report: Report, options: LoadBenchOptions = {}):
   const children: BenchChild<unknown>[] = [];
   try {
     const secrets = { BENCH_SIGNING_SECRET: SIGNING_SECRET, BENCH_BOT_TOKEN: BOT_TOKEN };
-    const slack = await startChild<FakeSlackReady>('fake-slack-server.ts', { env: secrets });
+    const slack = await startChild<FakeSlackReady>('fake-slack-server', { env: secrets });
     children.push(slack);
     const env = { ...secrets, BENCH_SLACK_API_URL: slack.ready.apiUrl };
     const started = await Promise.allSettled([
       // The new image answers 503 for 10 minutes: the job sits in readiness polling for the whole run.
-      startChild<UpgradeBotReady>('upgrade-bot-server.ts', {
+      startChild<UpgradeBotReady>('upgrade-bot-server', {
         env: { ...env, BENCH_STAGING: '1', BENCH_NEW_BEHAVIOUR: 'slow-ready', BENCH_READY_AFTER: '600', BENCH_READY_TIMEOUT: '900' },
         readyTimeoutMs: 300_000,
+        asShipped: true,
       }),
-      startChild<ServerReady>('bare-bolt-server.ts', { env }),
+      startChild<ServerReady>('bare-bolt-server', { env }),
     ]);
     for (const s of started) if (s.status === 'fulfilled') children.push(s.value);
     for (const s of started) if (s.status === 'rejected') throw s.reason;
@@ -112,9 +113,12 @@ export async function loadBench(report: Report, options: LoadBenchOptions = {}):
 async function waitForStep(bot: BenchChild<UpgradeBotReady>, target: string, step: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const upgrade = await bot.ask<{ status: string; steps: StepRow[] } | null>('steps', { target });
+    const upgrade = await bot.ask<{ status: string; statusDetail: string | null; steps: StepRow[] } | null>('steps', { target });
     if (upgrade?.steps.some((s) => s.step === step)) return;
-    if (upgrade && ['succeeded', 'failed', 'cancelled', 'expired', 'rolled_back'].includes(upgrade.status)) throw new Error(`the upgrade ended (${upgrade.status}) before ${step}`);
+    if (upgrade && ['succeeded', 'failed', 'cancelled', 'expired', 'rolled_back'].includes(upgrade.status)) {
+      const failedStep = upgrade.steps.find((s) => s.outcome === 'failed');
+      throw new Error(`the upgrade ended (${upgrade.status}: ${upgrade.statusDetail ?? 'no detail'}; ${failedStep ? `${failedStep.step} failed: ${failedStep.detail}` : 'no step failed'}) before ${step}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   throw new Error(`the upgrade did not reach ${step} within ${timeoutMs} ms`);

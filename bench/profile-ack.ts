@@ -13,10 +13,11 @@ const [server = 'bot', seconds = '20', scenario = 'help', rate = '100'] = proces
 const children: BenchChild<unknown>[] = [];
 try {
   const secrets = { BENCH_SIGNING_SECRET: SIGNING_SECRET, BENCH_BOT_TOKEN: BOT_TOKEN };
-  const slack = await startChild<FakeSlackReady>('fake-slack-server.ts', { env: secrets, execArgv: [] });
+  const slack = await startChild<FakeSlackReady>('fake-slack-server', { env: secrets, execArgv: [] });
   children.push(slack);
-  const target = await startChild<ServerReady>(server === 'bot' ? 'bot-server.ts' : 'bare-bolt-server.ts', {
+  const target = await startChild<ServerReady>(server === 'bot' ? 'bot-server' : 'bare-bolt-server', {
     env: { ...secrets, BENCH_SLACK_API_URL: slack.ready.apiUrl },
+    asShipped: server === 'bot',
   });
   children.push(target);
   const warm = await slack.ask<SignedRequest>('request', { scenario: scenario as AckScenario });

@@ -1,7 +1,8 @@
 // `npm run bench [-- part …]`: runs the named bench parts (default: all), prints each figure as `name: value unit`,
 // writes them to bench/results/latest.json and ends with `bench: done`.
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../test/support/repo-root.js';
 import { createReport, type Report } from './report.js';
 
 // Loaded when run, so a part that cannot even load (say, the bot fails to import) fails alone.
@@ -13,7 +14,7 @@ const PARTS: Record<string, (report: Report) => Promise<void>> = {
   load: async (report) => (await import('./load-bench.js')).loadBench(report),
 };
 
-const RESULTS_PATH = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+const RESULTS_PATH = join(REPO_ROOT, 'bench/results/latest.json');
 
 async function main(argv: string[]): Promise<number> {
   const requested = argv.length > 0 && !argv.includes('all') ? argv : Object.keys(PARTS);

@@ -39,6 +39,7 @@ export interface StepRow {
   startedMs: number;
   finishedMs: number | null;
   outcome: string | null;
+  detail: string | null;
 }
 
 export interface DockerEvent {
@@ -104,18 +105,22 @@ runChild<UpgradeBotReady>({
   answers: {
     rssMb: () => process.memoryUsage().rss / 2 ** 20,
     /** The steps of the newest upgrade of a target, with times in ms since the epoch. */
-    steps: async (args): Promise<{ upgradeId: string; status: string; steps: StepRow[] } | null> => {
+    steps: async (args): Promise<{ upgradeId: string; status: string; statusDetail: string | null; steps: StepRow[] } | null> => {
       const pool = bot!.bot.deps.pool;
-      const { rows } = await pool.query<{ id: string; status: string }>(`SELECT id, status FROM upgrades WHERE target = $1 ORDER BY created_at DESC LIMIT 1`, [(args as { target: string }).target]);
+      const { rows } = await pool.query<{ id: string; status: string; status_detail: string | null }>(
+        `SELECT id, status, status_detail FROM upgrades WHERE target = $1 ORDER BY created_at DESC LIMIT 1`,
+        [(args as { target: string }).target],
+      );
       if (!rows[0]) return null;
-      const steps = await pool.query<{ step: string; started_at: Date; finished_at: Date | null; outcome: string | null }>(
-        `SELECT step, started_at, finished_at, outcome FROM upgrade_steps WHERE upgrade_id = $1 ORDER BY started_at`,
+      const steps = await pool.query<{ step: string; started_at: Date; finished_at: Date | null; outcome: string | null; detail: string | null }>(
+        `SELECT step, started_at, finished_at, outcome, detail FROM upgrade_steps WHERE upgrade_id = $1 ORDER BY started_at`,
         [rows[0].id],
       );
       return {
         upgradeId: rows[0].id,
         status: rows[0].status,
-        steps: steps.rows.map((r) => ({ step: r.step, startedMs: r.started_at.getTime(), finishedMs: r.finished_at?.getTime() ?? null, outcome: r.outcome })),
+        statusDetail: rows[0].status_detail,
+        steps: steps.rows.map((r) => ({ step: r.step, startedMs: r.started_at.getTime(), finishedMs: r.finished_at?.getTime() ?? null, outcome: r.outcome, detail: r.detail })),
       };
     },
     /** What the engine did to the target's containers since this child started (stop, create, start …). */
