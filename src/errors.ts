@@ -59,13 +59,20 @@ export interface UserMessage {
   referenceId?: string;
 }
 
-/** The one place an error becomes Slack text. `referenceId` ties an unexpected error to its log line. */
-export function toUserMessage(err: unknown, referenceId: string): UserMessage {
+/**
+ * The one place an error becomes Slack text. A reference id ties an unexpected error to its log line; it is made
+ * only for those, not for the refusals users meet every day.
+ */
+export function toUserMessage(err: unknown, newReferenceId: () => string): UserMessage {
   if (isAppError(err)) {
     const text = USER_TEXT[err.code];
     if (text === 'own') return { text: err.message };
-    if (text) return { text: `${text} (reference \`${referenceId}\`)`, referenceId };
+    if (text) {
+      const referenceId = newReferenceId();
+      return { text: `${text} (reference \`${referenceId}\`)`, referenceId };
+    }
   }
+  const referenceId = newReferenceId();
   return {
     text: `Something went wrong on the bot's side. Give an operator the reference \`${referenceId}\`; the details are in the bot's log.`,
     referenceId,

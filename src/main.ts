@@ -92,6 +92,8 @@ export async function startBot(config: Config, options: StartOptions = {}): Prom
     receiver,
     logger: boltLogger,
     clientOptions: { slackApiUrl: config.slack.apiUrl },
+    // No listener reads context.conversation: without the store Bolt skips a lookup on every request.
+    convoStore: false,
   });
   app.error(async (err) => {
     logger.error({ err }, 'unhandled error in a Slack listener');

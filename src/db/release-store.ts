@@ -20,6 +20,13 @@ export interface StoredRelease {
   deletedAt: Date | null;
 }
 
+/** A release as a list shows it. */
+export type ListedRelease = Pick<StoredRelease, 'tag' | 'version' | 'htmlUrl' | 'prerelease' | 'publishedAt' | 'summary'>;
+export type ReleaseVersion = Pick<StoredRelease, 'tag' | 'version' | 'htmlUrl'>;
+
+/** Semantic version order by the numeric core; ties (pre-releases of one version) by text. */
+const NEWEST_FIRST = `string_to_array(regexp_replace(version, '[-+].*$', ''), '.')::int[] DESC, version DESC`;
+
 export function releaseContentSha(release: Pick<GithubRelease, 'name' | 'body' | 'draft' | 'prerelease'>): string {
   return createHash('sha256')
     .update(JSON.stringify([release.name ?? '', release.body ?? '', release.draft, release.prerelease]))
@@ -89,15 +96,34 @@ export function createReleaseStore(pool: Pool) {
       return (rowCount ?? 0) > 0;
     },
 
-    async recent(limit: number, includePrereleases: boolean): Promise<StoredRelease[]> {
+    /** The newest published releases for a listing: no bodies, which are large and which a listing never shows. */
+    async recent(limit: number, includePrereleases: boolean): Promise<ListedRelease[]> {
       const { rows } = await pool.query(
-        `SELECT ${RELEASE_COLUMNS} FROM releases
+        `SELECT tag, version, html_url, prerelease, published_at, summary FROM releases
          WHERE NOT draft AND deleted_at IS NULL AND ($2 OR NOT prerelease)
-         ORDER BY string_to_array(regexp_replace(version, '[-+].*$', ''), '.')::int[] DESC, version DESC
+         ORDER BY ${NEWEST_FIRST}
          LIMIT $1`,
         [limit, includePrereleases],
       );
-      return rows.map(toRelease);
+      return rows.map((row) => ({
+        tag: row.tag as string,
+        version: row.version as string,
+        htmlUrl: row.html_url as string,
+        prerelease: row.prerelease as boolean,
+        publishedAt: (row.published_at as Date | null) ?? null,
+        summary: row.summary as ReleaseSummary,
+      }));
+    },
+    /** The newest published stable versions and their pages, for telling how far behind a target is. */
+    async stableVersions(limit: number): Promise<ReleaseVersion[]> {
+      const { rows } = await pool.query<{ tag: string; version: string; html_url: string }>(
+        `SELECT tag, version, html_url FROM releases
+         WHERE NOT draft AND deleted_at IS NULL AND NOT prerelease
+         ORDER BY ${NEWEST_FIRST}
+         LIMIT $1`,
+        [limit],
+      );
+      return rows.map((row) => ({ tag: row.tag, version: row.version, htmlUrl: row.html_url }));
     },
   };
 }

@@ -59,17 +59,17 @@ export async function runInteraction(
     result = await work();
     outcome = result?.outcome ?? 'ok';
   } catch (err) {
-    referenceId = newReferenceId();
-    const message = toUserMessage(err, referenceId);
+    const message = toUserMessage(err, newReferenceId);
     if (message.referenceId) {
+      referenceId = message.referenceId;
       outcome = 'error';
       errorCode = isAppError(err) ? err.code : 'internal';
       log().error({ err, referenceId }, 'interaction failed');
     } else {
       outcome = 'refused';
       errorCode = isAppError(err) ? err.code : null;
-      referenceId = null;
-      log().info({ code: errorCode }, 'interaction refused');
+      // The audit log keeps every refusal; the log only when debugging.
+      log().debug({ code: errorCode }, 'interaction refused');
     }
     await interaction.reply({ text: message.text }).catch((replyErr: unknown) => log().warn({ err: replyErr }, 'could not send the error reply'));
   }

@@ -531,7 +531,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     const target = runtime.config.name;
     const [{ current }, releases, active, history] = await Promise.all([
       recentInspection(runtime),
-      deps.releases.recent(200, false),
+      deps.releases.stableVersions(200),
       upgrades.activeForTarget(target),
       upgrades.history(target, 10),
     ]);

@@ -3,27 +3,27 @@ import { AppError, ERROR_CODES, toUserMessage } from '../../src/errors.js';
 
 describe('toUserMessage: the one mapping from an error to Slack text', () => {
   it('shows the message of a user-facing code as is, with no reference', () => {
-    const message = toUserMessage(new AppError('version_not_allowed', 'Version `latest` is not allowed: pin an exact tag such as `0.141.0`.'), 'ab12cd34');
+    const message = toUserMessage(new AppError('version_not_allowed', 'Version `latest` is not allowed: pin an exact tag such as `0.141.0`.'), () => 'ab12cd34');
     expect(message).toEqual({ text: 'Version `latest` is not allowed: pin an exact tag such as `0.141.0`.' });
   });
 
   it('hides an operator-facing message behind a generic text with the reference id', () => {
-    const message = toUserMessage(new AppError('deployer_error', 'connect ECONNREFUSED /var/run/docker.sock'), 'ab12cd34');
+    const message = toUserMessage(new AppError('deployer_error', 'connect ECONNREFUSED /var/run/docker.sock'), () => 'ab12cd34');
     expect(message.text).not.toContain('ECONNREFUSED');
     expect(message.text).toMatch(/container platform.*reference `ab12cd34`/);
     expect(message.referenceId).toBe('ab12cd34');
   });
 
   it('gives an unexpected error only the reference id, never its message', () => {
-    const message = toUserMessage(new TypeError("Cannot read properties of undefined (reading 'ts')"), 'ff00ee11');
+    const message = toUserMessage(new TypeError("Cannot read properties of undefined (reading 'ts')"), () => 'ff00ee11');
     expect(message.text).toMatch(/reference `ff00ee11`/);
     expect(message.text).not.toContain('Cannot read');
-    expect(toUserMessage(new AppError('internal', 'boom'), 'x1').text).not.toContain('boom');
+    expect(toUserMessage(new AppError('internal', 'boom'), () => 'x1').text).not.toContain('boom');
   });
 
   it('knows a text for every code', () => {
     for (const code of ERROR_CODES) {
-      const text = toUserMessage(new AppError(code, `message of ${code}`), 'r').text;
+      const text = toUserMessage(new AppError(code, `message of ${code}`), () => 'r').text;
       expect(text.length).toBeGreaterThan(10);
     }
   });
