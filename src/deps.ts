@@ -28,12 +28,16 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { createQueues, type Queues } from './queue.js';
 import { slackLogger } from './slack/bolt-logger.js';
 
+/**
+ * Octokit logs every answer that is not 2xx as an error, `GET /repos/… - 304 with id … in 3ms` included. A 304 is how
+ * an unchanged poll ends; other statuses become errors the caller logs with what they mean. Only warnings stay.
+ */
 function octokitLog(logger: Logger) {
   return {
     debug: (message: string) => logger.debug({ octokit: message }, 'github request'),
     info: (message: string) => logger.debug({ octokit: message }, 'github request'),
     warn: (message: string) => logger.warn({ octokit: message }, 'github warning'),
-    error: (message: string) => logger.error({ octokit: message }, 'github error'),
+    error: (message: string) => logger.debug({ octokit: message }, 'github request failed'),
   };
 }
 

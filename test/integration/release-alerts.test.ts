@@ -81,6 +81,7 @@ describe('release alerts', () => {
   it('makes one request and no database write when nothing changed (ETag, 304)', async () => {
     const requestsBefore = github.requests.length;
     const rowsBefore = await rowVersions(t.bot.deps.pool);
+    const logLinesBefore = t.logs.lines.length;
 
     await poll();
 
@@ -89,6 +90,9 @@ describe('release alerts', () => {
     expect(newRequests[0]!.headers['if-none-match']).toBeTruthy();
     expect(await rowVersions(t.bot.deps.pool)).toBe(rowsBefore);
     expect(topLevelMessages(slack, ANNOUNCE_CHANNEL)).toHaveLength(1);
+    // Nothing new is the normal answer: no warning or error for the operator to chase.
+    const newLines = t.logs.lines.slice(logLinesBefore).map((line) => JSON.parse(line) as { level: number; msg: string });
+    expect(newLines.filter((line) => line.level >= 40)).toEqual([]);
   });
 
   it('updates the existing message in place when the release is edited', async () => {
