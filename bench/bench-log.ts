@@ -4,5 +4,5 @@
 import { pino } from 'pino';
 
 export function benchLogDestination() {
-  return pino.destination({ dest: '/dev/null', sync: true });
+  return pino.destination({ dest: process.env.BENCH_LOG_FILE ?? '/dev/null', sync: true });
 }

@@ -99,6 +99,14 @@ export async function startChild<Ready>(script: string, options: StartChildOptio
   };
 }
 
+/**
+ * Stops children in the reverse of their start order, one after the other: a bot still shutting down keeps talking to
+ * the fake Slack it was started against, so that goes last.
+ */
+export async function stopChildren(children: BenchChild<unknown>[], timeoutMs?: number): Promise<void> {
+  for (const child of [...children].reverse()) await child.stop(timeoutMs);
+}
+
 function send(child: ChildProcess, message: ParentMessage): void {
   if (child.connected) child.send(message);
 }

@@ -2,7 +2,7 @@
 // clicked through as people would, then its steps' times from Postgres and the engine's events for the container.
 // overhead = (end of the last step - start of the first) - pull - container stop/create/start - readiness - post-flight.
 import { BOT_TOKEN, SIGNING_SECRET } from '../test/support/test-bot.js';
-import { startChild, type BenchChild } from './child-process.js';
+import { startChild, stopChildren, type BenchChild } from './child-process.js';
 import type { FakeSlackReady, PlannedUpgrade } from './fake-slack-server.js';
 import type { Report } from './report.js';
 import type { DockerEvent, StepRow, UpgradeBotReady } from './upgrade-bot-server.js';
@@ -42,7 +42,7 @@ export async function jobOverheadBench(report: Report): Promise<void> {
     const events = await bot.ask<DockerEvent[]>('dockerEvents');
     reportJob(report, result.steps, events);
   } finally {
-    await Promise.all(children.reverse().map((child) => child.stop(120_000)));
+    await stopChildren(children, 120_000);
   }
 }
 

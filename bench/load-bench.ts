@@ -6,7 +6,7 @@ import { loadavg } from 'node:os';
 import { BOT_TOKEN, SIGNING_SECRET } from '../test/support/test-bot.js';
 import type { SignedRequest } from './ack-requests.js';
 import type { ServerReady } from './bot-server.js';
-import { startChild, type BenchChild } from './child-process.js';
+import { startChild, stopChildren, type BenchChild } from './child-process.js';
 import type { FakeSlackReady, PlannedUpgrade } from './fake-slack-server.js';
 import { percentile } from './percentile.js';
 import type { Report } from './report.js';
@@ -106,7 +106,7 @@ export async function loadBench(report: Report, options: LoadBenchOptions = {}):
     report.note('load_status_codes', Object.fromEntries((['bot', 'baseline'] as const).map((n) => [n, runs[n].map((r) => r.statusCodes)])));
     report.note('load_rates', Object.fromEntries((['bot', 'baseline'] as const).map((n) => [n, runs[n].map((r) => r.achievedRate)])));
   } finally {
-    await Promise.all(children.reverse().map((child) => child.stop(120_000)));
+    await stopChildren(children, 120_000);
   }
 }
 

@@ -4,7 +4,7 @@
 import { BOT_TOKEN, SIGNING_SECRET } from '../test/support/test-bot.js';
 import type { AckScenario, SignedRequest } from './ack-requests.js';
 import type { ServerReady } from './bot-server.js';
-import { startChild, type BenchChild, type ChildStats } from './child-process.js';
+import { startChild, stopChildren, type BenchChild, type ChildStats } from './child-process.js';
 import type { FakeSlackReady } from './fake-slack-server.js';
 import { percentile } from './percentile.js';
 import { steadyLoad } from './steady-load.js';
@@ -44,5 +44,5 @@ try {
     }),
   );
 } finally {
-  await Promise.all(children.reverse().map((c) => c.stop()));
+  await stopChildren(children);
 }
