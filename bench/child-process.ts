@@ -27,16 +27,24 @@ export interface StartChildOptions {
   readyTimeoutMs?: number;
   /** Extra Node flags for the child (e.g. `--cpu-prof`, `--trace-gc`), besides those in BENCH_NODE_ARGS. */
   execArgv?: string[];
-  /** The bot under test: it runs with the Node flags the image ships (the Dockerfile's NODE_OPTIONS). */
+  /** The bot under test: it runs with the runtime environment the image ships (see `shippedEnvironment`). */
   asShipped?: boolean;
 }
 
-/** The flags of `ENV NODE_OPTIONS="…"` in the Dockerfile, so the bench measures the bot as it is deployed. */
-export function shippedNodeFlags(): string[] {
-  const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
-  const match = /NODE_OPTIONS="([^"]*)"/.exec(dockerfile);
-  if (!match) throw new Error('the Dockerfile sets no NODE_OPTIONS="…"');
-  return match[1]!.split(/\s+/).filter(Boolean);
+/** What the image's environment sets for the Node runtime itself; the rest (PORT, CONFIG_FILE) is the bench's to set. */
+const RUNTIME_VARIABLES = ['NODE_ENV', 'NODE_OPTIONS', 'MALLOC_ARENA_MAX', 'UV_THREADPOOL_SIZE'];
+
+/** The runtime variables the Dockerfile's last stage sets with `ENV`, so the bench measures the bot as it is deployed. */
+export function shippedEnvironment(): Record<string, string> {
+  const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+  const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const env: Record<string, string> = {};
+  for (const line of runtimeStage.split('\n').filter((l) => /^ENV\s/.test(l))) {
+    for (const [, key, quoted, bare] of line.matchAll(/([A-Z_][A-Z0-9_]*)=(?:"([^"]*)"|(\S*))/g)) {
+      if (RUNTIME_VARIABLES.includes(key!)) env[key!] = quoted ?? bare ?? '';
+    }
+  }
+  return env;
 }
 
 // Run from source (tsx), children load their .ts under tsx too; from the compiled bench build, plain .js as in production.
@@ -50,11 +58,10 @@ export async function startChild<Ready>(script: string, options: StartChildOptio
     // BENCH_NODE_ARGS (space-separated) adds Node flags to every server child, for profiling a bench run.
     execArgv: [
       ...(FROM_SOURCE ? ['--import', 'tsx'] : []),
-      ...(options.asShipped ? shippedNodeFlags() : []),
       ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       ...(options.execArgv ?? []),
     ],
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...(options.asShipped ? shippedEnvironment() : {}), ...options.env },
     stdio: ['ignore', 2, 2, 'ipc'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
