@@ -119,6 +119,9 @@ ${scenarios
   }
 
   const stepStarted = (s: Scenario) => new RegExp(`▶️ \\*${STEP_TITLES[s.killedIn]}\\* started`);
+  // A step's reply says "started" only until its first progress update, which can follow within milliseconds:
+  // look through every version of the replies, not just their current text.
+  const entered = (s: Scenario) => slack.threadReplies(s.message!.ts).some((r) => r.versions.some((v) => stepStarted(s).test(v.text ?? '')));
 
   const finalStatus = (message: FakeMessage, timeoutMs: number) => flow().finalState(message, timeoutMs);
 
@@ -179,12 +182,12 @@ ${scenarios
       // Readiness first (it stays there ~60 s), then Pull (held at the registry), then Recreate: the kill comes
       // in the middle of Recreate (the old container renamed aside), while the other two are still inside their steps.
       readiness.message = await approveAndStart(readiness, bot!);
-      await slack.waitFor(() => thread(readiness.message!).some((t) => stepStarted(readiness).test(t)), 90_000);
+      await slack.waitFor(() => entered(readiness), 90_000);
       gate.hold();
       pull.message = await approveAndStart(pull, bot!);
-      await slack.waitFor(() => thread(pull.message!).some((t) => stepStarted(pull).test(t)), 90_000);
+      await slack.waitFor(() => entered(pull), 90_000);
       recreate.message = await approveAndStart(recreate, bot!);
-      await slack.waitFor(() => thread(recreate.message!).some((t) => stepStarted(recreate).test(t)), 90_000);
+      await slack.waitFor(() => entered(recreate), 90_000);
       // The worst moment inside Recreate: the old container stopped and renamed aside, the new one not yet up.
       await pollUntil(async () => ((await engine.listContainers({ all: true, filters: { name: [`${recreate.container}-pre-${TO}`] } })).length > 0 ? true : undefined), 15_000, 20);
 

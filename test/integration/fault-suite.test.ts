@@ -102,8 +102,9 @@ targets:
     return message;
   }
 
-  const waitForReply = (message: FakeMessage, pattern: RegExp, timeoutMs = 30_000) =>
-    slack.waitFor(() => thread(message).some((t) => pattern.test(t)), timeoutMs);
+  // Every version of each reply: a step's "started" text can be replaced by its first progress within milliseconds.
+  const waitForReply = (message: FakeMessage, pattern: RegExp, timeoutMs = 60_000) =>
+    slack.waitFor(() => slack.threadReplies(message.ts).some((r) => r.versions.some((v) => pattern.test(v.text ?? ''))), timeoutMs);
 
   const finalStatus = (message: FakeMessage, timeoutMs = 90_000) => flow().finalState(message, timeoutMs);
 
