@@ -58,11 +58,18 @@ const COLUMNS = `id, kind, rollback_of, target, from_version, to_version, reques
   status_detail, step, plan, items, automatic, instance_id, image_tag, api_version, key_fingerprint, previous_image,
   plugins_before, pin_record, log_watch_until, ready_at, outcome, started_by, created_at, updated_at, expires_at, queued_at, started_at, finished_at`;
 
-function toRecord(r: Record<string, unknown>): UpgradeRecord {
+/** An upgrade as a list shows it: without the plan, checklist and inspection, which are large and never listed. */
+export type UpgradeListing = Pick<
+  UpgradeRecord,
+  'id' | 'kind' | 'target' | 'fromVersion' | 'toVersion' | 'requester' | 'channelId' | 'teamDomain' | 'messageTs' | 'status' | 'statusDetail' | 'outcome' | 'createdAt'
+>;
+
+const LISTING_COLUMNS = `id, kind, target, from_version, to_version, requester, channel_id, team_domain, message_ts, status, status_detail, outcome, created_at`;
+
+function toListing(r: Record<string, unknown>): UpgradeListing {
   return {
     id: r.id as string,
     kind: r.kind as UpgradeRecord['kind'],
-    rollbackOf: (r.rollback_of as string | null) ?? null,
     target: r.target as string,
     fromVersion: r.from_version as string,
     toVersion: r.to_version as string,
@@ -72,6 +79,15 @@ function toRecord(r: Record<string, unknown>): UpgradeRecord {
     messageTs: (r.message_ts as string | null) ?? null,
     status: r.status as UpgradeStatus,
     statusDetail: (r.status_detail as string | null) ?? null,
+    outcome: (r.outcome as UpgradeRecord['outcome']) ?? null,
+    createdAt: r.created_at as Date,
+  };
+}
+
+function toRecord(r: Record<string, unknown>): UpgradeRecord {
+  return {
+    ...toListing(r),
+    rollbackOf: (r.rollback_of as string | null) ?? null,
     step: (r.step as string | null) ?? null,
     plan: r.plan as UpgradePlan,
     items: r.items as ChecklistItem[],
@@ -85,9 +101,7 @@ function toRecord(r: Record<string, unknown>): UpgradeRecord {
     pinRecord: (r.pin_record as PinRecord | null) ?? null,
     logWatchUntil: (r.log_watch_until as Date | null) ?? null,
     readyAt: (r.ready_at as Date | null) ?? null,
-    outcome: (r.outcome as UpgradeRecord['outcome']) ?? null,
     startedBy: (r.started_by as string | null) ?? null,
-    createdAt: r.created_at as Date,
     updatedAt: r.updated_at as Date,
     expiresAt: r.expires_at as Date,
     queuedAt: (r.queued_at as Date | null) ?? null,
@@ -166,9 +180,9 @@ export function createUpgradeStore(pool: Pool) {
       return rows[0] ? toRecord(rows[0]) : null;
     },
 
-    async history(target: string, limit: number): Promise<UpgradeRecord[]> {
-      const { rows } = await pool.query(`SELECT ${COLUMNS} FROM upgrades WHERE target = $1 ORDER BY created_at DESC LIMIT $2`, [target, limit]);
-      return rows.map(toRecord);
+    async history(target: string, limit: number): Promise<UpgradeListing[]> {
+      const { rows } = await pool.query(`SELECT ${LISTING_COLUMNS} FROM upgrades WHERE target = $1 ORDER BY created_at DESC LIMIT $2`, [target, limit]);
+      return rows.map(toListing);
     },
 
     /** The newest finished upgrade (not a rollback) of a target: what `/checkstack rollback` undoes. */
