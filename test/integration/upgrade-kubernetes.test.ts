@@ -217,7 +217,7 @@ targets:
       const message = await request('upgrade 0.30.0', /planned/);
       await approveAndStart(message);
 
-      expect(await finalStatus(message)).toBe('failed');
+      await flow().reachedState(message, 'failed', 30_000);
       await t.slack.waitFor(() => /Rolling back automatically/.test(threadText(message.ts)), 20_000);
       const rollback = await t.slack.waitFor(() => {
         const top = t.slack.messages(CHANNEL).filter((m) => !m.thread_ts || m.thread_ts === m.ts);

@@ -40,7 +40,15 @@ export function upgradeFlow({ slack, channel, requester, approver }: UpgradeFlow
     return slack.waitFor(() => FINAL_STATE.exec(current(message).text ?? '')?.[1], timeoutMs);
   }
 
-  return { topLevel, current, threadTexts, request, confirmAndStart, finalState };
+  /**
+   * Waits until the parent message has shown `state`, even if a later update replaced it at once (a failed upgrade
+   * that rolls back on its own shows `failed` only until the rollback starts).
+   */
+  async function reachedState(message: FakeMessage, state: string, timeoutMs = 120_000): Promise<void> {
+    await slack.waitFor(() => current(message).versions.some((v) => FINAL_STATE.exec(v.text ?? '')?.[1] === state), timeoutMs);
+  }
+
+  return { topLevel, current, threadTexts, request, confirmAndStart, finalState, reachedState };
 }
 
 /** A restarted container may still boot: the bot rightly refuses to plan against a target that is not ready. */
