@@ -11,11 +11,10 @@ import type Dockerode from 'dockerode';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GithubRelease } from '../../src/domain/release-types.js';
 import { startFakeCheckstack, type FakeCheckstack } from '../fakes/fake-checkstack.js';
 import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
 import { startFakeSlack, type FakeMessage, type FakeSlack } from '../fakes/fake-slack.js';
-import { startBotProcess, type BotProcess } from '../support/bot-process.js';
+import { botProcessEnv, QUICK_STALL_DETECTION, startBotProcess, type BotProcess } from '../support/bot-process.js';
 import { startCheckstackProxy, type CheckstackProxy } from '../support/checkstack-proxy.js';
 import { createTestDatabase, randomQueuePrefix, REDIS_URL, type TestDatabase } from '../support/database.js';
 import {
@@ -29,9 +28,10 @@ import {
   removeVolumes,
   uniqueSuffix,
 } from '../support/docker-images.js';
-import { loadFixtureReleases } from '../support/fixtures.js';
+import { fixtureRelease, loadFixtureReleases } from '../support/fixtures.js';
+import { queueEvents } from '../support/queues.js';
 import { createSlackDriver } from '../support/slack-driver.js';
-import { upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
+import { countMatching, escapeRegExp, upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
 import { BOT_TOKEN, deleteQueueKeys, SIGNING_SECRET } from '../support/test-bot.js';
 
 const docker = dockerFromEnv();
@@ -70,9 +70,6 @@ interface Scenario {
 }
 
 const fixtures = loadFixtureReleases();
-function release(version: string, id: number): GithubRelease {
-  return { ...fixtures[0]!, id, tag_name: `v${version}`, name: `Checkstack v${version}`, html_url: `https://github.com/enyineer/checkstack/releases/tag/v${version}`, published_at: '2026-11-01T00:00:00Z' };
-}
 
 describe.skipIf(!docker)('crash safety: the bot SIGKILLed in Re-check, Git record and Post-flight checks, then started again', () => {
   const engine = docker as Dockerode;
@@ -96,19 +93,8 @@ describe.skipIf(!docker)('crash safety: the bot SIGKILLed in Re-check, Git recor
   const composeFile = (version: string) => `services:\n  checkstack:\n    image: ${image}:${version}\n    env_file: .env\n`;
 
   const botEnv = () => ({
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: slack.apiUrl,
-    PORT: '0',
-    DATABASE_URL: database.url,
-    REDIS_URL,
-    QUEUE_PREFIX: queuePrefix,
-    GITHUB_API_URL: github.url,
-    RELEASE_POLL_INTERVAL: '3600',
-    LOG_LEVEL: 'debug',
-    // A killed worker's job is noticed within seconds instead of BullMQ's default 30 s lock.
-    JOB_LOCK_SECONDS: '10',
-    JOB_STALLED_CHECK_SECONDS: '5',
+    ...botProcessEnv({ slackApiUrl: slack.apiUrl, githubUrl: github.url, databaseUrl: database.url, redisUrl: REDIS_URL, queuePrefix }),
+    ...QUICK_STALL_DETECTION,
   });
   const pinOf: Record<ScenarioName, string> = {
     recheck: '',
@@ -134,8 +120,6 @@ ${[...scenarios.values()]
 
   const scenario = (name: ScenarioName) => scenarios.get(name)!;
   const thread = (m: FakeMessage) => slack.threadReplies(m.ts).map((r) => r.text ?? '');
-  const count = (texts: string[], pattern: RegExp) => texts.filter((t) => pattern.test(t)).length;
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const checkResult = (name: string) => new RegExp(`^\\S+ \\*${name}\\*: `);
   const flow = () => upgradeFlow({ slack, channel: CHANNEL, requester: REQUESTER, approver: APPROVER });
   const finalStatus = (message: FakeMessage, timeoutMs: number) => flow().finalState(message, timeoutMs);
@@ -155,7 +139,7 @@ ${[...scenarios.values()]
 
   /** Waits until the killed step of `s` has started, and remembers its reply. */
   async function waitForStepReply(s: Scenario): Promise<void> {
-    const title = escape(STEP_TITLES[s.killedIn]);
+    const title = escapeRegExp(STEP_TITLES[s.killedIn]);
     const reply = await slack.waitFor(() => slack.threadReplies(s.message!.ts).find((r) => new RegExp(`^(▶️|⏳) \\*${title}\\*`).test(r.text ?? '')), 60_000);
     s.stepReplyTs = reply.ts;
   }
@@ -173,7 +157,7 @@ ${[...scenarios.values()]
     for (const s of killed) {
       const texts = thread(s.message!);
       expect(texts.join('\n'), s.name).not.toMatch(/Upgrade succeeded|Upgrade failed/);
-      expect(count(texts, new RegExp(`^✅ \\*${escape(STEP_TITLES[s.killedIn])}\\* finished`)), s.name).toBe(0);
+      expect(countMatching(texts, new RegExp(`^✅ \\*${escapeRegExp(STEP_TITLES[s.killedIn])}\\* finished`)), s.name).toBe(0);
     }
     return killedAt;
   }
@@ -204,7 +188,7 @@ ${[...scenarios.values()]
       scenarios.set(name, { name, killedIn: killedIn[name], target: `crash-${name}`, container, port, proxy });
       await createCheckstackContainer(engine, { name: container, image: `${image}:${FROM}`, port, restartPolicy: 'unless-stopped' });
     }
-    github = await startFakeGithub({ releases: [release(TO, 9030), ...fixtures], repo: PIN_REPO, files: { [PR_PIN]: composeFile(FROM) } });
+    github = await startFakeGithub({ releases: [fixtureRelease(TO, 9030), ...fixtures], repo: PIN_REPO, files: { [PR_PIN]: composeFile(FROM) } });
     github.files.put(COMMIT_BRANCH, COMMIT_PIN, composeFile(FROM), 'Pin Checkstack');
     // The mounted pin file is a FIFO until the bot has been killed: reading it blocks until a writer comes, so the
     // Git record step waits there for as long as the test needs.
@@ -256,9 +240,9 @@ ${[...scenarios.values()]
       const posted = slack.calls('chat.postMessage').filter((c) => c.args.thread_ts === s.message!.ts).map((c) => String(c.args.text));
 
       expect(texts.filter((t) => t.startsWith('↩️ '))).toEqual([expect.stringMatching(resumed)]);
-      for (const step of STEPS) expect(count(texts, new RegExp(`^✅ \\*${escape(STEP_TITLES[step])}\\* finished in`)), step).toBe(1);
-      expect(count(texts, /Upgrade succeeded/)).toBe(1);
-      expect(count(texts, /^❌|Upgrade failed|\* failed after/)).toBe(0);
+      for (const step of STEPS) expect(countMatching(texts, new RegExp(`^✅ \\*${escapeRegExp(STEP_TITLES[step])}\\* finished in`)), step).toBe(1);
+      expect(countMatching(texts, /Upgrade succeeded/)).toBe(1);
+      expect(countMatching(texts, /^❌|Upgrade failed|\* failed after/)).toBe(0);
       // Nothing is left saying it runs or was interrupted: the killed step ran again in its own reply.
       expect(texts.filter((t) => /^(▶️|⏳|⏸️)/.test(t))).toEqual([]);
       expect(new Set(texts).size).toBe(texts.length);
@@ -271,7 +255,7 @@ ${[...scenarios.values()]
       const { rows } = await pool.query<{ message_ts: string }>(`SELECT message_ts FROM upgrade_steps WHERE upgrade_id = $1 AND step = $2`, [await upgradeIdOf(s), s.killedIn]);
 
       expect(rows[0]!.message_ts).toBe(s.stepReplyTs);
-      expect(slack.message(CHANNEL, s.stepReplyTs!)!.text).toMatch(new RegExp(`^✅ \\*${escape(STEP_TITLES[s.killedIn])}\\* finished in`));
+      expect(slack.message(CHANNEL, s.stepReplyTs!)!.text).toMatch(new RegExp(`^✅ \\*${escapeRegExp(STEP_TITLES[s.killedIn])}\\* finished in`));
     });
 
     it(`the steps of the upgrade killed in ${name} ran once each, the killed one twice`, async () => {
@@ -290,11 +274,7 @@ ${[...scenarios.values()]
       // The job completes just after its last thread message (the follow-ups are queued first).
       await pollUntil(async () => ((await redis.zscore(`${queuePrefix}:upgrades:completed`, id)) !== null ? true : undefined), 30_000);
 
-      const events = (await redis.xrange(`${queuePrefix}:upgrades:events`, '-', '+')).map(([, fields]) => {
-        const map: Record<string, string> = {};
-        for (let i = 0; i < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
-        return map;
-      });
+      const events = await queueEvents(redis, queuePrefix, 'upgrades');
       const hash = await redis.hgetall(`${queuePrefix}:upgrades:${id}`);
 
       expect(JSON.parse(hash.returnvalue ?? 'null')).toEqual({ outcome: 'ended' });
@@ -378,7 +358,7 @@ ${[...scenarios.values()]
       expect(github.pulls.map((p) => ({ head: p.head, state: p.state, merged: p.merged }))).toEqual([
         { head: `checkstack-chatops/${s.target}-${TO}`, state: 'closed', merged: true },
       ]);
-      expect(count(texts, /^🔀 Pull request opened/)).toBe(1);
+      expect(countMatching(texts, /^🔀 Pull request opened/)).toBe(1);
       expect(slack.message(CHANNEL, s.stepReplyTs!)!.versions.map((v) => v.text)).toContain(
         '⏳ *Git record*: still waiting for pull request <https://github.com/enyineer/checkstack/pull/1|#1> to be merged',
       );
@@ -391,7 +371,7 @@ ${[...scenarios.values()]
 
       const texts = thread(s.message!);
 
-      for (const name of CHECK_NAMES) expect(count(texts, checkResult(name)), name).toBe(1);
+      for (const name of CHECK_NAMES) expect(countMatching(texts, checkResult(name)), name).toBe(1);
       expect([...resultTsBeforeKill.keys()].sort()).toEqual(CHECK_NAMES.filter((n) => n !== 'healthchecks').sort());
       for (const [name, ts] of resultTsBeforeKill) expect(slack.message(CHANNEL, ts)!.text, name).toMatch(checkResult(name));
       expect(texts.find((t) => checkResult('healthchecks').test(t))).toMatch(/^✅ \*healthchecks\*: all 1 enabled check on 1 system ran since ready/);

@@ -4,10 +4,9 @@ import type Dockerode from 'dockerode';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GithubRelease } from '../../src/domain/release-types.js';
 import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
 import { startFakeSlack, type FakeMessage, type FakeSlack } from '../fakes/fake-slack.js';
-import { startBotProcess, type BotProcess } from '../support/bot-process.js';
+import { botProcessEnv, QUICK_STALL_DETECTION, startBotProcess, type BotProcess } from '../support/bot-process.js';
 import { createTestDatabase, randomQueuePrefix, REDIS_URL, type TestDatabase } from '../support/database.js';
 import {
   buildFakeCheckstackImage,
@@ -21,10 +20,11 @@ import {
   uniqueSuffix,
   type FakeBehaviour,
 } from '../support/docker-images.js';
-import { loadFixtureReleases } from '../support/fixtures.js';
+import { fixtureRelease, loadFixtureReleases } from '../support/fixtures.js';
 import { startGatedProxy } from '../support/gated-proxy.js';
+import { queueEvents } from '../support/queues.js';
 import { createSlackDriver } from '../support/slack-driver.js';
-import { upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
+import { countMatching, escapeRegExp, upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
 import { BOT_TOKEN, deleteQueueKeys, SIGNING_SECRET } from '../support/test-bot.js';
 
 const docker = dockerFromEnv();
@@ -54,9 +54,6 @@ interface Scenario {
 }
 
 const fixtures = loadFixtureReleases();
-function release(version: string, id: number): GithubRelease {
-  return { ...fixtures[0]!, id, tag_name: `v${version}`, name: `Checkstack v${version}`, html_url: `https://github.com/enyineer/checkstack/releases/tag/v${version}`, published_at: '2026-11-01T00:00:00Z' };
-}
 
 describe.skipIf(!docker)('crash safety: the bot SIGKILLed in the middle of upgrade steps, then started again', () => {
   const engine = docker as Dockerode;
@@ -75,19 +72,8 @@ describe.skipIf(!docker)('crash safety: the bot SIGKILLed in the middle of upgra
   const measured: Record<string, number | string> = {};
 
   const botEnv = () => ({
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: slack.apiUrl,
-    PORT: '0',
-    DATABASE_URL: database.url,
-    REDIS_URL,
-    QUEUE_PREFIX: queuePrefix,
-    GITHUB_API_URL: github.url,
-    RELEASE_POLL_INTERVAL: '3600',
-    LOG_LEVEL: 'debug',
-    // A killed worker's job is noticed within seconds instead of BullMQ's default 30 s lock.
-    JOB_LOCK_SECONDS: '10',
-    JOB_STALLED_CHECK_SECONDS: '5',
+    ...botProcessEnv({ slackApiUrl: slack.apiUrl, githubUrl: github.url, databaseUrl: database.url, redisUrl: REDIS_URL, queuePrefix }),
+    ...QUICK_STALL_DETECTION,
   });
   const configYaml = () => `approvers:
   users: [${REQUESTER}, ${APPROVER}]
@@ -105,8 +91,6 @@ ${scenarios
 `;
 
   const thread = (m: FakeMessage) => slack.threadReplies(m.ts).map((r) => r.text ?? '');
-  const count = (texts: string[], pattern: RegExp) => texts.filter((t) => pattern.test(t)).length;
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
   const flow = () => upgradeFlow({ slack, channel: CHANNEL, requester: REQUESTER, approver: APPROVER });
 
@@ -151,7 +135,7 @@ ${scenarios
       await buildFakeCheckstackImage(engine, { registry, repository: s.pushRepository, version: TO, behaviour: s.behaviour, readyAfterSeconds: s.readyAfterSeconds });
       await createCheckstackContainer(engine, { name: s.container, image: `${registry}/${s.pushRepository}:${FROM}`, port: s.port, restartPolicy: 'unless-stopped' });
     }
-    github = await startFakeGithub({ releases: [release(TO, 9030), ...fixtures] });
+    github = await startFakeGithub({ releases: [fixtureRelease(TO, 9030), ...fixtures] });
     slack = await startFakeSlack({ botToken: BOT_TOKEN });
     database = await createTestDatabase();
     pool = new pg.Pool({ connectionString: database.url, max: 2 });
@@ -232,10 +216,10 @@ ${scenarios
 
         const texts = thread(s.message!);
 
-        expect(count(texts, new RegExp(`^↩️ Resuming after \\*${escape(STEP_TITLES[previous])}\\*`))).toBe(1);
-        for (const step of STEPS) expect(count(texts, new RegExp(`^✅ \\*${escape(STEP_TITLES[step])}\\* finished in`)), step).toBe(1);
-        expect(count(texts, /Upgrade succeeded/)).toBe(1);
-        expect(count(texts, /^❌|Upgrade failed|\* failed after/)).toBe(0);
+        expect(countMatching(texts, new RegExp(`^↩️ Resuming after \\*${escapeRegExp(STEP_TITLES[previous])}\\*`))).toBe(1);
+        for (const step of STEPS) expect(countMatching(texts, new RegExp(`^✅ \\*${escapeRegExp(STEP_TITLES[step])}\\* finished in`)), step).toBe(1);
+        expect(countMatching(texts, /Upgrade succeeded/)).toBe(1);
+        expect(countMatching(texts, /^❌|Upgrade failed|\* failed after/)).toBe(0);
         // Apart from the step message the killed process left behind, no reply is there twice.
         const started = texts.filter((t) => stepStarted(s).test(t) || t.startsWith(`⏳ *${STEP_TITLES[killedIn]}*`));
         expect(started.length).toBeLessThanOrEqual(1);
@@ -256,11 +240,7 @@ ${scenarios
     }
 
     it('completes each BullMQ job once, after one stall and no failed attempt', async () => {
-      const events = (await redis.xrange(`${queuePrefix}:upgrades:events`, '-', '+')).map(([, fields]) => {
-        const map: Record<string, string> = {};
-        for (let i = 0; i < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
-        return map;
-      });
+      const events = await queueEvents(redis, queuePrefix, 'upgrades');
 
       for (const s of scenarios) {
         const { rows: [upgrade] } = await pool.query<{ id: string }>(`SELECT id FROM upgrades WHERE message_ts = $1`, [s.message!.ts]);

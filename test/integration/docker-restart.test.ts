@@ -6,7 +6,6 @@ import Dockerode from 'dockerode';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GithubRelease } from '../../src/domain/release-types.js';
 import { createDockerDeployer } from '../../src/targets/docker.js';
 import { dockerDeployerFactory, dockerOptionsFromHost, type DeployerFactory } from '../../src/targets/registry.js';
 import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
@@ -22,11 +21,12 @@ import {
   removeImages,
   uniqueSuffix,
 } from '../support/docker-images.js';
-import { loadFixtureReleases } from '../support/fixtures.js';
+import { fixtureRelease, loadFixtureReleases } from '../support/fixtures.js';
 import { startGatedProxy, type GatedProxy } from '../support/gated-proxy.js';
 import { startPrivateDockerd, type PrivateDockerd } from '../support/private-dockerd.js';
+import { queueEvents } from '../support/queues.js';
 import { startTestBot, type TestBot } from '../support/test-bot.js';
-import { upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
+import { countMatching, escapeRegExp, upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
 
 const docker = dockerFromEnv();
 const REQUESTER = 'U0APPROVER1';
@@ -52,9 +52,6 @@ interface Scenario {
 }
 
 const fixtures = loadFixtureReleases();
-function release(version: string, id: number): GithubRelease {
-  return { ...fixtures[0]!, id, tag_name: `v${version}`, name: `Checkstack v${version}`, html_url: `https://github.com/enyineer/checkstack/releases/tag/v${version}`, published_at: '2026-11-01T00:00:00Z' };
-}
 
 /** The registry's manifest of `repository:tag` names the layer blob a pull downloads. */
 async function layerDigestOf(registry: string, repository: string, tag: string): Promise<string> {
@@ -91,8 +88,6 @@ describe.skipIf(!docker)('the Docker daemon restarts during the Pull of a runnin
   const scenario = (target: Scenario['target']) => scenarios.find((s) => s.target === target)!;
   const flow = () => upgradeFlow({ slack: bot.slack, channel: CHANNEL, requester: REQUESTER, approver: APPROVER });
   const thread = (m: FakeMessage) => bot.slack.threadReplies(m.ts).map((r) => r.text ?? '');
-  const count = (texts: string[], pattern: RegExp) => texts.filter((t) => pattern.test(t)).length;
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   /** The Pull step's own reply, with every state it went through. */
   const pullReply = (m: FakeMessage) => bot.slack.threadReplies(m.ts).find((r) => r.versions[0]?.text === `▶️ *${STEPS.pull}* started`);
   const pullStates = (m: FakeMessage) => pullReply(m)?.versions.map((v) => v.text ?? '') ?? [];
@@ -143,11 +138,7 @@ ${scenarios
   async function jobEvents(message: FakeMessage): Promise<string[]> {
     const id = await upgradeId(message);
     return pollUntil(async () => {
-      const events = (await redis.xrange(`${bot.queuePrefix}:upgrades:events`, '-', '+')).flatMap(([, fields]) => {
-        const map: Record<string, string> = {};
-        for (let i = 0; i < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
-        return map.jobId === id ? [map.event!] : [];
-      });
+      const events = (await queueEvents(redis, bot.queuePrefix, 'upgrades')).filter((e) => e.jobId === id).map((e) => e.event!);
       return events.includes('completed') ? events : undefined;
     }, 30_000);
   }
@@ -188,7 +179,7 @@ ${scenarios
       await createCheckstackContainer(dockerd.docker, { name: s.container, image: `${registry}/${repository}:${FROM}`, port: s.port, restartPolicy: 'unless-stopped' });
       scenarios.push(s);
     }
-    github = await startFakeGithub({ releases: [release(TO, 9030), ...fixtures] });
+    github = await startFakeGithub({ releases: [fixtureRelease(TO, 9030), ...fixtures] });
     bot = await startTestBot({
       env: { GITHUB_API_URL: github.url, RELEASE_POLL_INTERVAL: '3600' },
       configYaml: configYaml(),
@@ -248,9 +239,9 @@ ${scenarios
       const posted = bot.slack.calls('chat.postMessage').filter((c) => c.args.thread_ts === s.message!.ts).map((c) => String(c.args.text));
 
       expect(pullStates(s.message!)).toContainEqual(expect.stringMatching(/^⏳ \*Pull\* .*\(Docker engine unreachable: .+; retrying in [\d.]+ s\)$/));
-      for (const title of Object.values(STEPS)) expect(count(texts, new RegExp(`^✅ \\*${escape(title)}\\* finished in`)), title).toBe(1);
-      expect(count(texts, /Upgrade succeeded/)).toBe(1);
-      expect(count(texts, /^❌|Upgrade failed|\* failed after|^↩️ Resuming|hit an unexpected error/)).toBe(0);
+      for (const title of Object.values(STEPS)) expect(countMatching(texts, new RegExp(`^✅ \\*${escapeRegExp(title)}\\* finished in`)), title).toBe(1);
+      expect(countMatching(texts, /Upgrade succeeded/)).toBe(1);
+      expect(countMatching(texts, /^❌|Upgrade failed|\* failed after|^↩️ Resuming|hit an unexpected error/)).toBe(0);
       expect(posted.filter((text, i) => posted.indexOf(text) !== i)).toEqual([]);
       expect(new Set(texts).size).toBe(texts.length);
     });
@@ -289,12 +280,12 @@ ${scenarios
       const texts = thread(s.message!);
 
       expect(status).toBe('failed');
-      const reason = `Docker engine \`${escape(dockerd.host)}\` did not answer for [\\d.]+ s while pulling \`${escape(`${s.targetImage}:${TO}`)}\` \\(last error: connect (ENOENT|ECONNREFUSED) `;
-      expect(count(texts, new RegExp(`^❌ \\*Pull\\* failed after [\\d.]+ s: ${reason}`))).toBe(1);
-      expect(count(texts, new RegExp(`^❌ \\*Upgrade failed\\* at \\*Pull\\*: ${reason}.*\`${escape(FROM)}\` is still running\\.`))).toBe(1);
+      const reason = `Docker engine \`${escapeRegExp(dockerd.host)}\` did not answer for [\\d.]+ s while pulling \`${escapeRegExp(`${s.targetImage}:${TO}`)}\` \\(last error: connect (ENOENT|ECONNREFUSED) `;
+      expect(countMatching(texts, new RegExp(`^❌ \\*Pull\\* failed after [\\d.]+ s: ${reason}`))).toBe(1);
+      expect(countMatching(texts, new RegExp(`^❌ \\*Upgrade failed\\* at \\*Pull\\*: ${reason}.*\`${escapeRegExp(FROM)}\` is still running\\.`))).toBe(1);
       expect(pullStates(s.message!)).toContainEqual(expect.stringMatching(/\(Docker engine unreachable: .+; retrying in [\d.]+ s\)$/));
-      for (const title of [STEPS.recheck, STEPS.git_record]) expect(count(texts, new RegExp(`^✅ \\*${escape(title)}\\* finished in`)), title).toBe(1);
-      expect(count(texts, /Recreate|Readiness|Upgrade succeeded|^↩️ Resuming|hit an unexpected error/)).toBe(0);
+      for (const title of [STEPS.recheck, STEPS.git_record]) expect(countMatching(texts, new RegExp(`^✅ \\*${escapeRegExp(title)}\\* finished in`)), title).toBe(1);
+      expect(countMatching(texts, /Recreate|Readiness|Upgrade succeeded|^↩️ Resuming|hit an unexpected error/)).toBe(0);
       expect(new Set(texts).size).toBe(texts.length);
     });
 

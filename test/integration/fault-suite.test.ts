@@ -5,10 +5,9 @@ import type Dockerode from 'dockerode';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GithubRelease } from '../../src/domain/release-types.js';
 import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
 import { startFakeSlack, type FakeMessage, type FakeSlack } from '../fakes/fake-slack.js';
-import { startBotProcess, type BotProcess } from '../support/bot-process.js';
+import { botProcessEnv, startBotProcess, type BotProcess } from '../support/bot-process.js';
 import { createTestDatabase, randomQueuePrefix, REDIS_URL, type TestDatabase } from '../support/database.js';
 import {
   buildFakeCheckstackImage,
@@ -22,9 +21,10 @@ import {
   uniqueSuffix,
   type FakeBehaviour,
 } from '../support/docker-images.js';
-import { loadFixtureReleases } from '../support/fixtures.js';
+import { fixtureRelease, loadFixtureReleases } from '../support/fixtures.js';
+import { queueEvents } from '../support/queues.js';
 import { createSlackDriver } from '../support/slack-driver.js';
-import { upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
+import { escapeRegExp, upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { BOT_TOKEN, deleteQueueKeys, SIGNING_SECRET } from '../support/test-bot.js';
 
@@ -38,9 +38,6 @@ const STEPS = ['Re-check', 'Git record', 'Pull', 'Recreate', 'Readiness', 'Post-
 const VERSIONS: Record<string, FakeBehaviour> = { '0.28.0': 'ready', '0.30.0': 'slow-ready', '0.31.0': 'slow-ready', '0.32.0': 'ready', '0.33.0': 'ready' };
 
 const fixtures = loadFixtureReleases();
-function release(version: string, id: number): GithubRelease {
-  return { ...fixtures[0]!, id, tag_name: `v${version}`, name: `Checkstack v${version}`, html_url: `https://github.com/enyineer/checkstack/releases/tag/v${version}`, published_at: '2026-11-01T00:00:00Z' };
-}
 
 describe.skipIf(!docker)('faults in the middle of a running upgrade', () => {
   const engine = docker as Dockerode;
@@ -64,18 +61,14 @@ describe.skipIf(!docker)('faults in the middle of a running upgrade', () => {
     parsed.host = `127.0.0.1:${proxy.port}`;
     return parsed.toString();
   };
-  const botEnv = () => ({
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: slack.apiUrl,
-    PORT: '0',
-    DATABASE_URL: viaProxy(database.url, postgresProxy),
-    REDIS_URL: viaProxy(REDIS_URL, redisProxy),
-    QUEUE_PREFIX: queuePrefix,
-    GITHUB_API_URL: github.url,
-    RELEASE_POLL_INTERVAL: '3600',
-    LOG_LEVEL: 'debug',
-  });
+  const botEnv = () =>
+    botProcessEnv({
+      slackApiUrl: slack.apiUrl,
+      githubUrl: github.url,
+      databaseUrl: viaProxy(database.url, postgresProxy),
+      redisUrl: viaProxy(REDIS_URL, redisProxy),
+      queuePrefix,
+    });
   const configYaml = () => `approvers:
   users: [${REQUESTER}, ${APPROVER}]
 targets:
@@ -88,7 +81,6 @@ targets:
 `;
 
   const thread = (m: FakeMessage) => slack.threadReplies(m.ts).map((r) => r.text ?? '');
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
   const flow = () => upgradeFlow({ slack, channel: CHANNEL, requester: REQUESTER, approver: APPROVER });
 
@@ -114,12 +106,7 @@ targets:
   }
 
   async function jobEvents(jobId: string): Promise<string[]> {
-    const entries = await redis.xrange(`${queuePrefix}:upgrades:events`, '-', '+');
-    return entries.flatMap(([, fields]) => {
-      const map: Record<string, string> = {};
-      for (let i = 0; i < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
-      return map.jobId === jobId ? [map.event!] : [];
-    });
+    return (await queueEvents(redis, queuePrefix, 'upgrades')).filter((e) => e.jobId === jobId).map((e) => e.event!);
   }
 
   /** The invariant after any fault: one running Checkstack on `version`, the old one kept stopped, nothing else. */
@@ -134,7 +121,7 @@ targets:
   /** Each step finished once, one outcome, and no reply posted twice (every chat.postMessage into the thread is distinct). */
   function expectTruthfulThread(message: FakeMessage): void {
     const texts = thread(message);
-    for (const step of STEPS) expect(texts.filter((t) => new RegExp(`^✅ \\*${escape(step)}\\* finished in`).test(t)), step).toHaveLength(1);
+    for (const step of STEPS) expect(texts.filter((t) => new RegExp(`^✅ \\*${escapeRegExp(step)}\\* finished in`).test(t)), step).toHaveLength(1);
     expect(texts.filter((t) => /Upgrade succeeded/.test(t))).toHaveLength(1);
     expect(texts.filter((t) => /^❌|Upgrade failed|\* failed after/.test(t))).toHaveLength(0);
     const posted = slack.calls('chat.postMessage').filter((c) => c.args.thread_ts === message.ts).map((c) => String(c.args.text));
@@ -169,7 +156,7 @@ targets:
     }
     port = await freePort();
     await createCheckstackContainer(engine, { name: containerName, image: `${repository}:0.28.0`, port, restartPolicy: 'unless-stopped' });
-    github = await startFakeGithub({ releases: [release('0.33.0', 9033), release('0.32.0', 9032), release('0.31.0', 9031), release('0.30.0', 9030), ...fixtures] });
+    github = await startFakeGithub({ releases: [fixtureRelease('0.33.0', 9033), fixtureRelease('0.32.0', 9032), fixtureRelease('0.31.0', 9031), fixtureRelease('0.30.0', 9030), ...fixtures] });
     slack = await startFakeSlack({ botToken: BOT_TOKEN });
     database = await createTestDatabase();
     redisProxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379), new URL(REDIS_URL).hostname);
@@ -238,7 +225,7 @@ targets:
     expect(bot.running()).toBe(true);
     await expectOneCheckstack('0.32.0');
     const texts = thread(message);
-    for (const step of STEPS) expect(texts.filter((t) => new RegExp(`^✅ \\*${escape(step)}\\* finished in`).test(t)), step).toHaveLength(1);
+    for (const step of STEPS) expect(texts.filter((t) => new RegExp(`^✅ \\*${escapeRegExp(step)}\\* finished in`).test(t)), step).toHaveLength(1);
     expect(texts.filter((t) => /Upgrade succeeded/.test(t))).toHaveLength(1);
     expect(new Set(texts).size).toBe(texts.length);
     const id = await upgradeId(message);

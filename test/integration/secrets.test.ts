@@ -6,7 +6,6 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { GithubRelease } from '../../src/domain/release-types.js';
 import type { Deployer } from '../../src/targets/deployer.js';
 import { dockerDeployerFactory, type DeployerFactory } from '../../src/targets/registry.js';
 import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
@@ -25,7 +24,7 @@ import {
   uniqueSuffix,
   type FakeBehaviour,
 } from '../support/docker-images.js';
-import { loadFixtureReleases } from '../support/fixtures.js';
+import { fixtureRelease, loadFixtureReleases } from '../support/fixtures.js';
 import { waitForQueueIdle } from '../support/queues.js';
 import { dumpDatabase, dumpRedisKeys, errorText, findSecrets } from '../support/secret-scan.js';
 import { createSlackDriver, type SlackDriver, type SlackHttpResponse } from '../support/slack-driver.js';
@@ -54,9 +53,6 @@ function randomDigits(n: number): string {
 }
 
 const fixtures = loadFixtureReleases();
-function release(version: string, id: number): GithubRelease {
-  return { ...fixtures[0]!, id, tag_name: `v${version}`, name: `Checkstack v${version}`, html_url: `https://github.com/enyineer/checkstack/releases/tag/v${version}`, published_at: '2026-11-01T00:00:00Z' };
-}
 
 const VERSIONS: Record<string, FakeBehaviour> = {
   '0.28.0': 'ready',
@@ -193,7 +189,7 @@ describe.skipIf(!docker)('secrets through a full upgrade on a real Docker engine
       await buildFakeCheckstackImage(engine, { registry, repository: repository.slice(registry.length + 1), version, behaviour });
     }
     github = await startFakeGithub({
-      releases: [release('0.31.0', 9031), ...fixtures],
+      releases: [fixtureRelease('0.31.0', 9031), ...fixtures],
       files: { [PIN_PATH]: `services:\n  checkstack:\n    image: ${repository}:0.28.0\n    restart: unless-stopped\n` },
     });
     port = await freePort();
@@ -282,7 +278,7 @@ targets:
       await driver.send(body, { signature: 'v0=' }),
     ];
     forged.forEach(answered);
-    const webhook = JSON.stringify({ action: 'published', release: release('0.34.0', 9034), repository: { full_name: 'enyineer/checkstack' } });
+    const webhook = JSON.stringify({ action: 'published', release: fixtureRelease('0.34.0', 9034), repository: { full_name: 'enyineer/checkstack' } });
     const signature = `sha256=${createHmac('sha256', SECRETS.webhookSecret).update(webhook).digest('hex')}`;
     const postWebhook = (sig: string) =>
       fetch(`${t.bot.url}/github/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'release', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': sig }, body: webhook });

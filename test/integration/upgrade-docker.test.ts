@@ -2,7 +2,6 @@
 // `docker inspect`. CI starts dockerd and a local registry (.ci/run); without DOCKER_HOST these tests skip.
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GithubRelease } from '../../src/domain/release-types.js';
 import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
 import type { FakeMessage } from '../fakes/fake-slack.js';
 import {
@@ -17,7 +16,7 @@ import {
   uniqueSuffix,
   type FakeBehaviour,
 } from '../support/docker-images.js';
-import { loadFixtureReleases } from '../support/fixtures.js';
+import { fixtureRelease, loadFixtureReleases } from '../support/fixtures.js';
 import { waitForQueueIdle } from '../support/queues.js';
 import { startTestBot, type TestBot } from '../support/test-bot.js';
 import { upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
@@ -28,9 +27,6 @@ const APPROVER = 'U0APPROVER2';
 const CHANNEL = 'C0UPGRADES';
 
 const fixtures = loadFixtureReleases();
-function release(version: string, id: number): GithubRelease {
-  return { ...fixtures[0]!, id, tag_name: `v${version}`, name: `Checkstack v${version}`, html_url: `https://github.com/enyineer/checkstack/releases/tag/v${version}`, published_at: '2026-11-01T00:00:00Z' };
-}
 
 // The versions a test upgrades to, each with the behaviour of its fake image.
 const VERSIONS: Record<string, FakeBehaviour> = {
@@ -84,7 +80,7 @@ services:
       await buildFakeCheckstackImage(engine, { registry, repository: repository.slice(registry.length + 1), version, behaviour, readyAfterSeconds: 3 });
     }
     github = await startFakeGithub({
-      releases: [release('0.33.0', 8033), release('0.32.0', 8032), release('0.31.0', 8031), ...fixtures],
+      releases: [fixtureRelease('0.33.0', 8033), fixtureRelease('0.32.0', 8032), fixtureRelease('0.31.0', 8031), ...fixtures],
       files: { [PIN_PATH]: composeFile('0.28.0') },
     });
     port.value = await freePort();
@@ -159,7 +155,7 @@ targets:
   }, 180_000);
 
   it('fails an unknown tag at the pull, with the old container untouched', async () => {
-    github.addRelease(release('0.34.0', 8034));
+    github.addRelease(fixtureRelease('0.34.0', 8034));
 
     const message = await approveAndStart('0.34.0');
 

@@ -3,12 +3,41 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from './repo-root.js';
+import { BOT_TOKEN, SIGNING_SECRET } from './test-bot.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ENTRY = join(HERE, 'bot-process-entry.ts');
-const REPO_ROOT = resolve(HERE, '..', '..');
+
+/** Where a child bot finds the test's fakes and services; the rest of its environment is set here. */
+export interface BotProcessServices {
+  slackApiUrl: string;
+  githubUrl: string;
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+}
+
+/** The environment of a child bot: the test's secrets and services, no release polling of its own, debug logs. */
+export function botProcessEnv(services: BotProcessServices): Record<string, string> {
+  return {
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: services.slackApiUrl,
+    PORT: '0',
+    DATABASE_URL: services.databaseUrl,
+    REDIS_URL: services.redisUrl,
+    QUEUE_PREFIX: services.queuePrefix,
+    GITHUB_API_URL: services.githubUrl,
+    RELEASE_POLL_INTERVAL: '3600',
+    LOG_LEVEL: 'debug',
+  };
+}
+
+/** For bots a test kills: their jobs are noticed as stalled within seconds instead of BullMQ's default 30 s lock. */
+export const QUICK_STALL_DETECTION = { JOB_LOCK_SECONDS: '10', JOB_STALLED_CHECK_SECONDS: '5' } as const;
 
 export interface BotProcessOptions {
   /** The bot's environment (SLACK_*, DATABASE_URL, REDIS_URL, QUEUE_PREFIX…), on top of this process's own. */

@@ -8,6 +8,16 @@ import type { SlackDriver } from './slack-driver.js';
 /** The parent message's fallback text ends with its state: `Upgrade prod from 0.28.0 to 0.30.0: succeeded`. */
 const FINAL_STATE = /: (succeeded|failed|rolled back|cancelled|expired)$/;
 
+/** How many of a thread's texts match `pattern`: "exactly once" is the claim the crash and fault suites make. */
+export function countMatching(texts: string[], pattern: RegExp): number {
+  return texts.filter((t) => pattern.test(t)).length;
+}
+
+/** `text` as a literal inside a RegExp (step titles, image names, engine addresses). */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 export interface UpgradeFlowOptions {
   slack: FakeSlack;
   channel: string;
