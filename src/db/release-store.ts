@@ -35,19 +35,27 @@ export function releaseContentSha(release: Pick<GithubRelease, 'name' | 'body' |
 
 const RELEASE_COLUMNS = `tag, github_id, version, name, body, html_url, draft, prerelease, published_at, content_sha, summary, baseline, deleted_at`;
 
-function toRelease(row: Record<string, unknown>): StoredRelease {
+const LISTED_COLUMNS = `tag, version, html_url, prerelease, published_at, summary`;
+
+function toListedRelease(row: Record<string, unknown>): ListedRelease {
   return {
     tag: row.tag as string,
-    githubId: Number(row.github_id),
     version: row.version as string,
-    name: (row.name as string | null) ?? null,
-    body: row.body as string,
     htmlUrl: row.html_url as string,
-    draft: row.draft as boolean,
     prerelease: row.prerelease as boolean,
     publishedAt: (row.published_at as Date | null) ?? null,
-    contentSha: row.content_sha as string,
     summary: row.summary as ReleaseSummary,
+  };
+}
+
+function toRelease(row: Record<string, unknown>): StoredRelease {
+  return {
+    ...toListedRelease(row),
+    githubId: Number(row.github_id),
+    name: (row.name as string | null) ?? null,
+    body: row.body as string,
+    draft: row.draft as boolean,
+    contentSha: row.content_sha as string,
     baseline: row.baseline as boolean,
     deletedAt: (row.deleted_at as Date | null) ?? null,
   };
@@ -99,20 +107,13 @@ export function createReleaseStore(pool: Pool) {
     /** The newest published releases for a listing: no bodies, which are large and which a listing never shows. */
     async recent(limit: number, includePrereleases: boolean): Promise<ListedRelease[]> {
       const { rows } = await pool.query(
-        `SELECT tag, version, html_url, prerelease, published_at, summary FROM releases
+        `SELECT ${LISTED_COLUMNS} FROM releases
          WHERE NOT draft AND deleted_at IS NULL AND ($2 OR NOT prerelease)
          ORDER BY ${NEWEST_FIRST}
          LIMIT $1`,
         [limit, includePrereleases],
       );
-      return rows.map((row) => ({
-        tag: row.tag as string,
-        version: row.version as string,
-        htmlUrl: row.html_url as string,
-        prerelease: row.prerelease as boolean,
-        publishedAt: (row.published_at as Date | null) ?? null,
-        summary: row.summary as ReleaseSummary,
-      }));
+      return rows.map(toListedRelease);
     },
     /** The newest published stable versions and their pages, for telling how far behind a target is. */
     async stableVersions(limit: number): Promise<ReleaseVersion[]> {

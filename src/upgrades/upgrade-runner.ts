@@ -69,6 +69,8 @@ interface StepContext {
   /** Posts into the step's own thread message (replaced in place, coalesced). */
   progress(text: string): Promise<void>;
   signal: AbortSignal;
+  /** The replies this step posted in an earlier run (a crash), by key, to update in place instead of posting again. */
+  earlierReplies: Record<string, string>;
 }
 
 function formatBytes(bytes: number): string {
@@ -291,11 +293,9 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     }
   }
 
-  async function postflight({ upgrade, runtime, signal }: StepContext): Promise<{ detail: string; verdict: PostflightVerdict; versionFailed: boolean }> {
+  async function postflight({ upgrade, runtime, signal, earlierReplies }: StepContext): Promise<{ detail: string; verdict: PostflightVerdict; versionFailed: boolean }> {
     const fresh = (await upgrades.byId(upgrade.id))!;
     const instance = await runtime.deployer.describe().catch(() => null);
-    // Results a killed run already posted are updated in place: the thread shows each check once.
-    const posted = (await upgrades.steps(upgrade.id)).find((row) => row.step === 'postflight')?.replies ?? {};
     const report = await runPostflightChecks({
       client: runtime.checkstack,
       targetVersion: upgrade.toVersion,
@@ -309,7 +309,8 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       logger,
       onResult: async (result, durationMs) => {
         const text = `${OUTCOME_ICON[result.outcome]} *${result.name}*: ${result.detail} (${seconds(durationMs)})`;
-        const earlier = posted[result.name];
+        // Results a killed run already posted are updated in place: the thread shows each check once.
+        const earlier = earlierReplies[result.name];
         if (earlier) return reporter.update(upgrade.channelId, earlier, { text });
         await upgrades.setStepReply(upgrade.id, 'postflight', result.name, await post(upgrade, text));
       },
@@ -443,7 +444,13 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       const progress = (text: string) => reporter.update(upgrade!.channelId, stepTs, { text });
       let outcome: string | { detail: string; verdict: PostflightVerdict; versionFailed: boolean };
       try {
-        outcome = await STEP_IMPL[step]({ upgrade, runtime, progress, signal: options.signal });
+        outcome = await STEP_IMPL[step]({
+          upgrade,
+          runtime,
+          progress,
+          signal: options.signal,
+          earlierReplies: earlier.find((row) => row.step === step)?.replies ?? {},
+        });
       } catch (err) {
         const elapsed = seconds(deps.now().getTime() - started);
         if (options.signal.aborted && !isAppError(err) && !(err instanceof StepFailure)) {
