@@ -110,6 +110,12 @@ function toRecord(r: Record<string, unknown>): UpgradeRecord {
   };
 }
 
+const SELECT_CONFIRMATIONS = `SELECT item_id, user_id, at FROM confirmations WHERE upgrade_id = $1 ORDER BY at, item_id`;
+
+function toConfirmation(r: Record<string, unknown>): Confirmation {
+  return { itemId: r.item_id as Confirmation['itemId'], userId: r.user_id as string, at: r.at as Date };
+}
+
 /** Postgres' unique_violation: the partial index says the target already has an active request. */
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === '23505';
@@ -282,19 +288,38 @@ export function createUpgradeStore(pool: Pool) {
     },
 
     async confirmations(upgradeId: string): Promise<Confirmation[]> {
-      const { rows } = await pool.query(`SELECT item_id, user_id, at FROM confirmations WHERE upgrade_id = $1 ORDER BY at, item_id`, [upgradeId]);
-      return rows.map((r) => ({ itemId: r.item_id, userId: r.user_id, at: r.at }));
+      const { rows } = await pool.query(SELECT_CONFIRMATIONS, [upgradeId]);
+      return rows.map(toConfirmation);
     },
 
-    /** Records a confirmation while the request is still confirming; false when the item was already confirmed or the request moved on. */
-    async confirm(upgradeId: string, itemId: string, userId: string): Promise<boolean> {
-      const { rowCount } = await pool.query(
-        `INSERT INTO confirmations (upgrade_id, item_id, user_id)
-         SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM upgrades WHERE id = $1 AND status = 'confirming')
-         ON CONFLICT (upgrade_id, item_id) DO NOTHING`,
-        [upgradeId, itemId, userId],
-      );
-      return (rowCount ?? 0) > 0;
+    /**
+     * Records a confirmation while the request is still confirming; false when the item was already confirmed, the
+     * request moved on, or `allowed` says no. `allowed` sees the confirmations under a lock on the upgrade's row, so
+     * concurrent clicks on one checklist are decided one after another: a rule about the other confirmations (at
+     * least one by a second person) holds however the clicks race. It may also throw to refuse.
+     */
+    async confirm(upgradeId: string, itemId: string, userId: string, allowed: (confirmations: Confirmation[]) => boolean): Promise<boolean> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const { rowCount: confirming } = await client.query(`SELECT 1 FROM upgrades WHERE id = $1 AND status = 'confirming' FOR UPDATE`, [upgradeId]);
+        const { rows } = await client.query(SELECT_CONFIRMATIONS, [upgradeId]);
+        if (!confirming || !allowed(rows.map(toConfirmation))) {
+          await client.query('ROLLBACK');
+          return false;
+        }
+        const { rowCount } = await client.query(
+          `INSERT INTO confirmations (upgrade_id, item_id, user_id) VALUES ($1, $2, $3) ON CONFLICT (upgrade_id, item_id) DO NOTHING`,
+          [upgradeId, itemId, userId],
+        );
+        await client.query('COMMIT');
+        return (rowCount ?? 0) > 0;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
     },
 
     /** Steps: the job records each start and end; a step finished earlier is skipped on resume. */

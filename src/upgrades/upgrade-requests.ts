@@ -403,10 +403,15 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     if (!approvers.has(userId)) {
       throw new AppError('not_authorized', 'Only approvers can confirm checklist items. Ask one of them, or an operator to add you to the approvers.');
     }
+    const rules = { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson };
+    // Read without a lock first: a click on an item already confirmed, or one the rules refuse, needs no transaction.
     const state = await approvalState(upgrade);
-    const next = confirmItem(state, itemId, userId, deps.now(), { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson });
-    if (next === state) return { recorded: false };
-    const recorded = await upgrades.confirm(upgrade.id, itemId, userId);
+    if (confirmItem(state, itemId, userId, deps.now(), rules) === state) return { recorded: false };
+    // Decided again under the lock: two of the requester's clicks racing must not both pass the second-person rule.
+    const recorded = await upgrades.confirm(upgrade.id, itemId, userId, (confirmations) => {
+      const current = { items: state.items, confirmations };
+      return confirmItem(current, itemId, userId, deps.now(), rules) !== current;
+    });
     if (recorded) await refreshMessage(upgrade.id);
     return { recorded };
   }
