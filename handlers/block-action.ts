@@ -2,6 +2,7 @@
 import type { AllMiddlewareArgs, BlockAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { z } from 'zod';
 import type { Deps } from '../src/deps.js';
+import { escapeRegExp } from '../src/domain/regexp.js';
 import { AppError } from '../src/errors.js';
 import { acknowledge, runInteraction, type EphemeralReply, type InteractionResult } from '../src/slack/interaction.js';
 
@@ -29,8 +30,37 @@ export interface Click {
 
 export type ClickHandler = (click: Click) => Promise<InteractionResult | void>;
 
-export function blockAction(deps: Deps, action: string, handler: ClickHandler) {
-  return async ({ ack, body, respond, context }: SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs): Promise<void> => {
+type ClickListener = (args: SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs) => Promise<void>;
+
+export interface ClickRoute {
+  /** The button's `action_id`, or the start of it (`confirm:` for every checklist item). */
+  actionId: string | { prefix: string };
+  /** The name the audit log and the metrics give the click. */
+  action: string;
+  handler: ClickHandler;
+}
+
+/**
+ * Every button of the bot behind one Bolt listener. Bolt runs each registered listener's middleware for every
+ * request, so one listener per button multiplied the work (and the garbage) of every click and command by the
+ * number of buttons. `actionIds` matches exactly the routes' ids, for `app.action`.
+ */
+export function clickRouter(deps: Deps, routes: ClickRoute[]): { actionIds: RegExp; listener: ClickListener } {
+  const listeners = routes.map((route) => ({ actionId: route.actionId, listener: blockAction(deps, route.action, route.handler) }));
+  const idPattern = (id: ClickRoute['actionId']) => (typeof id === 'string' ? `${escapeRegExp(id)}$` : escapeRegExp(id.prefix));
+  return {
+    actionIds: new RegExp(`^(?:${routes.map((route) => idPattern(route.actionId)).join('|')})`),
+    listener: async (args) => {
+      const id = args.action.action_id;
+      const route = listeners.find(({ actionId }) => (typeof actionId === 'string' ? id === actionId : id.startsWith(actionId.prefix)));
+      // Bolt calls this listener only for ids `actionIds` matches, so a route is always found.
+      await route!.listener(args);
+    },
+  };
+}
+
+function blockAction(deps: Deps, action: string, handler: ClickHandler): ClickListener {
+  return async ({ ack, body, respond, context }) => {
     await acknowledge(deps, 'action', () => ack(), context);
     const reply = async (message: EphemeralReply) => {
       await respond({ response_type: 'ephemeral', replace_original: false, text: message.text });

@@ -1,6 +1,7 @@
 // pino with two layers of redaction: by key name (anything like *key*, *token*, *secret*) and by value
 // (every registered secret, wherever it appears: messages, stacks, nested objects).
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { escapeRegExp } from './domain/regexp.js';
 
 export type { Logger } from 'pino';
 
@@ -36,10 +37,6 @@ export class SecretRegistry {
   get size(): number {
     return this.values.size;
   }
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function redactByKey(value: unknown, depth = 0): unknown {

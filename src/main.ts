@@ -8,7 +8,7 @@ import { checkstackCommand } from '../handlers/checkstack-command.js';
 import { helpCommand } from '../handlers/help-command.js';
 import { releasesCommand } from '../handlers/releases-command.js';
 import { subscribeCommand, unsubscribeCommand } from '../handlers/subscription-commands.js';
-import { blockAction } from '../handlers/block-action.js';
+import { clickRouter } from '../handlers/block-action.js';
 import { cancelAction, confirmAction, startAction } from '../handlers/checklist-actions.js';
 import { cancelCommand, historyCommand, statusCommand } from '../handlers/target-commands.js';
 import { planUpgradeAction, upgradeCommand } from '../handlers/upgrade-command.js';
@@ -253,14 +253,15 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
       rollback: rollbackCommand(upgradeRequests),
     }),
   );
-  app.action(ROLLBACK_ACTION, blockAction(deps, 'rollback', rollbackAction(upgradeRequests)));
-  app.action(STOP_LOG_WATCH_ACTION, blockAction(deps, 'stop_log_watch', stopLogWatchAction(deps)));
-
-
-  app.action(/^confirm:/, blockAction(deps, 'confirm', confirmAction(upgradeRequests)));
-  app.action(ACTION_IDS.start, blockAction(deps, 'start', startAction(upgradeRequests)));
-  app.action(ACTION_IDS.cancel, blockAction(deps, 'cancel', cancelAction(upgradeRequests)));
-  app.action(PLAN_UPGRADE_ACTION, blockAction(deps, 'plan_upgrade', planUpgradeAction(upgradeRequests)));
+  const clicks = clickRouter(deps, [
+    { actionId: { prefix: ACTION_IDS.confirm('') }, action: 'confirm', handler: confirmAction(upgradeRequests) },
+    { actionId: ACTION_IDS.start, action: 'start', handler: startAction(upgradeRequests) },
+    { actionId: ACTION_IDS.cancel, action: 'cancel', handler: cancelAction(upgradeRequests) },
+    { actionId: ROLLBACK_ACTION, action: 'rollback', handler: rollbackAction(upgradeRequests) },
+    { actionId: STOP_LOG_WATCH_ACTION, action: 'stop_log_watch', handler: stopLogWatchAction(deps) },
+    { actionId: PLAN_UPGRADE_ACTION, action: 'plan_upgrade', handler: planUpgradeAction(upgradeRequests) },
+  ]);
+  app.action(clicks.actionIds, clicks.listener);
 }
 
 async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner }: Services, run: { upgrades: boolean }): Promise<Worker[]> {

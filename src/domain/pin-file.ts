@@ -1,14 +1,11 @@
 // Rewrites the pinned image tag in a compose file or Kubernetes manifest as text, so nothing else changes.
 import { AppError } from '../errors.js';
+import { escapeRegExp } from './regexp.js';
 
 /** Docker's tag grammar. */
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 /** `registry/path` without tag or digest. */
 const IMAGE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$|^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
 
 /**
  * Replaces every `image: <image>:<fromVersion>` value (a block mapping key, optionally as the first key of

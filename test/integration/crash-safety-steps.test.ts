@@ -31,7 +31,8 @@ import {
 import { fixtureRelease, loadFixtureReleases } from '../support/fixtures.js';
 import { queueEvents } from '../support/queues.js';
 import { createSlackDriver } from '../support/slack-driver.js';
-import { countMatching, escapeRegExp, upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
+import { countMatching, upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
+import { escapeRegExp } from '../../src/domain/regexp.js';
 import { BOT_TOKEN, deleteQueueKeys, SIGNING_SECRET } from '../support/test-bot.js';
 
 const docker = dockerFromEnv();

@@ -26,7 +26,8 @@ import { startGatedProxy, type GatedProxy } from '../support/gated-proxy.js';
 import { startPrivateDockerd, type PrivateDockerd } from '../support/private-dockerd.js';
 import { queueEvents } from '../support/queues.js';
 import { startTestBot, type TestBot } from '../support/test-bot.js';
-import { countMatching, escapeRegExp, upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
+import { countMatching, upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
+import { escapeRegExp } from '../../src/domain/regexp.js';
 
 const docker = dockerFromEnv();
 const REQUESTER = 'U0APPROVER1';

@@ -24,7 +24,8 @@ import {
 import { fixtureRelease, loadFixtureReleases } from '../support/fixtures.js';
 import { queueEvents } from '../support/queues.js';
 import { createSlackDriver } from '../support/slack-driver.js';
-import { escapeRegExp, upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
+import { upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
+import { escapeRegExp } from '../../src/domain/regexp.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { BOT_TOKEN, deleteQueueKeys, SIGNING_SECRET } from '../support/test-bot.js';
 

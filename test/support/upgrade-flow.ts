@@ -13,10 +13,6 @@ export function countMatching(texts: string[], pattern: RegExp): number {
   return texts.filter((t) => pattern.test(t)).length;
 }
 
-/** `text` as a literal inside a RegExp (step titles, image names, engine addresses). */
-export function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
 
 export interface UpgradeFlowOptions {
   slack: FakeSlack;

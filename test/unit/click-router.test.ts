@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { clickRouter } from '../../handlers/block-action.js';
+import type { Deps } from '../../src/deps.js';
+
+describe('clickRouter: every button behind one Bolt listener', () => {
+  const noop = async () => undefined;
+  // The matcher alone is under test here; the clicks themselves run end to end in the integration suites.
+  const { actionIds } = clickRouter({} as Deps, [
+    { actionId: { prefix: 'confirm:' }, action: 'confirm', handler: noop },
+    { actionId: 'start_upgrade', action: 'start', handler: noop },
+    { actionId: 'a.b', action: 'dotted', handler: noop },
+  ]);
+
+  it('matches each exact id and every id under a prefix', () => {
+    for (const id of ['start_upgrade', 'confirm:backup', 'confirm:', 'a.b']) expect(actionIds.test(id), id).toBe(true);
+  });
+
+  it('does not match ids that merely start or end like one, nor regex look-alikes', () => {
+    for (const id of ['start_upgrade_now', 'xstart_upgrade', 'xconfirm:backup', 'confirm', 'aXb', 'a.bc', '']) expect(actionIds.test(id), id).toBe(false);
+  });
+});
