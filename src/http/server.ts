@@ -1,5 +1,6 @@
 // The bot's one HTTP server: Slack's signed requests go to Bolt's receiver, the operational routes are ours.
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { parsesToNonObject } from './slack-body.js';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -20,27 +21,14 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 /** Bolt's own default: larger bodies get 413. */
 const SLACK_BODY_LIMIT = 4 * 1024 * 1024;
 
-/** Parses a Slack body the way Bolt does (form `payload` or JSON); `undefined` when it is not JSON at all. */
-function parsedSlackBody(raw: Buffer, contentType: string | undefined): unknown {
-  try {
-    if (contentType === 'application/x-www-form-urlencoded') {
-      const payload = new URLSearchParams(raw.toString('utf8')).get('payload');
-      return payload === null ? {} : JSON.parse(payload);
-    }
-    return JSON.parse(raw.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
 /** Slack's replay window; Bolt 5 enforces it only for timestamps in the past. */
 const MAX_CLOCK_SKEW_SECONDS = 5 * 60;
 
 /**
  * Two gaps in Bolt 5's receiver, closed before it sees the request: it reads `body.ssl_check` without a guard, so a
- * body that parses to JSON `null` (e.g. `payload=null`) becomes an unhandled rejection that ends the process; and
- * it accepts a timestamp any distance in the future. Such requests get 400 and 401; everything else goes to Bolt,
- * which verifies the signature and reuses the buffered `rawBody`.
+ * body that parses to JSON `null` (e.g. `payload=null`) becomes an unhandled rejection that ends the process (see
+ * `parsesToNonObject`); and it accepts a timestamp any distance in the future. Such requests get 400 and 401;
+ * everything else goes to Bolt, which verifies the signature and reuses the buffered `rawBody`.
  */
 function guardSlackBody(slackListener: RequestListener): RequestListener {
   return (req, res) => {
@@ -62,8 +50,7 @@ function guardSlackBody(slackListener: RequestListener): RequestListener {
         return;
       }
       const raw = Buffer.concat(chunks);
-      const body = parsedSlackBody(raw, req.headers['content-type']);
-      if (body !== undefined && (body === null || typeof body !== 'object' || Array.isArray(body))) {
+      if (parsesToNonObject(raw, req.headers['content-type'])) {
         res.writeHead(400).end();
         return;
       }
