@@ -27,6 +27,7 @@ import { createLogger, SecretRegistry, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createQueues, type Queues } from './queue.js';
 import { slackLogger } from './slack/bolt-logger.js';
+import { createSlackTransport, type SlackTransport } from './slack/slack-transport.js';
 
 /**
  * Octokit logs every answer that is not 2xx as an error, `GET /repos/… - 304 with id … in 3ms` included. A 304 is how
@@ -53,6 +54,8 @@ export interface Deps {
   pool: Pool;
   redis: Redis;
   queues: Queues;
+  /** Carries every Slack HTTP call: the WebClient's and Bolt's (`respond()`). */
+  slackTransport: SlackTransport;
   slack: WebClient;
   octokit: Octokit;
   audit: AuditLog;
@@ -103,10 +106,12 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
   const state = createBotState(pool);
   const releaseEtags = createStagedEtagStore(state);
   const repo = `${config.github.repo.owner}/${config.github.repo.name}`;
+  const slackTransport = overrides.slackTransport ?? createSlackTransport();
   const slack =
     overrides.slack ??
     new WebClient(config.slack.botToken, {
       slackApiUrl: config.slack.apiUrl,
+      fetch: slackTransport.fetch,
       logger: slackLogger(logger, 'slack-web-api'),
       retryConfig: webApi.retryPolicies.fiveRetriesInFiveMinutes,
     });
@@ -118,6 +123,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
     pool,
     redis,
     queues: overrides.queues ?? createQueues(redis, config.queuePrefix),
+    slackTransport,
     slack,
     octokit,
     audit: overrides.audit ?? createAuditLog(pool),

@@ -91,7 +91,7 @@ export async function startBot(config: Config, options: StartOptions = {}): Prom
     token: config.slack.botToken,
     receiver,
     logger: boltLogger,
-    clientOptions: { slackApiUrl: config.slack.apiUrl },
+    clientOptions: { slackApiUrl: config.slack.apiUrl, fetch: deps.slackTransport.fetch },
     // No listener reads context.conversation: without the store Bolt skips a lookup on every request.
     convoStore: false,
   });
@@ -124,6 +124,7 @@ export async function startBot(config: Config, options: StartOptions = {}): Prom
       await deps.queues.close();
       await deps.redis.quit().catch(() => deps.redis.disconnect());
       await deps.pool.end();
+      deps.slackTransport.close();
       logger.info('shut down cleanly');
       logger.flush?.();
     })();
