@@ -66,6 +66,9 @@ export type UpgradeListing = Pick<
 
 const LISTING_COLUMNS = `id, kind, target, from_version, to_version, requester, channel_id, team_domain, message_ts, status, status_detail, outcome, created_at`;
 
+/** A target's newest upgrade in flight. */
+const ACTIVE_FOR_TARGET = `WHERE target = $1 AND status IN ('confirming', 'queued', 'running') ORDER BY created_at DESC LIMIT 1`;
+
 function toListing(r: Record<string, unknown>): UpgradeListing {
   return {
     id: r.id as string,
@@ -179,11 +182,14 @@ export function createUpgradeStore(pool: Pool) {
     },
 
     async activeForTarget(target: string): Promise<UpgradeRecord | null> {
-      const { rows } = await pool.query(
-        `SELECT ${COLUMNS} FROM upgrades WHERE target = $1 AND status IN ('confirming', 'queued', 'running') ORDER BY created_at DESC LIMIT 1`,
-        [target],
-      );
+      const { rows } = await pool.query(`SELECT ${COLUMNS} FROM upgrades ${ACTIVE_FOR_TARGET}`, [target]);
       return rows[0] ? toRecord(rows[0]) : null;
+    },
+
+    /** The same upgrade as a list shows it: `/checkstack status` needs no plan or checklist, which are large. */
+    async activeListingForTarget(target: string): Promise<UpgradeListing | null> {
+      const { rows } = await pool.query(`SELECT ${LISTING_COLUMNS} FROM upgrades ${ACTIVE_FOR_TARGET}`, [target]);
+      return rows[0] ? toListing(rows[0]) : null;
     },
 
     async history(target: string, limit: number): Promise<UpgradeListing[]> {

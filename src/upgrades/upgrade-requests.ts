@@ -537,7 +537,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     const [{ current }, releases, active, history] = await Promise.all([
       recentInspection(runtime),
       deps.releases.stableVersions(200),
-      upgrades.activeForTarget(target),
+      upgrades.activeListingForTarget(target),
       upgrades.history(target, 10),
     ]);
     const running = current.apiVersion ?? current.imageTag;

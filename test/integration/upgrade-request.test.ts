@@ -267,6 +267,8 @@ describe('/checkstack upgrade: plan, checklist and approvals', () => {
     expect(statusText).toContain('0.25.0');
     expect(statusText).toMatch(/behind by \d+ minor/i);
     expect(statusText).toMatch(/confirming/);
+    // The active request links to its thread.
+    expect(statusText).toMatch(new RegExp(`<https://[^|>]*/archives/${CHANNEL}/p\\d+\\|upgrade to \`0\\.30\\.0\`, confirming>`));
 
     const cancel = await t.driver.slashCommand('/checkstack', 'cancel prod', { user: MEMBER, channel: CHANNEL });
     expect(await ephemeralReply(cancel.responseUrl)).toMatch(/only the requester or an approver/i);
