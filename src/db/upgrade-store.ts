@@ -87,13 +87,21 @@ function toListing(r: Record<string, unknown>): UpgradeListing {
   };
 }
 
+/** An upgrade as a checklist click needs it: the listing, the deadline and the items; no plan or inspection. */
+export type ClickedUpgrade = UpgradeListing & Pick<UpgradeRecord, 'expiresAt' | 'items'>;
+
+const CLICKED_COLUMNS = `${LISTING_COLUMNS}, expires_at, items`;
+
+function toClicked(r: Record<string, unknown>): ClickedUpgrade {
+  return { ...toListing(r), expiresAt: r.expires_at as Date, items: r.items as ChecklistItem[] };
+}
+
 function toRecord(r: Record<string, unknown>): UpgradeRecord {
   return {
-    ...toListing(r),
+    ...toClicked(r),
     rollbackOf: (r.rollback_of as string | null) ?? null,
     step: (r.step as string | null) ?? null,
     plan: r.plan as UpgradePlan,
-    items: r.items as ChecklistItem[],
     automatic: r.automatic as AutomaticCheck[],
     instanceId: (r.instance_id as string | null) ?? null,
     imageTag: (r.image_tag as string | null) ?? null,
@@ -106,7 +114,6 @@ function toRecord(r: Record<string, unknown>): UpgradeRecord {
     readyAt: (r.ready_at as Date | null) ?? null,
     startedBy: (r.started_by as string | null) ?? null,
     updatedAt: r.updated_at as Date,
-    expiresAt: r.expires_at as Date,
     queuedAt: (r.queued_at as Date | null) ?? null,
     startedAt: (r.started_at as Date | null) ?? null,
     finishedAt: (r.finished_at as Date | null) ?? null,
@@ -179,6 +186,12 @@ export function createUpgradeStore(pool: Pool) {
     async byId(id: string): Promise<UpgradeRecord | null> {
       const { rows } = await pool.query(`SELECT ${COLUMNS} FROM upgrades WHERE id = $1`, [id]);
       return rows[0] ? toRecord(rows[0]) : null;
+    },
+
+    /** A clicked confirm or Start decides on this; the full record is read again only if something changes. */
+    async forClick(id: string): Promise<ClickedUpgrade | null> {
+      const { rows } = await pool.query(`SELECT ${CLICKED_COLUMNS} FROM upgrades WHERE id = $1`, [id]);
+      return rows[0] ? toClicked(rows[0]) : null;
     },
 
     async activeForTarget(target: string): Promise<UpgradeRecord | null> {

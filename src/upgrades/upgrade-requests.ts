@@ -5,7 +5,7 @@ import semver from 'semver';
 import type { WebClient } from '@slack/web-api';
 import { isReadyUnknown } from '../checkstack/client.js';
 import type { ReleaseStore } from '../db/release-store.js';
-import type { UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
+import type { UpgradeListing, UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
 import type { Pool } from '../db/pool.js';
 import {
   canCancel,
@@ -144,7 +144,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     return parsed ? [...refreshed, summarizeRelease(release, null)] : refreshed;
   }
 
-  async function approvalState(upgrade: UpgradeRecord): Promise<ChecklistState> {
+  async function approvalState(upgrade: Pick<UpgradeRecord, 'id' | 'items'>): Promise<ChecklistState> {
     return { items: upgrade.items.map((i) => i.id), confirmations: await upgrades.confirmations(upgrade.id) };
   }
 
@@ -376,8 +376,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     await refreshMessage(queued.id);
   }
 
-  async function loadForClick(upgradeId: string, source: ClickSource): Promise<UpgradeRecord> {
-    const upgrade = await upgrades.byId(upgradeId);
+  /** The clicked upgrade, if it exists and the button is on its own message. */
+  function checkedForClick<T extends Pick<UpgradeListing, 'channelId' | 'messageTs'>>(upgrade: T | null, source: ClickSource): T {
     if (!upgrade) throw new AppError('not_found', 'This upgrade request no longer exists; type `/checkstack upgrade <version>` for a new one.');
     if (upgrade.channelId !== source.channelId || upgrade.messageTs !== source.messageTs) {
       throw new AppError('stale_action', 'That button does not belong to this message; nothing changed.');
@@ -386,7 +386,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }
 
   /** Expires a confirming request past its deadline; true when it did (the caller then refuses the click). */
-  async function expireIfDue(upgrade: UpgradeRecord): Promise<boolean> {
+  async function expireIfDue(upgrade: Pick<UpgradeRecord, 'id' | 'status' | 'expiresAt'>): Promise<boolean> {
     if (upgrade.status !== 'confirming' || upgrade.expiresAt.getTime() > deps.now().getTime()) return false;
     const expired = await upgrades.transition(upgrade.id, ['confirming'], 'expired', { statusDetail: 'no one started it within the time allowed' });
     if (expired) await refreshMessage(upgrade.id);
@@ -394,7 +394,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }
 
   async function confirm(upgradeId: string, itemId: string, userId: string, source: ClickSource): Promise<{ recorded: boolean }> {
-    const upgrade = await loadForClick(upgradeId, source);
+    const upgrade = checkedForClick(await upgrades.forClick(upgradeId), source);
     if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed. Type `/checkstack upgrade <version>` for a new one.');
     if (upgrade.status !== 'confirming') {
       throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
@@ -423,7 +423,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }
 
   async function start(upgradeId: string, userId: string, source: ClickSource): Promise<UpgradeRecord> {
-    const upgrade = await loadForClick(upgradeId, source);
+    const upgrade = checkedForClick(await upgrades.forClick(upgradeId), source);
     if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed.');
     const approvers = await deps.approvers.approvers();
     if (!approvers.has(userId)) throw new AppError('not_authorized', 'Only approvers can start an upgrade.');
@@ -472,7 +472,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }
 
   async function cancelByClick(upgradeId: string, userId: string, source: ClickSource) {
-    return cancel(await loadForClick(upgradeId, source), userId);
+    return cancel(checkedForClick(await upgrades.byId(upgradeId), source), userId);
   }
 
   async function cancelForTarget(targetName: string | undefined, userId: string) {
