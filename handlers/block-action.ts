@@ -46,13 +46,15 @@ export interface ClickRoute {
  * number of buttons. `actionIds` matches exactly the routes' ids, for `app.action`.
  */
 export function clickRouter(deps: Deps, routes: ClickRoute[]): { actionIds: RegExp; listener: ClickListener } {
-  const listeners = routes.map((route) => ({ actionId: route.actionId, listener: blockAction(deps, route.action, route.handler) }));
-  const idPattern = (id: ClickRoute['actionId']) => (typeof id === 'string' ? `${escapeRegExp(id)}$` : escapeRegExp(id.prefix));
+  // One pattern per route decides both which ids Bolt hands over and which route takes each.
+  const listeners = routes.map((route) => {
+    const pattern = typeof route.actionId === 'string' ? `${escapeRegExp(route.actionId)}$` : escapeRegExp(route.actionId.prefix);
+    return { pattern, matches: new RegExp(`^${pattern}`), listener: blockAction(deps, route.action, route.handler) };
+  });
   return {
-    actionIds: new RegExp(`^(?:${routes.map((route) => idPattern(route.actionId)).join('|')})`),
+    actionIds: new RegExp(`^(?:${listeners.map(({ pattern }) => pattern).join('|')})`),
     listener: async (args) => {
-      const id = args.action.action_id;
-      const route = listeners.find(({ actionId }) => (typeof actionId === 'string' ? id === actionId : id.startsWith(actionId.prefix)));
+      const route = listeners.find(({ matches }) => matches.test(args.action.action_id));
       // Bolt calls this listener only for ids `actionIds` matches, so a route is always found.
       await route!.listener(args);
     },
