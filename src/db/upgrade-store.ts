@@ -66,8 +66,11 @@ export type UpgradeListing = Pick<
 
 const LISTING_COLUMNS = `id, kind, target, from_version, to_version, requester, channel_id, team_domain, message_ts, status, status_detail, outcome, created_at`;
 
+/** The statuses of an upgrade in flight: a target has at most one (a partial unique index holds it). */
+const ACTIVE_STATUSES: readonly UpgradeStatus[] = ['confirming', 'queued', 'running'];
+
 /** A target's newest upgrade in flight. */
-const ACTIVE_FOR_TARGET = `WHERE target = $1 AND status IN ('confirming', 'queued', 'running') ORDER BY created_at DESC LIMIT 1`;
+const ACTIVE_FOR_TARGET = `WHERE target = $1 AND status IN (${ACTIVE_STATUSES.map((s) => `'${s}'`).join(', ')}) ORDER BY created_at DESC LIMIT 1`;
 
 function toListing(r: Record<string, unknown>): UpgradeListing {
   return {
@@ -87,18 +90,29 @@ function toListing(r: Record<string, unknown>): UpgradeListing {
   };
 }
 
-/** An upgrade as a checklist click needs it: the listing, the deadline and the items; no plan or inspection. */
-export type ClickedUpgrade = UpgradeListing & Pick<UpgradeRecord, 'expiresAt' | 'items'>;
+/**
+ * An upgrade as a checklist click needs it: the listing, the deadline, the items and their confirmations (read in
+ * the same statement, so one snapshot); no plan or inspection.
+ */
+export type ClickedUpgrade = UpgradeListing & Pick<UpgradeRecord, 'expiresAt' | 'items'> & { confirmations: Confirmation[] };
 
 const CLICKED_COLUMNS = `${LISTING_COLUMNS}, expires_at, items`;
 
-function toClicked(r: Record<string, unknown>): ClickedUpgrade {
+/** What toClicked and toRecord share: the listing, the deadline and the items. */
+function toChecklist(r: Record<string, unknown>): UpgradeListing & Pick<UpgradeRecord, 'expiresAt' | 'items'> {
   return { ...toListing(r), expiresAt: r.expires_at as Date, items: r.items as ChecklistItem[] };
+}
+
+function toClicked(r: Record<string, unknown>): ClickedUpgrade {
+  const itemIds = (r.confirmed_items as Confirmation['itemId'][] | null) ?? [];
+  const userIds = r.confirmed_by as string[];
+  const ats = r.confirmed_at as Date[];
+  return { ...toChecklist(r), confirmations: itemIds.map((itemId, i) => ({ itemId, userId: userIds[i]!, at: ats[i]! })) };
 }
 
 function toRecord(r: Record<string, unknown>): UpgradeRecord {
   return {
-    ...toClicked(r),
+    ...toChecklist(r),
     rollbackOf: (r.rollback_of as string | null) ?? null,
     step: (r.step as string | null) ?? null,
     plan: r.plan as UpgradePlan,
@@ -121,6 +135,15 @@ function toRecord(r: Record<string, unknown>): UpgradeRecord {
 }
 
 const SELECT_CONFIRMATIONS = `SELECT item_id, user_id, at FROM confirmations WHERE upgrade_id = $1 ORDER BY at, item_id`;
+
+/** The same confirmations as three parallel arrays (null when there are none), beside the upgrade's own columns. */
+const SELECT_FOR_CLICK = `SELECT ${CLICKED_COLUMNS}, c.confirmed_items, c.confirmed_by, c.confirmed_at
+  FROM upgrades u CROSS JOIN LATERAL (
+    SELECT array_agg(item_id ORDER BY at, item_id) AS confirmed_items, array_agg(user_id ORDER BY at, item_id) AS confirmed_by,
+           array_agg(at ORDER BY at, item_id) AS confirmed_at
+    FROM confirmations WHERE upgrade_id = u.id
+  ) c
+  WHERE u.id = $1`;
 
 function toConfirmation(r: Record<string, unknown>): Confirmation {
   return { itemId: r.item_id as Confirmation['itemId'], userId: r.user_id as string, at: r.at as Date };
@@ -188,9 +211,9 @@ export function createUpgradeStore(pool: Pool) {
       return rows[0] ? toRecord(rows[0]) : null;
     },
 
-    /** A clicked confirm or Start decides on this; the full record is read again only if something changes. */
+    /** A clicked confirm or Start decides on this, in one round trip; the full record is read again only if something changes. */
     async forClick(id: string): Promise<ClickedUpgrade | null> {
-      const { rows } = await pool.query(`SELECT ${CLICKED_COLUMNS} FROM upgrades WHERE id = $1`, [id]);
+      const { rows } = await pool.query(SELECT_FOR_CLICK, [id]);
       return rows[0] ? toClicked(rows[0]) : null;
     },
 
@@ -199,15 +222,26 @@ export function createUpgradeStore(pool: Pool) {
       return rows[0] ? toRecord(rows[0]) : null;
     },
 
-    /** The same upgrade as a list shows it: `/checkstack status` needs no plan or checklist, which are large. */
-    async activeListingForTarget(target: string): Promise<UpgradeListing | null> {
-      const { rows } = await pool.query(`SELECT ${LISTING_COLUMNS} FROM upgrades ${ACTIVE_FOR_TARGET}`, [target]);
-      return rows[0] ? toListing(rows[0]) : null;
-    },
-
     async history(target: string, limit: number): Promise<UpgradeListing[]> {
       const { rows } = await pool.query(`SELECT ${LISTING_COLUMNS} FROM upgrades WHERE target = $1 ORDER BY created_at DESC LIMIT $2`, [target, limit]);
       return rows.map(toListing);
+    },
+
+    /**
+     * What `/checkstack status` lists, in one round trip: the target's newest upgrade in flight (as activeForTarget
+     * finds it) and its `limit` newest upgrades, without plans or checklists, which are large.
+     */
+    async statusListings(target: string, limit: number): Promise<{ active: UpgradeListing | null; recent: UpgradeListing[] }> {
+      const { rows } = await pool.query(
+        `(SELECT ${LISTING_COLUMNS} FROM upgrades ${ACTIVE_FOR_TARGET})
+         UNION
+         (SELECT ${LISTING_COLUMNS} FROM upgrades WHERE target = $1 ORDER BY created_at DESC LIMIT $2)
+         ORDER BY created_at DESC`,
+        [target, limit],
+      );
+      const listed = rows.map(toListing);
+      // The upgrade in flight (at most one) is after the `limit` newest only when it is older than all of them.
+      return { active: listed.find((u) => ACTIVE_STATUSES.includes(u.status)) ?? null, recent: listed.slice(0, limit) };
     },
 
     /** The newest finished upgrade (not a rollback) of a target: what `/checkstack rollback` undoes. */

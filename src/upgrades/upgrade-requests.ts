@@ -5,7 +5,7 @@ import semver from 'semver';
 import type { WebClient } from '@slack/web-api';
 import { isReadyUnknown } from '../checkstack/client.js';
 import type { ReleaseStore } from '../db/release-store.js';
-import type { UpgradeListing, UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
+import type { ClickedUpgrade, UpgradeListing, UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
 import type { Pool } from '../db/pool.js';
 import {
   canCancel,
@@ -145,7 +145,12 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }
 
   async function approvalState(upgrade: Pick<UpgradeRecord, 'id' | 'items'>): Promise<ChecklistState> {
-    return { items: upgrade.items.map((i) => i.id), confirmations: await upgrades.confirmations(upgrade.id) };
+    return clickedState({ items: upgrade.items, confirmations: await upgrades.confirmations(upgrade.id) });
+  }
+
+  /** The checklist's state as a click read it, with its upgrade (`upgrades.forClick`). */
+  function clickedState(upgrade: Pick<ClickedUpgrade, 'items' | 'confirmations'>): ChecklistState {
+    return { items: upgrade.items.map((i) => i.id), confirmations: upgrade.confirmations };
   }
 
   /**
@@ -405,7 +410,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     }
     const rules = { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson };
     // Read without a lock first: a click on an item already confirmed, or one the rules refuse, needs no transaction.
-    const state = await approvalState(upgrade);
+    const state = clickedState(upgrade);
     if (confirmItem(state, itemId, userId, deps.now(), rules) === state) return { recorded: false };
     // Decided again under the lock: two of the requester's clicks racing must not both pass the second-person rule.
     const recorded = await upgrades.confirm(upgrade.id, itemId, userId, (confirmations) => {
@@ -428,7 +433,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     const approvers = await deps.approvers.approvers();
     if (!approvers.has(userId)) throw new AppError('not_authorized', 'Only approvers can start an upgrade.');
     if (upgrade.status !== 'confirming') throw new AppError('request_not_active', `This upgrade is already ${upgrade.status}; nothing changed.`);
-    const state = await approvalState(upgrade);
+    const state = clickedState(upgrade);
     if (!isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson })) {
       throw new AppError('request_not_active', 'Every checklist item must be confirmed first (with at least one confirmation by someone other than the requester, when a second person is required).');
     }
@@ -534,11 +539,10 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   async function status(targetName: string | undefined) {
     const runtime = deps.targets.resolve(targetName);
     const target = runtime.config.name;
-    const [{ current }, releases, active, history] = await Promise.all([
+    const [{ current }, releases, { active, recent }] = await Promise.all([
       recentInspection(runtime),
       deps.releases.stableVersions(200),
-      upgrades.activeListingForTarget(target),
-      upgrades.history(target, 10),
+      upgrades.statusListings(target, 10),
     ]);
     const running = current.apiVersion ?? current.imageTag;
     const parsed = running ? semver.parse(running) : null;
@@ -551,7 +555,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       latest: releases[0] ?? null,
       behind: parsed ? { minors: minorLines.size, patches } : null,
       active,
-      last: history.find((u) => !['confirming', 'queued', 'running'].includes(u.status)) ?? null,
+      last: recent.find((u) => !['confirming', 'queued', 'running'].includes(u.status)) ?? null,
     };
   }
 
