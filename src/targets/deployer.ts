@@ -60,6 +60,11 @@ export interface ReplaceRequest {
   changeCause?: string;
   /** Rollout progress (`0 of 1 updated replicas are available`); Kubernetes only, reported often: the caller coalesces. */
   onProgress?: (text: string) => void;
+  /**
+   * The bot shutting down: stops the wait for a Kubernetes rollout (the rollout itself goes on; a later run finds the
+   * image patched and only waits). Docker's replace is short and always finishes.
+   */
+  signal?: AbortSignal;
 }
 
 export type ReplaceStep = 'stopped' | 'renamed' | 'created' | 'started' | 'restored';
@@ -83,6 +88,8 @@ export interface RollbackRequest {
   changeCause?: string;
   /** As in `ReplaceRequest`: rollout progress, Kubernetes only. */
   onProgress?: (text: string) => void;
+  /** As in `ReplaceRequest`: stops the wait for a Kubernetes rollout. */
+  signal?: AbortSignal;
 }
 
 export interface RollbackResult {

@@ -1,5 +1,6 @@
 // The Deployer for a Checkstack Deployment on Kubernetes: patch the container image, then gate on the rollout as `kubectl rollout status` does.
 import { Writable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   ApiException,
   AppsV1Api,
@@ -48,7 +49,8 @@ export interface KubernetesDeployerOptions {
   target: KubernetesTarget;
   logger: Logger;
   now?: () => Date;
-  sleep?: (ms: number) => Promise<void>;
+  /** Waits `ms`; rejects early when `signal` aborts (default: a timer). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** How long a rollout may take before it counts as failed (default 10 minutes). */
   rolloutTimeoutMs?: number;
   /** How often the Deployment is read while a rollout runs (default 2 s). */
@@ -116,7 +118,7 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
   const { kubeConfig, target, logger } = options;
   const { namespace } = target;
   const now = options.now ?? (() => new Date());
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const sleep = options.sleep ?? ((ms: number, signal?: AbortSignal) => delay(ms, undefined, signal ? { signal } : {}));
   const rolloutTimeoutMs = options.rolloutTimeoutMs ?? 600_000;
   const pollIntervalMs = options.pollIntervalMs ?? 2_000;
   const label = `${namespace}/${target.deployment}`;
@@ -392,7 +394,11 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
   }
 
   /** Polls the Deployment until the rollout of `image` is complete; throws `RolloutFailed` when it cannot be. */
-  async function waitForRollout(image: string, onProgress?: (text: string) => void): Promise<V1Deployment> {
+  /**
+   * Polls the Deployment until the rollout of `image` is complete. `signal` (the bot shutting down) stops the wait,
+   * not the rollout: the job resumes at this step, where the image is already patched and only this wait is left.
+   */
+  async function waitForRollout(image: string, onProgress?: (text: string) => void, signal?: AbortSignal): Promise<V1Deployment> {
     const started = now().getTime();
     let reported = '';
     const report = (text: string) => {
@@ -402,6 +408,7 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
       onProgress?.(text);
     };
     for (;;) {
+      signal?.throwIfAborted();
       const deployment = await readDeployment();
       const status = rolloutStatus(deployment);
       if (status.failure) {
@@ -422,7 +429,7 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
           { reason: 'timeout', image, status: status.message },
         );
       }
-      await sleep(pollIntervalMs);
+      await sleep(pollIntervalMs, signal);
     }
   }
 
@@ -463,7 +470,7 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
     if (currentImage === request.image) {
       const previous = await previousRevision(deployment);
       try {
-        await waitForRollout(request.image, request.onProgress);
+        await waitForRollout(request.image, request.onProgress, request.signal);
       } catch (err) {
         if (!(err instanceof RolloutFailed)) throw err;
         throw await failedRollout(err, request.image, previous?.image ?? null, request.onProgress, step);
@@ -480,7 +487,7 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
     step('created');
     let after: V1Deployment;
     try {
-      after = await waitForRollout(request.image, request.onProgress);
+      after = await waitForRollout(request.image, request.onProgress, request.signal);
     } catch (err) {
       if (!(err instanceof RolloutFailed)) throw err;
       throw await failedRollout(err, request.image, currentImage, request.onProgress, step);
@@ -520,7 +527,7 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
 
     if (currentImage === request.previousImage) {
       try {
-        await waitForRollout(currentImage, request.onProgress);
+        await waitForRollout(currentImage, request.onProgress, request.signal);
       } catch (err) {
         if (!(err instanceof RolloutFailed)) throw err;
         throw new AppError(err.code, `Rolling \`${label}\` back did not finish: ${err.message}.`, { ...err.details, restored: false });
@@ -545,7 +552,7 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
     await patchImage(image, request.changeCause ?? `checkstack-chatops: roll back ${request.fromVersion} to ${imageTag(image) ?? image}`);
     let after: V1Deployment;
     try {
-      after = await waitForRollout(image, request.onProgress);
+      after = await waitForRollout(image, request.onProgress, request.signal);
     } catch (err) {
       if (!(err instanceof RolloutFailed)) throw err;
       log.warn({ image, reason: err.details.reason }, 'rollback failed, restoring the rolled-back version');

@@ -229,8 +229,9 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     return done ? `${image}: ${done.layersTotal} layers, ${formatBytes(done.bytesTotal)}` : image;
   }
 
-  async function recreate({ upgrade, runtime, progress }: StepContext): Promise<string> {
+  async function recreate({ upgrade, runtime, progress, signal }: StepContext): Promise<string> {
     const result = await runtime.deployer.replace({
+      signal,
       image: imageRef(upgrade, runtime),
       version: upgrade.toVersion,
       expectedEncryptionKeyFingerprint: upgrade.keyFingerprint,
@@ -242,10 +243,11 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     return `${result.instance.name} runs ${result.instance.image}${result.keptAs ? `; the previous ${kept} is kept as ${result.keptAs}` : ''}${result.alreadyDone ? ' (already done before a restart)' : ''}`;
   }
 
-  async function rollback({ upgrade, runtime, progress }: StepContext): Promise<string> {
+  async function rollback({ upgrade, runtime, progress, signal }: StepContext): Promise<string> {
     const original = upgrade.rollbackOf ? await upgrades.byId(upgrade.rollbackOf) : null;
     const previousImage = original?.previousImage ?? `${runtime.config.image}:${upgrade.toVersion}`;
     const result = await runtime.deployer.rollback({
+      signal,
       fromVersion: upgrade.fromVersion,
       previousImage,
       changeCause: await changeCause(upgrade),

@@ -316,6 +316,44 @@ describe('Kubernetes deployer', () => {
       expect(fake.deployment.status).toMatchObject({ replicas: 1, updatedReplicas: 1, availableReplicas: 1 });
     });
 
+    it('stops waiting for the rollout at shutdown without patching anything back, and a later run only waits', async () => {
+      const fake = await startFake({ autoRollout: false });
+      const shutdown = new AbortController();
+      let polls = 0;
+      const deployer = deployerFor(fake, {
+        // The default timer, aborted at the second poll while the rollout has not moved.
+        sleep: (ms, signal) => {
+          polls += 1;
+          if (polls === 2) shutdown.abort();
+          return new Promise<void>((resolve, reject) => {
+            if (signal?.aborted) return reject(signal.reason);
+            const timer = setTimeout(resolve, ms);
+            signal?.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason)), { once: true });
+          });
+        },
+        pollIntervalMs: 50,
+        rolloutTimeoutMs: 60_000,
+      });
+
+      const stopped = await deployer.replace({ image: image(NEW), version: NEW, signal: shutdown.signal }).then(
+        () => null,
+        (err: unknown) => err,
+      );
+
+      expect(stopped).toBeInstanceOf(Error);
+      expect(stopped).not.toBeInstanceOf(AppError);
+      expect((stopped as Error).name).toBe('AbortError');
+      expect(polls).toBe(2);
+      // Not a failed rollout: the new image stays, nothing is restored.
+      expect(fake.requestsFor('patch', 'deployments')).toHaveLength(1);
+      expect(fake.container().image).toBe(image(NEW));
+
+      fake.finishRollout();
+      const resumed = await deployerFor(fake).replace({ image: image(NEW), version: NEW });
+      expect(resumed).toMatchObject({ alreadyDone: true, previousImage: image(OLD), instance: { tag: NEW, running: true } });
+      expect(fake.requestsFor('patch', 'deployments')).toHaveLength(1);
+    });
+
     it('gives up with readiness_timeout when the rollout does not move, and says how to undo', async () => {
       const fake = await startFake({ autoRollout: false });
       let clock = 0;

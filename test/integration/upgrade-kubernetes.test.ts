@@ -10,7 +10,7 @@ import { CHANGE_CAUSE, FakeKubernetes, kubeConfigFor, REVISION } from '../fakes/
 import type { FakeMessage } from '../fakes/fake-slack.js';
 import { loadFixtureReleases } from '../support/fixtures.js';
 import { waitForQueueIdle } from '../support/queues.js';
-import { startTestBot, type TestBot } from '../support/test-bot.js';
+import { startTestBot, type TestBot, type TestBotOptions } from '../support/test-bot.js';
 import { upgradeFlow } from '../support/upgrade-flow.js';
 
 const REQUESTER = 'U0APPROVER1';
@@ -25,6 +25,8 @@ describe('the upgrade job on a Kubernetes target', () => {
   let checkstack: FakeCheckstack;
   let github: FakeGithub;
   let t: TestBot;
+  /** The second bot of the restart test, once it started. */
+  let restarted: TestBot | undefined;
   // The Deployment's manifest in Git: the pull request changes its image line and nothing else.
   const MANIFEST = 'deploy/kubernetes/checkstack.yaml';
   const manifest = (version: string) => `apiVersion: apps/v1
@@ -64,6 +66,25 @@ spec:
     return reply?.versions.map((v) => v.text ?? '') ?? [];
   }
 
+  /** The bot of this file; the restart test starts a second one like it on the same database, queues and Slack. */
+  const botOptions = (): TestBotOptions => ({
+    env: { GITHUB_API_URL: github.url, RELEASE_POLL_INTERVAL: '3600' },
+    configYaml: `approvers:
+  users: [${REQUESTER}, ${APPROVER}]
+targets:
+  - name: prod
+    default: true
+    baseUrl: ${checkstack.url}
+    kubernetes: { namespace: ${k8s.namespace}, deployment: ${k8s.deploymentName}, container: ${k8s.containerName}, encryptionKeySecret: ${SECRET} }
+    postflight: { readyTimeout: 20, logWatch: 2, healthcheckMaxWait: 2, autoRollback: true }
+    pin: { github: { repo: enyineer/checkstack, path: ${MANIFEST}, branch: main, mode: pull-request, mergeTimeout: 60 } }
+`,
+    deployers: {
+      kubernetes: (target, logger) =>
+        createKubernetesDeployer({ kubeConfig: kubeConfigFor(k8s), target: target.kubernetes!, logger, pollIntervalMs: 100, rolloutTimeoutMs: 20_000 }),
+    },
+  });
+
   beforeAll(async () => {
     k8s = await FakeKubernetes.start({
       image: image('0.28.0'),
@@ -92,28 +113,13 @@ spec:
       if (holdPulls) return;
       for (const pull of github.pulls) if (pull.state === 'open' && !pull.merged) github.mergePull(pull.number);
     }, 100);
-    t = await startTestBot({
-      env: { GITHUB_API_URL: github.url, RELEASE_POLL_INTERVAL: '3600' },
-      configYaml: `approvers:
-  users: [${REQUESTER}, ${APPROVER}]
-targets:
-  - name: prod
-    default: true
-    baseUrl: ${checkstack.url}
-    kubernetes: { namespace: ${k8s.namespace}, deployment: ${k8s.deploymentName}, container: ${k8s.containerName}, encryptionKeySecret: ${SECRET} }
-    postflight: { readyTimeout: 20, logWatch: 2, healthcheckMaxWait: 2, autoRollback: true }
-    pin: { github: { repo: enyineer/checkstack, path: ${MANIFEST}, branch: main, mode: pull-request, mergeTimeout: 60 } }
-`,
-      deployers: {
-        kubernetes: (target, logger) =>
-          createKubernetesDeployer({ kubeConfig: kubeConfigFor(k8s), target: target.kubernetes!, logger, pollIntervalMs: 100, rolloutTimeoutMs: 20_000 }),
-      },
-    });
+    t = await startTestBot(botOptions());
     await waitForQueueIdle(t.bot.deps.queues.releases);
   }, 60_000);
 
   afterAll(async () => {
     clearInterval(merger);
+    await restarted?.close();
     await t?.close();
     await Promise.all([k8s?.close(), checkstack?.close(), github?.close()]);
   });
@@ -258,4 +264,35 @@ targets:
       holdPulls = false;
     }
   }, 90_000);
+
+  // Last in this file: it stops the file's bot and goes on with a second one.
+  it('stops waiting for the rollout when the bot shuts down, and the restarted bot only waits for it and finishes', async () => {
+    k8s.finishRollout();
+    const message = await request('upgrade 0.30.0', /planned/);
+    const patchesBefore = patches().length;
+    // The rollout now moves only when the test says so.
+    k8s.autoRollout = false;
+    try {
+      await approveAndStart(message);
+      await t.slack.waitFor(() => patches().length > patchesBefore, 30_000);
+      expect(k8s.container().image).toBe(image('0.30.0'));
+
+      await t.bot.stop();
+
+      expect(threadText(message.ts)).toMatch(/⏸️ \*Recreate\* interrupted after [^:]+: the bot is shutting down and resumes it on restart/);
+      expect(threadText(message.ts)).not.toMatch(/❌|restored|Restoring/);
+      expect(k8s.container().image).toBe(image('0.30.0'));
+
+      k8s.finishRollout();
+      restarted = await startTestBot({ ...botOptions(), database: t.database, fakeSlack: t.slack, queuePrefix: t.queuePrefix });
+      expect(await finalStatus(message, 60_000)).toBe('succeeded');
+      expect(threadText(message.ts)).toMatch(/↩️ Resuming after \*[^*]+\* \(the worker restarted\)/);
+      expect(threadText(message.ts)).toMatch(/already done before a restart/);
+      // Patched once: the restarted job found the image in place and only waited.
+      expect(patches().length).toBe(patchesBefore + 1);
+      expect(checkstack.state.releaseVersion).toBe('0.30.0');
+    } finally {
+      k8s.autoRollout = true;
+    }
+  }, 120_000);
 });
