@@ -1,6 +1,6 @@
 // Upgrade requests, their confirmations and job steps. Every status change is a conditional UPDATE on the
 // status it expects, so concurrent clicks and replicas resolve in the database: exactly one caller wins.
-import type { AutomaticCheck, ChecklistItem, Confirmation, UpgradeStatus } from '../domain/checklist.js';
+import { IN_FLIGHT_STATUSES, type AutomaticCheck, type ChecklistItem, type Confirmation, type UpgradeStatus } from '../domain/checklist.js';
 import type { UpgradePlan } from '../domain/upgrade-plan.js';
 import type { Pool } from './pool.js';
 
@@ -66,11 +66,8 @@ export type UpgradeListing = Pick<
 
 const LISTING_COLUMNS = `id, kind, target, from_version, to_version, requester, channel_id, team_domain, message_ts, status, status_detail, outcome, created_at`;
 
-/** The statuses of an upgrade in flight: a target has at most one (a partial unique index holds it). */
-const ACTIVE_STATUSES: readonly UpgradeStatus[] = ['confirming', 'queued', 'running'];
-
 /** A target's newest upgrade in flight. */
-const ACTIVE_FOR_TARGET = `WHERE target = $1 AND status IN (${ACTIVE_STATUSES.map((s) => `'${s}'`).join(', ')}) ORDER BY created_at DESC LIMIT 1`;
+const ACTIVE_FOR_TARGET = `WHERE target = $1 AND status IN (${IN_FLIGHT_STATUSES.map((s) => `'${s}'`).join(', ')}) ORDER BY created_at DESC LIMIT 1`;
 
 function toListing(r: Record<string, unknown>): UpgradeListing {
   return {
@@ -241,7 +238,7 @@ export function createUpgradeStore(pool: Pool) {
       );
       const listed = rows.map(toListing);
       // The upgrade in flight (at most one) is after the `limit` newest only when it is older than all of them.
-      return { active: listed.find((u) => ACTIVE_STATUSES.includes(u.status)) ?? null, recent: listed.slice(0, limit) };
+      return { active: listed.find((u) => IN_FLIGHT_STATUSES.includes(u.status)) ?? null, recent: listed.slice(0, limit) };
     },
 
     /** The newest finished upgrade (not a rollback) of a target: what `/checkstack rollback` undoes. */

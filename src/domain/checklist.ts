@@ -255,6 +255,9 @@ export type UpgradeStatus =
   | 'rolling_back'
   | 'rolled_back';
 
+/** The statuses of an upgrade in flight: a target has at most one (a partial unique index in Postgres holds it). */
+export const IN_FLIGHT_STATUSES: readonly UpgradeStatus[] = ['confirming', 'queued', 'running'];
+
 export type UpgradeEvent =
   | 'start'
   | 'cancel'

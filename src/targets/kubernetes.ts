@@ -393,10 +393,10 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
     return null;
   }
 
-  /** Polls the Deployment until the rollout of `image` is complete; throws `RolloutFailed` when it cannot be. */
   /**
-   * Polls the Deployment until the rollout of `image` is complete. `signal` (the bot shutting down) stops the wait,
-   * not the rollout: the job resumes at this step, where the image is already patched and only this wait is left.
+   * Polls the Deployment until the rollout of `image` is complete; throws `RolloutFailed` when it cannot be. `signal`
+   * (the bot shutting down) stops the wait, not the rollout: the job resumes at this step, where the image is already
+   * patched and only this wait is left.
    */
   async function waitForRollout(image: string, onProgress?: (text: string) => void, signal?: AbortSignal): Promise<V1Deployment> {
     const started = now().getTime();
