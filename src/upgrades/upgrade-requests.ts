@@ -1,6 +1,7 @@
 // Upgrade requests from a slash command (or an announcement's button) to a queued job: the plan, the
 // checklist message, confirmations, start and cancel. Every state change is settled by the database.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import semver from 'semver';
 import type { WebClient } from '@slack/web-api';
 import { isReadyUnknown } from '../checkstack/client.js';
@@ -13,6 +14,7 @@ import {
   confirmItem,
   rollbackChecklistItems,
   isComplete,
+  IN_FLIGHT_STATUSES,
   type AutomaticCheck,
   type ChecklistItem,
   type ChecklistState,
@@ -31,6 +33,10 @@ import { checklistMessage, withConfirmations } from '../slack/checklist-message.
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
 
 const STATUS_CACHE_MS = 5_000;
+
+/** A click on a checklist whose ts is not recorded yet waits up to POSTING_POLLS × POSTING_POLL_MS (5 s) for it. */
+const POSTING_POLLS = 100;
+const POSTING_POLL_MS = 50;
 
 /** The requester and starter recorded for a rollback the bot started on its own (`postflight.autoRollback`). */
 export const AUTO_ROLLBACK_ACTOR = 'checkstack-chatops';
@@ -381,9 +387,25 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     await refreshMessage(queued.id);
   }
 
+  /**
+   * Reads the clicked upgrade, waiting for its checklist's ts while the bot is still posting it: Slack shows the
+   * message before chat.postMessage answers, and a quick click can arrive before the ts is recorded.
+   */
+  async function readForClick<T extends Pick<UpgradeListing, 'messageTs'>>(read: () => Promise<T | null>): Promise<T | null> {
+    let upgrade = await read();
+    for (let polls = 0; upgrade && upgrade.messageTs === null && polls < POSTING_POLLS; polls += 1) {
+      await delay(POSTING_POLL_MS);
+      upgrade = await read();
+    }
+    return upgrade;
+  }
+
   /** The clicked upgrade, if it exists and the button is on its own message. */
   function checkedForClick<T extends Pick<UpgradeListing, 'channelId' | 'messageTs'>>(upgrade: T | null, source: ClickSource): T {
     if (!upgrade) throw new AppError('not_found', 'This upgrade request no longer exists; type `/checkstack upgrade <version>` for a new one.');
+    if (upgrade.messageTs === null && upgrade.channelId === source.channelId) {
+      throw new AppError('request_not_active', 'This checklist is still being posted; nothing changed. Press the button again in a moment.');
+    }
     if (upgrade.channelId !== source.channelId || upgrade.messageTs !== source.messageTs) {
       throw new AppError('stale_action', 'That button does not belong to this message; nothing changed.');
     }
@@ -399,7 +421,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }
 
   async function confirm(upgradeId: string, itemId: string, userId: string, source: ClickSource): Promise<{ recorded: boolean }> {
-    const upgrade = checkedForClick(await upgrades.forClick(upgradeId), source);
+    const upgrade = checkedForClick(await readForClick(() => upgrades.forClick(upgradeId)), source);
     if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed. Type `/checkstack upgrade <version>` for a new one.');
     if (upgrade.status !== 'confirming') {
       throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
@@ -428,7 +450,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }
 
   async function start(upgradeId: string, userId: string, source: ClickSource): Promise<UpgradeRecord> {
-    const upgrade = checkedForClick(await upgrades.forClick(upgradeId), source);
+    const upgrade = checkedForClick(await readForClick(() => upgrades.forClick(upgradeId)), source);
     if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed.');
     const approvers = await deps.approvers.approvers();
     if (!approvers.has(userId)) throw new AppError('not_authorized', 'Only approvers can start an upgrade.');
@@ -477,7 +499,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }
 
   async function cancelByClick(upgradeId: string, userId: string, source: ClickSource) {
-    return cancel(checkedForClick(await upgrades.byId(upgradeId), source), userId);
+    return cancel(checkedForClick(await readForClick(() => upgrades.byId(upgradeId)), source), userId);
   }
 
   async function cancelForTarget(targetName: string | undefined, userId: string) {
@@ -555,7 +577,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       latest: releases[0] ?? null,
       behind: parsed ? { minors: minorLines.size, patches } : null,
       active,
-      last: recent.find((u) => !['confirming', 'queued', 'running'].includes(u.status)) ?? null,
+      last: recent.find((u) => !IN_FLIGHT_STATUSES.includes(u.status)) ?? null,
     };
   }
 

@@ -41,6 +41,11 @@ export interface FakeSlackFault {
   error?: string;
   /** Wait this long before answering (a slow Slack). With no other field the call then succeeds normally. */
   delayMs?: number;
+  /**
+   * Do the call at once but answer only after this long: a posted message is in the channel (and clickable) before
+   * the caller learns its ts. Ignored with a failing fault.
+   */
+  lateAnswerMs?: number;
 }
 
 export interface FakeSlackCall {
@@ -474,6 +479,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     }
 
     const result = answer(method, args, token);
+    if (fault?.lateAnswerMs) await sleep(fault.lateAnswerMs);
     record(200, result);
     sendJson(res, 200, result);
   };

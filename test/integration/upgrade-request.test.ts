@@ -210,6 +210,23 @@ describe('/checkstack upgrade: plan, checklist and approvals', () => {
     expect(await rows(`SELECT user_id FROM confirmations WHERE upgrade_id = $1`, [id])).toHaveLength(1);
   });
 
+  it('takes a click that outruns the record of its checklist: it waits for the ts instead of calling the button foreign', async () => {
+    // Slack shows the checklist at once but answers chat.postMessage 600 ms later, so the bot learns its ts late.
+    t.slack.failNext('chat.postMessage', 1, { lateAnswerMs: 600 });
+    const before = t.slack.messages(CHANNEL).length;
+    const command = t.driver.slashCommand('/checkstack', 'upgrade 0.30.0', { user: REQUESTER, channel: CHANNEL });
+    const message = await t.slack.waitFor(() => t.slack.messages(CHANNEL).length > before && t.slack.lastMessage(CHANNEL));
+    const [{ id, message_ts: recordedTs }] = await rows(`SELECT id, message_ts FROM upgrades WHERE status = 'confirming'`);
+    expect(recordedTs).toBeNull();
+
+    const click = await t.driver.click(message, 'confirm:downtime', { user: APPROVER });
+
+    await expect.poll(() => rows(`SELECT user_id FROM confirmations WHERE upgrade_id = $1`, [id]), { timeout: 10_000 }).toEqual([{ user_id: APPROVER }]);
+    await t.slack.waitFor(() => /downtime/.test(blocksText(current(message))) && /<@U0APPROVER2>/.test(blocksText(current(message))));
+    expect(t.slack.responses().filter((r) => r.url === click.responseUrl)).toEqual([]);
+    expect(await ephemeralReply((await command).responseUrl)).toMatch(/planned/);
+  });
+
   it('gives exactly one job for 50 concurrent clicks on Start upgrade', async () => {
     const message = await requestUpgrade('upgrade 0.30.0');
     const [{ id }] = await rows(`SELECT id FROM upgrades WHERE status = 'confirming'`);
