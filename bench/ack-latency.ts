@@ -1,6 +1,6 @@
 // Acknowledgement latency: the real bot and a bare Bolt app, each in its own process, take the same signed requests
-// at a steady rate from autocannon in this process. The two alternate in short slices, so a neighbour that loads
-// the machine for a while weighs on both alike; figures for both, and how far the bot is from the baseline.
+// at a steady open-loop rate from `steady-load.ts` in this process. The two alternate in short slices, so a neighbour
+// that loads the machine for a while weighs on both alike; figures for both, and how far the bot is from the baseline.
 import { loadavg } from 'node:os';
 import { BOT_TOKEN, SIGNING_SECRET } from '../test/support/test-bot.js';
 import { ACK_SCENARIOS, type AckScenario, type SignedRequest } from './ack-requests.js';
