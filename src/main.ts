@@ -42,6 +42,8 @@ export interface RunningBot {
   url: string;
   /** Stops taking requests, lets job steps reach a checkpoint, closes Redis and Postgres. */
   stop(): Promise<void>;
+  /** What a stop in progress waits for (`job workers`, `postgres pool: 1 client checked out`, …); null otherwise. */
+  stoppingAt(): string | null;
 }
 
 export interface StartOptions {
@@ -113,24 +115,32 @@ export async function startBot(config: Config, options: StartOptions = {}): Prom
   logger.info({ port, mode: socketMode ? 'socket' : 'http' }, 'checkstack-chatops started');
 
   let stopping: Promise<void> | null = null;
+  // What the stop waits for, so that a stop that hangs can say where.
+  let phase: (() => string) | null = null;
   const stop = () => {
     stopping ??= (async () => {
       logger.info('shutting down');
       shutdown.abort();
+      phase = () => 'the HTTP server';
       await closeServer(server);
       if (socketMode) await app.stop().catch((err: unknown) => logger.warn({ err }, 'socket mode stop failed'));
+      phase = () => 'job workers (a job step reaching a checkpoint)';
       await Promise.all(workers.map((w) => w.close()));
+      phase = () => 'thread updates to Slack';
       await services.reporter.flush();
+      phase = () => 'the queues and Redis';
       await deps.queues.close();
       await deps.redis.quit().catch(() => deps.redis.disconnect());
+      phase = () => `the postgres pool: ${deps.pool.totalCount - deps.pool.idleCount} client(s) checked out`;
       await deps.pool.end();
       deps.slackTransport.close();
+      phase = null;
       logger.info('shut down cleanly');
       logger.flush?.();
     })();
     return stopping;
   };
-  return { deps, port, url: `http://${options.host ?? '127.0.0.1'}:${port}`, stop };
+  return { deps, port, url: `http://${options.host ?? '127.0.0.1'}:${port}`, stop, stoppingAt: () => phase?.() ?? null };
 }
 
 /** The bot's services, each built once from the dependencies and shared by handlers and jobs. */
@@ -392,7 +402,7 @@ export async function runMain(): Promise<void> {
       process.exit(1);
     }
     const timer = setTimeout(() => {
-      bot.deps.logger.error({ timeoutSeconds: config.shutdownTimeoutSeconds }, 'shutdown timed out; exiting');
+      bot.deps.logger.error({ timeoutSeconds: config.shutdownTimeoutSeconds, waitingFor: bot.stoppingAt() }, 'shutdown timed out; exiting');
       process.exit(1);
     }, config.shutdownTimeoutSeconds * 1000);
     timer.unref();

@@ -98,7 +98,13 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     logs,
     queuePrefix,
     async close() {
-      await bot.stop();
+      // A stop that hangs ends as a hook timeout that says nothing: this says what the bot still waits for.
+      const slowStop = setInterval(() => process.stderr.write(`test-bot: the bot is still stopping, waiting for ${bot.stoppingAt() ?? 'nothing'}\n`), 15_000);
+      try {
+        await bot.stop();
+      } finally {
+        clearInterval(slowStop);
+      }
       if (!options.fakeSlack) await slack.close();
       if (!options.database) await database.drop();
       if (!options.queuePrefix) await deleteQueueKeys(queuePrefix);
