@@ -34,9 +34,8 @@ import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
 
 const STATUS_CACHE_MS = 5_000;
 
-/** A click on a checklist whose ts is not recorded yet waits up to POSTING_POLLS × POSTING_POLL_MS (5 s) for it. */
-const POSTING_POLLS = 100;
-const POSTING_POLL_MS = 50;
+/** A click on a checklist whose ts is not recorded yet reads again after these waits (3.2 s in all, 8 reads). */
+const POSTING_WAITS_MS = [25, 50, 100, 200, 400, 800, 1600];
 
 /** The requester and starter recorded for a rollback the bot started on its own (`postflight.autoRollback`). */
 export const AUTO_ROLLBACK_ACTOR = 'checkstack-chatops';
@@ -393,8 +392,9 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
    */
   async function readForClick<T extends Pick<UpgradeListing, 'messageTs'>>(read: () => Promise<T | null>): Promise<T | null> {
     let upgrade = await read();
-    for (let polls = 0; upgrade && upgrade.messageTs === null && polls < POSTING_POLLS; polls += 1) {
-      await delay(POSTING_POLL_MS);
+    for (const waitMs of POSTING_WAITS_MS) {
+      if (!upgrade || upgrade.messageTs !== null) break;
+      await delay(waitMs);
       upgrade = await read();
     }
     return upgrade;
@@ -404,7 +404,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   function checkedForClick<T extends Pick<UpgradeListing, 'channelId' | 'messageTs'>>(upgrade: T | null, source: ClickSource): T {
     if (!upgrade) throw new AppError('not_found', 'This upgrade request no longer exists; type `/checkstack upgrade <version>` for a new one.');
     if (upgrade.messageTs === null && upgrade.channelId === source.channelId) {
-      throw new AppError('request_not_active', 'This checklist is still being posted; nothing changed. Press the button again in a moment.');
+      throw new AppError('request_not_active', 'The bot has not recorded this checklist message yet; nothing changed. Press the button again in a moment.');
     }
     if (upgrade.channelId !== source.channelId || upgrade.messageTs !== source.messageTs) {
       throw new AppError('stale_action', 'That button does not belong to this message; nothing changed.');

@@ -227,6 +227,23 @@ describe('/checkstack upgrade: plan, checklist and approvals', () => {
     expect(await ephemeralReply((await command).responseUrl)).toMatch(/planned/);
   });
 
+  it('says so and changes nothing when the checklist is still not recorded after the wait, then takes the next click', async () => {
+    t.slack.failNext('chat.postMessage', 1, { lateAnswerMs: 6_000 });
+    const before = t.slack.messages(CHANNEL).length;
+    const command = t.driver.slashCommand('/checkstack', 'upgrade 0.30.0', { user: REQUESTER, channel: CHANNEL });
+    const message = await t.slack.waitFor(() => t.slack.messages(CHANNEL).length > before && t.slack.lastMessage(CHANNEL));
+    const [{ id }] = await rows(`SELECT id FROM upgrades WHERE status = 'confirming'`);
+
+    const early = await t.driver.click(message, 'confirm:downtime', { user: APPROVER });
+
+    expect(await ephemeralReply(early.responseUrl)).toMatch(/has not recorded this checklist message yet; nothing changed/);
+    expect(await rows(`SELECT * FROM confirmations WHERE upgrade_id = $1`, [id])).toHaveLength(0);
+    expect(await ephemeralReply((await command).responseUrl)).toMatch(/planned/);
+    const again = await t.driver.click(message, 'confirm:downtime', { user: APPROVER });
+    await expect.poll(() => rows(`SELECT user_id FROM confirmations WHERE upgrade_id = $1`, [id])).toEqual([{ user_id: APPROVER }]);
+    expect(t.slack.responses().filter((r) => r.url === again.responseUrl)).toEqual([]);
+  }, 20_000);
+
   it('gives exactly one job for 50 concurrent clicks on Start upgrade', async () => {
     const message = await requestUpgrade('upgrade 0.30.0');
     const [{ id }] = await rows(`SELECT id FROM upgrades WHERE status = 'confirming'`);
