@@ -387,21 +387,16 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }
 
   /**
-   * Reads the clicked upgrade, waiting for its checklist's ts while the bot is still posting it: Slack shows the
-   * message before chat.postMessage answers, and a quick click can arrive before the ts is recorded.
+   * The clicked upgrade, if it exists and the button is on its own message. Slack shows a checklist before
+   * chat.postMessage answers, so a quick click can arrive before the bot recorded the ts: it is read again a few times.
    */
-  async function readForClick<T extends Pick<UpgradeListing, 'messageTs'>>(read: () => Promise<T | null>): Promise<T | null> {
+  async function loadForClick<T extends Pick<UpgradeListing, 'channelId' | 'messageTs'>>(read: () => Promise<T | null>, source: ClickSource): Promise<T> {
     let upgrade = await read();
     for (const waitMs of POSTING_WAITS_MS) {
       if (!upgrade || upgrade.messageTs !== null) break;
       await delay(waitMs);
       upgrade = await read();
     }
-    return upgrade;
-  }
-
-  /** The clicked upgrade, if it exists and the button is on its own message. */
-  function checkedForClick<T extends Pick<UpgradeListing, 'channelId' | 'messageTs'>>(upgrade: T | null, source: ClickSource): T {
     if (!upgrade) throw new AppError('not_found', 'This upgrade request no longer exists; type `/checkstack upgrade <version>` for a new one.');
     if (upgrade.messageTs === null && upgrade.channelId === source.channelId) {
       throw new AppError('request_not_active', 'The bot has not recorded this checklist message yet; nothing changed. Press the button again in a moment.');
@@ -421,7 +416,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }
 
   async function confirm(upgradeId: string, itemId: string, userId: string, source: ClickSource): Promise<{ recorded: boolean }> {
-    const upgrade = checkedForClick(await readForClick(() => upgrades.forClick(upgradeId)), source);
+    const upgrade = await loadForClick(() => upgrades.forClick(upgradeId), source);
     if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed. Type `/checkstack upgrade <version>` for a new one.');
     if (upgrade.status !== 'confirming') {
       throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
@@ -450,7 +445,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }
 
   async function start(upgradeId: string, userId: string, source: ClickSource): Promise<UpgradeRecord> {
-    const upgrade = checkedForClick(await readForClick(() => upgrades.forClick(upgradeId)), source);
+    const upgrade = await loadForClick(() => upgrades.forClick(upgradeId), source);
     if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed.');
     const approvers = await deps.approvers.approvers();
     if (!approvers.has(userId)) throw new AppError('not_authorized', 'Only approvers can start an upgrade.');
@@ -499,7 +494,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }
 
   async function cancelByClick(upgradeId: string, userId: string, source: ClickSource) {
-    return cancel(checkedForClick(await readForClick(() => upgrades.byId(upgradeId)), source), userId);
+    return cancel(await loadForClick(() => upgrades.byId(upgradeId), source), userId);
   }
 
   async function cancelForTarget(targetName: string | undefined, userId: string) {
