@@ -2,6 +2,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -325,11 +326,7 @@ describe('Kubernetes deployer', () => {
         sleep: (ms, signal) => {
           polls += 1;
           if (polls === 2) shutdown.abort();
-          return new Promise<void>((resolve, reject) => {
-            if (signal?.aborted) return reject(signal.reason);
-            const timer = setTimeout(resolve, ms);
-            signal?.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason)), { once: true });
-          });
+          return delay(ms, undefined, { signal });
         },
         pollIntervalMs: 50,
         rolloutTimeoutMs: 60_000,
