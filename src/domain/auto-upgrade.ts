@@ -157,8 +157,17 @@ interface Candidate {
   eligibleAt: Date | null;
 }
 
-function isStable(release: KnownRelease): boolean {
-  return !release.draft && !release.prerelease && release.publishedAt !== null && isValidVersion(release.version) && semver.prerelease(normalizeVersion(release.version)) === null;
+/**
+ * The release's version when it is published, not a draft and not a prerelease (by GitHub's flag or its version);
+ * otherwise null. `linePrefix` (`0.30.`) skips other lines before any parsing: a poll decides 50 targets against
+ * hundreds of releases, and parsing is what costs.
+ */
+function stableVersion(release: KnownRelease, linePrefix = ''): semver.SemVer | null {
+  if (release.draft || release.prerelease || release.publishedAt === null) return null;
+  const text = release.version.startsWith('v') || release.version.startsWith('V') ? release.version.slice(1) : release.version;
+  if (!text.startsWith(linePrefix) || !isValidVersion(text)) return null;
+  const parsed = semver.parse(text);
+  return parsed !== null && parsed.prerelease.length === 0 ? parsed : null;
 }
 
 function latestTime(times: Array<Date | null>): Date | null {
@@ -201,8 +210,7 @@ function none(input: AutoUpgradeInput, hold: HoldReason, recheckAt: Date | null 
 function newestBeyondLine(running: semver.SemVer, releases: readonly KnownRelease[]): { version: string; bump: VersionBump } | null {
   let newest: semver.SemVer | null = null;
   for (const release of releases) {
-    if (!isStable(release)) continue;
-    const parsed = semver.parse(normalizeVersion(release.version));
+    const parsed = stableVersion(release);
     if (parsed && semver.gt(parsed, running) && (newest === null || semver.gt(parsed, newest))) newest = parsed;
   }
   return newest === null ? null : { version: newest.version, bump: classifyBump(running.version, newest.version) };
@@ -238,10 +246,10 @@ export function decideAutoUpgrade(input: AutoUpgradeInput): AutoUpgradeDecision 
 
   const candidates: Candidate[] = [];
   const seen = new Set<string>();
+  const linePrefix = `${running.major}.${running.minor}.`;
   for (const release of input.releases) {
-    if (!isStable(release)) continue;
-    const parsed = semver.parse(normalizeVersion(release.version))!;
-    if (parsed.major !== running.major || parsed.minor !== running.minor || !semver.gt(parsed, floor) || seen.has(parsed.version)) continue;
+    const parsed = stableVersion(release, linePrefix);
+    if (parsed === null || !semver.gt(parsed, floor) || seen.has(parsed.version)) continue;
     seen.add(parsed.version);
     const gates = gatesOf(parsed.version, release.publishedAt!, input, policy);
     candidates.push({ version: parsed.version, parsed, gates, eligibleAt: latestTime(gates.map((g) => g.eligibleAt)) });

@@ -191,9 +191,13 @@ export function currentOrNextWindow(window: MaintenanceWindow, t: Date): WindowO
   if (current) return current;
   const zone = zoneOf(window);
   const ms = t.getTime();
-  const next = occurrences(window, zone, localDateOf(zone, ms), 16).find((o) => o.start.getTime() > ms);
-  if (!next) throw new Error(`no opening of the window within 16 days of ${t.toISOString()}`);
-  return next;
+  const today = localDateOf(zone, ms);
+  // Openings come in date order, so the first one that starts after t is the answer.
+  for (let day = 0; day < 16; day++) {
+    const next = occurrenceStartingOn(window, zone, addDays(today, day));
+    if (next && next.start.getTime() > ms) return next;
+  }
+  throw new Error(`no opening of the window within 16 days of ${t.toISOString()}`);
 }
 
 /** The first moment at or after `t` that is inside the window: `t` itself when inside, else the next start. */

@@ -115,8 +115,10 @@ function ranFor(run: VersionRun, now: Date): number {
   return Math.max(0, end.getTime() - run.since.getTime());
 }
 
+/** Equal versions, `v` or not; cheap, since it runs for every run of every candidate of every target in a poll. */
 function sameVersion(a: string, b: string): boolean {
-  return isValidVersion(a) && isValidVersion(b) && normalizeVersion(a) === normalizeVersion(b);
+  const strip = (v: string) => (v.startsWith('v') || v.startsWith('V') ? v.slice(1) : v);
+  return strip(a) === strip(b) && isValidVersion(a);
 }
 
 /**
