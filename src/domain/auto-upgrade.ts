@@ -66,7 +66,10 @@ export interface BusyTarget {
   upgradeId: string | null;
 }
 
-/** The automatic upgrade an earlier decision scheduled for this target, as the caller recorded it. */
+/**
+ * The automatic upgrade an earlier decision scheduled for this target, as the caller recorded it. The caller clears
+ * it once the upgrade job has started: from then on the job is `busy`.
+ */
 export interface ScheduledAutoUpgrade {
   key: string;
   version: string;
@@ -130,9 +133,9 @@ export type AutoUpgradeDecision =
   | { action: 'none'; target: string; hold: HoldReason; recheckAt: Date | null }
   /** Schedule the plan's job (delay until `noticeAt`), replacing `replaces` when given (same key: move it). */
   | { action: 'schedule'; plan: AutoUpgradePlan; replaces: ScheduledAutoUpgrade | null }
-  /** Already scheduled as decided: write nothing, wake at `wakeAt`. */
+  /** Already scheduled as decided: record nothing; the job sleeps until `wakeAt` (the notice, or the start). */
   | { action: 'wait'; plan: AutoUpgradePlan; wakeAt: Date }
-  /** Post the notice now; the start is `plan.startAt`. */
+  /** Post the notice now and record it with `plan.startAt` (later than scheduled when the notice is late). */
   | { action: 'notify'; plan: AutoUpgradePlan }
   /** Start the upgrade job now, with the bot as requester. */
   | { action: 'start'; plan: AutoUpgradePlan }

@@ -129,7 +129,7 @@ function weekdayOf(date: CalendarDate): Weekday {
  * The first instant at which the local clock shows `minutes` past midnight of `date`, or later: the one instant
  * for a normal time, the first of two in a repeated hour, the moment of the jump for a skipped time.
  */
-export function firstInstantOfLocalTime(zone: IANAZone, date: CalendarDate, minutes: number): number {
+function firstInstantOfLocalTime(zone: IANAZone, date: CalendarDate, minutes: number): number {
   const wall = Date.UTC(date.year, date.month - 1, date.day) + minutes * MINUTE_MS;
   const wallAt = (ms: number) => ms + offsetMs(zone, ms);
   // The offsets a day either side bound the offsets that can apply at `wall` (zones change at most once a day).
