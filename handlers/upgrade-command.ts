@@ -8,6 +8,10 @@ import type { SubcommandHandler } from './checkstack-command.js';
 
 export function upgradeCommand(requests: UpgradeRequests): SubcommandHandler<'upgrade'> {
   return async ({ command, userId, channelId, teamDomain, reply }) => {
+    // The grammar reads `--at`; scheduling is not wired yet, and an immediate upgrade is not what was asked for.
+    if (command.at) {
+      throw new AppError('invalid_input', 'Scheduled upgrades (`--at`) are not available in this version of the bot yet: nothing was planned. Type the command without `--at` and press *Start upgrade* when the time comes.');
+    }
     const upgrade = await requests.requestUpgrade({
       userId,
       channelId,

@@ -2,6 +2,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { z } from 'zod';
+import { autoUpgradeSchema } from './domain/auto-upgrade.js';
+import { promotionChainProblems, promotionSchema } from './domain/promotion.js';
 
 export const DEFAULT_CONFIG_FILE = './checkstack-chatops.yml';
 export const DEFAULT_IMAGE = 'ghcr.io/enyineer/checkstack';
@@ -96,6 +98,8 @@ const targetSchema = z
     kubernetes: kubernetesSchema.optional(),
     pin: pinSchema.optional(),
     postflight: postflightSchema.default(() => postflightSchema.parse({})),
+    promotion: promotionSchema.optional(),
+    autoUpgrade: autoUpgradeSchema.optional(),
   })
   .strict()
   .refine((t) => Boolean(t.docker) !== Boolean(t.kubernetes), { message: 'set exactly one of `docker` or `kubernetes`' });
@@ -131,6 +135,7 @@ const fileSchema = z
           seen.add(t.name);
         });
         if (targets.filter((t) => t.default).length > 1) ctx.addIssue({ code: 'custom', message: 'at most one target may be `default: true`' });
+        for (const p of promotionChainProblems(targets)) ctx.addIssue({ code: 'custom', path: [p.index, 'promotion', 'from'], message: p.message });
       }),
   })
   .strict();

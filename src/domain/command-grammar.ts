@@ -1,15 +1,17 @@
 // The `/checkstack` slash command: its grammar, its help text and the parser that turns typed text into a Command.
 import { AppError } from '../errors.js';
 import { echoUserInput, parseRequestedVersion, isValidVersion } from './versions.js';
+import { parseScheduleTime, type UpgradeSchedule } from './schedule-time.js';
 
 export type Command =
   | { kind: 'help' }
   | { kind: 'status'; target?: string }
   | { kind: 'releases'; count: number }
-  | { kind: 'upgrade'; version: string; target?: string; allowPrerelease: boolean }
+  | { kind: 'upgrade'; version: string; target?: string; allowPrerelease: boolean; at?: UpgradeSchedule }
   | { kind: 'rollback'; target?: string }
   | { kind: 'cancel'; target?: string }
   | { kind: 'history'; target?: string }
+  | { kind: 'resume'; target?: string }
   | { kind: 'subscribe' }
   | { kind: 'unsubscribe' };
 
@@ -21,6 +23,7 @@ export const MAX_RELEASES_COUNT = 20;
 export const MAX_COMMAND_LENGTH = 500;
 export const TARGET_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/i;
 export const PRERELEASE_FLAG = '--prerelease';
+export const AT_FLAG = '--at';
 
 /** The help text, Slack mrkdwn. */
 export const COMMAND_GRAMMAR = [
@@ -28,10 +31,11 @@ export const COMMAND_GRAMMAR = [
   '• `/checkstack help`: this list',
   '• `/checkstack status [target]`: the version a target runs and any upgrade pending or running',
   `• \`/checkstack releases [n]\`: the newest n releases (default ${DEFAULT_RELEASES_COUNT}, at most ${MAX_RELEASES_COUNT}) with their breaking changes`,
-  '• `/checkstack upgrade <version> [target] [--prerelease]`: plan an upgrade to an exact version such as `0.141.0` or `v0.141.0` and post its checklist; `--prerelease` allows a prerelease',
+  '• `/checkstack upgrade <version> [target] [--prerelease] [--at <time>|window]`: plan an upgrade to an exact version such as `0.141.0` or `v0.141.0` and post its checklist; `--prerelease` allows a prerelease; `--at` starts it later: at an ISO 8601 time with an offset (`YYYY-MM-DDTHH:MM+01:00`, or `Z` for UTC) or in the target\'s next maintenance window (`--at window`)',
   '• `/checkstack rollback [target]`: go back to the version that ran before the last upgrade',
   '• `/checkstack cancel [target]`: cancel the upgrade pending for a target',
   '• `/checkstack history [target]`: past upgrades and rollbacks of a target',
+  '• `/checkstack resume [target]`: resume automatic patch upgrades of a target after a failed one paused them',
   '• `/checkstack subscribe`: announce new releases in this channel',
   '• `/checkstack unsubscribe`: stop announcing releases in this channel',
   'Without `[target]` the default target is used.',
@@ -46,6 +50,7 @@ const SUBCOMMANDS: readonly Subcommand[] = [
   'rollback',
   'cancel',
   'history',
+  'resume',
   'subscribe',
   'unsubscribe',
 ];
@@ -54,10 +59,11 @@ const USAGE: Record<Subcommand, string> = {
   help: '/checkstack help',
   status: '/checkstack status [target]',
   releases: '/checkstack releases [n]',
-  upgrade: '/checkstack upgrade <version> [target] [--prerelease]',
+  upgrade: '/checkstack upgrade <version> [target] [--prerelease] [--at <time>|window]',
   rollback: '/checkstack rollback [target]',
   cancel: '/checkstack cancel [target]',
   history: '/checkstack history [target]',
+  resume: '/checkstack resume [target]',
   subscribe: '/checkstack subscribe',
   unsubscribe: '/checkstack unsubscribe',
 };
@@ -106,7 +112,24 @@ function parseCount(raw: string | undefined): number {
   return count;
 }
 
-function parseUpgrade(args: string[], allowPrerelease: boolean): Command {
+/** Takes `--at <value>` (or `--at=<value>`) out of the tokens: its value is the next token, whatever it is. */
+function takeAt(tokens: string[]): { rest: string[]; at?: string } {
+  const AT = /^(?:--|\u2014|\u2013)at(?:=(.*))?$/i;
+  const rest: string[] = [];
+  let at: string | undefined;
+  for (let i = 0; i < tokens.length; i++) {
+    const match = AT.exec(tokens[i]!);
+    if (!match) {
+      rest.push(tokens[i]!);
+      continue;
+    }
+    if (at !== undefined) invalid(`\`${AT_FLAG}\` is given twice: say once when the upgrade should start.`);
+    at = match[1] ?? tokens[++i] ?? '';
+  }
+  return at === undefined ? { rest } : { rest, at };
+}
+
+function parseUpgrade(args: string[], allowPrerelease: boolean): Extract<Command, { kind: 'upgrade' }> {
   const [version, target, extra] = args;
   if (version === undefined) {
     invalid('Say which version to install: `/checkstack upgrade 0.141.0 [target]` (see `/checkstack releases`).');
@@ -126,9 +149,10 @@ function parseUpgrade(args: string[], allowPrerelease: boolean): Command {
 
 /**
  * Parses the text after `/checkstack`. Throws `unknown_subcommand` (with the grammar) or
- * `invalid_input`; never anything else, whatever the input.
+ * `invalid_input`; never anything else, whatever the input. `now` bounds `--at` (not in the past, at most
+ * `MAX_SCHEDULE_AHEAD_DAYS` ahead).
  */
-export function parseCommand(text: string): Command {
+export function parseCommand(text: string, now: Date = new Date()): Command {
   const raw = typeof text === 'string' ? text : '';
   if (raw.length > MAX_COMMAND_LENGTH) {
     invalid(
@@ -136,7 +160,7 @@ export function parseCommand(text: string): Command {
     );
   }
   const tokens = tokenize(raw);
-  const [first, ...rest] = tokens;
+  const [first, ...afterFirst] = tokens;
   if (first === undefined) return { kind: 'help' };
 
   const sub = first.toLowerCase();
@@ -149,6 +173,10 @@ export function parseCommand(text: string): Command {
   const kind = sub as Subcommand;
 
   if (kind === 'help') return { kind };
+
+  const { rest, at: atText } = takeAt(afterFirst);
+  if (atText !== undefined && kind !== 'upgrade') invalid(`\`${AT_FLAG}\` only goes with \`upgrade\`: type \`${USAGE.upgrade}\`.`);
+  const at = atText === undefined ? undefined : parseScheduleTime(atText, now);
 
   // Desktop autocorrect turns `--` into an em or en dash; read those as the flag prefix too.
   const isFlag = (token: string): boolean => /^(?:--|\u2014|\u2013)/.test(token);
@@ -173,8 +201,11 @@ export function parseCommand(text: string): Command {
       if (extra !== undefined) tooMany(kind, extra);
       return { kind, count: parseCount(count) };
     }
-    case 'upgrade':
-      return parseUpgrade(args, flags.length > 0);
+    case 'upgrade': {
+      const upgrade = parseUpgrade(args, flags.length > 0);
+      return at === undefined ? upgrade : { ...upgrade, at };
+    }
+    case 'resume':
     case 'status':
     case 'rollback':
     case 'cancel':

@@ -125,8 +125,8 @@ describe('parseCommand', () => {
 describe('parseCommand on hostile input', () => {
   // A small deterministic generator (no dependency): words, versions and nasty fragments mixed at random.
   const FRAGMENTS = [
-    'upgrade', 'status', 'releases', 'rollback', 'cancel', 'history', 'help', 'subscribe', 'unsubscribe',
-    '0.141.0', 'v0.141.0', '0.141.0-rc.1', 'latest', '^0.141', '0.141.x', '--prerelease', '--', '—prerelease',
+    'upgrade', 'status', 'releases', 'rollback', 'cancel', 'history', 'help', 'subscribe', 'unsubscribe', 'resume',
+    '--at', '—at', '--at=', 'window', '2026-02-01T02:00Z', '2026-02-01T02:00', '9999-99-99T99:99+99:99', '0.141.0', 'v0.141.0', '0.141.0-rc.1', 'latest', '^0.141', '0.141.x', '--prerelease', '--', '—prerelease',
     'prod', 'staging', '<!channel>', '<@U123>', '<!here|here>', '`', '*', '_', '~', '&amp;', '; rm -rf /',
     "' OR 1=1 --", '$(reboot)', '|| true', '\u0000', '\u0007', '\u001b[31m', '\u202e', '\u200b', '\ufeff',
     '\ud800', '😀', '𝟘.𝟙𝟜𝟙.𝟘', 'ｕｐｇｒａｄｅ', '\u00a0', '\t', '\n', '\r\n', '%s%n', '{{7*7}}', 'null', 'undefined',
@@ -173,8 +173,49 @@ describe('parseCommand on hostile input', () => {
 
 describe('COMMAND_GRAMMAR', () => {
   it('lists every subcommand with a line of explanation', () => {
-    for (const sub of ['help', 'status [target]', 'releases [n]', 'upgrade <version> [target]', 'rollback [target]', 'cancel [target]', 'history [target]', 'subscribe', 'unsubscribe']) {
+    for (const sub of ['help', 'status [target]', 'releases [n]', 'upgrade <version> [target]', 'rollback [target]', 'cancel [target]', 'history [target]', 'resume [target]', 'subscribe', 'unsubscribe']) {
       expect(COMMAND_GRAMMAR).toMatch(new RegExp(`/checkstack ${sub.replace(/[[\]<>]/g, '\\$&')}[^\\n]*: \\w`));
     }
+  });
+});
+
+describe('parseCommand: --at and resume', () => {
+  const NOW = new Date('2026-01-30T12:00:00Z');
+  const refusedAt = (text: string): AppError => {
+    try {
+      parseCommand(text, NOW);
+    } catch (err) {
+      expect(err).toBeInstanceOf(AppError);
+      return err as AppError;
+    }
+    throw new Error(`expected ${JSON.stringify(text)} to be refused`);
+  };
+
+  it.each<[string, Command]>([
+    ['upgrade 0.141.0 --at window', { kind: 'upgrade', version: '0.141.0', allowPrerelease: false, at: { kind: 'window' } }],
+    ['upgrade 0.141.0 prod --at 2026-01-31T02:00+01:00', { kind: 'upgrade', version: '0.141.0', target: 'prod', allowPrerelease: false, at: { kind: 'time', at: new Date('2026-01-31T01:00:00Z') } }],
+    ['upgrade --at=2026-01-31T01:00Z 0.141.0 prod', { kind: 'upgrade', version: '0.141.0', target: 'prod', allowPrerelease: false, at: { kind: 'time', at: new Date('2026-01-31T01:00:00Z') } }],
+    ['upgrade 0.141.0-rc.1 \u2014at WINDOW --prerelease', { kind: 'upgrade', version: '0.141.0-rc.1', allowPrerelease: true, at: { kind: 'window' } }],
+    ['resume', { kind: 'resume' }],
+    ['resume staging', { kind: 'resume', target: 'staging' }],
+  ])('parses %j', (text, expected) => {
+    expect(parseCommand(text, NOW)).toEqual(expected);
+  });
+
+  it.each<[string, RegExp]>([
+    ['upgrade 0.141.0 --at 2026-01-31T02:00', /has no offset, so the bot cannot tell which time zone it is in: add `Z` for UTC or your offset, such as `2026-01-31T02:00Z`/],
+    ['upgrade 0.141.0 --at', /Say when after `--at`/],
+    ['upgrade 0.141.0 --at=', /Say when after `--at`/],
+    ['upgrade 0.141.0 --at 2026-01-29T02:00Z', /in the past/],
+    ['upgrade 0.141.0 --at 2026-03-30T02:00Z', /more than 30 days ahead/],
+    ['upgrade 0.141.0 --at window --at window', /given twice/],
+    ['status --at window', /only goes with `upgrade`/],
+    ['resume --at 2026-01-29T02:00Z', /only goes with `upgrade`/],
+    ['resume prod staging', /Too many arguments for `resume`/],
+    ['resume <!channel>', /not a target name/],
+  ])('refuses %j', (text, message) => {
+    const err = refusedAt(text);
+    expect(err.code).toBe('invalid_input');
+    expect(err.message).toMatch(message);
   });
 });

@@ -125,3 +125,67 @@ describe('describeConfig', () => {
     expect(secretValues(config)).toEqual(expect.arrayContaining(['xoxb-secret-bot-token', 'signing-secret-value', 'ck_app_secret', 'ghp_secret', 'dbpass']));
   });
 });
+
+describe('loadConfig: promotion and autoUpgrade', () => {
+  const TWO_STAGES = `targets:
+  - name: staging
+    baseUrl: http://127.0.0.1:8081
+    docker: { container: checkstack-staging }
+    autoUpgrade:
+      patches: true
+      minimumReleaseAge: 72h
+      window: { days: [sat, sun], from: "02:00", to: "05:00", timeZone: Europe/Berlin }
+  - name: prod
+    default: true
+    baseUrl: http://127.0.0.1:8080
+    docker: { container: checkstack }
+    promotion:
+      from: staging
+      soak: 24h
+    autoUpgrade:
+      patches: true
+      minimumReleaseAge: 72h
+      notice: 10m
+      window: { days: [sat, sun], from: "02:00", to: "05:00", timeZone: Europe/Berlin }
+`;
+
+  it('reads the two-stage example into policies with durations in milliseconds', () => {
+    const [staging, prod] = loadConfig({ env: BASE_ENV, readFile: () => TWO_STAGES }).targets;
+
+    expect(staging?.promotion).toBeUndefined();
+    expect(staging?.autoUpgrade).toEqual({
+      patches: true,
+      minimumReleaseAgeMs: 72 * 3_600_000,
+      noticeMs: 600_000,
+      window: { days: ['sat', 'sun'], from: '02:00', to: '05:00', timeZone: 'Europe/Berlin' },
+    });
+    expect(prod?.promotion).toEqual({ from: 'staging', soakMs: 24 * 3_600_000 });
+    expect(prod?.autoUpgrade?.noticeMs).toBe(600_000);
+  });
+
+  it('leaves both out of a target that does not set them', () => {
+    const config = loadConfig({ env: { ...BASE_ENV, STAGING_URL: 'http://127.0.0.1:8081' }, readFile: () => VALID_YAML });
+    expect(config.targets.map((t) => [t.promotion, t.autoUpgrade])).toEqual([
+      [undefined, undefined],
+      [undefined, undefined],
+    ]);
+  });
+
+  it('names each wrong field with its file line and what to write', () => {
+    const yaml = TWO_STAGES.replace('soak: 24h', 'soak: 1.5d').replace('notice: 10m', 'notice: 10').replace('from: staging', 'from: stagin').replace('timeZone: Europe/Berlin }\n  - name: prod', 'timeZone: Europe/Berln }\n  - name: prod');
+    expect(problemsOf(BASE_ENV, yaml)).toEqual(
+      expect.arrayContaining([
+        { key: 'targets[0].autoUpgrade.window.timeZone', message: expect.stringMatching(/`Europe\/Berln` is not a time zone/), location: './checkstack-chatops.yml:8' },
+        { key: 'targets[1].promotion.soak', message: expect.stringMatching(/fractions are not allowed; write `36h`/), location: './checkstack-chatops.yml:15' },
+        { key: 'targets[1].autoUpgrade.notice', message: expect.stringMatching(/`10` has no unit/), location: './checkstack-chatops.yml:19' },
+      ]),
+    );
+  });
+
+  it('refuses a promotion from a target that does not exist', () => {
+    const yaml = TWO_STAGES.replace('from: staging', 'from: stagin');
+    expect(problemsOf(BASE_ENV, yaml)).toEqual([
+      { key: 'targets[1].promotion.from', message: '"stagin" is not a configured target: name one of staging, prod', location: './checkstack-chatops.yml:14' },
+    ]);
+  });
+});
