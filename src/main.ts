@@ -289,7 +289,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       queues: deps.queues,
       logger: logger.child({ component: 'release-jobs' }),
       now: () => deps.clock.now(),
-      sweepUpgrades: () => upgradeRequests.sweep(),
+      sweepUpgrades: async () => ({ ...(await upgradeRequests.sweep()), settledRollbacks: await runner.settleStrandedRollbacks() }),
       countPoll: (outcome) => deps.metrics.releasePolls.inc({ outcome }),
     }),
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 1 },
