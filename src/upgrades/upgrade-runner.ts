@@ -468,7 +468,8 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     upgrade = await upgrades.apply(upgrade.id, 'begin');
     if (!upgrade) return 'not_runnable';
     if (upgrade.kind === 'rollback' && upgrade.rollbackOf) {
-      await upgrades.apply(upgrade.rollbackOf, 'rollback');
+      // A new detail: the one of an earlier failed rollback would say the wrong thing while this one runs.
+      await upgrades.apply(upgrade.rollbackOf, 'rollback', { statusDetail: `to ${upgrade.toVersion}` });
       await deps.refreshMessage(upgrade.rollbackOf);
     }
     const startIndex = doneStep ? steps.indexOf(doneStep as StepName) + 1 : 0;

@@ -106,6 +106,7 @@ targets:
     // The next rollback is planned, runs, and this time ends the upgrade as rolled back.
     const again = await flow().request(t.driver, 'rollback', /Rollback of `prod` to `0\.28\.0` planned/);
     await flow().confirmAndStart(t.driver, again);
+    await t.slack.waitFor(() => flow().current(message).versions.some((v) => /Rolling back\*: to 0\.28\.0\./.test(JSON.stringify(v.blocks))), 30_000);
     expect(await flow().finalState(again, 60_000)).toBe('succeeded');
     expect(await flow().finalState(message, 10_000)).toBe('rolled back');
     expect(k8s.container().image).toBe(image('0.28.0'));
