@@ -402,7 +402,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
 
   /** Expires a confirming request past its deadline; true when it did (the caller then refuses the click). */
   async function expireIfDue(upgrade: Pick<UpgradeRecord, 'id' | 'status' | 'expiresAt'>): Promise<boolean> {
-    if (upgrade.status !== 'confirming' || upgrade.expiresAt.getTime() > deps.now().getTime()) return false;
+    if (!allows(upgrade.status, 'expire') || upgrade.expiresAt.getTime() > deps.now().getTime()) return false;
     const expired = await upgrades.apply(upgrade.id, 'expire', { statusDetail: 'no one started it within the time allowed' });
     if (expired) await refreshMessage(upgrade.id);
     return true;
