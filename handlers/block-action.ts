@@ -43,14 +43,22 @@ export interface ClickRoute {
 /**
  * Every button of the bot behind one Bolt listener. Bolt runs each registered listener's middleware for every
  * request, so one listener per button multiplied the work (and the garbage) of every click and command by the
- * number of buttons. `actionIds` matches exactly the routes' ids, for `app.action`.
+ * number of buttons. `actionIds` matches exactly the routes' ids and the link buttons' ids, for `app.action`.
+ * A link button (one with a `url`) opens its page in the browser, and Slack still sends its click: `linkButtons` are
+ * only acknowledged (no work, no reply, no audit row), as Slack requires of every `block_actions` delivery.
  */
-export function clickRouter(deps: Deps, routes: ClickRoute[]): { actionIds: RegExp; listener: ClickListener } {
+export function clickRouter(deps: Deps, routes: ClickRoute[], linkButtons: readonly string[] = []): { actionIds: RegExp; listener: ClickListener } {
   // One pattern per route decides both which ids Bolt hands over and which route takes each.
-  const listeners = routes.map((route) => {
-    const pattern = typeof route.actionId === 'string' ? `${escapeRegExp(route.actionId)}$` : escapeRegExp(route.actionId.prefix);
-    return { pattern, matches: new RegExp(`^${pattern}`), listener: blockAction(deps, route.action, route.handler) };
-  });
+  const listeners = [
+    ...routes.map((route) => {
+      const pattern = typeof route.actionId === 'string' ? `${escapeRegExp(route.actionId)}$` : escapeRegExp(route.actionId.prefix);
+      return { pattern, matches: new RegExp(`^${pattern}`), listener: blockAction(deps, route.action, route.handler) };
+    }),
+    ...linkButtons.map((actionId) => {
+      const pattern = `${escapeRegExp(actionId)}$`;
+      return { pattern, matches: new RegExp(`^${pattern}`), listener: linkButton(deps) };
+    }),
+  ];
   return {
     actionIds: new RegExp(`^(?:${listeners.map(({ pattern }) => pattern).join('|')})`),
     listener: async (args) => {
@@ -58,6 +66,12 @@ export function clickRouter(deps: Deps, routes: ClickRoute[]): { actionIds: RegE
       // Bolt calls this listener only for ids `actionIds` matches, so a route is always found.
       await route!.listener(args);
     },
+  };
+}
+
+function linkButton(deps: Deps): ClickListener {
+  return async ({ ack, context }) => {
+    await acknowledge(deps, 'action', () => ack(), context);
   };
 }
 

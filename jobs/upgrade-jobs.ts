@@ -1,6 +1,7 @@
 // The upgrades queue: approved upgrades and rollbacks (one at a time per target, several targets in parallel),
 // and the retention of kept containers. Only here do the runner's outcomes meet BullMQ.
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { withAdvisoryLock } from '../src/db/checked-out-client.js';
 import type { Pool } from '../src/db/pool.js';
 import type { UpgradeStore } from '../src/db/upgrade-store.js';
 import type { Logger } from '../src/logger.js';
@@ -21,34 +22,18 @@ export interface UpgradeJobDeps {
   lockRetryMs?: number;
 }
 
-/** Holds a session advisory lock per target for the job's whole run: the second job for a target waits. */
+/**
+ * Holds a session advisory lock per target for the job's whole run: the second job for a target waits. Postgres going
+ * away while a job runs releases the lock with its connection; the job goes on (the one-active-request-per-target index
+ * and BullMQ's job lock still keep a second run of this target out) and its next query reconnects.
+ */
 async function withTargetLock<T>(pool: Pool, target: string, logger: Logger, work: () => Promise<T>): Promise<{ locked: false } | { locked: true; value: T }> {
-  const client = await pool.connect();
-  // A checked-out client has no 'error' listener of the pool's: without this one, Postgres going away while a job
-  // runs (a restart, a failover, a cut connection) is an unhandled 'error' event that kills the whole process.
-  // Postgres releases a session lock with its connection; the job goes on (the one-active-request-per-target
-  // index and BullMQ's job lock still keep a second run of this target out) and its next query reconnects.
-  let lost: Error | undefined;
-  const onError = (err: Error) => {
-    lost = err;
-    logger.warn({ target, err: { message: err.message } }, 'target lock connection lost');
-  };
-  client.on('error', onError);
-  try {
-    const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext('upgrade-target'), hashtext($1)) AS ok`, [target]);
-    if (!rows[0]?.ok) return { locked: false };
-    try {
-      return { locked: true, value: await work() };
-    } finally {
-      if (!lost) {
-        await client.query(`SELECT pg_advisory_unlock(hashtext('upgrade-target'), hashtext($1))`, [target]).catch((err: Error) => onError(err));
-      }
-    }
-  } finally {
-    client.removeListener('error', onError);
-    // A broken connection is destroyed rather than handed to the next caller.
-    client.release(lost);
-  }
+  return withAdvisoryLock(
+    pool,
+    { space: 'upgrade-target', id: target },
+    { wait: false, onLost: (err) => logger.warn({ target, err: { message: err.message } }, 'target lock connection lost') },
+    work,
+  );
 }
 
 export function upgradeJobsProcessor(deps: UpgradeJobDeps) {

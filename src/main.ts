@@ -25,6 +25,7 @@ import { checkReadiness } from './http/readiness.js';
 import { QUEUE } from './queue.js';
 import { createAnnouncer, PLAN_UPGRADE_ACTION } from './releases/announcer.js';
 import { ACTION_IDS } from './slack/checklist-message.js';
+import { LINK_BUTTON_ACTIONS } from './slack/announcement-message.js';
 import { createUpgradeRequests } from './upgrades/upgrade-requests.js';
 import type { UpgradeRecord } from './db/upgrade-store.js';
 import { createGithubPinRecord } from './github/pin-record.js';
@@ -271,7 +272,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
     { actionId: ROLLBACK_ACTION, action: 'rollback', handler: rollbackAction(upgradeRequests) },
     { actionId: STOP_LOG_WATCH_ACTION, action: 'stop_log_watch', handler: stopLogWatchAction(deps) },
     { actionId: PLAN_UPGRADE_ACTION, action: 'plan_upgrade', handler: planUpgradeAction(upgradeRequests) },
-  ]);
+  ], LINK_BUTTON_ACTIONS);
   app.action(clicks.actionIds, clicks.listener);
 }
 
@@ -288,7 +289,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       queues: deps.queues,
       logger: logger.child({ component: 'release-jobs' }),
       now: () => deps.clock.now(),
-      sweepUpgrades: () => upgradeRequests.sweep(),
+      sweepUpgrades: async () => ({ ...(await upgradeRequests.sweep()), settledRollbacks: await runner.settleStrandedRollbacks() }),
       countPoll: (outcome) => deps.metrics.releasePolls.inc({ outcome }),
     }),
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 1 },

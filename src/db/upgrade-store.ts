@@ -1,7 +1,21 @@
-// Upgrade requests, their confirmations and job steps. Every status change is a conditional UPDATE on the
-// status it expects, so concurrent clicks and replicas resolve in the database: exactly one caller wins.
-import { IN_FLIGHT_STATUSES, type AutomaticCheck, type ChecklistItem, type Confirmation, type UpgradeStatus } from '../domain/checklist.js';
+// Upgrade requests, their confirmations and job steps. Every status change is an event of the domain's state machine,
+// applied as one conditional UPDATE on the statuses the table allows it from, so concurrent clicks and replicas resolve
+// in the database: exactly one caller wins.
+import {
+  IN_FLIGHT_STATUSES,
+  PREVIOUS,
+  TRANSITIONS,
+  UPGRADE_STATUSES,
+  remembersPrevious,
+  transitionsOf,
+  type AutomaticCheck,
+  type ChecklistItem,
+  type Confirmation,
+  type UpgradeEvent,
+  type UpgradeStatus,
+} from '../domain/checklist.js';
 import type { UpgradePlan } from '../domain/upgrade-plan.js';
+import { inTransaction } from './checked-out-client.js';
 import type { Pool } from './pool.js';
 
 /** Where the job recorded the pinned tag; kept so that a failure or a rollback can revert exactly that. */
@@ -22,6 +36,8 @@ export interface UpgradeRecord {
   teamDomain: string | null;
   messageTs: string | null;
   status: UpgradeStatus;
+  /** The status it had before it entered one it can return from (a rollback's upgrade: `succeeded` or `failed`). */
+  previousStatus: UpgradeStatus | null;
   statusDetail: string | null;
   step: string | null;
   plan: UpgradePlan;
@@ -55,7 +71,7 @@ export type NewUpgrade = Pick<
   Partial<Pick<UpgradeRecord, 'rollbackOf' | 'previousImage'>>;
 
 const COLUMNS = `id, kind, rollback_of, target, from_version, to_version, requester, channel_id, team_domain, message_ts, status,
-  status_detail, step, plan, items, automatic, instance_id, image_tag, api_version, key_fingerprint, previous_image,
+  previous_status, status_detail, step, plan, items, automatic, instance_id, image_tag, api_version, key_fingerprint, previous_image,
   plugins_before, pin_record, log_watch_until, ready_at, outcome, started_by, created_at, updated_at, expires_at, queued_at, started_at, finished_at`;
 
 /** An upgrade as a list shows it: without the plan, checklist and inspection, which are large and never listed. */
@@ -111,6 +127,7 @@ function toRecord(r: Record<string, unknown>): UpgradeRecord {
   return {
     ...toChecklist(r),
     rollbackOf: (r.rollback_of as string | null) ?? null,
+    previousStatus: (r.previous_status as UpgradeStatus | null) ?? null,
     step: (r.step as string | null) ?? null,
     plan: r.plan as UpgradePlan,
     automatic: r.automatic as AutomaticCheck[],
@@ -171,7 +188,59 @@ export interface TransitionChanges {
   outcome?: UpgradeRecord['outcome'];
 }
 
+/** Statuses in which an upgrade has ended: entering one records when. */
+const FINISHED_STATUSES: readonly UpgradeStatus[] = ['succeeded', 'failed', 'cancelled', 'expired', 'rolled_back'];
+
+/** What `/checkstack rollback` may find as a target's last upgrade: those a rollback starts from, and one being rolled back. */
+const ROLLBACK_CANDIDATES: readonly UpgradeStatus[] = [...new Set(transitionsOf('rollback').flatMap(({ from, to }) => (to === PREVIOUS ? [from] : [from, to])))];
+
+/** An event's row of the table as the UPDATE takes it: parallel arrays of "from" status, destination and whether to remember. */
+function eventRules(event: UpgradeEvent) {
+  const rules = transitionsOf(event);
+  return {
+    from: rules.map((rule) => rule.from),
+    to: rules.map((rule) => rule.to),
+    remember: rules.map((rule) => rule.to !== PREVIOUS && remembersPrevious(rule.to)),
+    // Back the way it came: to a status from which some event leads to the one it leaves.
+    returnable: UPGRADE_STATUSES.filter((status) => rules.some((rule) => rule.to === PREVIOUS && Object.values(TRANSITIONS[status]).includes(rule.from))),
+  };
+}
+
 export function createUpgradeStore(pool: Pool) {
+  /** `apply`, with an extra SQL condition on the row (`u`) for an event that needs one. */
+  async function applyWhere(id: string, event: UpgradeEvent, changes: TransitionChanges, condition: string): Promise<UpgradeRecord | null> {
+    const rules = eventRules(event);
+    const { rows } = await pool.query(
+      `UPDATE upgrades u SET
+         status = CASE WHEN m.t = '${PREVIOUS}' THEN u.previous_status ELSE m.t END,
+         previous_status = CASE WHEN m.remember THEN u.status ELSE u.previous_status END,
+         updated_at = now(),
+         status_detail = CASE WHEN $5::boolean THEN $6 ELSE u.status_detail END,
+         step = CASE WHEN $7::boolean THEN $8 ELSE u.step END,
+         started_by = coalesce($9, u.started_by),
+         outcome = coalesce($10, u.outcome),
+         queued_at = CASE WHEN m.t = 'queued' THEN now() ELSE u.queued_at END,
+         started_at = CASE WHEN m.t = 'running' AND u.started_at IS NULL THEN now() ELSE u.started_at END,
+         finished_at = CASE WHEN m.t = ANY($11::text[]) THEN now() ELSE u.finished_at END
+       FROM unnest($2::text[], $3::text[], $4::boolean[]) AS m(f, t, remember)
+       WHERE u.id = $1 AND u.status = m.f AND (m.t <> '${PREVIOUS}' OR u.previous_status = ANY($12::text[])) ${condition}
+       RETURNING ${COLUMNS}`,
+      [
+        id, rules.from, rules.to, rules.remember,
+        changes.statusDetail !== undefined, changes.statusDetail ?? null,
+        changes.step !== undefined, changes.step ?? null,
+        changes.startedBy ?? null, changes.outcome ?? null,
+        FINISHED_STATUSES, rules.returnable,
+      ],
+    );
+    return rows[0] ? toRecord(rows[0]) : null;
+  }
+
+  async function byId(id: string): Promise<UpgradeRecord | null> {
+    const { rows } = await pool.query(`SELECT ${COLUMNS} FROM upgrades WHERE id = $1`, [id]);
+    return rows[0] ? toRecord(rows[0]) : null;
+  }
+
   return {
     /** Inserts a new request; null when the target already has an active one. */
     async create(u: NewUpgrade): Promise<UpgradeRecord | null> {
@@ -203,10 +272,7 @@ export function createUpgradeStore(pool: Pool) {
       await pool.query(`UPDATE upgrades SET message_ts = $2, updated_at = now() WHERE id = $1`, [id, messageTs]);
     },
 
-    async byId(id: string): Promise<UpgradeRecord | null> {
-      const { rows } = await pool.query(`SELECT ${COLUMNS} FROM upgrades WHERE id = $1`, [id]);
-      return rows[0] ? toRecord(rows[0]) : null;
-    },
+    byId,
 
     /** A clicked confirm or Start decides on this, in one round trip; the full record is read again only if something changes. */
     async forClick(id: string): Promise<ClickedUpgrade | null> {
@@ -244,9 +310,9 @@ export function createUpgradeStore(pool: Pool) {
     /** The newest finished upgrade (not a rollback) of a target: what `/checkstack rollback` undoes. */
     async lastFinishedUpgrade(target: string): Promise<UpgradeRecord | null> {
       const { rows } = await pool.query(
-        `SELECT ${COLUMNS} FROM upgrades WHERE target = $1 AND kind = 'upgrade' AND status IN ('succeeded', 'failed', 'rolling_back')
+        `SELECT ${COLUMNS} FROM upgrades WHERE target = $1 AND kind = 'upgrade' AND status = ANY($2::text[])
          ORDER BY finished_at DESC NULLS LAST, created_at DESC LIMIT 1`,
-        [target],
+        [target, ROLLBACK_CANDIDATES],
       );
       return rows[0] ? toRecord(rows[0]) : null;
     },
@@ -257,43 +323,35 @@ export function createUpgradeStore(pool: Pool) {
     },
 
     /**
-     * Moves a request from one of `from` to `to`; returns the updated record, or null when its status was not
-     * one of `from` any more (someone else won the race, or it expired).
+     * Applies `event` of the state machine: moves the upgrade along the table's transition for the status it is in
+     * now, in one conditional UPDATE. Returns the updated record, or null when the event does not apply to its status
+     * any more (someone else won the race, or it expired).
      */
-    async transition(id: string, from: UpgradeStatus[], to: UpgradeStatus, changes: TransitionChanges = {}): Promise<UpgradeRecord | null> {
-      const { rows } = await pool.query(
-        `UPDATE upgrades SET status = $3, updated_at = now(),
-           status_detail = CASE WHEN $4::boolean THEN $5 ELSE status_detail END,
-           step = CASE WHEN $6::boolean THEN $7 ELSE step END,
-           started_by = coalesce($8, started_by),
-           outcome = coalesce($9, outcome),
-           queued_at = CASE WHEN $3 = 'queued' THEN now() ELSE queued_at END,
-           started_at = CASE WHEN $3 = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
-           finished_at = CASE WHEN $3 IN ('succeeded', 'failed', 'cancelled', 'expired', 'rolled_back') THEN now() ELSE finished_at END
-         WHERE id = $1 AND status = ANY($2::text[])
-         RETURNING ${COLUMNS}`,
-        [
-          id, from, to,
-          changes.statusDetail !== undefined, changes.statusDetail ?? null,
-          changes.step !== undefined, changes.step ?? null,
-          changes.startedBy ?? null, changes.outcome ?? null,
-        ],
-      );
-      return rows[0] ? toRecord(rows[0]) : null;
+    async apply(id: string, event: UpgradeEvent, changes: TransitionChanges = {}): Promise<UpgradeRecord | null> {
+      return applyWhere(id, event, changes, '');
     },
 
     /**
-     * Cancels a running upgrade that is still only waiting for its pull request to be merged: nothing has
-     * changed on the target yet. False once the job has moved past that wait.
+     * Cancels a running upgrade that is still only waiting for its pull request to be merged (`withdraw`): nothing
+     * has changed on the target yet. Null once the job has moved past that wait.
      */
     async cancelWhileWaitingForMerge(id: string, statusDetail: string): Promise<UpgradeRecord | null> {
-      const { rows } = await pool.query(
-        `UPDATE upgrades SET status = 'cancelled', status_detail = $2, finished_at = now(), updated_at = now()
-         WHERE id = $1 AND status = 'running' AND step = 'git_record' AND pin_record->>'kind' = 'pull_request'
-         RETURNING ${COLUMNS}`,
-        [id, statusDetail],
+      return applyWhere(id, 'withdraw', { statusDetail }, `AND u.step = 'git_record' AND u.pin_record->>'kind' = 'pull_request'`);
+    },
+
+    /**
+     * Upgrades still `rolling_back` although their newest rollback has ended: the bot stopped between ending the
+     * rollback and giving its upgrade the outcome. The sweep settles them.
+     */
+    async strandedRollbacks(): Promise<{ upgrade: UpgradeRecord; rollback: UpgradeRecord }[]> {
+      const { rows } = await pool.query<{ upgrade_id: string; rollback_id: string }>(
+        `SELECT u.id AS upgrade_id, r.id AS rollback_id FROM upgrades u
+         CROSS JOIN LATERAL (SELECT id, status FROM upgrades WHERE rollback_of = u.id ORDER BY created_at DESC LIMIT 1) r
+         WHERE u.status = 'rolling_back' AND NOT (r.status = ANY($1::text[]))`,
+        [IN_FLIGHT_STATUSES],
       );
-      return rows[0] ? toRecord(rows[0]) : null;
+      const found = await Promise.all(rows.map(async (row) => ({ upgrade: await byId(row.upgrade_id), rollback: await byId(row.rollback_id) })));
+      return found.flatMap(({ upgrade, rollback }) => (upgrade && rollback ? [{ upgrade, rollback }] : []));
     },
 
     /** Records what the job learned (previous image, plugins before, ready time, current step). */
@@ -349,27 +407,16 @@ export function createUpgradeStore(pool: Pool) {
      * least one by a second person) holds however the clicks race. It may also throw to refuse.
      */
     async confirm(upgradeId: string, itemId: string, userId: string, allowed: (confirmations: Confirmation[]) => boolean): Promise<boolean> {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
+      return inTransaction(pool, async (client) => {
         const { rowCount: confirming } = await client.query(`SELECT 1 FROM upgrades WHERE id = $1 AND status = 'confirming' FOR UPDATE`, [upgradeId]);
         const { rows } = await client.query(SELECT_CONFIRMATIONS, [upgradeId]);
-        if (!confirming || !allowed(rows.map(toConfirmation))) {
-          await client.query('ROLLBACK');
-          return false;
-        }
+        if (!confirming || !allowed(rows.map(toConfirmation))) return false;
         const { rowCount } = await client.query(
           `INSERT INTO confirmations (upgrade_id, item_id, user_id) VALUES ($1, $2, $3) ON CONFLICT (upgrade_id, item_id) DO NOTHING`,
           [upgradeId, itemId, userId],
         );
-        await client.query('COMMIT');
         return (rowCount ?? 0) > 0;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
     },
 
     /** Steps: the job records each start and end; a step finished earlier is skipped on resume. */

@@ -259,14 +259,23 @@ export type UpgradeStatus =
 export const IN_FLIGHT_STATUSES: readonly UpgradeStatus[] = ['confirming', 'queued', 'running'];
 
 export type UpgradeEvent =
+  /** Every item confirmed: an approver pressed Start (or the bot started its own automatic rollback). */
   | 'start'
+  /** The started request's job could not be queued: it waits for Start again. */
+  | 'unqueue'
   | 'cancel'
+  /** Cancelled while the job only waits for its pin pull request to be merged: nothing changed on the target yet. */
+  | 'withdraw'
   | 'expire'
   /** The target's version changed underneath the request. */
   | 'invalidate'
+  /** The job picks the request up, or picks it up again after a restart. */
   | 'begin'
   | 'succeed'
   | 'fail'
+  /** BullMQ gave up on the job outside any step (attempts spent, or it stalled too often). */
+  | 'abandon'
+  /** A rollback of this upgrade began. */
   | 'rollback'
   | 'rollback_succeeded'
   | 'rollback_failed';
@@ -285,24 +294,39 @@ export const UPGRADE_STATUSES: readonly UpgradeStatus[] = [
 
 export const UPGRADE_EVENTS: readonly UpgradeEvent[] = [
   'start',
+  'unqueue',
   'cancel',
+  'withdraw',
   'expire',
   'invalidate',
   'begin',
   'succeed',
   'fail',
+  'abandon',
   'rollback',
   'rollback_succeeded',
   'rollback_failed',
 ];
 
-export const TRANSITIONS: Readonly<Record<UpgradeStatus, Partial<Record<UpgradeEvent, UpgradeStatus>>>> = {
+/**
+ * In the table: back to the status the upgrade had when it entered the status it leaves now. A failed rollback
+ * gives the upgrade back its `succeeded` or `failed`, so the next `/checkstack rollback` can try again.
+ */
+export const PREVIOUS = 'previous';
+
+export type Destination = UpgradeStatus | typeof PREVIOUS;
+
+/**
+ * Every status change of an upgrade, and the only one: the store turns each event into one conditional UPDATE
+ * whose allowed "from" statuses come from here, so concurrent clicks and replicas still have exactly one winner.
+ */
+export const TRANSITIONS: Readonly<Record<UpgradeStatus, Partial<Record<UpgradeEvent, Destination>>>> = {
   confirming: { start: 'queued', cancel: 'cancelled', expire: 'expired', invalidate: 'expired' },
-  queued: { begin: 'running', cancel: 'cancelled', invalidate: 'expired' },
-  running: { succeed: 'succeeded', fail: 'failed' },
+  queued: { unqueue: 'confirming', begin: 'running', cancel: 'cancelled', abandon: 'failed' },
+  running: { begin: 'running', withdraw: 'cancelled', succeed: 'succeeded', fail: 'failed', abandon: 'failed' },
   succeeded: { rollback: 'rolling_back' },
   failed: { rollback: 'rolling_back' },
-  rolling_back: { rollback_succeeded: 'rolled_back', rollback_failed: 'failed' },
+  rolling_back: { rollback_succeeded: 'rolled_back', rollback_failed: PREVIOUS },
   cancelled: {},
   expired: {},
   rolled_back: {},
@@ -322,12 +346,15 @@ const STATUS_PHRASE: Record<UpgradeStatus, string> = {
 
 const EVENT_PHRASE: Record<UpgradeEvent, string> = {
   start: 'started',
+  unqueue: 'put back to its checklist',
   cancel: 'cancelled',
+  withdraw: 'cancelled',
   expire: 'expired',
   invalidate: 'invalidated',
   begin: 'begun',
   succeed: 'marked as succeeded',
   fail: 'marked as failed',
+  abandon: 'given up',
   rollback: 'rolled back',
   rollback_succeeded: 'marked as rolled back',
   rollback_failed: 'marked as a failed rollback',
@@ -344,11 +371,38 @@ function refusal(from: UpgradeStatus, event: UpgradeEvent): string {
   return `This upgrade request is ${STATUS_PHRASE[from]}, so it cannot be ${EVENT_PHRASE[event]}: nothing changed.`;
 }
 
-/** The status after `event`, or `request_not_active` when the event does not apply to `from`. */
-export function transition(from: UpgradeStatus, event: UpgradeEvent): UpgradeStatus {
+/** Whether `event` applies to an upgrade in `status`. */
+export function allows(status: UpgradeStatus, event: UpgradeEvent): boolean {
+  return TRANSITIONS[status]?.[event] !== undefined;
+}
+
+/** The statuses `event` applies to and where each leads, in the order of UPGRADE_STATUSES: what the store's UPDATE allows. */
+export function transitionsOf(event: UpgradeEvent): { from: UpgradeStatus; to: Destination }[] {
+  return UPGRADE_STATUSES.flatMap((from) => {
+    const to = TRANSITIONS[from][event];
+    return to === undefined ? [] : [{ from, to }];
+  });
+}
+
+/** A status some event leaves for PREVIOUS: entering it records the status the upgrade came from. */
+export function remembersPrevious(status: UpgradeStatus): boolean {
+  return Object.values(TRANSITIONS[status]).includes(PREVIOUS);
+}
+
+/**
+ * The status after `event`, or `request_not_active` when the event does not apply to `from`. `previous` is the status
+ * recorded when the upgrade entered `from` (see `remembersPrevious`): where a PREVIOUS transition leads. It must be a
+ * status from which some event leads to `from`, so the upgrade goes back exactly the way it came.
+ */
+export function transition(from: UpgradeStatus, event: UpgradeEvent, previous?: UpgradeStatus | null): UpgradeStatus {
   const to = TRANSITIONS[from]?.[event];
   if (to === undefined) throw new AppError('request_not_active', refusal(from, event), { from, event });
-  return to;
+  if (to !== PREVIOUS) return to;
+  const cameFrom = previous ? Object.values(TRANSITIONS[previous]).includes(from) : false;
+  if (!previous || !cameFrom) {
+    throw new AppError('request_not_active', `This upgrade request is ${STATUS_PHRASE[from]}, and the status it had before is not known: nothing changed.`, { from, event, previous });
+  }
+  return previous;
 }
 
 /** A request that holds its target: no second upgrade or rollback may begin while it is active. */

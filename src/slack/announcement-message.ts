@@ -3,6 +3,15 @@ import { policyHint } from '../domain/bump-policy.js';
 import { flagNames } from '../domain/release-summary-text.js';
 import type { Audience, BreakingChange, ReleaseSummary } from '../domain/release-types.js';
 
+/**
+ * The **Release notes** link button. Slack opens its URL and still sends the click (`block_actions`), which must be
+ * acknowledged like any other, or Slack shows a warning icon beside the button.
+ */
+export const RELEASE_NOTES_ACTION = 'open_release_notes';
+
+/** Every link button the bot posts: their clicks are only acknowledged. */
+export const LINK_BUTTON_ACTIONS: readonly string[] = [RELEASE_NOTES_ACTION];
+
 export type AnnouncementState = 'published' | 'edited' | 'deleted';
 
 export interface AnnouncementOptions {
@@ -139,7 +148,7 @@ function actionsBlock(summary: ReleaseSummary, options: AnnouncementOptions): Bl
   const elements: Block[] = [
     {
       type: 'button',
-      action_id: 'open_release_notes',
+      action_id: RELEASE_NOTES_ACTION,
       text: { type: 'plain_text', text: 'Release notes' },
       url: summary.url,
     },

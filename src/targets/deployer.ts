@@ -17,7 +17,10 @@ export interface PullProgress {
 
 /** The running Checkstack as the platform sees it. */
 export interface DeployedInstance {
-  /** The platform's id for it (Docker container id, Kubernetes pod name). */
+  /**
+   * The platform's id for what runs: the Docker container id; on Kubernetes the Deployment's uid and its pod template
+   * (`<uid>/<pod-template-hash>`), never a pod, so a rescheduled pod or another replica is the same instance.
+   */
   id: string;
   /** Its name (container name, deployment name): what operators type. */
   name: string;

@@ -60,6 +60,8 @@ export interface KubernetesDeployerOptions {
 }
 
 const REVISION = 'deployment.kubernetes.io/revision';
+/** The label the Deployment controller gives a ReplicaSet and its pods: a hash of their pod template. */
+const POD_TEMPLATE_HASH = 'pod-template-hash';
 const CHANGE_CAUSE = 'kubernetes.io/change-cause';
 const KEY_VAR = 'ENCRYPTION_MASTER_KEY';
 const FIELD_MANAGER = 'checkstack-chatops';
@@ -197,15 +199,42 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
     return pod?.status?.containerStatuses?.find((status) => status.name === target.container);
   }
 
-  /** The pods of the Deployment's current ReplicaSet (the newest revision running its image), newest first. */
-  async function currentPods(deployment: V1Deployment): Promise<V1Pod[]> {
+  /**
+   * The ReplicaSet of the Deployment's pod template: the one at the Deployment's revision that runs its image, else
+   * the newest revision that runs it; undefined when none does (the history is gone, or the bot may not list them).
+   */
+  function currentReplicaSet(deployment: V1Deployment, sets: V1ReplicaSet[]): V1ReplicaSet | undefined {
     const image = containerOf(deployment).image;
-    const sets = await listReplicaSets(deployment);
+    const revision = Number(deployment.metadata?.annotations?.[REVISION]) || 0;
+    const running = sets.filter((rs) => templateImage(rs) === image);
+    return running.find((rs) => revisionOf(rs) === revision) ?? running[0];
+  }
+
+  /** The pods of the Deployment's current ReplicaSet (the newest revision running its image), newest first. */
+  async function currentPods(deployment: V1Deployment, sets?: V1ReplicaSet[]): Promise<V1Pod[]> {
+    const image = containerOf(deployment).image;
+    const replicaSets = sets ?? (await listReplicaSets(deployment));
     const pods = await listPods(deployment);
-    const current = sets.find((rs) => templateImage(rs) === image) ?? sets[0];
+    const current = currentReplicaSet(deployment, replicaSets) ?? replicaSets[0];
     const owned = current ? pods.filter((pod) => pod.metadata?.ownerReferences?.some((o) => o.uid === current.metadata?.uid)) : [];
     const chosen = owned.length > 0 ? owned : pods.filter((pod) => podImage(pod) === image);
     return chosen.sort((a, b) => timeOf(b.metadata?.creationTimestamp) - timeOf(a.metadata?.creationTimestamp));
+  }
+
+  /**
+   * Which Deployment and pod template run, as the upgrade's Re-check compares them: the Deployment's uid (one deleted
+   * and created again is another) and the `pod-template-hash` of its current ReplicaSet (the generation when none is
+   * found). Never a pod's name: pods come and go with drains, evictions and replicas, the template stays.
+   */
+  function instanceId(deployment: V1Deployment, current: V1ReplicaSet | undefined): string {
+    const uid = deployment.metadata?.uid ?? `${namespace}/${target.deployment}`;
+    const hash = current?.metadata?.labels?.[POD_TEMPLATE_HASH];
+    return `${uid}/${hash ?? `generation-${deployment.metadata?.generation ?? 0}`}`;
+  }
+
+  /** The pod to read a container's state or logs from: a ready one, else a running one, else the newest. */
+  function servingPod(pods: V1Pod[]): V1Pod | undefined {
+    return pods.find(isReady) ?? pods.find((pod) => containerStatus(pod)?.state?.running) ?? pods[0];
   }
 
   /**
@@ -300,12 +329,12 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
 
   async function toInstance(deployment: V1Deployment): Promise<DeployedInstance> {
     const container = containerOf(deployment);
-    const pods = await currentPods(deployment);
-    const ready = pods.find(isReady);
-    const status = containerStatus(ready ?? pods[0]);
+    const sets = await listReplicaSets(deployment);
+    const pods = await currentPods(deployment, sets);
+    const status = containerStatus(servingPod(pods));
     const image = container.image ?? '';
     return {
-      id: ready?.metadata?.name ?? deployment.metadata?.uid ?? target.deployment,
+      id: instanceId(deployment, currentReplicaSet(deployment, sets)),
       name: deployment.metadata?.name ?? target.deployment,
       image,
       tag: imageTag(image),
@@ -570,7 +599,7 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
   async function followLogs(since: Date, onLine: (line: LogLine) => void, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return;
     const deployment = await readDeployment();
-    const pod = (await currentPods(deployment))[0];
+    const pod = servingPod(await currentPods(deployment));
     const podName = pod?.metadata?.name;
     if (!podName) {
       throw new AppError('not_found', `Deployment \`${label}\` has no pod whose logs could be followed.`, { namespace, deployment: target.deployment });
@@ -632,7 +661,7 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
   async function state(): Promise<RuntimeState> {
     const deployment = await readDeployment();
     const pods = await currentPods(deployment);
-    const pod = pods[0];
+    const pod = servingPod(pods);
     const status = containerStatus(pod);
     if (!pod || !status) {
       return {

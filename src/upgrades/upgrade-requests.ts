@@ -7,8 +7,10 @@ import type { WebClient } from '@slack/web-api';
 import { isReadyUnknown } from '../checkstack/client.js';
 import type { ReleaseStore } from '../db/release-store.js';
 import type { ClickedUpgrade, UpgradeListing, UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
+import { withAdvisoryLock } from '../db/checked-out-client.js';
 import type { Pool } from '../db/pool.js';
 import {
+  allows,
   canCancel,
   checklistItems,
   confirmItem,
@@ -163,29 +165,20 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
    * lock, and always from the state read under the lock, so the last update Slack receives is the newest state.
    */
   async function refreshMessage(upgradeId: string, extra: { queuePosition?: number } = {}): Promise<void> {
-    const client = await deps.pool.connect();
-    // A checked-out client has no pool listener: without this, a dropped connection would crash the process.
-    let broken = false;
-    const onError = (err: Error) => {
-      broken = true;
-      logger.warn({ err: { message: err.message }, upgradeId }, 'postgres connection lost while updating a checklist message');
-    };
-    client.on('error', onError);
-    try {
-      await client.query(`SELECT pg_advisory_lock(hashtext('checklist-message'), hashtext($1))`, [upgradeId]);
-      try {
+    await withAdvisoryLock(
+      deps.pool,
+      { space: 'checklist-message', id: upgradeId },
+      {
+        wait: true,
+        onLost: (err) => logger.warn({ err: { message: err.message }, upgradeId }, 'postgres connection lost while updating a checklist message'),
+      },
+      async () => {
         const upgrade = await upgrades.byId(upgradeId);
         if (!upgrade?.messageTs) return;
         const message = await renderChecklist(upgrade, extra);
         await slack.chat.update({ channel: upgrade.channelId, ts: upgrade.messageTs, text: message.text, blocks: message.blocks as never });
-      } finally {
-        if (!broken) await client.query(`SELECT pg_advisory_unlock(hashtext('checklist-message'), hashtext($1))`, [upgradeId]).catch(() => undefined);
-      }
-    } finally {
-      client.off('error', onError);
-      // A broken connection is discarded; Postgres released its lock with it.
-      client.release(broken ? true : undefined);
-    }
+      },
+    );
   }
 
   async function renderChecklist(upgrade: UpgradeRecord, extra: { queuePosition?: number } = {}) {
@@ -332,7 +325,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     }
     const runtime = deps.targets.resolve(original?.target ?? input.targetName);
     if (!original || original.kind !== 'upgrade') throw new AppError('not_found', `Target \`${runtime.config.name}\` has no finished upgrade to roll back.`);
-    if (original.status !== 'succeeded' && original.status !== 'failed') {
+    if (!allows(original.status, 'rollback')) {
       throw new AppError('request_not_active', `The upgrade to \`${original.toVersion}\` is ${original.status}: only a finished upgrade (succeeded or failed) can be rolled back.`);
     }
     if (original.step === 'recheck' || original.step === 'git_record' || original.step === 'pull' || (original.step === 'recreate' && original.status === 'failed')) {
@@ -377,7 +370,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
    */
   async function autoRollback(original: UpgradeRecord, reason: string): Promise<void> {
     const rollback = await requestRollback({ userId: AUTO_ROLLBACK_ACTOR, channelId: original.channelId, teamDomain: original.teamDomain, ofUpgradeId: original.id });
-    const queued = await upgrades.transition(rollback.id, ['confirming'], 'queued', { startedBy: AUTO_ROLLBACK_ACTOR, statusDetail: `automatic rollback: ${reason}` });
+    const queued = await upgrades.apply(rollback.id, 'start', { startedBy: AUTO_ROLLBACK_ACTOR, statusDetail: `automatic rollback: ${reason}` });
     if (!queued) return;
     await deps.queues.upgrades.add('rollback', { upgradeId: queued.id, kind: 'rollback', doneStep: null }, { jobId: queued.id, attempts: 3 });
     if (original.messageTs) {
@@ -409,8 +402,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
 
   /** Expires a confirming request past its deadline; true when it did (the caller then refuses the click). */
   async function expireIfDue(upgrade: Pick<UpgradeRecord, 'id' | 'status' | 'expiresAt'>): Promise<boolean> {
-    if (upgrade.status !== 'confirming' || upgrade.expiresAt.getTime() > deps.now().getTime()) return false;
-    const expired = await upgrades.transition(upgrade.id, ['confirming'], 'expired', { statusDetail: 'no one started it within the time allowed' });
+    if (!allows(upgrade.status, 'expire') || upgrade.expiresAt.getTime() > deps.now().getTime()) return false;
+    const expired = await upgrades.apply(upgrade.id, 'expire', { statusDetail: 'no one started it within the time allowed' });
     if (expired) await refreshMessage(upgrade.id);
     return true;
   }
@@ -449,18 +442,18 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed.');
     const approvers = await deps.approvers.approvers();
     if (!approvers.has(userId)) throw new AppError('not_authorized', 'Only approvers can start an upgrade.');
-    if (upgrade.status !== 'confirming') throw new AppError('request_not_active', `This upgrade is already ${upgrade.status}; nothing changed.`);
+    if (!allows(upgrade.status, 'start')) throw new AppError('request_not_active', `This upgrade is already ${upgrade.status}; nothing changed.`);
     const state = clickedState(upgrade);
     if (!isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson })) {
       throw new AppError('request_not_active', 'Every checklist item must be confirmed first (with at least one confirmation by someone other than the requester, when a second person is required).');
     }
-    const queued = await upgrades.transition(upgrade.id, ['confirming'], 'queued', { startedBy: userId, statusDetail: null });
+    const queued = await upgrades.apply(upgrade.id, 'start', { startedBy: userId, statusDetail: null });
     if (!queued) throw new AppError('request_not_active', 'This upgrade was already started (or changed) by someone else; nothing changed.');
     try {
       // The job id is the upgrade id: a second add of the same upgrade is a no-op in BullMQ.
       await deps.queues.upgrades.add(queued.kind, { upgradeId: queued.id, kind: queued.kind, doneStep: null }, { jobId: queued.id, attempts: 3 });
     } catch (err) {
-      await upgrades.transition(upgrade.id, ['queued'], 'confirming', { statusDetail: 'could not be queued; press Start again' });
+      await upgrades.apply(upgrade.id, 'unqueue', { statusDetail: 'could not be queued; press Start again' });
       await refreshMessage(upgrade.id);
       throw err;
     }
@@ -483,7 +476,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       }
       throw new AppError('request_not_active', 'This upgrade is already running and cannot be stopped halfway. Follow its thread; if it fails, type `/checkstack rollback`.');
     }
-    const cancelled = await upgrades.transition(upgrade.id, ['confirming', 'queued'], 'cancelled', { statusDetail: `cancelled by <@${userId}>` });
+    const cancelled = await upgrades.apply(upgrade.id, 'cancel', { statusDetail: `cancelled by <@${userId}>` });
     if (!cancelled) throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
     if (upgrade.status === 'queued') {
       const job = await deps.queues.upgrades.raw.getJob(upgrade.id);
@@ -527,7 +520,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       try {
         const { current } = await inspectTarget(deps.targets.resolve(upgrade.target), logger);
         if (hasVersionChanged(upgrade.plan, current)) {
-          const invalidated = await upgrades.transition(upgrade.id, ['confirming'], 'expired', {
+          const invalidated = await upgrades.apply(upgrade.id, 'invalidate', {
             statusDetail: `the target's version changed underneath this request (now ${current.apiVersion ?? current.imageTag}); plan it again`,
           });
           if (invalidated) {

@@ -4,12 +4,13 @@ import { isReadyUnknown } from '../checkstack/client.js';
 import { runPostflightChecks } from '../checkstack/postflight-runner.js';
 import { describeProgress, waitForReady, type ReadyProgress } from '../checkstack/wait-for-ready.js';
 import type { PinRecord, StepRecord, UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
-import { isComplete } from '../domain/checklist.js';
+import { allows, isComplete } from '../domain/checklist.js';
 import type { CheckResult, PostflightVerdict } from '../domain/postflight.js';
 import { AppError, isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { ApproverResolver } from '../slack/approvers.js';
+import { failedRollbackDetail, failedRollbackText, type RunningNow } from '../slack/rollback-outcome.js';
 import type { ThreadReporter } from '../slack/thread-reporter.js';
 import type { PullProgress } from '../targets/deployer.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
@@ -99,6 +100,14 @@ function finishedText(step: StepName, durationMs: number, detail: string): strin
   return `✅ *${STEP_TITLES[step]}* finished in ${seconds(durationMs)}: ${detail}`;
 }
 
+/** An instance id as the thread shows it: each part of a Kubernetes `<uid>/<pod-template-hash>` cut like Docker's 12-character ids. */
+function shortId(id: string): string {
+  return id
+    .split('/')
+    .map((part) => part.slice(0, 12))
+    .join('/');
+}
+
 export function imageRef(upgrade: Pick<UpgradeRecord, 'toVersion'>, runtime: TargetRuntime): string {
   return `${runtime.config.image}:${upgrade.toVersion}`;
 }
@@ -140,7 +149,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       throw new AppError('request_not_active', `the target runs \`${instance.tag ?? instance.image}\`, not the planned \`${expectedTag}\``);
     }
     if (upgrade.kind === 'upgrade' && upgrade.instanceId && instance.id !== upgrade.instanceId) {
-      throw new AppError('request_not_active', `the ${runtime.deployer.kind === 'docker' ? 'container' : 'deployment'} changed since the plan (was ${upgrade.instanceId.slice(0, 12)}, now ${instance.id.slice(0, 12)})`);
+      throw new AppError('request_not_active', `the ${runtime.deployer.kind === 'docker' ? 'container' : 'deployment'} changed since the plan (was ${shortId(upgrade.instanceId)}, now ${shortId(instance.id)})`);
     }
     if (upgrade.kind === 'upgrade' && !instance.running) throw new AppError('request_not_active', `${instance.name} is not running`);
     const about = await runtime.checkstack.about().catch(() => null);
@@ -353,7 +362,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
 
   async function fail(upgrade: UpgradeRecord, runtime: TargetRuntime, step: StepName, reason: string, offerRollback: boolean, rollBackAutomatically = offerRollback): Promise<void> {
     const cleanup = await onStepFailed(upgrade, runtime, step);
-    const ended = await upgrades.transition(upgrade.id, ['running'], 'failed', { step, statusDetail: `${STEP_TITLES[step]}: ${reason}`, outcome: 'failed' });
+    const ended = await upgrades.apply(upgrade.id, 'fail', { step, statusDetail: `${STEP_TITLES[step]}: ${reason}`, outcome: 'failed' });
     if (!ended) return;
     deps.metrics?.upgrades.inc({ kind: upgrade.kind, result: 'failed' });
     const stillRuns = step === 'pull' || step === 'recreate' || step === 'recheck' || step === 'git_record';
@@ -365,11 +374,60 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       await post(upgrade, text);
     }
     await deps.refreshMessage(upgrade.id);
+    await rollbackFailed(upgrade);
+  }
+
+  /** What the target runs now, read from it; or why it could not be read. */
+  async function runningNow(target: string): Promise<RunningNow> {
+    try {
+      const instance = await deps.targets.resolve(target).deployer.describe();
+      return { name: instance.name, image: instance.image, tag: instance.tag };
+    } catch (err) {
+      logger.warn({ err, target }, 'could not read what the target runs after a failed rollback');
+      return { error: isAppError(err) ? err.message : 'unexpected error (see the bot log)' };
+    }
+  }
+
+  /**
+   * A rollback that failed (at a step, or given up on) gives its upgrade back the status it had before, so a new
+   * `/checkstack rollback` can try again; both threads say what the target runs now, read from the target.
+   */
+  async function rollbackFailed(rollback: UpgradeRecord): Promise<void> {
+    if (rollback.kind !== 'rollback' || !rollback.rollbackOf) return;
+    const original = await upgrades.byId(rollback.rollbackOf);
+    if (!original) return;
+    const facts = { target: rollback.target, rollbackTo: rollback.toVersion, upgradedTo: original.toVersion, running: await runningNow(rollback.target) };
+    const restored = await upgrades.apply(original.id, 'rollback_failed', { statusDetail: failedRollbackDetail(facts) });
+    // Null: the upgrade was settled already (by the sweep, or it never got to rolling_back).
+    if (!restored) return;
+    const text = failedRollbackText({ ...facts, status: restored.status });
+    if (rollback.messageTs) await post(rollback, text);
+    if (restored.messageTs) await post(restored, text);
+    await deps.refreshMessage(restored.id);
+  }
+
+  /**
+   * Upgrades left `rolling_back` by a bot that stopped between ending their rollback and ending them: each gets the
+   * outcome its rollback had. The sweep calls it.
+   */
+  async function settleStrandedRollbacks(): Promise<string[]> {
+    const settled: string[] = [];
+    for (const { upgrade, rollback } of await upgrades.strandedRollbacks()) {
+      if (rollback.status === 'succeeded') {
+        if (!(await upgrades.apply(upgrade.id, 'rollback_succeeded', { statusDetail: `rolled back to ${rollback.toVersion}` }))) continue;
+        await deps.refreshMessage(upgrade.id);
+      } else {
+        await rollbackFailed(rollback);
+      }
+      logger.info({ upgradeId: upgrade.id, rollbackId: rollback.id, rollback: rollback.status }, 'settled an upgrade its rollback had left rolling back');
+      settled.push(upgrade.id);
+    }
+    return settled;
   }
 
   async function succeed(upgrade: UpgradeRecord, verdict: PostflightVerdict, detail: string): Promise<void> {
     if (verdict === 'failed') return;
-    const ended = await upgrades.transition(upgrade.id, ['running'], 'succeeded', {
+    const ended = await upgrades.apply(upgrade.id, 'succeed', {
       step: null,
       outcome: verdict,
       statusDetail: verdict === 'succeeded' ? `post-flight: ${detail}` : `with warnings; post-flight: ${detail}`,
@@ -377,7 +435,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     if (!ended) return;
     deps.metrics?.upgrades.inc({ kind: upgrade.kind, result: verdict });
     if (upgrade.kind === 'rollback' && upgrade.rollbackOf) {
-      await upgrades.transition(upgrade.rollbackOf, ['succeeded', 'failed', 'rolling_back'], 'rolled_back', { statusDetail: `rolled back to ${upgrade.toVersion}` });
+      await upgrades.apply(upgrade.rollbackOf, 'rollback_succeeded', { statusDetail: `rolled back to ${upgrade.toVersion}` });
       await deps.refreshMessage(upgrade.rollbackOf);
     }
     await post(upgrade, `${verdict === 'succeeded' ? '🎉' : '⚠️'} *${upgrade.kind === 'rollback' ? 'Rollback' : 'Upgrade'} ${verdict === 'succeeded' ? 'succeeded' : 'succeeded with warnings'}*: \`${upgrade.target}\` runs \`${upgrade.toVersion}\`. Post-flight: ${detail}.`);
@@ -403,14 +461,15 @@ export function createUpgradeRunner(deps: RunnerDeps) {
   ): Promise<'ended' | 'not_runnable' | 'interrupted'> {
     let upgrade = await upgrades.byId(upgradeId);
     if (!upgrade) return 'not_runnable';
-    if (upgrade.status !== 'queued' && upgrade.status !== 'running') return 'not_runnable';
+    if (!allows(upgrade.status, 'begin')) return 'not_runnable';
     const runtime = deps.targets.resolve(upgrade.target);
     const steps: readonly StepName[] = upgrade.kind === 'upgrade' ? UPGRADE_STEPS : ROLLBACK_STEPS;
 
-    upgrade = await upgrades.transition(upgrade.id, ['queued', 'running'], 'running', {});
+    upgrade = await upgrades.apply(upgrade.id, 'begin');
     if (!upgrade) return 'not_runnable';
     if (upgrade.kind === 'rollback' && upgrade.rollbackOf) {
-      await upgrades.transition(upgrade.rollbackOf, ['succeeded', 'failed'], 'rolling_back', {});
+      // A new detail: the one of an earlier failed rollback would say the wrong thing while this one runs.
+      await upgrades.apply(upgrade.rollbackOf, 'rollback', { statusDetail: `to ${upgrade.toVersion}` });
       await deps.refreshMessage(upgrade.rollbackOf);
     }
     const startIndex = doneStep ? steps.indexOf(doneStep as StepName) + 1 : 0;
@@ -521,16 +580,17 @@ export function createUpgradeRunner(deps: RunnerDeps) {
   /** Marks an upgrade failed when its job gives up for good (attempts exhausted outside any step). */
   async function abandon(upgradeId: string, reason: string): Promise<void> {
     const upgrade = await upgrades.byId(upgradeId);
-    if (!upgrade || (upgrade.status !== 'running' && upgrade.status !== 'queued')) return;
-    const ended = await upgrades.transition(upgradeId, ['running', 'queued'], 'failed', { statusDetail: reason, outcome: 'failed' });
+    if (!upgrade || !allows(upgrade.status, 'abandon')) return;
+    const ended = await upgrades.apply(upgradeId, 'abandon', { statusDetail: reason, outcome: 'failed' });
     if (ended) deps.metrics?.upgrades.inc({ kind: ended.kind, result: 'failed' });
     if (ended?.messageTs) {
       await post(ended, `❌ *${ended.kind === 'rollback' ? 'Rollback' : 'Upgrade'} failed*${ended.step ? ` at *${STEP_TITLES[ended.step as StepName] ?? ended.step}*` : ''}: ${reason}`);
       await deps.refreshMessage(upgradeId);
     }
+    if (ended) await rollbackFailed(ended);
   }
 
-  return { run, abandon };
+  return { run, abandon, settleStrandedRollbacks };
 }
 
 export type UpgradeRunner = ReturnType<typeof createUpgradeRunner>;

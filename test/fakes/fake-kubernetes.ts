@@ -239,6 +239,31 @@ export class FakeKubernetes {
     this.recomputeStatus();
   }
 
+  /**
+   * A pod goes away and its ReplicaSet makes another, as after a node drain or an eviction: a new name, the same
+   * template, running and ready at once. Default: the newest pod.
+   */
+  replacePod(name: string = this.livePods()[0]!.metadata!.name!): V1Pod {
+    const old = this.pods.find((pod) => pod.metadata!.name === name);
+    if (!old) throw new Error(`fake-kubernetes: no pod "${name}" to replace`);
+    const rs = this.replicaSets.find((candidate) => candidate.metadata!.uid === ownerUid(old))!;
+    this.endLogs(name);
+    this.pods = this.pods.filter((pod) => pod !== old);
+    const pod = this.createPod(rs, 'running');
+    this.pods.push(pod);
+    this.recomputeStatus();
+    return pod;
+  }
+
+  /** A pod's readiness probe starts failing (`false`) or passes again (`true`); its container keeps running. */
+  setPodReady(name: string, ready: boolean): void {
+    const pod = this.pods.find((candidate) => candidate.metadata!.name === name);
+    if (!pod) throw new Error(`fake-kubernetes: no pod "${name}"`);
+    this.containerStatusOf(pod).ready = ready;
+    pod.status!.conditions = [{ type: 'Ready', status: ready ? 'True' : 'False' }];
+    this.recomputeStatus();
+  }
+
   /** One step of the Deployment controller and the kubelet. */
   advanceRollout(): void {
     const generation = this.deployment.metadata!.generation!;

@@ -58,6 +58,13 @@ function deployerFor(fake: FakeKubernetes, options: Partial<KubernetesDeployerOp
   });
 }
 
+/** The `pod-template-hash` of the ReplicaSet that runs the Deployment's template now. */
+function currentHash(fake: FakeKubernetes): string {
+  const revision = fake.deployment.metadata!.annotations![REVISION];
+  const current = fake.replicaSets.find((rs) => rs.metadata!.annotations![REVISION] === revision)!;
+  return current.metadata!.labels!['pod-template-hash']!;
+}
+
 async function rejection(promise: Promise<unknown>): Promise<AppError> {
   const err = await promise.then(
     () => {
@@ -81,14 +88,13 @@ describe('Kubernetes deployer', () => {
   });
 
   describe('describe', () => {
-    it('reports the image tag, the ready pod and the fingerprint of the key in the referenced Secret', async () => {
+    it('reports the image tag, the Deployment and its pod template, and the fingerprint of the key in the referenced Secret', async () => {
       const fake = await startFake();
 
       const instance = await deployerFor(fake).describe();
 
-      const pod = fake.livePods()[0]!;
       expect(instance).toMatchObject({
-        id: pod.metadata!.name,
+        id: `${fake.deployment.metadata!.uid}/${currentHash(fake)}`,
         name: 'checkstack',
         image: image(OLD),
         tag: OLD,
@@ -99,6 +105,45 @@ describe('Kubernetes deployer', () => {
       expect(instance.imageId).toMatch(/^ghcr\.io\/enyineer\/checkstack@sha256:[0-9a-f]{64}$/);
       expect(instance.startedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
       expect(fake.requestsFor('get', 'secrets').map((request) => request.name)).toEqual([SECRET]);
+    });
+
+    it('is the same instance after its pod was replaced (a drain, an eviction), and another after a new pod template', async () => {
+      const fake = await startFake({ autoRollout: true });
+      const deployer = deployerFor(fake);
+      const before = await deployer.describe();
+      const podBefore = fake.livePods()[0]!.metadata!.name;
+
+      const replacement = fake.replacePod();
+
+      expect(replacement.metadata!.name).not.toBe(podBefore);
+      expect(fake.livePods().map((pod) => pod.metadata!.name)).toEqual([replacement.metadata!.name]);
+      expect((await deployer.describe()).id).toBe(before.id);
+      await deployer.replace({ image: image(NEW), version: NEW });
+      const after = await deployer.describe();
+      expect(after.id).not.toBe(before.id);
+      expect(after.id).toBe(`${fake.deployment.metadata!.uid}/${currentHash(fake)}`);
+    });
+
+    it('gives three replicas one id whichever pod is newest or ready, and counts their restarts together', async () => {
+      const fake = await startFake({ replicas: 3, strategy: 'RollingUpdate' });
+      const deployer = deployerFor(fake);
+      const ids = [(await deployer.describe()).id];
+
+      // The pod a read would have picked goes away, another stops being ready, a third is replaced too.
+      const [newest, second, third] = fake.livePods().map((pod) => pod.metadata!.name!);
+      fake.replacePod(newest);
+      ids.push((await deployer.describe()).id);
+      fake.setPodReady(fake.livePods()[0]!.metadata!.name!, false);
+      ids.push((await deployer.describe()).id);
+      fake.replacePod(third);
+      ids.push((await deployer.describe()).id);
+
+      expect(new Set(ids)).toEqual(new Set([`${fake.deployment.metadata!.uid}/${currentHash(fake)}`]));
+      expect(fake.livePods()).toHaveLength(3);
+      expect(fake.livePods().map((pod) => pod.metadata!.name)).toContain(second);
+      const state = await deployer.state();
+      // Read from a pod that serves, not from the newest one, which is not ready.
+      expect(state).toMatchObject({ running: true, health: 'healthy', restartCount: 0 });
     });
 
     it('takes the key from an envFrom Secret, honouring its prefix', async () => {
@@ -229,7 +274,7 @@ describe('Kubernetes deployer', () => {
       expect(steps).toEqual(['created', 'started']);
       const oldReplicaSet = fake.replicaSets.find((rs) => rs.spec!.template!.spec!.containers[0]!.image === image(OLD))!;
       expect(result).toMatchObject({ previousImage: image(OLD), keptAs: oldReplicaSet.metadata!.name, alreadyDone: false });
-      expect(result.instance).toMatchObject({ tag: NEW, running: true, id: fake.livePods()[0]!.metadata!.name });
+      expect(result.instance).toMatchObject({ tag: NEW, running: true, id: `${fake.deployment.metadata!.uid}/${currentHash(fake)}` });
     });
 
     it('waits for the old replicas of a RollingUpdate to go before it returns', async () => {

@@ -318,6 +318,27 @@ describe('/checkstack upgrade: plan, checklist and approvals', () => {
     expect(historyText).toMatch(/cancelled/);
   });
 
+  it("acks a click on an announcement's Release notes link, and does nothing else", async () => {
+    const stored = await t.bot.deps.db.releases.byTag('v0.30.0');
+    const announcement = announcementMessage(stored!.summary, { publishedAt: null, prerelease: false }, { state: 'published', planUpgradeButton: { actionId: PLAN_UPGRADE_ACTION, value: '0.30.0' } });
+    const posted = await t.bot.deps.slack.chat.postMessage({ channel: CHANNEL, text: announcement.text, blocks: announcement.blocks as never });
+    const message = t.slack.message(CHANNEL, posted.ts!)!;
+    const before = { messages: t.slack.messages().length, upgrades: (await rows(`SELECT id FROM upgrades`)).length, audit: (await rows(`SELECT id FROM audit_log`)).length };
+
+    const click = await t.driver.click(message, 'open_release_notes', { user: MEMBER });
+
+    expect(click.status).toBe(200);
+    expect(click.text).toBe('');
+    // A command answered after the click: had the click replied, its reply would be in by now.
+    const help = await t.driver.slashCommand('/checkstack', 'help', { user: MEMBER, channel: CHANNEL });
+    await ephemeralReply(help.responseUrl);
+    expect(t.slack.responses().filter((r) => r.url === click.responseUrl)).toEqual([]);
+    expect(t.slack.messages().length).toBe(before.messages);
+    expect((await rows(`SELECT id FROM upgrades`)).length).toBe(before.upgrades);
+    expect((await rows(`SELECT action FROM audit_log ORDER BY id`)).slice(before.audit).filter((r) => r.action !== 'help')).toEqual([]);
+    expect(t.logs.text()).not.toMatch(/not acknowledged/);
+  });
+
   it("plans the upgrade from an announcement's Plan upgrade button, for the default target, as its clicker", async () => {
     const stored = await t.bot.deps.db.releases.byTag('v0.30.0');
     const announcement = announcementMessage(stored!.summary, { publishedAt: null, prerelease: false }, { state: 'published', planUpgradeButton: { actionId: PLAN_UPGRADE_ACTION, value: '0.30.0' } });

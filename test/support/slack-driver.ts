@@ -183,6 +183,8 @@ export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
       action_ts: (Date.now() / 1000).toFixed(6),
     };
     if (found.element.style !== undefined) action.style = found.element.style;
+    // A link button opens its URL in the browser, and Slack still sends the click, with the URL and no value.
+    if (found.element.url !== undefined) action.url = found.element.url;
     const payload: Record<string, unknown> = {
       type: 'block_actions',
       user: { id: opts.user, username: user?.name ?? opts.user, name: user?.name ?? opts.user, team_id: fakeSlack.teamId },

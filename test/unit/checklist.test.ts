@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import {
+  PREVIOUS,
   TRANSITIONS,
   UPGRADE_EVENTS,
   UPGRADE_STATUSES,
@@ -13,7 +14,10 @@ import {
   isComplete,
   isExpired,
   newChecklistState,
+  allows,
+  remembersPrevious,
   transition,
+  transitionsOf,
   type AutomaticCheck,
   type ChecklistState,
   type UpgradeEvent,
@@ -200,24 +204,49 @@ describe('approvals', () => {
 });
 
 describe('the upgrade state machine', () => {
-  const LEGAL: [UpgradeStatus, UpgradeEvent, UpgradeStatus][] = [
+  // Every status change production makes, and nothing else: the store derives its conditional updates from this table.
+  const LEGAL: [UpgradeStatus, UpgradeEvent, UpgradeStatus | typeof PREVIOUS][] = [
     ['confirming', 'start', 'queued'],
     ['confirming', 'cancel', 'cancelled'],
     ['confirming', 'expire', 'expired'],
     ['confirming', 'invalidate', 'expired'],
+    ['queued', 'unqueue', 'confirming'],
     ['queued', 'begin', 'running'],
     ['queued', 'cancel', 'cancelled'],
-    ['queued', 'invalidate', 'expired'],
+    ['queued', 'abandon', 'failed'],
+    ['running', 'begin', 'running'],
+    ['running', 'withdraw', 'cancelled'],
     ['running', 'succeed', 'succeeded'],
     ['running', 'fail', 'failed'],
+    ['running', 'abandon', 'failed'],
     ['succeeded', 'rollback', 'rolling_back'],
     ['failed', 'rollback', 'rolling_back'],
     ['rolling_back', 'rollback_succeeded', 'rolled_back'],
-    ['rolling_back', 'rollback_failed', 'failed'],
+    ['rolling_back', 'rollback_failed', PREVIOUS],
   ];
 
-  it.each(LEGAL)('%s --%s--> %s', (from, event, to) => {
+  it.each(LEGAL.filter((row) => row[2] !== PREVIOUS))('%s --%s--> %s', (from, event, to) => {
     expect(transition(from, event)).toBe(to);
+  });
+
+  it('returns a failed rollback to the status its upgrade had before, succeeded or failed', () => {
+    expect(transition('rolling_back', 'rollback_failed', 'succeeded')).toBe('succeeded');
+    expect(transition('rolling_back', 'rollback_failed', 'failed')).toBe('failed');
+  });
+
+  it('refuses to return a failed rollback to a status a rollback cannot start from, or to none', () => {
+    for (const previous of [null, undefined, 'running', 'rolling_back', 'rolled_back'] as const) {
+      expect(() => transition('rolling_back', 'rollback_failed', previous), String(previous)).toThrow(expect.objectContaining({ code: 'request_not_active' }));
+    }
+  });
+
+  it('remembers where an upgrade came from only when it enters a status it can return from', () => {
+    expect(UPGRADE_STATUSES.filter(remembersPrevious)).toEqual(['rolling_back']);
+  });
+
+  it('lets a new rollback follow a failed one', () => {
+    const back = transition('rolling_back', 'rollback_failed', 'succeeded');
+    expect(transition(back, 'rollback')).toBe('rolling_back');
   });
 
   it('refuses every other pair with request_not_active', () => {
@@ -225,6 +254,7 @@ describe('the upgrade state machine', () => {
     let refused = 0;
     for (const from of UPGRADE_STATUSES) {
       for (const event of UPGRADE_EVENTS) {
+        expect(allows(from, event), `${from}/${event}`).toBe(legal.has(`${from}/${event}`));
         if (legal.has(`${from}/${event}`)) continue;
         expect(() => transition(from, event), `${from}/${event}`).toThrow(AppError);
         expect(() => transition(from, event)).toThrow(expect.objectContaining({ code: 'request_not_active' }));
@@ -234,12 +264,15 @@ describe('the upgrade state machine', () => {
     expect(refused).toBe(UPGRADE_STATUSES.length * UPGRADE_EVENTS.length - LEGAL.length);
   });
 
-  it('has exactly the legal transitions in its table', () => {
-    const table = Object.entries(TRANSITIONS).flatMap(([from, events]) =>
-      Object.entries(events).map(([event, to]) => [from, event, to]),
-    );
+  it('has exactly the legal transitions in its table, and lists each by event as the store reads them', () => {
+    const table = Object.entries(TRANSITIONS).flatMap(([from, events]) => Object.entries(events).map(([event, to]) => [from, event, to]));
 
+    expect(table).toEqual(expect.arrayContaining(LEGAL));
     expect(table).toHaveLength(LEGAL.length);
+    for (const event of UPGRADE_EVENTS) {
+      expect(transitionsOf(event), event).toEqual(LEGAL.filter(([, e]) => e === event).map(([from, , to]) => ({ from, to })));
+      expect(transitionsOf(event).length, `${event} is used`).toBeGreaterThan(0);
+    }
   });
 
   it('says why a running upgrade cannot be cancelled and what to do instead', () => {

@@ -9,13 +9,13 @@ describe('clickRouter: every button behind one Bolt listener', () => {
     { actionId: { prefix: 'confirm:' }, action: 'confirm', handler: noop },
     { actionId: 'start_upgrade', action: 'start', handler: noop },
     { actionId: 'a.b', action: 'dotted', handler: noop },
-  ]);
+  ], ['open_release_notes']);
 
   it('matches each exact id and every id under a prefix', () => {
-    for (const id of ['start_upgrade', 'confirm:backup', 'confirm:', 'a.b']) expect(actionIds.test(id), id).toBe(true);
+    for (const id of ['start_upgrade', 'confirm:backup', 'confirm:', 'a.b', 'open_release_notes']) expect(actionIds.test(id), id).toBe(true);
   });
 
   it('does not match ids that merely start or end like one, nor regex look-alikes', () => {
-    for (const id of ['start_upgrade_now', 'xstart_upgrade', 'xconfirm:backup', 'confirm', 'aXb', 'a.bc', '']) expect(actionIds.test(id), id).toBe(false);
+    for (const id of ['start_upgrade_now', 'xstart_upgrade', 'xconfirm:backup', 'confirm', 'aXb', 'a.bc', 'open_release_notes_now', '']) expect(actionIds.test(id), id).toBe(false);
   });
 });
