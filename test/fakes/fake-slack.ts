@@ -205,6 +205,8 @@ export interface FakeSlack {
   responseUrl(context?: ResponseUrlContext): string;
   /** The next `n` calls of `method` (`'*'` for any, `'response_url'` for response_urls) get `fault`. */
   failNext(method: string, n?: number, fault?: FakeSlackFault): void;
+  /** The next `n` calls of `method` whose arguments `matches` get `fault`; other calls are answered as usual. */
+  failWhen(method: string, matches: (args: Record<string, unknown>) => boolean, n?: number, fault?: FakeSlackFault): void;
   setUsergroupMembers(usergroup: string, users: string[]): void;
   /** Every payload that broke Slack's rules since the last `takeViolations()`. */
   violations(): FakeSlackViolation[];
@@ -496,7 +498,14 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     return ephemeral;
   };
 
-  const takeFault = (method: string): FakeSlackFault | undefined => {
+  const conditionalFaults: Array<{ method: string; matches: (args: Record<string, unknown>) => boolean; left: number; fault: FakeSlackFault }> = [];
+
+  const takeFault = (method: string, args?: Record<string, unknown>): FakeSlackFault | undefined => {
+    const conditional = args && conditionalFaults.find((c) => c.method === method && c.left > 0 && c.matches(args));
+    if (conditional) {
+      conditional.left -= 1;
+      return { ...conditional.fault };
+    }
     for (const key of [method, '*']) {
       const queue = faults.get(key);
       const fault = queue?.shift();
@@ -524,7 +533,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       return;
     }
 
-    const fault = takeFault(method);
+    const fault = takeFault(method, args);
     if (fault?.delayMs) await sleep(fault.delayMs);
     if (fault && (fault.status !== undefined || fault.retryAfter !== undefined || fault.error !== undefined)) {
       const status = fault.status ?? (fault.retryAfter !== undefined ? 429 : fault.error !== undefined ? 200 : 500);
@@ -752,6 +761,9 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       const id = randomUUID();
       responseContexts.set(id, { ...context });
       return `${base}/response/${id}`;
+    },
+    failWhen: (method, matches, n = 1, fault = { status: 500 }) => {
+      conditionalFaults.push({ method, matches, left: n, fault });
     },
     failNext: (method, n = 1, fault = { status: 500 }) => {
       const queue = faults.get(method) ?? [];
