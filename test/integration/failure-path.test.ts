@@ -9,6 +9,7 @@ import { FakeKubernetes, kubeConfigFor } from '../fakes/fake-kubernetes.js';
 import type { FakeMessage } from '../fakes/fake-slack.js';
 import { loadFixtureReleases } from '../support/fixtures.js';
 import { waitForQueueIdle } from '../support/queues.js';
+import { staticDeployer } from '../support/static-deployer.js';
 import { startTestBot, type TestBot } from '../support/test-bot.js';
 import { upgradeFlow } from '../support/upgrade-flow.js';
 
@@ -187,4 +188,78 @@ targets:
     expect(text).toContain('Readiness: not ready after');
     expect(text).not.toContain('<!channel>');
   }, 30_000);
+});
+
+describe('an error in a step that nobody foresaw', () => {
+  const RAW = "Cannot read properties of undefined (reading 'internal-detail-7f3a')";
+  let github: FakeGithub;
+  let checkstack: FakeCheckstack;
+  let t: TestBot;
+  let broken = false;
+  const deployer = staticDeployer({ tag: '0.28.0' });
+  const describeInstance = deployer.describe;
+  deployer.describe = async () => {
+    if (broken) throw new TypeError(RAW);
+    return describeInstance();
+  };
+
+  beforeAll(async () => {
+    github = await startFakeGithub({ releases: loadFixtureReleases() });
+    checkstack = await startFakeCheckstack({ state: { releaseVersion: '0.28.0' } });
+    t = await startTestBot({
+      env: { GITHUB_API_URL: github.url, RELEASE_POLL_INTERVAL: '3600' },
+      configYaml: `approvers:
+  users: [${REQUESTER}, ${APPROVER}]
+targets:
+  - name: prod
+    baseUrl: ${checkstack.url}
+    docker: { container: checkstack }
+`,
+      deployers: { docker: () => deployer },
+    });
+    await waitForQueueIdle(t.bot.deps.queues.releases);
+  }, 60_000);
+
+  afterAll(async () => {
+    await t?.close();
+    await Promise.all([github?.close(), checkstack?.close()]);
+  });
+
+  it('is shown in the thread by a reference id, on every attempt, and the log has the error and its stack under that id', async () => {
+    const flow = upgradeFlow({ slack: t.slack, channel: CHANNEL, requester: REQUESTER, approver: APPROVER });
+    const message = await flow.request(t.driver, 'upgrade 0.30.0');
+    broken = true;
+    await flow.confirmAndStart(t.driver, message);
+
+    expect(await flow.finalState(message, 60_000)).toBe('failed');
+    const replies = t.slack.threadReplies(message.ts).flatMap((m) => m.versions.map((v) => v.text ?? ''));
+    const retries = replies.filter((text) => /hit an unexpected error/.test(text)).map((text) => /reference `([0-9a-f]{8})`/.exec(text)?.[1]);
+    const failed = replies.find((text) => /^❌ \*Upgrade failed\* at \*Re-check\*/.test(text)) ?? '';
+    const finalId = /reference `([0-9a-f]{8})`/.exec(failed)?.[1];
+    expect(retries).toHaveLength(2);
+    expect(finalId).toBeDefined();
+    expect(new Set([...retries, finalId]).size).toBe(3);
+    expect(flow.current(message).blocks?.map((b) => JSON.stringify(b)).join('')).toContain(`reference \`${finalId}\``);
+    expect(JSON.stringify(t.slack.calls())).not.toContain('internal-detail-7f3a');
+    const logged = t.logs.entries().filter((e) => e.msg === 'upgrade step hit an unexpected error');
+    expect(logged.map((e) => e.referenceId)).toEqual([...retries, finalId]);
+    for (const entry of logged) expect((entry.err as { stack?: string }).stack).toMatch(/TypeError: Cannot read properties of undefined \(reading 'internal-detail-7f3a'\)/);
+  }, 90_000);
+
+  it('marks a job BullMQ gave up on failed, with a reference id in the thread and the error under it in the log', async () => {
+    broken = false;
+    const flow = upgradeFlow({ slack: t.slack, channel: CHANNEL, requester: REQUESTER, approver: APPROVER });
+    const message = await flow.request(t.driver, 'upgrade 0.30.0');
+    // Every attempt dies before its first step can start: Slack refuses the step's first reply.
+    t.slack.failWhen('chat.postMessage', (args) => args.thread_ts === message.ts && /started/.test(String(args.text)), 3, { error: 'fatal_error' });
+    await flow.confirmAndStart(t.driver, message);
+
+    expect(await flow.finalState(message, 60_000)).toBe('failed');
+    const gaveUp = await t.slack.waitFor(() => t.slack.threadReplies(message.ts).find((m) => /gave up/.test(m.text ?? '')), 20_000);
+    const referenceId = /reference `([0-9a-f]{8})`/.exec(gaveUp.text ?? '')?.[1];
+    expect(gaveUp.text).toMatch(/^❌ \*Upgrade failed\* at \*Re-check\*: the job gave up after 3 attempts \(reference `[0-9a-f]{8}`; the details are in the bot's log\)$/);
+    expect(JSON.stringify(flow.current(message).blocks)).toContain(`the job gave up after 3 attempts (reference ${referenceId})`);
+    const logged = t.logs.entries().find((e) => e.msg === 'upgrade job given up');
+    expect(logged).toMatchObject({ referenceId, err: { message: expect.stringMatching(/Slack did not accept a reply/) } });
+  }, 90_000);
 });
