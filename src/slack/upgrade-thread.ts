@@ -3,6 +3,7 @@
 // are escaped and clipped here, and each outcome has a short form for when Slack refuses the full one.
 import { ACTION_IDS } from './checklist-message.js';
 import { escapeMrkdwn, outside } from './clip.js';
+import { mention } from './command-replies.js';
 
 export interface ThreadText {
   text: string;
@@ -89,7 +90,6 @@ export function autoRollbackText(reason: string, rollbackLink: string | undefine
 
 /** In the original upgrade's thread, when someone asks for its rollback. */
 export function rollbackRequestedText(userId: string, toVersion: string, checklistLink: string | undefined): string {
-  const who = /^[UW][A-Z0-9]{2,20}$/.test(userId) ? `<@${userId}>` : `\`${escapeMrkdwn(userId)}\``;
   const link = checklistLink ? `: <${checklistLink}|its checklist>` : '';
-  return `↩️ ${who} requested a rollback to \`${escapeMrkdwn(toVersion)}\`${link}.`;
+  return `↩️ ${mention(userId)} requested a rollback to \`${escapeMrkdwn(toVersion)}\`${link}.`;
 }

@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics.js';
 import type { ApproverResolver } from '../slack/approvers.js';
 import { ACTION_IDS } from '../slack/checklist-message.js';
 import type { ThreadReporter } from '../slack/thread-reporter.js';
+import { outside } from '../slack/clip.js';
 import { abandonedText, failureMessage, stepFailedText, stepRetryingText, successText, unexpectedReason, type ThreadText } from '../slack/upgrade-thread.js';
 import type { PullProgress } from '../targets/deployer.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
@@ -34,6 +35,9 @@ const STEP_TITLES: Record<StepName, string> = {
 };
 
 export const ROLLBACK_ACTION = ACTION_IDS.rollback;
+
+/** Characters of what Checkstack says (a readiness answer, a check's detail) a progress line shows. */
+const READINESS_SHOWN = 1500;
 
 export interface RunnerDeps {
   upgrades: UpgradeStore;
@@ -307,7 +311,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
         sleep: (ms) => deps.sleep(ms, signal),
         onProgress: async (answer) => {
           last = answer;
-          await progress(`⏳ *Readiness*: ${describeProgress(answer)}`);
+          await progress(`⏳ *Readiness*: ${outside(describeProgress(answer), READINESS_SHOWN)}`);
         },
         logger,
       });
@@ -339,7 +343,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       runningImageTag: instance?.tag ?? null,
       logger,
       onResult: async (result, durationMs) => {
-        const text = `${OUTCOME_ICON[result.outcome]} *${result.name}*: ${result.detail} (${seconds(durationMs)})`;
+        const text = `${OUTCOME_ICON[result.outcome]} *${result.name}*: ${outside(result.detail, READINESS_SHOWN)} (${seconds(durationMs)})`;
         // Results a killed run already posted are updated in place: the thread shows each check once.
         const earlier = earlierReplies[result.name];
         if (earlier) return reporter.update(upgrade.channelId, earlier, { text });
