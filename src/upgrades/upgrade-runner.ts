@@ -391,7 +391,10 @@ export function createUpgradeRunner(deps: RunnerDeps) {
    */
   async function fail(upgrade: UpgradeRecord, runtime: TargetRuntime, step: StepName, reason: string, offerRollback: boolean, rollBackAutomatically = offerRollback): Promise<void> {
     const ended = await upgrades.transition(upgrade.id, ['running'], 'failed', { step, statusDetail: `${STEP_TITLES[step]}: ${reason}`, outcome: 'failed' });
-    const cleanup = await onStepFailed(upgrade, runtime, step);
+    const cleanup = await onStepFailed(upgrade, runtime, step).catch((err: unknown) => {
+      logger.error({ err, upgradeId: upgrade.id }, 'could not clean up after the failed step');
+      return '';
+    });
     if (!ended) return;
     deps.metrics?.upgrades.inc({ kind: upgrade.kind, result: 'failed' });
     try {
