@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Slack's rules hold in every test: see test/support/slack-rules.ts.
+    setupFiles: ['test/support/slack-rules.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 30_000,

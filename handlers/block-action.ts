@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Deps } from '../src/deps.js';
 import { escapeRegExp } from '../src/domain/regexp.js';
 import { AppError } from '../src/errors.js';
-import { acknowledge, runInteraction, type EphemeralReply, type InteractionResult } from '../src/slack/interaction.js';
+import { acknowledge, fitReply, runInteraction, type EphemeralReply, type InteractionResult } from '../src/slack/interaction.js';
 
 const MAX_VALUE = 2000;
 
@@ -78,8 +78,9 @@ function linkButton(deps: Deps): ClickListener {
 function blockAction(deps: Deps, action: string, handler: ClickHandler): ClickListener {
   return async ({ ack, body, respond, context }) => {
     await acknowledge(deps, 'action', () => ack(), context);
-    const reply = async (message: EphemeralReply) => {
-      await respond({ response_type: 'ephemeral', replace_original: false, text: message.text });
+    const reply = async (raw: EphemeralReply) => {
+      const message = fitReply(raw, deps.logger);
+      await respond({ response_type: 'ephemeral', replace_original: false, text: message.text, ...(message.blocks ? { blocks: message.blocks as never } : {}) });
     };
     const userId = typeof body?.user?.id === 'string' ? body.user.id.slice(0, 32) : 'unknown';
     const channelId = typeof body?.channel?.id === 'string' ? body.channel.id.slice(0, 32) : null;

@@ -3,7 +3,7 @@ import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt'
 import type { Deps } from '../src/deps.js';
 import { parseCommand, type Command, type CommandKind } from '../src/domain/command-grammar.js';
 import { AppError } from '../src/errors.js';
-import { acknowledge, runInteraction, type EphemeralReply, type InteractionResult } from '../src/slack/interaction.js';
+import { acknowledge, fitReply, runInteraction, type EphemeralReply, type InteractionResult } from '../src/slack/interaction.js';
 
 export interface CommandContext<K extends CommandKind = CommandKind> {
   command: Extract<Command, { kind: K }>;
@@ -31,7 +31,8 @@ function auditText(text: string): string {
 export function checkstackCommand(deps: Deps, subcommands: SubcommandHandlers) {
   return async ({ command, ack, respond, context }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
     await acknowledge(deps, 'command', () => ack(), context);
-    const reply = async (message: EphemeralReply) => {
+    const reply = async (raw: EphemeralReply) => {
+      const message = fitReply(raw, deps.logger);
       await respond({ response_type: 'ephemeral', replace_original: false, text: message.text, ...(message.blocks ? { blocks: message.blocks as never } : {}) });
     };
     let action = 'unknown';

@@ -110,7 +110,7 @@ export function abandonGivenUpUpgrades(runner: Pick<UpgradeRunner, 'abandon'>, l
     if (!job || (job.name !== 'upgrade' && job.name !== 'rollback')) return;
     const stalled = /stalled more than allowable limit/.test(err.message);
     if (!stalled && job.attemptsMade < (job.opts.attempts ?? 1)) return;
-    const reason = stalled ? `the job stalled too often (its bot stopped mid-step repeatedly): ${err.message}` : `the job gave up after ${job.attemptsMade} attempts: ${err.message}`;
-    runner.abandon(String(job.data?.upgradeId ?? job.id), reason).catch((abandonErr: unknown) => logger.error({ err: abandonErr, jobId: job.id }, 'could not mark the abandoned upgrade failed'));
+    const summary = stalled ? 'the job stalled too often (its bot stopped mid-step repeatedly)' : `the job gave up after ${job.attemptsMade} attempts`;
+    runner.abandon(String(job.data?.upgradeId ?? job.id), summary, err).catch((abandonErr: unknown) => logger.error({ err: abandonErr, jobId: job.id }, 'could not mark the abandoned upgrade failed'));
   };
 }

@@ -87,6 +87,21 @@ export function createTargets(config: Config, logger: Logger, secrets?: SecretRe
   );
 }
 
+/**
+ * The bot's Slack Web API client, and the one layer that retries Slack calls: a 429 pauses its queue for the
+ * Retry-After seconds and sends the call again; 5xx answers and network errors are retried with backoff. Nothing
+ * on top of it (the thread reporter, the runner) retries a call again.
+ */
+export function createSlackClient(slack: Pick<Config['slack'], 'botToken' | 'apiUrl'>, transport: SlackTransport, logger: Logger): WebClient {
+  return new WebClient(slack.botToken, {
+    slackApiUrl: slack.apiUrl,
+    fetch: transport.fetch,
+    logger: slackLogger(logger, 'slack-web-api'),
+    retryConfig: webApi.retryPolicies.fiveRetriesInFiveMinutes,
+    rejectRateLimitedCalls: false,
+  });
+}
+
 export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdown = new AbortController()): Deps {
   const secrets = overrides.secrets ?? new SecretRegistry();
   secrets.register(...secretValues(config));
@@ -107,14 +122,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
   const releaseEtags = createStagedEtagStore(state);
   const repo = `${config.github.repo.owner}/${config.github.repo.name}`;
   const slackTransport = overrides.slackTransport ?? createSlackTransport();
-  const slack =
-    overrides.slack ??
-    new WebClient(config.slack.botToken, {
-      slackApiUrl: config.slack.apiUrl,
-      fetch: slackTransport.fetch,
-      logger: slackLogger(logger, 'slack-web-api'),
-      retryConfig: webApi.retryPolicies.fiveRetriesInFiveMinutes,
-    });
+  const slack = overrides.slack ?? createSlackClient(config.slack, slackTransport, logger);
   return {
     config,
     logger,

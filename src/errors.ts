@@ -1,4 +1,5 @@
 // Coded errors and the one mapping from a code to what a Slack user reads.
+import { randomBytes } from 'node:crypto';
 
 /**
  * Every error code, with what a Slack user reads for it: `own` when the error's message is written for the
@@ -51,6 +52,11 @@ export class AppError extends Error {
 
 export function isAppError(err: unknown): err is AppError {
   return err instanceof AppError;
+}
+
+/** A short id for an unexpected error: the user reads it, and the log has the stack under it. */
+export function newReferenceId(): string {
+  return randomBytes(4).toString('hex');
 }
 
 export interface UserMessage {

@@ -230,13 +230,16 @@ async function scheduleFollowUps(deps: Deps, reporter: ThreadReporter, upgrade: 
   if (upgrade.messageTs) {
     const seconds = runtime.config.postflight.logWatch;
     const text = `🔎 Watching the logs for ${seconds >= 120 ? `${Math.round(seconds / 60)} min` : `${seconds} s`}: fatal lines, restarts and exits are reported here at once.`;
-    await reporter.post(upgrade.channelId, upgrade.messageTs, {
-      text,
-      blocks: [
-        { type: 'section', text: { type: 'mrkdwn', text } },
-        logWatchStopButton(upgrade.id),
-      ] as never,
-    });
+    // The watch is queued: a reply Slack does not take must not keep the retention below from being scheduled.
+    await reporter
+      .post(upgrade.channelId, upgrade.messageTs, {
+        text,
+        blocks: [
+          { type: 'section', text: { type: 'mrkdwn', text } },
+          logWatchStopButton(upgrade.id),
+        ] as never,
+      })
+      .catch((err: unknown) => deps.logger.warn({ err, upgradeId: upgrade.id }, 'could not announce the log watch'));
   }
   if (upgrade.kind === 'upgrade') {
     await deps.queues.upgrades.add('retention', { upgradeId: upgrade.id }, { jobId: `retention-${upgrade.id}`, delay: runtime.config.postflight.retention * 1000 });

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { clipGraphemes } from '../domain/graphemes.js';
 
 export const DEFAULT_CHECKSTACK_TIMEOUT_MS = 10_000;
 
@@ -383,7 +384,7 @@ export function parseRetryAfter(value: string | null): number | undefined {
 
 function oneLine(text: string, max = 300): string {
   const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+  return clipGraphemes(flat, max);
 }
 
 function describeIssues(error: z.ZodError): string {

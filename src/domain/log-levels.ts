@@ -4,6 +4,7 @@
 // `error: message {"meta":…}`, the level wrapped in ANSI colour codes. Bun prints uncaught errors as
 // `error: message` followed by `at …` frames, and Node as `TypeError: message`. Operators often put a JSON
 // logger or a log shipper in front, so JSON lines (pino numeric levels, winston/bunyan string levels) count too.
+import { clipGraphemes } from './graphemes.js';
 
 export type LogLineLevel = 'fatal' | 'error' | 'warn' | 'info' | 'other';
 
@@ -210,7 +211,7 @@ export function maskSecrets(text: string): string {
 /** A log line as the thread may show it: colours gone, secrets masked, one line, at most `max` characters. */
 export function logLineForSlack(text: string, max = 300): string {
   const flat = maskSecrets(text.replace(ANSI, '')).replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+  return clipGraphemes(flat, max);
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {

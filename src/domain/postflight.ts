@@ -1,4 +1,5 @@
 // What each post-flight check concludes from the data the Checkstack API gave; pure, table-tested.
+import { clipGraphemes } from './graphemes.js';
 
 export const CHECK_NAMES = ['ready', 'version', 'ui', 'plugins', 'healthchecks', 'delivery'] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
@@ -21,7 +22,7 @@ export const DELIVERY_ACCESS_RULE = 'integration.integration.manage';
 
 export function oneLine(text: string, max = MAX_DETAIL): string {
   const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+  return clipGraphemes(flat, max);
 }
 
 function result(name: CheckName, outcome: CheckOutcome, detail: string): CheckResult {

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import semver from 'semver';
 import type { Audience, BreakingChange, Bump, GithubRelease, ReleaseSummary } from './release-types.js';
+import { clipGraphemes } from './graphemes.js';
 
 export type ChangelogBump = 'major' | 'minor' | 'patch';
 
@@ -414,7 +415,7 @@ function titleOf(text: string): string {
     .map(plainLine)
     .filter((line) => line && !isPackageNameOnly(line) && !isMarkerOnly(line));
   const sentence = firstSentence(lines[0] ?? '');
-  return sentence.length > TITLE_MAX ? `${sentence.slice(0, TITLE_MAX - 1).trimEnd()}…` : sentence;
+  return clipGraphemes(sentence, TITLE_MAX);
 }
 
 function plainLine(line: string): string {

@@ -2,6 +2,9 @@
 import { policyHint } from '../domain/bump-policy.js';
 import { flagNames } from '../domain/release-summary-text.js';
 import type { Audience, BreakingChange, ReleaseSummary } from '../domain/release-types.js';
+import { clipMrkdwn, clipPlain, escapeMrkdwn } from './clip.js';
+
+export { escapeMrkdwn };
 
 /**
  * The **Release notes** link button. Slack opens its URL and still sends the click (`block_actions`), which must be
@@ -65,13 +68,9 @@ export function announcementMessage(
   return { text: fallbackText(summary, options.state), blocks };
 }
 
-export function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
 function headerBlock(summary: ReleaseSummary, release: AnnouncementRelease, state: AnnouncementState): Block {
   const suffix = state === 'deleted' ? ' (deleted)' : release.prerelease ? ' (prerelease)' : '';
-  const text = clip(`Checkstack ${summary.version}${suffix}`, HEADER_LIMIT);
+  const text = clipPlain(`Checkstack ${summary.version}${suffix}`, HEADER_LIMIT);
   return { type: 'header', text: { type: 'plain_text', text, emoji: true } };
 }
 
@@ -137,11 +136,11 @@ function audienceSections(audience: Audience, total: number, lines: readonly str
 }
 
 function breakingLine(change: BreakingChange): string {
-  const shown = change.packages.slice(0, PACKAGES_SHOWN).map((name) => clip(name, PACKAGE_LIMIT)).join(', ');
+  const shown = change.packages.slice(0, PACKAGES_SHOWN).map((name) => clipPlain(name, PACKAGE_LIMIT)).join(', ');
   const more = change.packages.length > PACKAGES_SHOWN ? ` +${change.packages.length - PACKAGES_SHOWN} more` : '';
   const packages = change.packages.length > 0 ? ` · ${escapeMrkdwn(shown)}${more}` : '';
   // Titles are clipped before escaping so an entity is never cut in half.
-  return `• ${escapeMrkdwn(clip(change.title, TITLE_LIMIT))} (\`${escapeMrkdwn(clip(change.id, ID_LIMIT))}\`${packages})`;
+  return `• ${escapeMrkdwn(clipPlain(change.title, TITLE_LIMIT))} (\`${escapeMrkdwn(clipPlain(change.id, ID_LIMIT))}\`${packages})`;
 }
 
 function actionsBlock(summary: ReleaseSummary, options: AnnouncementOptions): Block {
@@ -178,15 +177,10 @@ function publishedDate(publishedAt: string | null): string {
 }
 
 function section(text: string): Block {
-  return { type: 'section', text: { type: 'mrkdwn', text: clip(text, TEXT_LIMIT) } };
+  return { type: 'section', text: { type: 'mrkdwn', text: clipMrkdwn(text, TEXT_LIMIT) } };
 }
 
 function context(text: string): Block {
-  return { type: 'context', elements: [{ type: 'mrkdwn', text: clip(text, TEXT_LIMIT) }] };
+  return { type: 'context', elements: [{ type: 'mrkdwn', text: clipMrkdwn(text, TEXT_LIMIT) }] };
 }
 
-/** Cuts to the limit without leaving half an `&amp;` entity behind. */
-function clip(text: string, limit: number): string {
-  if (text.length <= limit) return text;
-  return `${text.slice(0, limit - 1).replace(/&[a-z]*$/, '')}…`;
-}

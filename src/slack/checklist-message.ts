@@ -1,6 +1,7 @@
 // The parent message of an upgrade: its plan, the bot's own checks, the checklist with its buttons, and its state.
 import type { AutomaticCheck, ChecklistItem, ChecklistState, UpgradeStatus } from '../domain/checklist.js';
 import type { PlannedBreakingChange, UpgradePlan } from '../domain/upgrade-plan.js';
+import { clipMrkdwn, clipPlain, escapeMrkdwn } from './clip.js';
 
 export interface PlainTextObject {
   type: 'plain_text';
@@ -80,6 +81,8 @@ export interface ChecklistMessageView {
   /** A rollback request shows what a rollback can and cannot undo, and names itself so. */
   kind?: 'upgrade' | 'rollback';
   rollbackNotice?: string;
+  /** A failed upgrade that can be rolled back: the message offers the Roll back button. */
+  offerRollback?: boolean;
 }
 
 /** Joins the items of a plan with the confirmations recorded for them, for the view. */
@@ -108,6 +111,8 @@ export const ACTION_IDS = {
   confirm: (itemId: string) => `confirm:${itemId}`,
   start: 'start_upgrade',
   cancel: 'cancel_upgrade',
+  /** On a failed upgrade's parent message and its failure reply. */
+  rollback: 'rollback_upgrade',
 } as const;
 
 interface Budget {
@@ -233,6 +238,9 @@ function build(view: ChecklistMessageView, budget: Budget): SlackMessage {
       },
     });
   }
+  if (view.status === 'failed' && view.offerRollback && view.kind !== 'rollback') {
+    buttons.push({ type: 'button', action_id: ACTION_IDS.rollback, text: plain('Roll back', BLOCK_KIT_LIMITS.buttonText), value: buttonValue(view.upgradeId), style: 'danger' });
+  }
   if (buttons.length > 0) blocks.push({ type: 'actions', block_id: 'actions', elements: buttons });
 
   const text = `${noun(view)} ${target} from ${plan.from} to ${plan.to}: ${STATUS_WORD[view.status]}`;
@@ -275,7 +283,7 @@ function statusLine(view: ChecklistMessageView, budget: Budget): string {
     case 'succeeded':
       return `✅ *Succeeded*: ${esc(clip(view.target, 63))} runs ${plan.to}${detail}.${thread}`;
     case 'failed':
-      return `❌ *Failed*${step}${detail}. To go back, type \`/checkstack rollback ${esc(clip(view.target, 63))}\`.${thread}`;
+      return `❌ *Failed*${step}${detail}. To go back, ${view.offerRollback && view.kind !== 'rollback' ? 'press *Roll back* or ' : ''}type \`/checkstack rollback ${esc(clip(view.target, 63))}\`.${thread}`;
     case 'cancelled':
       return `🚫 *Cancelled*${detail}.`;
     case 'expired':
@@ -409,7 +417,7 @@ function section(blockId: string, text: string): SectionBlock {
 }
 
 function mrkdwn(text: string): MrkdwnObject {
-  return { type: 'mrkdwn', text: clip(text, BLOCK_KIT_LIMITS.sectionText) };
+  return { type: 'mrkdwn', text: clipMrkdwn(text, BLOCK_KIT_LIMITS.sectionText) };
 }
 
 function plain(text: string, max: number): PlainTextObject {
@@ -421,20 +429,15 @@ function buttonValue(upgradeId: string, itemId?: string): string {
 }
 
 /** Text from release notes and users may hold `<!channel>` or `&`: Slack wants these three escaped. */
-export function esc(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
+export const esc = escapeMrkdwn;
 
 function oneLine(text: string): string {
   return text.replace(/[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu, ' ').replace(/\s+/g, ' ').trim();
 }
 
-/** Cuts to `max` characters (code points), marking the cut with `…`. */
+/** Cuts to `max` characters on a grapheme boundary, marking the cut with `…` (before escaping: no entity is cut). */
 function clip(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const chars = Array.from(text);
-  if (chars.length <= max) return text;
-  return `${chars.slice(0, max - 1).join('')}…`;
+  return clipPlain(text, max);
 }
 
 function mention(userId: string): string {
@@ -474,7 +477,7 @@ function shrinkLargestSection(message: SlackMessage): SlackMessage {
   if (largest < 0 || size <= 100) return message;
   const blocks = message.blocks.map((block, index) =>
     index === largest && block.type === 'section'
-      ? { ...block, text: mrkdwn(clip(block.text.text, Math.floor(size / 2))) }
+      ? { ...block, text: { type: 'mrkdwn' as const, text: clipMrkdwn(block.text.text, Math.floor(size / 2)) } }
       : block,
   );
   return { ...message, blocks };

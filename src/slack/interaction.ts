@@ -1,9 +1,9 @@
 // Runs the work of a slash command or a click after its ack: the one place where errors become ephemeral
 // Slack text, every interaction is audited, and unexpected errors get a reference id that finds the stack in the log.
-import { randomBytes } from 'node:crypto';
 import type { Deps } from '../deps.js';
-import { isAppError, toUserMessage } from '../errors.js';
+import { isAppError, newReferenceId, toUserMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { fitMessage } from './clip.js';
 
 export interface EphemeralReply {
   text: string;
@@ -21,6 +21,13 @@ export interface Interaction {
   reply(message: EphemeralReply): Promise<void>;
 }
 
+/** An ephemeral answer within Slack's limits, whatever its handler put in it; a clip is logged (a presenter to fix). */
+export function fitReply(reply: EphemeralReply, logger: Pick<Logger, 'warn'>): EphemeralReply {
+  const { message, clipped } = fitMessage(reply);
+  if (clipped.length > 0) logger.warn({ clipped }, 'slack message clipped to fit slack limits');
+  return message;
+}
+
 export interface InteractionResult {
   outcome?: 'ok' | 'refused';
   upgradeId?: string | null;
@@ -36,10 +43,6 @@ export async function acknowledge(
 ): Promise<void> {
   await ack();
   if (typeof context.receivedAt === 'number') deps.metrics.ackLatency.observe({ kind }, (performance.now() - context.receivedAt) / 1000);
-}
-
-export function newReferenceId(): string {
-  return randomBytes(4).toString('hex');
 }
 
 export async function runInteraction(

@@ -1,17 +1,19 @@
 // Posts an upgrade's progress into its Slack thread and updates messages in place, coalescing rapid updates.
 //
-// Rate limits and outages are left to @slack/web-api's WebClient (8.x, `makeRequest`), which every call goes through:
-// - HTTP 429: with the default `rejectRateLimitedCalls: false` the client pauses its whole request queue for the
-//   `Retry-After` seconds, then retries the call under `retryConfig` (p-retry); nothing it sends starts before the
-//   pause ends. With `rejectRateLimitedCalls: true` it throws `WebAPIRateLimitedError` instead; this reporter then
-//   waits `retryAfter` itself before trying again, so the guarantee holds with either setting.
-// - HTTP 5xx and network errors: retried with exponential backoff under `retryConfig` (default
-//   `tenRetriesInAboutThirtyMinutes`); only when those retries are exhausted does the call fail.
+// Rate limits and outages are left to @slack/web-api's WebClient (8.x, `makeRequest`), the one layer that retries
+// Slack calls (src/deps.ts builds it; nothing here retries):
+// - HTTP 429: with `rejectRateLimitedCalls: false` (deps.ts) the client pauses its whole request queue for the
+//   `Retry-After` seconds, then sends the call again under `retryConfig` (p-retry); nothing it sends starts before
+//   the pause ends.
+// - HTTP 5xx and network errors: retried with backoff under `retryConfig` (deps.ts: `fiveRetriesInFiveMinutes`);
+//   only when those retries are exhausted does the call fail.
 // - `{ ok: false, error }` answers (message_not_found, invalid_blocks…) are not retried: they would fail again.
 // On top of that the reporter keeps at most one request per message in flight, so a retried request can never be
-// overtaken by a newer one for the same message, and a newer state always lands after an older one.
+// overtaken by a newer one for the same message, and a newer state always lands after an older one. Every message
+// leaves through `fitMessage`, so no text a step reports (a log line, a Docker error) can break Slack's limits.
 import { webApi, type types } from '@slack/bolt';
 import { AppError } from '../errors.js';
+import { fitMessage } from './clip.js';
 
 export interface ThreadMessage {
   /** Also the notification and accessibility fallback when `blocks` are given. */
@@ -65,8 +67,6 @@ interface MessageSlot {
   lastFinishedAt: number | undefined;
 }
 
-const MAX_RATE_LIMIT_WAITS = 10;
-
 export function createThreadReporter({
   client,
   logger,
@@ -75,27 +75,20 @@ export function createThreadReporter({
   setTimer = setTimeout,
   scrub,
 }: ThreadReporterOptions): ThreadReporter {
-  // Defence in depth: whatever a step reports (an error from Docker, a log line), no known secret reaches Slack.
-  const clean = (message: ThreadMessage): ThreadMessage =>
-    scrub
+  // Defence in depth: whatever a step reports (an error from Docker, a log line), no known secret reaches Slack,
+  // and nothing breaks Slack's limits. Scrubbed first, as a scrubbed text may be longer.
+  const clean = (message: ThreadMessage): ThreadMessage => {
+    const scrubbed = scrub
       ? { text: scrub(message.text), ...(message.blocks ? { blocks: JSON.parse(scrub(JSON.stringify(message.blocks))) as ThreadMessage['blocks'] } : {}) }
       : message;
+    const { message: fitted, clipped } = fitMessage(scrubbed);
+    if (clipped.length > 0) logger.warn({ clipped }, 'slack message clipped to fit slack limits');
+    return fitted;
+  };
   const slots = new Map<string, MessageSlot>();
   const threadChains = new Map<string, Promise<void>>();
 
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => void setTimer(resolve, ms));
-
-  // Only reached when the client was built with rejectRateLimitedCalls: true; otherwise the client waits itself.
-  const withRateLimitWaits = async <T>(call: () => Promise<T>): Promise<T> => {
-    for (let waits = 0; ; waits += 1) {
-      try {
-        return await call();
-      } catch (err) {
-        if (!isRateLimited(err) || waits >= MAX_RATE_LIMIT_WAITS) throw err;
-        await sleep(err.retryAfter * 1000);
-      }
-    }
-  };
 
   const sendLoop = async (slot: MessageSlot): Promise<void> => {
     while (slot.pending) {
@@ -104,9 +97,7 @@ export function createThreadReporter({
       const { message, waiters } = slot.pending;
       slot.pending = undefined;
       try {
-        await withRateLimitWaits(() =>
-          client.chat.update({ channel: slot.channel, ts: slot.ts, text: message.text, ...blocksOf(message) }),
-        );
+        await client.chat.update({ channel: slot.channel, ts: slot.ts, text: message.text, ...blocksOf(message) });
       } catch (err) {
         logger.error({ channel: slot.channel, ts: slot.ts, err: describe(err) }, 'slack message update failed');
       }
@@ -130,9 +121,7 @@ export function createThreadReporter({
       const previous = threadChains.get(key) ?? Promise.resolve();
       const result = previous.then(async () => {
         try {
-          const answer = await withRateLimitWaits(() =>
-            client.chat.postMessage({ channel, thread_ts: threadTs, text: message.text, ...blocksOf(message) }),
-          );
+          const answer = await client.chat.postMessage({ channel, thread_ts: threadTs, text: message.text, ...blocksOf(message) });
           if (answer.ts === undefined) throw new Error('chat.postMessage answered without a ts');
           return answer.ts;
         } catch (err) {
@@ -179,15 +168,6 @@ export function createThreadReporter({
 
 function blocksOf(message: ThreadMessage): { blocks?: (types.KnownBlock | types.Block)[] } {
   return message.blocks === undefined ? {} : { blocks: message.blocks };
-}
-
-function isRateLimited(err: unknown): err is webApi.WebAPIRateLimitedError {
-  return (
-    typeof err === 'object' &&
-    err !== null &&
-    (err as { code?: unknown }).code === webApi.ErrorCode.RateLimitedError &&
-    typeof (err as { retryAfter?: unknown }).retryAfter === 'number'
-  );
 }
 
 /** What is safe to log of a Slack error: its code and Slack's error name, never the request (it holds the token). */

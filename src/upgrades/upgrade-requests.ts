@@ -32,6 +32,7 @@ import type { Queues } from '../queue.js';
 import type { ReleaseIngest } from '../releases/ingest.js';
 import type { ApproverResolver } from '../slack/approvers.js';
 import { checklistMessage, withConfirmations } from '../slack/checklist-message.js';
+import { autoRollbackText, rollbackRequestedText } from '../slack/upgrade-thread.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
 
 const STATUS_CACHE_MS = 5_000;
@@ -71,6 +72,12 @@ export interface RequestUpgradeInput {
   version: string;
   targetName?: string;
   allowPrerelease: boolean;
+}
+
+/** Whether the new version of `upgrade` ever ran, so that rolling it back means something. */
+export function canRollBack(upgrade: Pick<UpgradeRecord, 'kind' | 'status' | 'step'>): boolean {
+  if (upgrade.kind !== 'upgrade' || (upgrade.status !== 'succeeded' && upgrade.status !== 'failed')) return false;
+  return !(upgrade.step === 'recheck' || upgrade.step === 'git_record' || upgrade.step === 'pull' || (upgrade.step === 'recreate' && upgrade.status === 'failed'));
 }
 
 export function threadPermalink(upgrade: Pick<UpgradeRecord, 'teamDomain' | 'channelId' | 'messageTs'>): string | undefined {
@@ -200,6 +207,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       canStart: upgrade.status === 'confirming' && isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson }),
       kind: upgrade.kind,
       ...(upgrade.kind === 'rollback' ? { rollbackNotice: rollbackNotice(upgrade) } : {}),
+      ...(upgrade.status === 'failed' && canRollBack(upgrade) ? { offerRollback: true } : {}),
     });
   }
 
@@ -235,6 +243,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     channelId: string;
     teamDomain: string | null;
     previousImage: string | null;
+    /** Keep the request when its message cannot be posted: the bot starts it itself (an automatic rollback). */
+    keepUnposted?: boolean;
   }): Promise<UpgradeRecord> {
     const { inspection, plan } = request;
     const created = await upgrades.create({
@@ -268,6 +278,10 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       logger.info({ upgradeId: created.id, kind: request.kind, target: request.target, from: plan.from, to: plan.to, requester: request.requester }, `${request.kind} requested`);
       return { ...created, messageTs: posted.ts! };
     } catch (err) {
+      if (request.keepUnposted) {
+        logger.error({ err, upgradeId: created.id }, 'the checklist could not be posted; the request goes on without its own message');
+        return created;
+      }
       await upgrades.discard(created.id);
       throw err;
     }
@@ -328,7 +342,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     if (!allows(original.status, 'rollback')) {
       throw new AppError('request_not_active', `The upgrade to \`${original.toVersion}\` is ${original.status}: only a finished upgrade (succeeded or failed) can be rolled back.`);
     }
-    if (original.step === 'recheck' || original.step === 'git_record' || original.step === 'pull' || (original.step === 'recreate' && original.status === 'failed')) {
+    if (!canRollBack(original)) {
       throw new AppError('request_not_active', `The upgrade to \`${original.toVersion}\` failed before the new container ran (at ${original.step}); \`${original.fromVersion}\` still runs, so there is nothing to roll back.`);
     }
     const active = await upgrades.activeForTarget(original.target);
@@ -357,9 +371,13 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       channelId: input.channelId,
       teamDomain: input.teamDomain ?? original.teamDomain,
       previousImage: original.previousImage,
+      keepUnposted: input.userId === AUTO_ROLLBACK_ACTOR,
     });
-    if (original.messageTs) {
-      await slack.chat.postMessage({ channel: original.channelId, thread_ts: original.messageTs, text: `↩️ <@${input.userId}> requested a rollback to \`${original.fromVersion}\`: <${threadPermalink(rollback)}|its checklist>.` });
+    // The bot's own rollback says so in its own words (autoRollback); the request is made whatever Slack answers.
+    if (original.messageTs && input.userId !== AUTO_ROLLBACK_ACTOR) {
+      await slack.chat
+        .postMessage({ channel: original.channelId, thread_ts: original.messageTs, text: rollbackRequestedText(input.userId, original.fromVersion, threadPermalink(rollback)) })
+        .catch((err: unknown) => logger.warn({ err, upgradeId: original.id }, 'could not say in the thread that a rollback was requested'));
     }
     return rollback;
   }
@@ -374,7 +392,9 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     if (!queued) return;
     await deps.queues.upgrades.add('rollback', { upgradeId: queued.id, kind: 'rollback', doneStep: null }, { jobId: queued.id, attempts: 3 });
     if (original.messageTs) {
-      await slack.chat.postMessage({ channel: original.channelId, thread_ts: original.messageTs, text: `🔁 *Rolling back automatically* (\`postflight.autoRollback\` is on): ${reason}. <${threadPermalink(rollback)}|Follow the rollback>.` });
+      await slack.chat
+        .postMessage({ channel: original.channelId, thread_ts: original.messageTs, text: autoRollbackText(reason, threadPermalink(rollback)) })
+        .catch((err: unknown) => logger.warn({ err, upgradeId: original.id }, 'could not say in the thread that the rollback started'));
     }
     await refreshMessage(queued.id);
   }

@@ -6,12 +6,15 @@ import { describeProgress, waitForReady, type ReadyProgress } from '../checkstac
 import type { PinRecord, StepRecord, UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
 import { allows, isComplete } from '../domain/checklist.js';
 import type { CheckResult, PostflightVerdict } from '../domain/postflight.js';
-import { AppError, isAppError } from '../errors.js';
+import { AppError, isAppError, newReferenceId } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { ApproverResolver } from '../slack/approvers.js';
 import { failedRollbackDetail, failedRollbackText, type RunningNow } from '../slack/rollback-outcome.js';
+import { ACTION_IDS } from '../slack/checklist-message.js';
 import type { ThreadReporter } from '../slack/thread-reporter.js';
+import { outside } from '../slack/clip.js';
+import { abandonedText, failureMessage, stepFailedText, stepRetryingText, successText, unexpectedReason, type ThreadText } from '../slack/upgrade-thread.js';
 import type { PullProgress } from '../targets/deployer.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
 import type { PinRecorder } from './pin-recorder.js';
@@ -32,7 +35,10 @@ const STEP_TITLES: Record<StepName, string> = {
   postflight: 'Post-flight checks',
 };
 
-export const ROLLBACK_ACTION = 'rollback_upgrade';
+export const ROLLBACK_ACTION = ACTION_IDS.rollback;
+
+/** Characters of what Checkstack says (a readiness answer, a check's detail) a progress line shows. */
+const READINESS_SHOWN = 1500;
 
 export interface RunnerDeps {
   upgrades: UpgradeStore;
@@ -116,18 +122,45 @@ export function createUpgradeRunner(deps: RunnerDeps) {
   const { upgrades, reporter, logger } = deps;
 
   async function post(upgrade: UpgradeRecord, text: string, blocks?: unknown[]): Promise<string> {
-    return reporter.post(upgrade.channelId, upgrade.messageTs!, { text, ...(blocks ? { blocks: blocks as never } : {}) });
+    return reporter.post(upgrade.channelId, await threadOf(upgrade), { text, ...(blocks ? { blocks: blocks as never } : {}) });
   }
 
-  function rollbackButton(upgrade: UpgradeRecord, text: string) {
-    return [
-      { type: 'section', text: { type: 'mrkdwn', text } },
-      {
-        type: 'actions',
-        block_id: `rollback-${upgrade.id}`,
-        elements: [{ type: 'button', action_id: ROLLBACK_ACTION, value: upgrade.id, style: 'danger', text: { type: 'plain_text', text: 'Roll back' } }],
-      },
-    ];
+  /**
+   * The thread an upgrade reports in: its own message's, or, for an automatic rollback whose checklist Slack did not
+   * take, the thread of the upgrade it rolls back (the rollback went ahead all the same).
+   */
+  async function threadOf(upgrade: UpgradeRecord): Promise<string> {
+    if (upgrade.messageTs) return upgrade.messageTs;
+    const original = upgrade.rollbackOf ? await upgrades.byId(upgrade.rollbackOf) : null;
+    if (original?.messageTs) return original.messageTs;
+    throw new AppError('slack_unavailable', `upgrade ${upgrade.id} has no message to report in`);
+  }
+
+  /**
+   * Posts an outcome the database already holds. When Slack refuses the message (or stays away past the client's
+   * retries), the short form goes out instead; when that fails too, the log says so. Never throws.
+   */
+  async function postOutcome(upgrade: UpgradeRecord, full: ThreadText, short: ThreadText = full): Promise<void> {
+    try {
+      await post(upgrade, full.text, full.blocks);
+      return;
+    } catch (err) {
+      if (short === full) {
+        logger.error({ err, upgradeId: upgrade.id }, 'could not post the outcome in the thread');
+        return;
+      }
+      logger.warn({ err, upgradeId: upgrade.id }, 'the outcome was not accepted by Slack; posting its short form');
+    }
+    try {
+      await post(upgrade, short.text, short.blocks);
+    } catch (err) {
+      logger.error({ err, upgradeId: upgrade.id }, 'could not post the outcome in the thread');
+    }
+  }
+
+  /** The parent message shows what the database holds, whatever became of the replies. Never throws. */
+  async function refreshFromDatabase(upgradeId: string): Promise<void> {
+    await deps.refreshMessage(upgradeId).catch((err: unknown) => logger.error({ err, upgradeId }, 'could not refresh the parent message'));
   }
 
   async function approvalsStillValid(upgrade: UpgradeRecord): Promise<void> {
@@ -287,7 +320,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
         sleep: (ms) => deps.sleep(ms, signal),
         onProgress: async (answer) => {
           last = answer;
-          await progress(`⏳ *Readiness*: ${describeProgress(answer)}`);
+          await progress(`⏳ *Readiness*: ${outside(describeProgress(answer), READINESS_SHOWN)}`);
         },
         logger,
       });
@@ -319,7 +352,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       runningImageTag: instance?.tag ?? null,
       logger,
       onResult: async (result, durationMs) => {
-        const text = `${OUTCOME_ICON[result.outcome]} *${result.name}*: ${result.detail} (${seconds(durationMs)})`;
+        const text = `${OUTCOME_ICON[result.outcome]} *${result.name}*: ${outside(result.detail, READINESS_SHOWN)} (${seconds(durationMs)})`;
         // Results a killed run already posted are updated in place: the thread shows each check once.
         const earlier = earlierReplies[result.name];
         if (earlier) return reporter.update(upgrade.channelId, earlier, { text });
@@ -360,20 +393,29 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     return '';
   }
 
+  /**
+   * Ends the upgrade failed. The database records it first; then the thread hears it (in a shorter form if Slack
+   * refuses the first), the automatic rollback starts whatever Slack answered, and the parent message is refreshed
+   * from the database in any case.
+   */
   async function fail(upgrade: UpgradeRecord, runtime: TargetRuntime, step: StepName, reason: string, offerRollback: boolean, rollBackAutomatically = offerRollback): Promise<void> {
-    const cleanup = await onStepFailed(upgrade, runtime, step);
     const ended = await upgrades.apply(upgrade.id, 'fail', { step, statusDetail: `${STEP_TITLES[step]}: ${reason}`, outcome: 'failed' });
+    const cleanup = await onStepFailed(upgrade, runtime, step).catch((err: unknown) => {
+      logger.error({ err, upgradeId: upgrade.id }, 'could not clean up after the failed step');
+      return '';
+    });
     if (!ended) return;
     deps.metrics?.upgrades.inc({ kind: upgrade.kind, result: 'failed' });
-    const stillRuns = step === 'pull' || step === 'recreate' || step === 'recheck' || step === 'git_record';
-    const text = `❌ *${upgrade.kind === 'rollback' ? 'Rollback' : 'Upgrade'} failed* at *${STEP_TITLES[step]}*: ${reason.replace(/\.$/, '')}.${stillRuns && upgrade.kind === 'upgrade' ? ` \`${upgrade.fromVersion}\` is still running.` : ''}${cleanup}`;
-    if (offerRollback && upgrade.kind === 'upgrade') {
-      await post(upgrade, text, rollbackButton(upgrade, `${text}\nThe previous container is kept. Roll back? (Database migrations are not reversed.)`));
-      if (rollBackAutomatically && runtime.config.postflight.autoRollback) await deps.autoRollback(upgrade, reason);
-    } else {
-      await post(upgrade, text);
+    try {
+      const stillRuns = step === 'pull' || step === 'recreate' || step === 'recheck' || step === 'git_record';
+      const facts = { upgradeId: upgrade.id, kind: upgrade.kind, stepTitle: STEP_TITLES[step], reason, fromVersion: upgrade.fromVersion, stillRuns, cleanup, offerRollback };
+      await postOutcome(upgrade, failureMessage(facts, 'full'), failureMessage(facts, 'short'));
+      if (offerRollback && upgrade.kind === 'upgrade' && rollBackAutomatically && runtime.config.postflight.autoRollback) {
+        await deps.autoRollback(upgrade, reason).catch((err: unknown) => logger.error({ err, upgradeId: upgrade.id }, 'the automatic rollback could not be started'));
+      }
+    } finally {
+      await refreshFromDatabase(upgrade.id);
     }
-    await deps.refreshMessage(upgrade.id);
     await rollbackFailed(upgrade);
   }
 
@@ -401,9 +443,9 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     // Null: the upgrade was settled already (by the sweep, or it never got to rolling_back).
     if (!restored) return;
     const text = failedRollbackText({ ...facts, status: restored.status });
-    if (rollback.messageTs) await post(rollback, text);
-    if (restored.messageTs) await post(restored, text);
-    await deps.refreshMessage(restored.id);
+    if (rollback.messageTs) await postOutcome(rollback, { text });
+    if (restored.messageTs) await postOutcome(restored, { text });
+    await refreshFromDatabase(restored.id);
   }
 
   /**
@@ -415,7 +457,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     for (const { upgrade, rollback } of await upgrades.strandedRollbacks()) {
       if (rollback.status === 'succeeded') {
         if (!(await upgrades.apply(upgrade.id, 'rollback_succeeded', { statusDetail: `rolled back to ${rollback.toVersion}` }))) continue;
-        await deps.refreshMessage(upgrade.id);
+        await refreshFromDatabase(upgrade.id);
       } else {
         await rollbackFailed(rollback);
       }
@@ -434,12 +476,15 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     });
     if (!ended) return;
     deps.metrics?.upgrades.inc({ kind: upgrade.kind, result: verdict });
-    if (upgrade.kind === 'rollback' && upgrade.rollbackOf) {
-      await upgrades.apply(upgrade.rollbackOf, 'rollback_succeeded', { statusDetail: `rolled back to ${upgrade.toVersion}` });
-      await deps.refreshMessage(upgrade.rollbackOf);
+    try {
+      if (upgrade.kind === 'rollback' && upgrade.rollbackOf) {
+        await upgrades.apply(upgrade.rollbackOf, 'rollback_succeeded', { statusDetail: `rolled back to ${upgrade.toVersion}` });
+        await refreshFromDatabase(upgrade.rollbackOf);
+      }
+      await postOutcome(upgrade, { text: successText({ kind: upgrade.kind, warnings: verdict !== 'succeeded', target: upgrade.target, toVersion: upgrade.toVersion, detail }) });
+    } finally {
+      await refreshFromDatabase(upgrade.id);
     }
-    await post(upgrade, `${verdict === 'succeeded' ? '🎉' : '⚠️'} *${upgrade.kind === 'rollback' ? 'Rollback' : 'Upgrade'} ${verdict === 'succeeded' ? 'succeeded' : 'succeeded with warnings'}*: \`${upgrade.target}\` runs \`${upgrade.toVersion}\`. Post-flight: ${detail}.`);
-    await deps.refreshMessage(upgrade.id);
     const fresh = (await upgrades.byId(upgrade.id))!;
     await deps.scheduleFollowUps(fresh, fresh.readyAt ?? deps.now());
   }
@@ -524,16 +569,19 @@ export function createUpgradeRunner(deps: RunnerDeps) {
           await deps.refreshMessage(upgrade.id);
           return 'ended';
         }
-        const failure = err instanceof StepFailure ? err : isAppError(err) ? new StepFailure(step, err.message, false, { cause: err }) : null;
-        if (!failure && !options.isLastAttempt) {
-          await Promise.all([...landing, reporter.update(upgrade.channelId, stepTs, { text: `⚠️ *${STEP_TITLES[step]}* hit an unexpected error after ${elapsed}; retrying` })]);
+        const failure = err instanceof StepFailure ? err : isAppError(err) && err.code !== 'internal' ? new StepFailure(step, err.message, false, { cause: err }) : null;
+        // An error nobody foresaw is shown by reference only: its message may say anything; the log has it and the stack.
+        const referenceId = failure ? null : newReferenceId();
+        if (referenceId) logger.error({ err, upgradeId, step, referenceId }, 'upgrade step hit an unexpected error');
+        if (referenceId && !options.isLastAttempt) {
+          await Promise.all([...landing, reporter.update(upgrade.channelId, stepTs, { text: stepRetryingText(STEP_TITLES[step], elapsed, referenceId) })]);
           throw err;
         }
-        const reason = failure?.reason ?? `unexpected error: ${(err as Error).message}`;
-        logger.warn({ err, upgradeId, step }, 'upgrade step failed');
+        const reason = failure?.reason ?? unexpectedReason(referenceId!);
+        if (failure) logger.warn({ err, upgradeId, step }, 'upgrade step failed');
         await upgrades.stepFinished(upgrade.id, step, 'failed', reason);
         deps.metrics?.stepDuration.observe({ kind: upgrade.kind, step, outcome: 'failed' }, (deps.now().getTime() - started) / 1000);
-        await Promise.all([...landing, reporter.update(upgrade.channelId, stepTs, { text: `❌ *${STEP_TITLES[step]}* failed after ${elapsed}: ${reason}` })]);
+        await Promise.all([...landing, reporter.update(upgrade.channelId, stepTs, { text: stepFailedText(STEP_TITLES[step], elapsed, reason) })]);
         await fail(upgrade, runtime, step, reason, failure?.offerRollback ?? false);
         return 'ended';
       }
@@ -577,17 +625,26 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     await Promise.all(updates);
   }
 
-  /** Marks an upgrade failed when its job gives up for good (attempts exhausted outside any step). */
-  async function abandon(upgradeId: string, reason: string): Promise<void> {
+  /**
+   * Marks an upgrade failed when its job gives up for good (attempts exhausted outside any step). `summary` says
+   * what happened in the bot's words; `cause` (BullMQ's error, which may say anything) goes to the log only, under a
+   * reference id the thread shows.
+   */
+  async function abandon(upgradeId: string, summary: string, cause?: unknown): Promise<void> {
     const upgrade = await upgrades.byId(upgradeId);
     if (!upgrade || !allows(upgrade.status, 'abandon')) return;
-    const ended = await upgrades.apply(upgradeId, 'abandon', { statusDetail: reason, outcome: 'failed' });
-    if (ended) deps.metrics?.upgrades.inc({ kind: ended.kind, result: 'failed' });
-    if (ended?.messageTs) {
-      await post(ended, `❌ *${ended.kind === 'rollback' ? 'Rollback' : 'Upgrade'} failed*${ended.step ? ` at *${STEP_TITLES[ended.step as StepName] ?? ended.step}*` : ''}: ${reason}`);
-      await deps.refreshMessage(upgradeId);
+    const referenceId = newReferenceId();
+    logger.error({ err: cause, upgradeId, referenceId, summary }, 'upgrade job given up');
+    const ended = await upgrades.apply(upgradeId, 'abandon', { statusDetail: `${summary} (reference ${referenceId})`, outcome: 'failed' });
+    if (!ended) return;
+    deps.metrics?.upgrades.inc({ kind: ended.kind, result: 'failed' });
+    try {
+      const stepTitle = ended.step ? STEP_TITLES[ended.step as StepName] ?? ended.step : null;
+      await postOutcome(ended, { text: abandonedText(ended.kind, stepTitle, summary, referenceId) });
+    } finally {
+      await refreshFromDatabase(upgradeId);
     }
-    if (ended) await rollbackFailed(ended);
+    await rollbackFailed(ended);
   }
 
   return { run, abandon, settleStrandedRollbacks };

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { checkMessagePayload, type SlackRefusal } from './slack-block-kit.js';
 
 export type SlackBlock = Record<string, unknown> & { type: string; block_id?: string };
 
@@ -59,6 +60,21 @@ export interface FakeSlackCall {
   time: number;
   status: number;
   response: unknown;
+}
+
+/**
+ * A payload that broke one of Slack's rules (`test/fakes/slack-block-kit.ts`): refused as Slack refuses it, or
+ * accepted and changed as Slack changes it (a top-level text cut at 40,000 characters: a defect of the bot either way).
+ */
+export interface FakeSlackViolation {
+  /** `chat.postMessage`, `chat.update`, `chat.postEphemeral` or `response_url`. */
+  method: string;
+  kind: 'refused' | 'truncated';
+  /** Slack's error code for a refusal (`invalid_blocks`, `msg_blocks_too_long`, …); `text_truncated` for a cut. */
+  error: string;
+  /** Slack's pointer messages (`must be less than 3001 characters [json-pointer:/blocks/0/text/text]`). */
+  errors: string[];
+  time: number;
 }
 
 export interface FakeMessageVersion {
@@ -189,7 +205,16 @@ export interface FakeSlack {
   responseUrl(context?: ResponseUrlContext): string;
   /** The next `n` calls of `method` (`'*'` for any, `'response_url'` for response_urls) get `fault`. */
   failNext(method: string, n?: number, fault?: FakeSlackFault): void;
+  /** The next `n` calls of `method` whose arguments `matches` get `fault`; other calls are answered as usual. */
+  failWhen(method: string, matches: (args: Record<string, unknown>) => boolean, n?: number, fault?: FakeSlackFault): void;
   setUsergroupMembers(usergroup: string, users: string[]): void;
+  /** Every payload that broke Slack's rules since the last `takeViolations()`. */
+  violations(): FakeSlackViolation[];
+  /**
+   * Returns the violations and forgets them. The test harness (`test/support/slack-rules.ts`) fails every test that
+   * leaves one behind; a test that sends a bad payload on purpose takes them and asserts on them.
+   */
+  takeViolations(): FakeSlackViolation[];
   user(id: string): FakeUser | undefined;
   channel(id: string): FakeChannel | undefined;
   /** Polls until `predicate` returns a value other than false/undefined/null without throwing; returns it. */
@@ -210,6 +235,22 @@ const JSON_FIELDS = new Set(['blocks', 'attachments', 'metadata', 'user_auth_blo
 const BASE_SECONDS = 1_700_000_000;
 
 type ApiResult = Record<string, unknown> & { ok: boolean };
+
+/** Every fake started in this test process, until the harness has collected its violations after it closed. */
+const startedFakes = new Map<FakeSlack, { closed: boolean }>();
+
+/**
+ * The violations no test took, from every fake of this process, as lines naming the method and Slack's error; each is
+ * returned once. Fakes closed since the last call are forgotten after it.
+ */
+export function collectUntakenViolations(): string[] {
+  const lines: string[] = [];
+  for (const [fake, state] of startedFakes) {
+    for (const v of fake.takeViolations()) lines.push(`${v.method}: ${v.kind === 'refused' ? `refused with ${v.error}` : 'text truncated'}${v.errors.length > 0 ? ` (${v.errors.slice(0, 5).join('; ')})` : ''}`);
+    if (state.closed) startedFakes.delete(fake);
+  }
+  return lines;
+}
 
 export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<FakeSlack> {
   const botToken = options.botToken ?? 'xoxb-fake-bot-token';
@@ -236,6 +277,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const sockets = new Set<WebSocket>();
   const acks: SocketAck[] = [];
   const greeted = new WeakSet<WebSocket>();
+  const violationLog: FakeSlackViolation[] = [];
   let tsCounter = 0;
   let base = '';
 
@@ -321,6 +363,26 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     return wire;
   };
 
+  /**
+   * Slack's rules for a message payload: a refusal is answered with Slack's error; a truncated text is kept cut,
+   * as Slack keeps it. Either way the violation is recorded for the test harness.
+   */
+  const judge = (method: string, args: Record<string, unknown>): { refusal: SlackRefusal | null; args: Record<string, unknown> } => {
+    const verdict = checkMessagePayload(args);
+    const time = Date.now();
+    if (verdict.refusal) {
+      violationLog.push({ method, kind: 'refused', error: verdict.refusal.error, errors: verdict.refusal.errors, time });
+      return { refusal: verdict.refusal, args };
+    }
+    for (const defect of verdict.defects) violationLog.push({ method, kind: 'truncated', error: 'text_truncated', errors: [defect.detail], time });
+    return { refusal: null, args: verdict.defects.length > 0 ? { ...args, text: verdict.text } : args };
+  };
+
+  const refusedAnswer = (refusal: SlackRefusal): ApiResult =>
+    refusal.errors.length > 0
+      ? { ok: false, error: refusal.error, errors: refusal.errors, response_metadata: { messages: refusal.errors.map((e) => `[ERROR] ${e}`) } }
+      : { ok: false, error: refusal.error };
+
   const methods: Record<string, (args: Record<string, unknown>, token: string) => ApiResult> = {
     'auth.test': () => ({
       ok: true,
@@ -332,20 +394,24 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       bot_id: botId,
       is_enterprise_install: false,
     }),
-    'chat.postMessage': (args) => {
-      if (args.channel === undefined || args.channel === '') return { ok: false, error: 'channel_not_found' };
-      if (!channel(String(args.channel))) return { ok: false, error: 'channel_not_found' };
-      if (!hasContent(args)) return { ok: false, error: 'no_text' };
+    'chat.postMessage': (raw) => {
+      if (raw.channel === undefined || raw.channel === '') return { ok: false, error: 'channel_not_found' };
+      if (!channel(String(raw.channel))) return { ok: false, error: 'channel_not_found' };
+      if (!hasContent(raw)) return { ok: false, error: 'no_text' };
+      const { refusal, args } = judge('chat.postMessage', raw);
+      if (refusal) return refusedAnswer(refusal);
       const message = postMessage(args, 'chat.postMessage');
       return { ok: true, channel: message.channel, ts: message.ts, message: wireMessage(message) };
     },
-    'chat.update': (args) => {
-      const ch = String(args.channel ?? '');
-      const ts = String(args.ts ?? '');
+    'chat.update': (raw) => {
+      const ch = String(raw.channel ?? '');
+      const ts = String(raw.ts ?? '');
       if (!channel(ch)) return { ok: false, error: 'channel_not_found' };
       const message = findMessage(ch, ts);
       if (!message) return { ok: false, error: 'message_not_found' };
-      if (!hasContent(args)) return { ok: false, error: 'no_text' };
+      if (!hasContent(raw)) return { ok: false, error: 'no_text' };
+      const { refusal, args } = judge('chat.update', raw);
+      if (refusal) return refusedAnswer(refusal);
       // Slack keeps fields that are not sent; `blocks: []` removes the blocks.
       if (args.text !== undefined) message.text = optionalString(args.text);
       if (args.blocks !== undefined) {
@@ -355,12 +421,14 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       message.versions.push({ text: message.text, blocks: structuredClone(message.blocks), time: Date.now() });
       return { ok: true, channel: ch, ts, text: message.text ?? '', message: wireMessage(message) };
     },
-    'chat.postEphemeral': (args) => {
-      const ch = String(args.channel ?? '');
-      const target = String(args.user ?? '');
+    'chat.postEphemeral': (raw) => {
+      const ch = String(raw.channel ?? '');
+      const target = String(raw.user ?? '');
       if (!channel(ch)) return { ok: false, error: 'channel_not_found' };
       if (!user(target)) return { ok: false, error: 'user_not_found' };
-      if (!hasContent(args)) return { ok: false, error: 'no_text' };
+      if (!hasContent(raw)) return { ok: false, error: 'no_text' };
+      const { refusal, args } = judge('chat.postEphemeral', raw);
+      if (refusal) return refusedAnswer(refusal);
       const ephemeral = newEphemeral(ch, target, args, 'chat.postEphemeral');
       return { ok: true, message_ts: ephemeral.ts };
     },
@@ -430,7 +498,14 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     return ephemeral;
   };
 
-  const takeFault = (method: string): FakeSlackFault | undefined => {
+  const conditionalFaults: Array<{ method: string; matches: (args: Record<string, unknown>) => boolean; left: number; fault: FakeSlackFault }> = [];
+
+  const takeFault = (method: string, args?: Record<string, unknown>): FakeSlackFault | undefined => {
+    const conditional = args && conditionalFaults.find((c) => c.method === method && c.left > 0 && c.matches(args));
+    if (conditional) {
+      conditional.left -= 1;
+      return { ...conditional.fault };
+    }
     for (const key of [method, '*']) {
       const queue = faults.get(key);
       const fault = queue?.shift();
@@ -458,7 +533,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       return;
     }
 
-    const fault = takeFault(method);
+    const fault = takeFault(method, args);
     if (fault?.delayMs) await sleep(fault.delayMs);
     if (fault && (fault.status !== undefined || fault.retryAfter !== undefined || fault.error !== undefined)) {
       const status = fault.status ?? (fault.retryAfter !== undefined ? 429 : fault.error !== undefined ? 200 : 500);
@@ -509,13 +584,24 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       res.writeHead(status, { 'Content-Type': 'text/plain', ...headers }).end(fault.error ?? 'error');
       return;
     }
-    let payload: FakeResponse['payload'];
+    let parsed: FakeResponse['payload'];
     try {
-      payload = parseArgs(raw, String(req.headers['content-type'] ?? 'application/json')) as FakeResponse['payload'];
+      parsed = parseArgs(raw, String(req.headers['content-type'] ?? 'application/json')) as FakeResponse['payload'];
     } catch {
       res.writeHead(400, { 'Content-Type': 'text/plain' }).end('invalid_payload');
       return;
     }
+    // A response_url refuses what chat.postMessage refuses, as incoming webhooks do: HTTP 400 with the code as the body.
+    if (!parsed.delete_original && !hasContent(parsed)) {
+      res.writeHead(400, { 'Content-Type': 'text/plain' }).end('no_text');
+      return;
+    }
+    const { refusal, args } = judge('response_url', parsed);
+    if (refusal) {
+      res.writeHead(400, { 'Content-Type': 'text/plain' }).end(refusal.error);
+      return;
+    }
+    const payload = args as FakeResponse['payload'];
     responseLog.push({ id, url: `${base}/response/${id}`, context, payload, time: Date.now() });
     applyResponse(context, payload);
     sendJson(res, 200, { ok: true });
@@ -645,7 +731,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     }
   };
 
-  return {
+  const fake: FakeSlack = {
     url: base,
     apiUrl: `${base}/api/`,
     botToken,
@@ -676,12 +762,17 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       responseContexts.set(id, { ...context });
       return `${base}/response/${id}`;
     },
+    failWhen: (method, matches, n = 1, fault = { status: 500 }) => {
+      conditionalFaults.push({ method, matches, left: n, fault });
+    },
     failNext: (method, n = 1, fault = { status: 500 }) => {
       const queue = faults.get(method) ?? [];
       for (let i = 0; i < n; i += 1) queue.push({ ...fault });
       faults.set(method, queue);
     },
     setUsergroupMembers: (usergroup, users) => void usergroups.set(usergroup, [...users]),
+    violations: () => violationLog.map((v) => structuredClone(v)),
+    takeViolations: () => violationLog.splice(0, violationLog.length),
     user,
     channel,
     waitFor,
@@ -705,6 +796,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       for (const s of sockets) s.send(JSON.stringify({ type: 'disconnect', reason, debug_info: { host: 'fake-slack' } }));
     },
     close: async () => {
+      const registered = startedFakes.get(fake);
+      if (registered) registered.closed = true;
       // Finish close handshakes (a stopping client has usually just sent its close frame) before cutting sockets.
       const open = [...sockets];
       for (const s of open) if (s.readyState === s.OPEN) s.close(1001, 'fake slack shutting down');
@@ -718,6 +811,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  startedFakes.set(fake, { closed: false });
+  return fake;
 }
 
 function hasContent(args: Record<string, unknown>): boolean {

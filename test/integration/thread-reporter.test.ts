@@ -1,6 +1,9 @@
 import { webApi } from '@slack/bolt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createSlackClient } from '../../src/deps.js';
 import { isAppError } from '../../src/errors.js';
+import { createLogger, SecretRegistry } from '../../src/logger.js';
+import { createSlackTransport } from '../../src/slack/slack-transport.js';
 import { createThreadReporter, type ThreadReporterLogger } from '../../src/slack/thread-reporter.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/fake-slack.js';
 
@@ -90,25 +93,35 @@ describe('thread reporter against the fake Slack', () => {
     expect(slack.message(CHANNEL, parentTs)?.versions.map((v) => v.text)).toEqual(['Upgrade prod to 0.141.0', 'v1', 'v4']);
   });
 
-  it('waits out Retry-After itself when the client rejects rate-limited calls', async () => {
-    const rejecting = new webApi.WebClient(slack.botToken, {
-      slackApiUrl: slack.apiUrl,
-      retryConfig: fastRetries,
-      rejectRateLimitedCalls: true,
-      logLevel: webApi.LogLevel.ERROR,
-    });
+  it("honours a 429 exactly once on every call path of the bot's client: one wait of Retry-After, one call again", async () => {
+    const bots = createSlackClient({ botToken: slack.botToken, apiUrl: slack.apiUrl }, createSlackTransport(), createLogger({ level: 'silent', format: 'json', secrets: new SecretRegistry() }));
+    const reporter = createThreadReporter({ client: bots, logger: recordingLogger(), minUpdateIntervalMs: INTERVAL_MS });
+    const paths: Array<[method: string, call: () => Promise<unknown>]> = [
+      ['chat.postMessage', () => reporter.post(CHANNEL, parentTs, { text: 'reply' })],
+      ['chat.update', () => reporter.update(CHANNEL, parentTs, { text: 'v1' })],
+      // refreshMessage and the announcer call the client directly.
+      ['chat.postEphemeral', () => bots.chat.postEphemeral({ channel: CHANNEL, user: 'U0REQUESTER', text: 'only you' })],
+    ];
+
+    for (const [method, call] of paths) {
+      const earlier = slack.calls(method).length;
+      slack.failNext(method, 1, { retryAfter: 1 });
+      await call();
+      const [limited, accepted, ...more] = slack.calls(method).slice(earlier);
+      expect([limited?.status, accepted?.status, more.length]).toEqual([429, 200, 0]);
+      expect((accepted?.time ?? 0) - (limited?.time ?? 0)).toBeGreaterThanOrEqual(1000);
+    }
+    expect(slack.threadReplies(parentTs).map((m) => m.text)).toEqual(['reply']);
+    expect(slack.message(CHANNEL, parentTs)?.text).toBe('v1');
+  });
+
+  it('leaves rate limits to the client: a client that hands a 429 back fails the reply, the reporter does not wait it out again', async () => {
+    const rejecting = new webApi.WebClient(slack.botToken, { slackApiUrl: slack.apiUrl, retryConfig: fastRetries, rejectRateLimitedCalls: true, logLevel: webApi.LogLevel.ERROR });
     const reporter = createThreadReporter({ client: rejecting, logger: recordingLogger(), minUpdateIntervalMs: INTERVAL_MS });
-    slack.failNext('chat.update', 1, { retryAfter: 1 });
     slack.failNext('chat.postMessage', 1, { retryAfter: 1 });
 
-    await reporter.update(CHANNEL, parentTs, { text: 'v1' });
-    await reporter.post(CHANNEL, parentTs, { text: 'reply' });
-
-    const [limited, accepted] = slack.calls('chat.update');
-    expect(limited?.status).toBe(429);
-    expect((accepted?.time ?? 0) - (limited?.time ?? 0)).toBeGreaterThanOrEqual(1000);
-    expect(slack.message(CHANNEL, parentTs)?.text).toBe('v1');
-    expect(slack.threadReplies(parentTs).map((m) => m.text)).toEqual(['reply']);
+    await expect(reporter.post(CHANNEL, parentTs, { text: 'reply' })).rejects.toMatchObject({ code: 'slack_unavailable' });
+    expect(slack.calls('chat.postMessage').map((c) => c.status)).toEqual([200, 429]);
   });
 
   it('retries 5xx answers with backoff instead of dropping posts or updates', async () => {

@@ -36,6 +36,9 @@ const VERSIONS: Record<string, FakeBehaviour> = {
   '0.33.0': 'ready',
 };
 
+// What the never-ready version answers: an init error of 10,000 characters, more than a Slack section holds.
+const NEVER_READY_ERROR = `database connection refused: ${'pool exhausted at db port 5432, retrying; '.repeat(300)}`.slice(0, 10_000);
+
 describe.skipIf(!docker)('the upgrade job on a real Docker engine', () => {
   const engine = docker as Dockerode;
   const registry = registryFromEnv();
@@ -77,7 +80,7 @@ services:
 
   beforeAll(async () => {
     for (const [version, behaviour] of Object.entries({ '0.28.0': 'ready' as FakeBehaviour, ...VERSIONS })) {
-      await buildFakeCheckstackImage(engine, { registry, repository: repository.slice(registry.length + 1), version, behaviour, readyAfterSeconds: 3 });
+      await buildFakeCheckstackImage(engine, { registry, repository: repository.slice(registry.length + 1), version, behaviour, readyAfterSeconds: 3, readyError: NEVER_READY_ERROR });
     }
     github = await startFakeGithub({
       releases: [fixtureRelease('0.33.0', 8033), fixtureRelease('0.32.0', 8032), fixtureRelease('0.31.0', 8031), ...fixtures],
@@ -165,14 +168,15 @@ targets:
     expect((await inspect()).State.Running).toBe(true);
   }, 180_000);
 
-  it('fails a version that never gets ready, shows the last readiness answer, offers Roll back and keeps the old container', async () => {
+  it('fails a version that never gets ready with a 10,000-character error, shows the last readiness answer, offers Roll back and keeps the old container', async () => {
     const message = await approveAndStart('0.32.0');
 
     expect(await finalStatus(message)).toBe('failed');
     const thread = threadText(message.ts);
     expect(thread).toMatch(/Readiness\* failed/);
     expect(thread).toMatch(/database connection refused/);
-    expect(thread).toContain('rollback_upgrade');
+    expect(t.slack.threadReplies(message.ts).filter((m) => /Upgrade failed\* at \*Readiness/.test(m.text ?? '') && JSON.stringify(m.blocks ?? []).includes('rollback_upgrade'))).toHaveLength(1);
+    expect(JSON.stringify(current(message).blocks)).toContain('rollback_upgrade');
     expect((await inspect()).Config.Image).toBe(`${repository}:0.32.0`);
     expect((await engine.getContainer(`${containerName}-pre-0.32.0`).inspect()).Config.Image).toBe(`${repository}:0.30.0`);
     expect(pinned()).toBe(composeFile('0.32.0'));

@@ -40,6 +40,8 @@ export interface FakeImageOptions {
   behaviour: FakeBehaviour;
   /** For `slow-ready`: seconds of 503 after start. */
   readyAfterSeconds?: number;
+  /** For `never-ready`: the `error` its readiness answer gives (ASCII, no quotes; default `database connection refused`). */
+  readyError?: string;
   /** For `noisy`: exit with code 1 this many seconds after start (default: never). */
   crashAfterSeconds?: number;
   /** Push to the registry (default true); the local copy is kept either way. */
@@ -180,7 +182,7 @@ function handlerScript(options: FakeImageOptions): string {
   });
   const readiness =
     options.behaviour === 'never-ready'
-      ? `respond '503 Service Unavailable' application/json '{"ready":false,"error":"database connection refused","checks":[]}' "Retry-After: 5$CR$LF"`
+      ? `respond '503 Service Unavailable' application/json '${JSON.stringify({ ready: false, error: options.readyError ?? 'database connection refused', checks: [] })}' "Retry-After: 5$CR$LF"`
       : `now=$(date +%s); started=$(cat /tmp/started)
     if [ $((now - started)) -lt ${readyAfter} ]; then
       respond '503 Service Unavailable' application/json '{"ready":false,"reason":"initializing","checks":[]}' "Retry-After: 1$CR$LF"

@@ -512,6 +512,21 @@ describe('releases the fixture set lacks', () => {
     expect(title.endsWith('…')).toBe(true);
     expect(title).not.toMatch(/\*|`/);
   });
+
+  it('clips a title of emoji and flags between characters, never inside a UTF-16 pair or a flag', () => {
+    for (const lead of [0, 1, 2, 3]) {
+      const line = `${'a'.repeat(lead)}${'🚀'.repeat(40)}${'🇩🇪'.repeat(40)}`;
+      const notes = release('v0.31.0', `## Minor Changes\n\n### @checkstack/backend@0.5.0\n\n- 8b9c0d1: **BREAKING:** ${line}\n`);
+
+      const title = summarizeRelease(notes, '0.30.0').breaking[0]?.title ?? '';
+
+      expect(title.length).toBeLessThanOrEqual(150);
+      expect(title.endsWith('…')).toBe(true);
+      expect(line.startsWith(title.slice(0, -1))).toBe(true);
+      expect(title.slice(lead + 80, -1).length % 4, `lead ${lead}: ${title}`).toBe(0);
+      expect(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(title)).toBe(false);
+    }
+  });
 });
 
 describe('versionFromTag', () => {

@@ -1,0 +1,93 @@
+// The ephemeral answers to `/checkstack status`, `history` and `releases`: facts in, Slack text out. Whatever the
+// database holds (a status detail may be a 45,000-character check message) is escaped and clipped here.
+import { policyHint } from '../domain/bump-policy.js';
+import type { Bump } from '../domain/release-types.js';
+import { escapeMrkdwn, outside } from './clip.js';
+
+/** Characters of a status detail one history line shows: ten lines stay well under a message's 4,000. */
+const HISTORY_DETAIL_SHOWN = 120;
+
+export interface ListedUpgrade {
+  kind: 'upgrade' | 'rollback';
+  fromVersion: string;
+  toVersion: string;
+  status: string;
+  statusDetail: string | null;
+  outcome: string | null;
+  requester: string;
+  createdAt: Date;
+  /** Permalink of its thread, when it has one. */
+  link?: string | undefined;
+}
+
+export function mention(userId: string): string {
+  return /^[UW][A-Z0-9]{2,20}$/.test(userId) ? `<@${userId}>` : `\`${escapeMrkdwn(userId.slice(0, 32))}\``;
+}
+
+function linked(link: string | undefined, label: string): string {
+  return link && /^https?:\/\/[^\s<>|]+$/.test(link) && link.length <= 1000 ? `<${link}|${label}>` : label;
+}
+
+function code(text: string): string {
+  return `\`${outside(text, 60).replace(/`/g, "'")}\``;
+}
+
+export function historyReply(target: string, entries: Array<{ upgrade: ListedUpgrade; approvers: string[] }>): string {
+  if (entries.length === 0) return 'No upgrades recorded for this target yet.';
+  const lines = entries.map(({ upgrade: u, approvers }) => {
+    const who = approvers.map(mention).join(', ') || 'nobody';
+    const when = u.createdAt.toISOString().slice(0, 16).replace('T', ' ');
+    const what = linked(u.link, `${u.kind} ${outside(u.fromVersion, 40)} → ${outside(u.toVersion, 40)}`);
+    const detail = u.statusDetail ? ` (${outside(u.statusDetail, HISTORY_DETAIL_SHOWN)})` : '';
+    return `• ${when} UTC · ${what} · requested by ${mention(u.requester)} · approved by ${who} · *${u.status}*${detail}`;
+  });
+  return [`*Last ${entries.length} upgrade(s) of ${outside(target, 63)}*`, ...lines].join('\n');
+}
+
+export interface TargetStatus {
+  target: string;
+  current: { apiVersion: string | null; imageTag: string | null; reachable: boolean };
+  latest: { version: string; htmlUrl: string } | null;
+  behind: { minors: number; patches: number } | null;
+  active: (ListedUpgrade & { link?: string | undefined }) | null;
+  last: (ListedUpgrade & { link?: string | undefined }) | null;
+}
+
+export function statusReply(s: TargetStatus): string {
+  const running = s.current.apiVersion ?? s.current.imageTag ?? 'unknown';
+  const disagree = s.current.apiVersion && s.current.imageTag && s.current.apiVersion !== s.current.imageTag ? ` (image tag ${code(s.current.imageTag)}: they disagree)` : '';
+  const lines = [
+    `*${outside(s.target, 63)}* runs ${code(running)}${disagree}${s.current.reachable ? '' : ' — the instance did not answer'}`,
+    s.latest ? `Latest release: ${linked(s.latest.htmlUrl, `v${outside(s.latest.version, 40)}`)}` : 'Latest release: not known yet',
+    s.behind
+      ? s.behind.minors === 0 && s.behind.patches === 0
+        ? 'Up to date.'
+        : `Behind by ${s.behind.minors} minor release line(s) and ${s.behind.patches} patch(es)${s.behind.minors > 0 ? ': each minor may break, read every one' : ''}.`
+      : '',
+    s.active ? `Active: ${linked(s.active.link, `${s.active.kind} to ${code(s.active.toVersion)}, ${s.active.status}`)}` : 'No upgrade pending.',
+    s.last
+      ? `Last: ${linked(s.last.link, `${s.last.kind} ${outside(s.last.fromVersion, 40)} → ${outside(s.last.toVersion, 40)}`)}: ${s.last.status}${s.last.outcome === 'succeeded_with_warnings' ? ' (with warnings)' : ''}`
+      : '',
+  ].filter(Boolean);
+  return lines.join('\n');
+}
+
+export interface ListedReleaseFacts {
+  version: string;
+  htmlUrl: string;
+  prerelease: boolean;
+  publishedAt: Date | null;
+  bump: Bump;
+  breakingCount: number;
+  flags: string[];
+}
+
+export function releasesReply(releases: ListedReleaseFacts[]): string {
+  if (releases.length === 0) return 'No Checkstack releases are known yet: the bot records them on its first poll of GitHub, right after it starts.';
+  const lines = releases.map((r) => {
+    const date = r.publishedAt ? r.publishedAt.toISOString().slice(0, 10) : 'unpublished';
+    const breaking = r.breakingCount === 1 ? '1 breaking change' : `${r.breakingCount} breaking changes`;
+    return `• ${linked(r.htmlUrl, `v${outside(r.version, 40)}`)}${r.prerelease ? ' (prerelease)' : ''} · ${date} · ${r.bump} · ${breaking}${r.flags.length ? ` · ${r.flags.join(', ')}` : ''}`;
+  });
+  return [`*Newest ${releases.length} Checkstack release(s)*`, ...lines, `_${escapeMrkdwn(policyHint(releases[0]!.bump))}_`].join('\n');
+}
