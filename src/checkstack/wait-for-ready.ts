@@ -22,8 +22,8 @@ const MIN_READY_POLL_MS = 250;
 /** What Checkstack logs when init is done (`✅ Checkstack Core initialized.` in every release that logs it). */
 export const INITIALIZED_LOG_TEXT = 'Checkstack Core initialized';
 
-/** The platform side of the wait: the instance's start time, its log and its state. */
-export type InstanceLogs = Pick<Deployer, 'describe' | 'followLogs' | 'state'>;
+/** The platform side of the wait: the instance's log and its state. */
+export type InstanceLogs = Pick<Deployer, 'followLogs' | 'state'>;
 
 /** No answer at all: the container is restarting, the port is closed, a proxy answers 502. */
 export interface ReadyUnreachable {
@@ -93,18 +93,16 @@ export async function waitForReady(options: WaitForReadyOptions): Promise<WaitFo
 }
 
 /**
- * Follows the instance's log from its latest start until the init line; a log that ends (the container stopped or
- * restarts) is followed again from the next start. The deadline is wall-clock time, like the log stream itself.
+ * Follows the instance's log from its current run until the init line; a log that ends (the container stopped or
+ * restarts) is followed again. The deadline is wall-clock time, like the log stream itself.
  */
 async function waitForInitLog(options: WaitForReadyOptions, deadline: number): Promise<Date> {
   const { client, logs, timeoutMs, now, sleep, pollIntervalMs = DEFAULT_READY_POLL_MS, signal, logger } = options;
   let linesSeen = 0;
   let lastLogError: string | null = null;
   for (;;) {
-    let since: Date | null = null;
     try {
-      const instance = await logs.describe();
-      since = instance.startedAt ? new Date(instance.startedAt) : new Date(0);
+      const since = currentRunSince(await logs.state());
       await report(options, { status: null, ready: false, awaitingLog: true, linesSeen, checks: [] });
       const seen = await followUntilInitialized(logs, since, deadline - now().getTime(), signal, () => void (linesSeen += 1));
       if (seen) {
@@ -132,6 +130,16 @@ async function waitForInitLog(options: WaitForReadyOptions, deadline: number): P
     // The log ended: the instance stopped. Look again once it had time to restart.
     await sleep(Math.min(pollIntervalMs, remaining));
   }
+}
+
+/**
+ * Where the current run's log begins: after the previous run ended, or the whole log of an instance that never
+ * stopped. Not the start time: a process can print before the engine records that it started (Docker's `StartedAt`
+ * is set after the process runs), and the init line of a fast start would be cut off.
+ */
+function currentRunSince(state: RuntimeState): Date {
+  const finished = state.finishedAt ? Date.parse(state.finishedAt) : Number.NaN;
+  return Number.isNaN(finished) ? new Date(0) : new Date(finished);
 }
 
 /** True when the init line came; false when the log ended or `withinMs` passed first. */

@@ -16,7 +16,7 @@ import {
   type FakeEra,
   type FakeSystem,
 } from '../fakes/fake-checkstack.js';
-import { startLoggingPod, type LoggingPod } from '../support/logging-pod.js';
+import { INITIALIZED_LINE, startLoggingPod, type LoggingPod } from '../support/logging-pod.js';
 
 const ERAS: FakeEra[] = ['current', '0.31'];
 const WRONG_KEY = 'ck_00000000-0000-4000-8000-00000000dead_not-a-valid-secret';
@@ -243,6 +243,17 @@ describe.each(ERAS)('waitForReady against a %s-era Checkstack', (era) => {
     expect(await waiting).toHaveProperty('readyAt');
     expect(pod.k8s.requestsFor('get', 'pods/log').length).toBeGreaterThanOrEqual(2);
     expect(checkstack.died).toBeNull();
+  });
+
+  it('counts an init line printed before the platform recorded the start (a fast start)', async () => {
+    const checkstack = await fake({ state: { era } });
+    const pod = await loggingPod(false);
+    const startedAt = pod.k8s.livePods()[0]!.status!.containerStatuses![0]!.state!.running!.startedAt!;
+    pod.k8s.appendLog(pod.pod, INITIALIZED_LINE, new Date(new Date(startedAt).getTime() - 5));
+
+    const result = await waitForReady({ client: clientFor(checkstack), logs: pod.logs, timeoutMs: 30_000, now: () => new Date(), sleep: realSleep, pollIntervalMs: 50 });
+
+    expect(result).toHaveProperty('readyAt');
   });
 
   it('blames the server when it logged the line but does not answer', async () => {
