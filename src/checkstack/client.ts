@@ -1,4 +1,6 @@
-// The client for one Checkstack instance's HTTP API (platform probes, /api/about, the UI and the RPC mount).
+// The client for one Checkstack instance's HTTP API (platform probes, /api/about, the UI and the RPC mount). It classifies
+// what each release line really answers: releases before the platform endpoints (0.31 and around, see
+// shared/checkstack-api.md "Older releases") serve the UI's page or 404 on `/.checkstack/*` and 500 on `/api/about`.
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
@@ -120,20 +122,28 @@ export interface ReadyAnswer {
   checks: ReadyCheck[];
   retryAfterSeconds?: number;
 }
-/** Releases before the platform endpoints existed answer 404 on `/.checkstack/ready`. */
+/**
+ * A release without the readiness endpoint: its single-page app answers `/.checkstack/ready` with the UI's page
+ * (`html`), or, without a built UI, with 404 (`not_found`). Neither says anything about readiness.
+ */
 export interface ReadyUnknown {
-  status: 404;
+  status: number;
   unknown: true;
+  answeredWith: 'html' | 'not_found';
 }
 export type PluginInfo = z.output<typeof PluginSchema>;
 export type AboutInfo = z.output<typeof AboutSchema>;
 export interface HealthAnswer {
   status: number;
   ok: boolean;
+  /** Set when the release has no `/.checkstack/health` (the UI's page or 404 answered). */
+  unknown?: true;
 }
 export interface UiAnswer {
   status: number;
   isHtml: boolean;
+  /** The page is Checkstack's own UI entry, not just any HTML (a proxy's error page, another app). */
+  isCheckstack: boolean;
 }
 export type CatalogSystem = z.output<typeof SystemSchema>;
 export type SystemHealthCheck = z.output<typeof SystemHealthCheckSchema>;
@@ -150,7 +160,7 @@ export interface CheckstackClient {
   readonly hasApiKey: boolean;
   health(): Promise<HealthAnswer>;
   ready(): Promise<ReadyAnswer | ReadyUnknown>;
-  /** null when the release has no `/api/about` (older releases). */
+  /** null when the release has no `/api/about` (older releases answer 404, 405 or 500). */
   about(): Promise<AboutInfo | null>;
   ui(): Promise<UiAnswer>;
   getSystems(): Promise<CatalogSystem[]>;
@@ -158,6 +168,8 @@ export interface CheckstackClient {
   getHistory(systemId: string, limit: number): Promise<HealthHistory>;
   getDeliveryLogs(query: { page: number; pageSize: number; status?: DeliveryStatus }): Promise<DeliveryLogPage>;
   getDeliveryStats(hours: number): Promise<DeliveryStats>;
+  /** The same instance asked without the API key: what anonymous callers may see. */
+  anonymous(): CheckstackClient;
 }
 
 export interface CheckstackClientOptions {
@@ -181,14 +193,31 @@ interface RawResponse {
   text: string;
 }
 
-export function createCheckstackClient({
-  baseUrl,
-  apiKey,
-  fetch = globalThis.fetch,
-  timeoutMs = DEFAULT_CHECKSTACK_TIMEOUT_MS,
-  logger,
-  name,
-}: CheckstackClientOptions): CheckstackClient {
+/** HTML by its content type or its first bytes. */
+function isHtml(res: RawResponse): boolean {
+  return /text\/html/i.test(res.headers.get('content-type') ?? '') || /^\s*(<!doctype html|<html)/i.test(res.text);
+}
+
+/**
+ * Checkstack's UI entry (`core/frontend/index.html`): its title names Checkstack ("Checkstack Health Monitor"), and
+ * newer releases inline `window.__CHECKSTACK_BOOTSTRAP__` into it. Either tells it from any other HTML page.
+ */
+export function isCheckstackPage(html: string): boolean {
+  return /<title>[^<]*\bcheckstack\b[^<]*<\/title>/i.test(html) || html.includes('__CHECKSTACK_BOOTSTRAP__');
+}
+
+/** `Missing access: <rule>` or `Access denied to resource <resource>:<id>`: the caller lacks an access rule. */
+const MISSING_PERMISSIONS = /^(missing access\b|access denied to resource\b)/i;
+
+export function createCheckstackClient(options: CheckstackClientOptions): CheckstackClient {
+  const {
+    baseUrl,
+    apiKey,
+    fetch = globalThis.fetch,
+    timeoutMs = DEFAULT_CHECKSTACK_TIMEOUT_MS,
+    logger,
+    name,
+  } = options;
   const base = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
   const targetName = name ?? base.host;
   const key = apiKey && apiKey.length > 0 ? apiKey : undefined;
@@ -278,7 +307,7 @@ export function createCheckstackClient({
             reason: 'missing_key',
           });
     }
-    if (res.status === 403 && message && /^missing access\b/i.test(message)) {
+    if (res.status === 403 && message && MISSING_PERMISSIONS.test(message)) {
       return key
         ? fail('checkstack_auth_failed', endpoint, `API key lacks permissions: ${message}`, {
             ...details,
@@ -293,12 +322,13 @@ export function createCheckstackClient({
     return fail('checkstack_api_error', endpoint, `answered ${res.status}${what ? ` ${what}` : ''}`, details);
   }
 
-  return {
+  const client: CheckstackClient = {
     name: targetName,
     hasApiKey: key !== undefined,
 
     async health() {
       const res = await send('GET', '/.checkstack/health');
+      if (res.status === 404 || (res.status === 200 && isHtml(res))) return { status: res.status, ok: false, unknown: true };
       if (res.status !== 200) return { status: res.status, ok: false };
       const body = HealthBodySchema.safeParse(safeJson(res.text));
       return { status: res.status, ok: body.success && body.data.status === 'ok' };
@@ -308,7 +338,9 @@ export function createCheckstackClient({
       const path = '/.checkstack/ready';
       const endpoint = `GET ${path}`;
       const res = await send('GET', path);
-      if (res.status === 404) return { status: 404, unknown: true };
+      // The single-page app of a release without the endpoint answers for it: never "not ready", never a failure.
+      if (res.status === 404) return { status: 404, unknown: true, answeredWith: 'not_found' };
+      if (res.status === 200 && isHtml(res)) return { status: 200, unknown: true, answeredWith: 'html' };
       if (res.status !== 200 && res.status !== 503) {
         throw fail('checkstack_api_error', endpoint, `answered ${res.status}`, { status: res.status });
       }
@@ -328,17 +360,20 @@ export function createCheckstackClient({
       const path = '/api/about';
       const endpoint = `GET ${path}`;
       const res = await send('GET', path);
-      // 405: an older release routes every /api/* to the RPC mount, which refuses GET.
-      if (res.status === 404 || res.status === 405) return null;
+      // Older releases route every /api/* to the RPC mount: 0.31 answers 500 "Plugin metadata not found in registry"
+      // (no plugin is called "about"); others refuse the GET with 405, or have no such route (404).
+      if (res.status === 404 || res.status === 405 || res.status >= 500) {
+        log.debug({ path, status: res.status }, 'checkstack release has no /api/about');
+        return null;
+      }
       if (res.status !== 200) throw fail('checkstack_api_error', endpoint, `answered ${res.status}`, { status: res.status });
       return validate(AboutSchema, endpoint, res.status, parseJson(endpoint, res));
     },
 
     async ui() {
       const res = await send('GET', '/');
-      const contentType = res.headers.get('content-type') ?? '';
-      const isHtml = /text\/html/i.test(contentType) || /^\s*(<!doctype html|<html)/i.test(res.text);
-      return { status: res.status, isHtml };
+      const html = isHtml(res);
+      return { status: res.status, isHtml: html, isCheckstack: html && isCheckstackPage(res.text) };
     },
 
     async getSystems() {
@@ -365,7 +400,12 @@ export function createCheckstackClient({
     getDeliveryStats(hours) {
       return procedure('integration', 'getDeliveryStats', { hours }, DeliveryStatsSchema);
     },
+
+    anonymous() {
+      return key ? createCheckstackClient({ ...options, apiKey: undefined }) : client;
+    },
   };
+  return client;
 }
 
 function safeJson(text: string): unknown {

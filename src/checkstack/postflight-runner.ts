@@ -20,7 +20,7 @@ import {
   type PluginRef,
   type PostflightVerdict,
 } from '../domain/postflight.js';
-import type { AboutInfo, CheckstackClient } from './client.js';
+import type { AboutInfo, CatalogSystem, CheckstackClient } from './client.js';
 
 export const DEFAULT_HEALTHCHECK_POLL_MS = 10_000;
 export const DEFAULT_DELIVERY_PAGE_SIZE = 50;
@@ -106,24 +106,31 @@ function failureResult(name: CheckName, err: unknown, { apiKeyEnv, logger, clien
   return { name, outcome: 'fail', detail: 'the check itself crashed; the details are in the bot\'s log' };
 }
 
-async function checkHealthchecks({
-  client,
-  readyAt,
-  now,
-  sleep,
-  healthcheckMaxWaitMs,
-  healthcheckPollMs = DEFAULT_HEALTHCHECK_POLL_MS,
-}: PostflightOptions): Promise<CheckResult> {
+async function checkHealthchecks(options: PostflightOptions): Promise<CheckResult> {
+  const { client } = options;
   const systems = await client.getSystems();
-  if (systems.length === 0) {
-    return {
-      name: 'healthchecks',
-      outcome: 'nothing_to_verify',
-      detail: client.hasApiKey
-        ? 'no systems visible in the catalog (an API key without access rules also sees none)'
-        : 'no systems in the catalog',
-    };
+  if (systems.length > 0) return watchHealthchecks(options, client, systems);
+  if (!client.hasApiKey) return { name: 'healthchecks', outcome: 'nothing_to_verify', detail: 'no systems in the catalog' };
+  // A key that sees no systems may be one without access rules (releases around 0.31 grant a key none of its
+  // roles' rules): anonymous callers see the public catalog, so they tell the two apart and can still watch the runs.
+  const anonymous = client.anonymous();
+  const publicSystems = await anonymous.getSystems().catch(() => []);
+  if (publicSystems.length === 0) {
+    return { name: 'healthchecks', outcome: 'nothing_to_verify', detail: 'no systems visible in the catalog (an API key without access rules also sees none)' };
   }
+  const watched = await watchHealthchecks(options, anonymous, publicSystems);
+  return {
+    name: 'healthchecks',
+    outcome: watched.outcome === 'pass' || watched.outcome === 'nothing_to_verify' ? 'warn' : watched.outcome,
+    detail: oneLine(`API key lacks permissions: it sees no systems, anonymous callers see ${publicSystems.length}; anonymously, ${watched.detail}`),
+  };
+}
+
+async function watchHealthchecks(
+  { readyAt, now, sleep, healthcheckMaxWaitMs, healthcheckPollMs = DEFAULT_HEALTHCHECK_POLL_MS }: PostflightOptions,
+  client: CheckstackClient,
+  systems: CatalogSystem[],
+): Promise<CheckResult> {
   const bySystem = new Map<string, HealthcheckObservation[]>();
   let stale = systems;
   for (;;) {

@@ -49,10 +49,17 @@ export interface ReadyObservation {
   checks: { name: string; critical: boolean; ok: boolean; message?: string | null }[];
 }
 
-/** `unknown`: the release has no readiness endpoint (404). */
-export function evaluateReady(answer: ReadyObservation | { unknown: true }): CheckResult {
+/** What a release without the readiness endpoint answers on it: its UI's page, or 404 without a built UI. */
+export interface ReadyUnknownObservation {
+  unknown: true;
+  answeredWith: 'html' | 'not_found';
+}
+
+/** `unknown`: the release has no readiness endpoint; that is never "not ready" and never a failure. */
+export function evaluateReady(answer: ReadyObservation | ReadyUnknownObservation): CheckResult {
   if ('unknown' in answer) {
-    return result('ready', 'nothing_to_verify', 'readiness unknown: this release has no `/.checkstack/ready` (404)');
+    const how = answer.answeredWith === 'html' ? 'the UI answers for it' : 'it answers 404';
+    return result('ready', 'nothing_to_verify', `readiness unknown: this release has no \`/.checkstack/ready\` (${how})`);
   }
   if (answer.status === 200 && answer.ready) {
     const names = answer.checks.map((c) => c.name);
@@ -100,8 +107,10 @@ export function evaluateVersion({ targetVersion, about, runningImageTag }: Versi
 
 // ---------------------------------------------------------------- ui
 
-export function evaluateUi(answer: { status: number; isHtml: boolean }): CheckResult {
-  if (answer.status === 200 && answer.isHtml) return result('ui', 'pass', '`GET /` answers 200 with HTML');
+/** Checkstack's own page, not just any HTML: a proxy's error page or another app on the port is no UI. */
+export function evaluateUi(answer: { status: number; isHtml: boolean; isCheckstack: boolean }): CheckResult {
+  if (answer.status === 200 && answer.isCheckstack) return result('ui', 'pass', "`GET /` answers 200 with Checkstack's page");
+  if (answer.status === 200 && answer.isHtml) return result('ui', 'fail', "`GET /` answers 200 with an HTML page that is not Checkstack's");
   if (answer.status === 200) return result('ui', 'fail', '`GET /` answers 200 but not with HTML');
   return result('ui', 'fail', `\`GET /\` answers ${answer.status}`);
 }
@@ -114,8 +123,10 @@ export interface PluginRef {
 }
 
 export function evaluatePlugins({ before, after }: { before: PluginRef[] | null; after: PluginRef[] | null }): CheckResult {
-  if (before === null) return result('plugins', 'nothing_to_verify', 'no plugin list from before the upgrade to compare with');
-  if (after === null) return result('plugins', 'nothing_to_verify', 'this release has no `/api/about`: the loaded plugins are not known');
+  if (before === null) {
+    return result('plugins', 'nothing_to_verify', 'plugin comparison not available: no plugin list from before the upgrade (that release had no `/api/about`)');
+  }
+  if (after === null) return result('plugins', 'nothing_to_verify', 'plugin comparison not available: this release has no `/api/about`');
   const loaded = new Set(after.map((p) => p.name));
   const earlier = new Set(before.map((p) => p.name));
   const missing = [...earlier].filter((n) => !loaded.has(n)).sort();
@@ -136,6 +147,7 @@ export interface HealthcheckObservation {
   configurationName?: string | null;
   intervalSeconds: number;
   enabled: boolean;
+  /** Null or absent when the release does not say: 0.31 keeps a paused check `enabled: true` with no such field. */
   paused?: boolean | null;
   /** The newest run known, whatever its status; null when none. */
   newestRunAt: Date | null;
@@ -192,14 +204,26 @@ export function evaluateHealthchecks({ checks, readyAt, now, maxWaitMs }: Health
       nextDeadline,
     };
   }
-  if (missed.length > 0) {
-    const missedSystems = new Set(missed.map((c) => c.systemId)).size;
+  // A release that reports pausing (`paused: false`) vouches the check should have run; one that does not may
+  // have it paused, so not running is a warning there, never a failed upgrade on its own.
+  const broken = missed.filter((c) => c.paused === false);
+  const maybePaused = missed.filter((c) => c.paused !== false);
+  const onSystems = (checks: HealthcheckObservation[]) => `${plural(checks.length, 'check')} on ${plural(new Set(checks.map((c) => c.systemId)).size, 'system')}`;
+  if (broken.length > 0) {
+    const alsoPaused = maybePaused.length > 0 ? `; ${plural(maybePaused.length, 'more check')} did not run and may be paused` : '';
+    return {
+      state: 'done',
+      result: result('healthchecks', 'fail', `${onSystems(broken)} did not run since ready: ${listSome(broken.map(checkLabel))}${alsoPaused}`),
+    };
+  }
+  if (maybePaused.length > 0) {
+    const it = maybePaused.length === 1 ? 'it' : 'they';
     return {
       state: 'done',
       result: result(
         'healthchecks',
-        'fail',
-        `${plural(missed.length, 'check')} on ${plural(missedSystems, 'system')} did not run since ready: ${listSome(missed.map(checkLabel))}`,
+        'warn',
+        `${onSystems(maybePaused)} did not run since ready; ${it} may be paused (this release does not say): ${listSome(maybePaused.map(checkLabel))}`,
       ),
     };
   }

@@ -2,7 +2,7 @@
 // recorded in Postgres, and safe to run twice: a restarted worker resumes after the last finished step.
 import { isReadyUnknown } from '../checkstack/client.js';
 import { runPostflightChecks } from '../checkstack/postflight-runner.js';
-import { describeProgress, waitForReady, type ReadyProgress } from '../checkstack/wait-for-ready.js';
+import { describeProgress, INITIALIZED_LOG_TEXT, waitForReady } from '../checkstack/wait-for-ready.js';
 import type { PinRecord, StepRecord, UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
 import { allows, isComplete } from '../domain/checklist.js';
 import type { CheckResult, PostflightVerdict } from '../domain/postflight.js';
@@ -311,27 +311,27 @@ export function createUpgradeRunner(deps: RunnerDeps) {
 
   async function readiness({ upgrade, runtime, progress, signal }: StepContext): Promise<string> {
     const timeoutMs = runtime.config.postflight.readyTimeout * 1000;
-    let last: ReadyProgress | null = null;
     try {
+      // Nothing is sent to the new instance before it logs `Checkstack Core initialized` (see wait-for-ready.ts).
       const result = await waitForReady({
         client: runtime.checkstack,
+        logs: runtime.deployer,
         timeoutMs,
         now: deps.now,
         sleep: (ms) => deps.sleep(ms, signal),
-        onProgress: async (answer) => {
-          last = answer;
-          await progress(`⏳ *Readiness*: ${outside(describeProgress(answer), READINESS_SHOWN)}`);
-        },
+        signal,
+        onProgress: (answer) => progress(`⏳ *Readiness*: ${outside(describeProgress(answer), READINESS_SHOWN)}`),
         logger,
       });
-      const readyAt = 'readyAt' in result ? result.readyAt : deps.now();
-      await upgrades.recordJobFacts(upgrade.id, { readyAt });
-      if ('unknown' in result) return 'readiness unknown: this release has no /.checkstack/ready; continuing with the post-flight checks';
+      await upgrades.recordJobFacts(upgrade.id, { readyAt: result.readyAt });
+      if ('unknown' in result) {
+        return `readiness unknown: this release has no /.checkstack/ready; it logged "${INITIALIZED_LOG_TEXT}" and \`GET /\` answers ${result.ui.status}`;
+      }
       return `ready: ${result.answer.checks.map((c) => `${c.name} ${c.ok ? 'ok' : 'failing'}`).join(', ') || 'no named checks'}`;
     } catch (err) {
       if (isAppError(err) && err.code === 'readiness_timeout') {
-        const lastAnswer = last ? describeProgress(last) : 'no answer';
-        throw new StepFailure('readiness', `not ready after ${seconds(timeoutMs)}; last answer: ${lastAnswer}`, true, { cause: err });
+        const reason = typeof err.details.reason === 'string' ? err.details.reason : err.message;
+        throw new StepFailure('readiness', reason, true, { cause: err });
       }
       throw err;
     }

@@ -1,6 +1,19 @@
-// A loopback Checkstack speaking the protocol of shared/checkstack-api.md; each test mutates `state` to stage its scenario.
+// A loopback Checkstack speaking the protocol of shared/checkstack-api.md, as each era answers it; each test mutates
+// `state` to stage its scenario.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+
+/**
+ * Which release line the fake plays:
+ * - `current`: the platform endpoints (`/.checkstack/ready|health`, `/api/about` with `releaseVersion`), probes that
+ *   answer while booting, keys that carry their roles' access rules.
+ * - `0.31`: a release before the platform endpoints, as shared/checkstack-api.md "Older releases" records it (verified
+ *   live on 0.31.0): the single-page app answers every unknown path (so `/.checkstack/ready` is 200 `text/html`, or 404
+ *   `text/plain` without a built UI), `/api/about` is 500 from the RPC mount, there is no `/rest`, a request before
+ *   `Checkstack Core initialized` kills the process, keys get none of their rules, a wrong key is anonymous, and a
+ *   paused check stays `enabled: true` with no `paused` field.
+ */
+export type FakeEra = 'current' | '0.31';
 
 export interface FakeReadyCheck {
   name: string;
@@ -73,18 +86,24 @@ export interface FakeCheckstackState {
   ready: FakeReadyState;
   /** Consumed one per `GET /.checkstack/ready` before `ready` applies: booting, flapping, restarts. */
   readyScript: FakeReadyState[];
-  /** A release before the platform endpoints: 404 on `/.checkstack/ready` and `/api/about`. */
-  olderRelease: boolean;
+  era: FakeEra;
+  /**
+   * The process has started but not yet logged `Checkstack Core initialized`. `current`: `/.checkstack/ready` answers
+   * 503 initializing, `/.checkstack/health` 200, everything else 503. `0.31`: any request is answered and then kills
+   * the process (see `died`).
+   */
+  booting: boolean;
   /** Every request's socket is destroyed: the container is down. */
   down: boolean;
+  /** `GET /` in the `current` era. */
   ui: { status: number; html: boolean };
+  /** `0.31`: the image ships the built UI, so the single-page app answers unknown paths; false for a development run. */
+  uiBuilt: boolean;
   systems: FakeSystem[];
   deliveryLogs: FakeDeliveryLog[];
   apiKeys: FakeApiKey[];
   /** Access rules anonymous callers hold (Checkstack's defaults). */
   publicAccess: string[];
-  /** Releases around 0.31: an application key gets none of its roles' access rules. */
-  keysGrantNothing: boolean;
 }
 
 export interface FakeRequest {
@@ -92,6 +111,13 @@ export interface FakeRequest {
   path: string;
   authorization: string | undefined;
   body: unknown;
+}
+
+/** Why a `0.31`-era fake is gone: the request that arrived before `Checkstack Core initialized`. */
+export interface FakeDeath {
+  request: FakeRequest;
+  /** What the real process logs as it dies. */
+  error: string;
 }
 
 export interface FakeCheckstackOptions {
@@ -111,6 +137,12 @@ export interface FakeCheckstack {
   addRun(systemId: string, configurationId: string, timestamp: Date, status?: FakeRunStatus): void;
   /** Requests to this path wait until the returned function is called. */
   hold(path: string): () => void;
+  /** The process restarts and boots again: see `state.booting`. */
+  boot(): void;
+  /** Init finished: the moment the real process logs `Checkstack Core initialized`. */
+  initialize(): void;
+  /** Set once a request killed a booting `0.31`-era process; its listener and every socket are closed then. */
+  readonly died: FakeDeath | null;
   close(): Promise<void>;
 }
 
@@ -128,9 +160,11 @@ export function defaultFakeState(): FakeCheckstackState {
     ],
     ready: { kind: 'ready' },
     readyScript: [],
-    olderRelease: false,
+    era: 'current',
+    booting: false,
     down: false,
     ui: { status: 200, html: true },
+    uiBuilt: true,
     systems: [],
     deliveryLogs: [],
     apiKeys: [
@@ -138,9 +172,40 @@ export function defaultFakeState(): FakeCheckstackState {
       { key: FAKE_READONLY_KEY, access: ['catalog.system.read', 'healthcheck.healthcheck.status.read'] },
     ],
     publicAccess: ['catalog.system.read', 'healthcheck.healthcheck.status.read'],
-    keysGrantNothing: false,
   };
 }
+
+/**
+ * Checkstack's UI entry as its image serves it: `core/frontend/index.html` (title "Checkstack Health Monitor", the
+ * `root` element) after the Vite build, which puts the hashed module script and stylesheet into the head.
+ */
+export const CHECKSTACK_INDEX_HTML = `<!doctype html>
+<html lang="en">
+
+<head>
+  <meta charset="UTF-8" />
+  <meta name="viewport" content="width=device-width, initial-scale=1.0" />
+  <title>Checkstack Health Monitor</title>
+  <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+  <script type="module" crossorigin src="/assets/index-D8kV0b3Q.js"></script>
+  <link rel="stylesheet" crossorigin href="/assets/index-Cq5wK1mR.css">
+</head>
+
+<body>
+  <div id="root"></div>
+</body>
+
+</html>
+`;
+
+/** Newer releases inline the frontend bootstrap before the module script (`core/backend/src/bootstrap-html.ts`). */
+function withBootstrap(html: string, baseUrl: string): string {
+  const tag = `<script>window.__CHECKSTACK_BOOTSTRAP__ = ${JSON.stringify({ config: { baseUrl, publicPathPrefixes: [] }, enabledPlugins: [] })};</script>`;
+  return html.replace('<script type="module"', `${tag}\n    <script type="module"`);
+}
+
+/** What the process logs as a request before init kills it (Hono's SmartRouter froze its matcher). */
+const EARLY_REQUEST_ERROR = 'Can not add a route since the matcher is already built';
 
 const DEFAULT_READY_CHECKS: FakeReadyCheck[] = [
   { name: 'database', critical: true, ok: true, durationMs: 3 },
@@ -162,6 +227,8 @@ interface Procedure {
   access: string;
   /** Anonymous callers may call it when they hold the access rule. */
   publicProcedure: boolean;
+  /** The resource a call is about (`0.31` refuses those with `Access denied to resource <resource>:<id>`). */
+  resource?: (input: Record<string, unknown>) => string | undefined;
   handle(input: Record<string, unknown>, caller: { granted: (rule: string) => boolean }): unknown;
 }
 
@@ -171,6 +238,8 @@ export async function startFakeCheckstack(options: FakeCheckstackOptions = {}): 
   const requests: FakeRequest[] = [];
   const holds = new Map<string, { promise: Promise<void>; release: () => void }>();
   const sockets = new Set<Socket>();
+  let died: FakeDeath | null = null;
+  const systemResource = (input: Record<string, unknown>) => (typeof input.systemId === 'string' ? `catalog.system:${input.systemId}` : undefined);
 
   const procedures: Record<string, Procedure> = {
     'catalog/getSystems': {
@@ -190,6 +259,7 @@ export async function startFakeCheckstack(options: FakeCheckstackOptions = {}): 
     'healthcheck/getSystemHealthOverview': {
       access: 'healthcheck.healthcheck.status.read',
       publicProcedure: true,
+      resource: systemResource,
       handle: (input) => {
         const systemId = requireString(input, 'systemId');
         const system = state.systems.find((s) => s.id === systemId);
@@ -203,7 +273,8 @@ export async function startFakeCheckstack(options: FakeCheckstackOptions = {}): 
               strategyId: 'http',
               intervalSeconds: c.intervalSeconds,
               enabled: c.enabled,
-              paused: c.paused ?? false,
+              // 0.31: pausing a check leaves `enabled: true`, and the overview has no field that says it is paused.
+              ...(state.era === 'current' ? { paused: c.paused ?? false } : {}),
               status: runs[0]?.status ?? 'healthy',
               // Checkstack hands these out oldest first for the sparkline.
               recentRuns: [...runs].reverse().map((r) => ({ id: r.id, status: r.status, timestamp: r.timestamp, environmentId: null })),
@@ -215,6 +286,7 @@ export async function startFakeCheckstack(options: FakeCheckstackOptions = {}): 
     'healthcheck/getHistory': {
       access: 'healthcheck.healthcheck.status.read',
       publicProcedure: true,
+      resource: systemResource,
       handle: (input) => {
         const systemId = requireString(input, 'systemId');
         const sortOrder = input.sortOrder;
@@ -268,7 +340,8 @@ export async function startFakeCheckstack(options: FakeCheckstackOptions = {}): 
     const url = new URL(req.url ?? '/', 'http://fake.invalid');
     const path = url.pathname;
     const rawBody = await readBody(req);
-    requests.push({ method: req.method ?? 'GET', path, authorization: req.headers.authorization, body: parseMaybe(rawBody) });
+    const request: FakeRequest = { method: req.method ?? 'GET', path, authorization: req.headers.authorization, body: parseMaybe(rawBody) };
+    requests.push(request);
 
     const held = holds.get(path);
     if (held) await held.promise;
@@ -276,14 +349,15 @@ export async function startFakeCheckstack(options: FakeCheckstackOptions = {}): 
       req.socket.destroy();
       return;
     }
+    if (state.era === '0.31') return answerEra031(req, res, request, rawBody);
 
     if (path === '/.checkstack/health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
     if (path === '/.checkstack/ready' && req.method === 'GET') {
-      if (state.olderRelease) return sendText(res, 404, 'Not Found');
-      return answerReady(req, res, state.readyScript.shift() ?? state.ready);
+      return answerReady(req, res, state.booting ? { kind: 'booting' } : (state.readyScript.shift() ?? state.ready));
     }
+    // Every other request waits for init (up to 30 s) and then gets 503; the fake does not make the test wait.
+    if (state.booting) return sendJson(res, 503, { error: 'Service initializing' }, { 'retry-after': '1' });
     if (path === '/api/about' && req.method === 'GET') {
-      if (state.olderRelease) return sendText(res, 404, 'Not Found');
       return sendJson(res, 200, { releaseVersion: state.releaseVersion, coreVersion: state.coreVersion, plugins: state.plugins });
     }
     const rpc = /^\/api\/([^/]+)\/([^/]+)$/.exec(path);
@@ -293,14 +367,49 @@ export async function startFakeCheckstack(options: FakeCheckstackOptions = {}): 
     }
     if (path === '/' && req.method === 'GET') {
       if (state.ui.html) {
-        res.writeHead(state.ui.status, { 'content-type': 'text/html; charset=utf-8' });
-        res.end('<!doctype html><html><head><title>Checkstack</title></head><body><div id="root"></div></body></html>');
+        res.writeHead(state.ui.status, { 'content-type': 'text/html; charset=UTF-8', 'cache-control': 'no-cache' });
+        res.end(withBootstrap(CHECKSTACK_INDEX_HTML, `http://127.0.0.1:${port}`));
       } else {
         sendJson(res, state.ui.status, { error: 'no ui' });
       }
       return;
     }
     sendText(res, 404, 'Not Found');
+  }
+
+  /** A release before the platform endpoints: only the RPC mount and the single-page app. */
+  function answerEra031(req: IncomingMessage, res: ServerResponse, request: FakeRequest, rawBody: string): void {
+    if (state.booting) {
+      // The request is answered from the routes registered at module load; the plugins' routes that init adds next
+      // throw, and the process dies.
+      res.on('finish', () => die(request));
+      return answerSpa(req, res);
+    }
+    const rpc = /^\/api\/([^/]+)(?:\/(.*))?$/.exec(request.path);
+    if (rpc) {
+      const name = `${rpc[1]}/${rpc[2] ?? ''}`;
+      // `/api/:pluginId/*` is the RPC mount; `/api/about` asks it for a plugin called "about".
+      if (!Object.keys(procedures).some((known) => known.startsWith(`${rpc[1]}/`))) {
+        return sendJson(res, 500, { error: 'Plugin metadata not found in registry' });
+      }
+      if (req.method !== 'POST') return sendRpcError(res, new RpcError(405, 'METHOD_NOT_SUPPORTED', 'Method not allowed'));
+      return answerProcedure(req, res, name, rawBody);
+    }
+    answerSpa(req, res);
+  }
+
+  /** The single-page app catches every path it does not know (`/.checkstack/*` and `/rest/*` included). */
+  function answerSpa(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET' || !state.uiBuilt) return sendText(res, 404, '404 Not Found', 'text/plain;charset=UTF-8');
+    res.writeHead(200, { 'content-type': 'text/html;charset=utf-8' });
+    res.end(CHECKSTACK_INDEX_HTML);
+  }
+
+  function die(request: FakeRequest): void {
+    if (died) return;
+    died = { request, error: EARLY_REQUEST_ERROR };
+    server.close();
+    for (const socket of sockets) socket.destroy();
   }
 
   function answerReady(req: IncomingMessage, res: ServerResponse, ready: FakeReadyState): void {
@@ -336,7 +445,10 @@ export async function startFakeCheckstack(options: FakeCheckstackOptions = {}): 
       }
       // Instance-level filtering: a caller without the rule sees no systems rather than an error.
       if (name === 'catalog/getSystems' && !granted(procedure.access)) return sendRpcOk(res, { systems: [] });
-      if (!granted(procedure.access)) throw new RpcError(403, 'FORBIDDEN', `Missing access: ${procedure.access}`);
+      if (!granted(procedure.access)) {
+        const resource = state.era === '0.31' ? procedure.resource?.(input) : undefined;
+        throw new RpcError(403, 'FORBIDDEN', resource ? `Access denied to resource ${resource}` : `Missing access: ${procedure.access}`);
+      }
       sendRpcOk(res, procedure.handle(input, { granted }));
     } catch (err) {
       if (err instanceof RpcError) return sendRpcError(res, err);
@@ -344,16 +456,22 @@ export async function startFakeCheckstack(options: FakeCheckstackOptions = {}): 
     }
   }
 
-  /** Returns what the caller holds, or throws 401 for a missing or unknown key. */
+  /** Returns what the caller holds, or throws 401 for a missing or unknown key (as each era decides). */
   function authorize(header: string | undefined, procedure: Procedure): (rule: string) => boolean {
-    if (header === undefined) {
+    const token = header === undefined ? undefined : /^Bearer (.+)$/.exec(header)?.[1];
+    const key = token === undefined ? undefined : state.apiKeys.find((k) => k.key === token);
+    const anonymous = (): ((rule: string) => boolean) => {
       if (procedure.publicProcedure) return (rule) => state.publicAccess.includes(rule);
-      throw new RpcError(401, 'UNAUTHORIZED', 'Unauthorized');
+      throw new RpcError(401, 'UNAUTHORIZED', state.era === '0.31' ? 'Authentication required' : 'Unauthorized');
+    };
+    if (state.era === '0.31') {
+      // A key that does not resolve is not refused: the caller is anonymous. A key that does holds none of its
+      // roles' access rules (fixed upstream later).
+      if (!key) return anonymous();
+      return () => false;
     }
-    const token = /^Bearer (.+)$/.exec(header)?.[1];
-    const key = state.apiKeys.find((k) => k.key === token);
+    if (header === undefined) return anonymous();
     if (!key) throw new RpcError(401, 'UNAUTHORIZED', 'Unauthorized');
-    if (state.keysGrantNothing) return () => false;
     const access = key.access;
     return (rule) => access === 'all' || access.includes(rule);
   }
@@ -381,6 +499,7 @@ export async function startFakeCheckstack(options: FakeCheckstackOptions = {}): 
     addRun(systemId, configurationId, timestamp, status = 'healthy') {
       const check = state.systems.find((s) => s.id === systemId)?.checks.find((c) => c.configurationId === configurationId);
       if (!check) throw new Error(`fake-checkstack: no check ${configurationId} on system ${systemId}`);
+      if (check.paused || !check.enabled) throw new Error(`fake-checkstack: check ${configurationId} is paused or disabled; the scheduler does not run it`);
       check.runs.push({ id: `run-${configurationId}-${check.runs.length + 1}`, status, timestamp });
     },
     hold(path) {
@@ -394,10 +513,20 @@ export async function startFakeCheckstack(options: FakeCheckstackOptions = {}): 
         release();
       };
     },
+    boot() {
+      state.booting = true;
+    },
+    initialize() {
+      state.booting = false;
+    },
+    get died() {
+      return died;
+    },
     async close() {
       for (const { release } of holds.values()) release();
       holds.clear();
       for (const socket of sockets) socket.destroy();
+      // A fake that died has closed its listener already.
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
@@ -456,8 +585,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(JSON.stringify(body));
 }
 
-function sendText(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain' });
+function sendText(res: ServerResponse, status: number, text: string, contentType = 'text/plain'): void {
+  res.writeHead(status, { 'content-type': contentType });
   res.end(text);
 }
 

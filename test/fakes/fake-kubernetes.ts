@@ -51,12 +51,22 @@ export interface FakeKubernetesOptions {
   secrets?: Record<string, Record<string, string>>;
   /** Advance the rollout by one step before answering every GET of the Deployment. */
   autoRollout?: boolean;
+  /**
+   * What each Checkstack container logs once it runs, as the kubelet serves it on `pods/log`; default: the start and
+   * `Checkstack Core initialized`. `[]` leaves the log to the test (`appendLog`), to say when init finishes.
+   */
+  startupLog?: string[];
 }
+
+/** What Checkstack logs as it boots; the bot waits for the last line before it asks the new pod anything. */
+export const CHECKSTACK_STARTUP_LOG = ['info: 🚀 Starting Checkstack Core...', 'info: ✅ Checkstack Core initialized.'];
 
 /** What the fake controller tells `onRollout`: a rollout of `image` began, or all its new pods became ready. */
 export interface FakeRolloutEvent {
   phase: 'started' | 'ready';
   image: string;
+  /** The rollout's pods: those that start (`started`, none yet) or run now (`ready`). */
+  pods: string[];
 }
 
 /** How the pods of the next rollout behave. */
@@ -292,7 +302,7 @@ export class FakeKubernetes {
         case 'ready':
           for (const pod of newPods) this.makeRunning(pod);
           rollout.phase = 'available';
-          this.onRollout?.({ phase: 'ready', image: this.templateImage(rollout.rs) });
+          this.onRollout?.({ phase: 'ready', image: this.templateImage(rollout.rs), pods: newPods.map((pod) => pod.metadata!.name!) });
           break;
         case 'imagepull':
           for (const pod of newPods) this.setWaiting(pod, 'ImagePullBackOff', `Back-off pulling image "${this.imageOf(pod)}"`);
@@ -365,7 +375,7 @@ export class FakeKubernetes {
     this.armed = null;
     this.setCondition('Progressing', 'True', 'NewReplicaSetCreated', `Created new replica set "${rs.metadata!.name}"`);
     this.recomputeStatus();
-    this.onRollout?.({ phase: 'started', image });
+    this.onRollout?.({ phase: 'started', image, pods: [] });
   }
 
   private createReplicaSet(image: string, revision: number): V1ReplicaSet {
@@ -429,6 +439,7 @@ export class FakeKubernetes {
     pod.status!.phase = 'Running';
     pod.status!.startTime = pod.metadata!.creationTimestamp;
     pod.status!.conditions = [{ type: 'Ready', status: 'True' }];
+    for (const text of this.options.startupLog ?? CHECKSTACK_STARTUP_LOG) this.appendLog(pod.metadata!.name!, text);
   }
 
   private setWaiting(pod: V1Pod, reason: string, message: string): void {

@@ -1,7 +1,7 @@
 import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCheckstackClient, type CheckstackClientOptions } from '../../src/checkstack/client.js';
-import { waitForReady, type ReadyProgress } from '../../src/checkstack/wait-for-ready.js';
+import { waitForReady, type AwaitingInitLog, type InstanceLogs, type ReadyProgress } from '../../src/checkstack/wait-for-ready.js';
 import { AppError } from '../../src/errors.js';
 import {
   FAKE_ADMIN_KEY,
@@ -10,15 +10,29 @@ import {
   type FakeCheckstack,
   type FakeCheckstackOptions,
 } from '../fakes/fake-checkstack.js';
+import { startLoggingPod, type LoggingPod } from '../support/logging-pod.js';
 
 const REJECTED_KEY = 'ck_00000000-0000-4000-8000-00000000dead_not-a-valid-secret';
 const ALL_KEYS = [FAKE_ADMIN_KEY, FAKE_READONLY_KEY, REJECTED_KEY];
 
 let fakes: FakeCheckstack[] = [];
+let pods: LoggingPod[] = [];
 afterEach(async () => {
-  await Promise.all(fakes.map((f) => f.close()));
+  await Promise.all([...fakes, ...pods].map((f) => f.close()));
   fakes = [];
+  pods = [];
 });
+
+type HttpProgress = Exclude<ReadyProgress, AwaitingInitLog>;
+/** The answers over HTTP, after the log line: the first report (waiting for the line) is not what these tests are about. */
+const httpAnswers = (into: HttpProgress[]) => (answer: ReadyProgress) => void ('awaitingLog' in answer || into.push(answer));
+
+/** The new instance has logged `Checkstack Core initialized` already: these tests are about what follows. */
+async function initializedPod(): Promise<InstanceLogs> {
+  const pod = await startLoggingPod();
+  pods.push(pod);
+  return pod.logs;
+}
 
 async function fake(options: FakeCheckstackOptions = {}): Promise<FakeCheckstack> {
   const f = await startFakeCheckstack(options);
@@ -86,7 +100,7 @@ describe('createCheckstackClient against a current release', () => {
     expect(ready).toMatchObject({ status: 200, ready: true, checks: [{ name: 'database', ok: true }, { name: 'queue' }, { name: 'plugins' }] });
     expect(about).toMatchObject({ releaseVersion: '0.140.0', coreVersion: '0.27.0' });
     expect(about?.plugins.map((p) => p.name)).toContain('@checkstack/healthcheck-backend');
-    expect(ui).toEqual({ status: 200, isHtml: true });
+    expect(ui).toEqual({ status: 200, isHtml: true, isCheckstack: true });
   });
 
   it('calls procedures through the RPC mount with a {json} body and parses dates', async () => {
@@ -156,18 +170,18 @@ describe('createCheckstackClient against a current release', () => {
   });
 });
 
-describe('createCheckstackClient against an older release', () => {
+describe('createCheckstackClient against an older release (0.31; more in checkstack-eras.test.ts)', () => {
   it('says readiness is unknown and has no about', async () => {
-    const f = await fake({ state: { olderRelease: true } });
+    const f = await fake({ state: { era: '0.31' } });
     const { client } = clientFor(f);
 
-    expect(await client.ready()).toEqual({ status: 404, unknown: true });
+    expect(await client.ready()).toEqual({ status: 200, unknown: true, answeredWith: 'html' });
     expect(await client.about()).toBeNull();
-    expect(await client.ui()).toEqual({ status: 200, isHtml: true });
+    expect(await client.ui()).toEqual({ status: 200, isHtml: true, isCheckstack: true });
   });
 
   it('reports "API key lacks permissions" when a key is granted none of its rules (around 0.31)', async () => {
-    const f = await fake({ state: { keysGrantNothing: true, systems: [{ id: 's', name: 'S', checks: [] }] } });
+    const f = await fake({ state: { era: '0.31', systems: [{ id: 's', name: 'S', checks: [] }] } });
     const { client } = clientFor(f, { apiKey: FAKE_ADMIN_KEY });
 
     expect(await client.getSystems()).toEqual([]);
@@ -293,9 +307,9 @@ describe('waitForReady', () => {
     const f = await fake({ state: { readyScript: [{ kind: 'booting' }, { kind: 'booting' }] } });
     const { client } = clientFor(f);
     const clock = fakeClock();
-    const progress: ReadyProgress[] = [];
+    const progress: HttpProgress[] = [];
 
-    const outcome = await waitForReady({ client, timeoutMs: 60_000, now: clock.now, sleep: clock.sleep, onProgress: (a) => void progress.push(a) });
+    const outcome = await waitForReady({ client, logs: await initializedPod(), timeoutMs: 60_000, now: clock.now, sleep: clock.sleep, onProgress: httpAnswers(progress) });
 
     expect(outcome).toMatchObject({ readyAt: new Date('2025-06-01T12:00:02.000Z'), answer: { status: 200, ready: true } });
     expect(clock.sleeps).toEqual([1000, 1000]);
@@ -308,7 +322,7 @@ describe('waitForReady', () => {
     const { client } = clientFor(f);
     const clock = fakeClock();
 
-    await waitForReady({ client, timeoutMs: 60_000, now: clock.now, sleep: clock.sleep });
+    await waitForReady({ client, logs: await initializedPod(), timeoutMs: 60_000, now: clock.now, sleep: clock.sleep });
 
     expect(clock.sleeps).toEqual([2000, 2000]);
   });
@@ -317,9 +331,9 @@ describe('waitForReady', () => {
     const f = await fake({ state: { readyScript: [{ kind: 'drop' }, { kind: 'booting' }] } });
     const { client } = clientFor(f);
     const clock = fakeClock();
-    const progress: ReadyProgress[] = [];
+    const progress: HttpProgress[] = [];
 
-    const outcome = await waitForReady({ client, timeoutMs: 60_000, now: clock.now, sleep: clock.sleep, onProgress: (a) => void progress.push(a) });
+    const outcome = await waitForReady({ client, logs: await initializedPod(), timeoutMs: 60_000, now: clock.now, sleep: clock.sleep, onProgress: httpAnswers(progress) });
 
     expect(outcome).toHaveProperty('readyAt');
     expect(progress[0]).toMatchObject({ status: null, ready: false, unreachable: expect.stringMatching(/^GET \/\.checkstack\/ready on prod: /) });
@@ -335,9 +349,9 @@ describe('waitForReady', () => {
     clock.onSleep(async () => {
       if (fakes.length === 0) await fake({ port, state: { readyScript: [{ kind: 'booting' }] } });
     });
-    const progress: ReadyProgress[] = [];
+    const progress: HttpProgress[] = [];
 
-    const outcome = await waitForReady({ client, timeoutMs: 60_000, now: clock.now, sleep: clock.sleep, onProgress: (a) => void progress.push(a) });
+    const outcome = await waitForReady({ client, logs: await initializedPod(), timeoutMs: 60_000, now: clock.now, sleep: clock.sleep, onProgress: httpAnswers(progress) });
 
     expect(outcome).toHaveProperty('readyAt');
     expect(progress.map((p) => ('unreachable' in p ? p.unreachable : p.reason))).toEqual([
@@ -351,25 +365,30 @@ describe('waitForReady', () => {
     const { client } = clientFor(f);
     const clock = fakeClock();
 
-    const err = await caught(waitForReady({ client, timeoutMs: 12_000, now: clock.now, sleep: clock.sleep }));
+    const err = await caught(waitForReady({ client, logs: await initializedPod(), timeoutMs: 12_000, now: clock.now, sleep: clock.sleep }));
 
     expect(err.code).toBe('readiness_timeout');
-    expect(err.message).toMatch(/^prod was not ready within 12 s .*init failed: relation "plugin_artifacts" does not exist/);
+    expect(err.message).toMatch(/^prod logged `Checkstack Core initialized` but was not ready within 12 s .*init failed: relation "plugin_artifacts" does not exist/);
     expect(err.details.lastAnswer).toMatchObject({ status: 503, error: 'relation "plugin_artifacts" does not exist' });
     expect(clock.sleeps).toEqual([5000, 5000, 2000]);
   });
 
-  it('resolves as unknown for an older release and lets the caller fall back', async () => {
-    const f = await fake({ state: { olderRelease: true } });
+  it('resolves as unknown for an older release once `GET /` answers, and lets the caller fall back', async () => {
+    const f = await fake({ state: { era: '0.31' } });
     const { client } = clientFor(f);
     const clock = fakeClock();
     const progress: ReadyProgress[] = [];
 
-    const outcome = await waitForReady({ client, timeoutMs: 60_000, now: clock.now, sleep: clock.sleep, onProgress: (a) => void progress.push(a) });
+    const outcome = await waitForReady({ client, logs: await initializedPod(), timeoutMs: 60_000, now: clock.now, sleep: clock.sleep, onProgress: (a) => void progress.push(a) });
 
-    expect(outcome).toEqual({ unknown: true, answer: { status: 404, unknown: true } });
-    expect(progress).toEqual([]);
-    expect(f.requests.filter((r) => r.path === '/.checkstack/ready')).toHaveLength(1);
+    expect(outcome).toEqual({
+      unknown: true,
+      readyAt: clock.now(),
+      answer: { status: 200, unknown: true, answeredWith: 'html' },
+      ui: { status: 200, isHtml: true, isCheckstack: true },
+    });
+    expect(progress).toEqual([expect.objectContaining({ awaitingLog: true })]);
+    expect(f.requests.map((r) => r.path)).toEqual(['/.checkstack/ready', '/']);
   });
 
   it('resolves on the first 200 even when readiness flaps afterwards', async () => {
@@ -378,7 +397,7 @@ describe('waitForReady', () => {
     const { client } = clientFor(f);
     const clock = fakeClock();
 
-    const outcome = await waitForReady({ client, timeoutMs: 60_000, now: clock.now, sleep: clock.sleep });
+    const outcome = await waitForReady({ client, logs: await initializedPod(), timeoutMs: 60_000, now: clock.now, sleep: clock.sleep });
 
     expect(outcome).toMatchObject({ answer: { status: 200 } });
     expect(await client.ready()).toMatchObject({ status: 503, ready: false });
@@ -392,6 +411,7 @@ describe('waitForReady', () => {
 
     const outcome = await waitForReady({
       client,
+      logs: await initializedPod(),
       timeoutMs: 60_000,
       now: clock.now,
       sleep: clock.sleep,

@@ -498,7 +498,7 @@ describe('Kubernetes deployer', () => {
 
   describe('followLogs', () => {
     it('follows the new pod with timestamps from `since`, until aborted', async () => {
-      const fake = await startFake({ autoRollout: true });
+      const fake = await startFake({ autoRollout: true, startupLog: [] });
       const deployer = deployerFor(fake);
       await deployer.replace({ image: image(NEW), version: NEW });
       const pod = fake.livePods()[0]!.metadata!.name!;
@@ -524,7 +524,7 @@ describe('Kubernetes deployer', () => {
     });
 
     it('returns when the pod\'s log stream ends', async () => {
-      const fake = await startFake();
+      const fake = await startFake({ startupLog: [] });
       const pod = fake.livePods()[0]!.metadata!.name!;
       const lines: LogLine[] = [];
 

@@ -132,7 +132,7 @@ describe('runPostflightChecks', () => {
     expect(report.results).toEqual([
       { name: 'ready', outcome: 'pass', detail: '200 ready: database, queue, plugins' },
       { name: 'version', outcome: 'pass', detail: '`/api/about` reports 0.141.0 (core 0.28.0)' },
-      { name: 'ui', outcome: 'pass', detail: '`GET /` answers 200 with HTML' },
+      { name: 'ui', outcome: 'pass', detail: "`GET /` answers 200 with Checkstack's page" },
       { name: 'plugins', outcome: 'pass', detail: 'all 3 plugins loaded again' },
       { name: 'healthchecks', outcome: 'pass', detail: 'all 3 enabled checks on 2 systems ran since ready' },
       { name: 'delivery', outcome: 'pass', detail: '2 deliveries since the upgrade, none failed' },
@@ -273,19 +273,25 @@ describe('runPostflightChecks', () => {
   });
 
   it('reports "lacks permissions", not a failed upgrade, when a key gets none of its rules (around 0.31)', async () => {
-    const { report, byName } = await run({ state: { keysGrantNothing: true } });
+    const { report, byName } = await run({ state: { era: '0.31' }, options: { pluginsBefore: null, runningImageTag: TARGET } });
 
-    expect(byName('healthchecks')).toMatchObject({ outcome: 'nothing_to_verify', detail: expect.stringContaining('API key without access rules') });
+    expect(byName('healthchecks')).toMatchObject({ outcome: 'warn', detail: expect.stringMatching(/^API key lacks permissions: it sees no systems, anonymous callers see 2; /) });
     expect(byName('delivery')).toMatchObject({ outcome: 'warn', detail: expect.stringMatching(/^API key lacks permissions/) });
     expect(report.verdict).toBe('succeeded_with_warnings');
   });
 
+  it('has nothing to verify when neither the key nor anonymous callers see a system', async () => {
+    const { byName } = await run({ state: { era: '0.31', publicAccess: [] }, options: { pluginsBefore: null, runningImageTag: TARGET } });
+
+    expect(byName('healthchecks')).toMatchObject({ outcome: 'nothing_to_verify', detail: expect.stringContaining('API key without access rules') });
+  });
+
   it('falls back to the image tag on an older release without ready and about', async () => {
-    const { report, byName } = await run({ state: { olderRelease: true }, options: { pluginsBefore: null, runningImageTag: TARGET } });
+    const { report, byName } = await run({ apiKey: '', state: { era: '0.31' }, options: { pluginsBefore: null, runningImageTag: TARGET } });
 
     expect(byName('ready')).toMatchObject({ outcome: 'nothing_to_verify', detail: expect.stringContaining('readiness unknown') });
     expect(byName('version')).toMatchObject({ outcome: 'pass', detail: 'image tag 0.141.0 (this release has no `/api/about`)' });
-    expect(byName('plugins')).toMatchObject({ outcome: 'nothing_to_verify' });
+    expect(byName('plugins')).toMatchObject({ outcome: 'nothing_to_verify', detail: expect.stringMatching(/^plugin comparison not available/) });
     expect(report.verdict).toBe('succeeded');
   });
 

@@ -108,6 +108,22 @@ describe('/checkstack upgrade: plan, checklist and approvals', () => {
     expect(text).toContain('confirm:automatic_checks_ack');
   });
 
+  it('plans against a release without the platform endpoints from its image tag, with readiness unknown as a warning', async () => {
+    checkstack.state.era = '0.31';
+    try {
+      const message = await requestUpgrade('upgrade 0.30.0');
+
+      const text = blocksText(message);
+      expect(text).toContain('Release notes read for every version from 0.25.0 to 0.30.0');
+      expect(text).toContain('readiness unknown: this release has no /.checkstack/ready');
+      expect(text).not.toContain('confirm:unreachable_ack');
+      expect(text).not.toContain('confirm:version_mismatch_ack');
+      expect(text).not.toMatch(/not JSON|answered 500/);
+    } finally {
+      checkstack.state.era = 'current';
+    }
+  });
+
   it('goes from the checklist to "queued" with exactly one BullMQ job named after the upgrade', async () => {
     const message = await requestUpgrade('upgrade 0.30.0');
     const [{ id }] = await rows(`SELECT id FROM upgrades WHERE status = 'confirming'`);

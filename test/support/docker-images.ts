@@ -30,8 +30,15 @@ export function registryFromEnv(env: NodeJS.ProcessEnv = process.env): string {
  * `exit-printing-secrets`: exits on start like `exit-on-start`, but first prints its whole environment and its
  * `ENCRYPTION_MASTER_KEY`, once as an assignment and once bare, as a careless start script would (the bot must
  * not forward any of it).
+ * `era-0.31`: a release before the platform endpoints (shared/checkstack-api.md "Older releases"): the UI's page on
+ * every path but `/api/*` (`/api/about` is 500), `✅ Checkstack Core initialized.` logged only `initAfterSeconds` after
+ * start, and any request before that line answered and then fatal: the process exits with code 1, logging the
+ * request that killed it.
  */
-export type FakeBehaviour = 'ready' | 'slow-ready' | 'never-ready' | 'exit-on-start' | 'noisy' | 'exit-printing-secrets';
+export type FakeBehaviour = 'ready' | 'slow-ready' | 'never-ready' | 'exit-on-start' | 'noisy' | 'exit-printing-secrets' | 'era-0.31';
+
+/** What an `era-0.31` container logs when a request killed it: the tests look for it. */
+export const EARLY_REQUEST_LOG = 'request before init';
 
 export interface FakeImageOptions {
   registry: string;
@@ -42,6 +49,8 @@ export interface FakeImageOptions {
   readyAfterSeconds?: number;
   /** For `never-ready`: the `error` its readiness answer gives (ASCII, no quotes; default `database connection refused`). */
   readyError?: string;
+  /** For `era-0.31`: seconds from start to `Checkstack Core initialized` (default 5). */
+  initAfterSeconds?: number;
   /** For `noisy`: exit with code 1 this many seconds after start (default: never). */
   crashAfterSeconds?: number;
   /** Push to the registry (default true); the local copy is kept either way. */
@@ -88,7 +97,7 @@ export async function buildFakeCheckstackImage(docker: Dockerode, options: FakeI
   const rootfs: TarEntry[] = [
     { name: 'bin/', type: 'dir' },
     { name: 'bin/busybox', content: readFileSync(HOST_BUSYBOX), mode: 0o755 },
-    ...['sh', 'nc', 'date', 'sleep', 'cat', 'mkdir', 'env', 'echo'].map(
+    ...['sh', 'nc', 'date', 'sleep', 'cat', 'mkdir', 'env', 'echo', 'rm', 'touch', 'kill'].map(
       (applet): TarEntry => ({ name: `bin/${applet}`, type: 'symlink', linkname: 'busybox' }),
     ),
     { name: 'app/', type: 'dir' },
@@ -138,6 +147,7 @@ function startScript(options: FakeImageOptions): string {
             '',
           ].join('\n')
         : '';
+  if (options.behaviour === 'era-0.31') return era031StartScript(options);
   return `#!/bin/sh
 # Plays Checkstack ${options.version}: an HTTP server on $PORT (host network), logs on stdout and stderr.
 trap 'echo "Received SIGTERM, shutting down"; exit 0' TERM INT
@@ -147,6 +157,26 @@ echo "warning: this is a fake Checkstack" >&2
 nc -ll -p "$PORT" -e /app/handler.sh &
 echo "Checkstack Core initialized"
 ${options.behaviour === 'noisy' ? noisyLoop(options) : 'while :; do wait; sleep 1; done'}
+`;
+}
+
+/**
+ * A 0.31-era Checkstack boots for a while before `Checkstack Core initialized`; a request in that time is answered and
+ * then kills the process (the handler signals PID 1, which exits with code 1 a second later, as the real one does).
+ */
+function era031StartScript(options: FakeImageOptions): string {
+  return `#!/bin/sh
+# Plays Checkstack ${options.version} from before the platform endpoints, on $PORT (host network).
+trap 'echo "Received SIGTERM, shutting down"; exit 0' TERM INT
+trap 'echo "error: ${EARLY_REQUEST_LOG} ($(cat /tmp/early-request)): Can not add a route since the matcher is already built" >&2; exit 1' USR1
+echo "Checkstack ${options.version} starting (args: $*) in $(pwd) on port $PORT"
+mkdir -p /tmp && rm -f /tmp/initialized /tmp/early-request
+nc -ll -p "$PORT" -e /app/handler.sh &
+echo "info: 🚀 Starting Checkstack Core..."
+sleep ${options.initAfterSeconds ?? 5} & wait $!
+touch /tmp/initialized
+echo "info: ✅ Checkstack Core initialized."
+while :; do wait; sleep 1; done
 `;
 }
 
@@ -167,6 +197,7 @@ ${crash}done`;
 }
 
 function handlerScript(options: FakeImageOptions): string {
+  if (options.behaviour === 'era-0.31') return era031HandlerScript();
   const readyAfter = options.behaviour === 'slow-ready' ? (options.readyAfterSeconds ?? 5) : 0;
   const about = JSON.stringify({
     releaseVersion: options.version,
@@ -207,6 +238,28 @@ case "$path" in
   /api/catalog/getSystems) respond '200 OK' application/json '{"json":{"systems":[]},"meta":[]}' ;;
   /) respond '200 OK' 'text/html; charset=utf-8' "$(cat /www/index.html)" ;;
   *) respond '404 Not Found' application/json '{"error":"not found"}' ;;
+esac
+`;
+}
+
+/** The single-page app answers every path but `/api/*`; `/api/:pluginId/*` is the RPC mount, which knows no "about". */
+function era031HandlerScript(): string {
+  return `#!/bin/sh
+CR=$(printf '\\r')
+read -r method path proto
+while read -r line; do line=\${line%"$CR"}; [ -z "$line" ] && break; done
+path=\${path%%\\?*}
+respond() {
+  printf 'HTTP/1.1 %s\\r\\nContent-Type: %s\\r\\nContent-Length: %s\\r\\nConnection: close\\r\\n\\r\\n%s' "$1" "$2" "\${#3}" "$3"
+}
+if [ ! -f /tmp/initialized ]; then
+  echo "$method $path" > /tmp/early-request
+  (sleep 1; kill -USR1 1) &
+fi
+case "$path" in
+  /api/catalog/*) respond '200 OK' application/json '{"json":{"systems":[]},"meta":[]}' ;;
+  /api/*) respond '500 Internal Server Error' application/json '{"error":"Plugin metadata not found in registry"}' ;;
+  *) respond '200 OK' 'text/html;charset=utf-8' "$(cat /www/index.html)" ;;
 esac
 `;
 }

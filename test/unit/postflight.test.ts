@@ -56,8 +56,16 @@ describe('evaluateReady', () => {
     expect(result.detail).toMatch(detail);
   });
 
-  it('says readiness is unknown for a release without the endpoint, and never passes', () => {
-    expect(evaluateReady({ unknown: true })).toMatchObject({ outcome: 'nothing_to_verify', detail: expect.stringMatching(/unknown/) });
+  it('says readiness is unknown for a release without the endpoint, and never passes or fails', () => {
+    expect(evaluateReady({ unknown: true, answeredWith: 'html' })).toEqual({
+      name: 'ready',
+      outcome: 'nothing_to_verify',
+      detail: 'readiness unknown: this release has no `/.checkstack/ready` (the UI answers for it)',
+    });
+    expect(evaluateReady({ unknown: true, answeredWith: 'not_found' })).toMatchObject({
+      outcome: 'nothing_to_verify',
+      detail: 'readiness unknown: this release has no `/.checkstack/ready` (it answers 404)',
+    });
   });
 });
 
@@ -83,11 +91,16 @@ describe('evaluateVersion', () => {
 
 describe('evaluateUi', () => {
   it.each([
-    { answer: { status: 200, isHtml: true }, outcome: 'pass' },
-    { answer: { status: 200, isHtml: false }, outcome: 'fail' },
-    { answer: { status: 502, isHtml: true }, outcome: 'fail' },
-  ])('$answer.status html=$answer.isHtml → $outcome', ({ answer, outcome }) => {
+    { answer: { status: 200, isHtml: true, isCheckstack: true }, outcome: 'pass' },
+    { answer: { status: 200, isHtml: true, isCheckstack: false }, outcome: 'fail' },
+    { answer: { status: 200, isHtml: false, isCheckstack: false }, outcome: 'fail' },
+    { answer: { status: 502, isHtml: true, isCheckstack: false }, outcome: 'fail' },
+  ])('$answer.status html=$answer.isHtml checkstack=$answer.isCheckstack → $outcome', ({ answer, outcome }) => {
     expect(evaluateUi(answer)).toMatchObject({ name: 'ui', outcome });
+  });
+
+  it("says when the page is HTML but not Checkstack's", () => {
+    expect(evaluateUi({ status: 200, isHtml: true, isCheckstack: false }).detail).toBe("`GET /` answers 200 with an HTML page that is not Checkstack's");
   });
 });
 
@@ -104,9 +117,12 @@ describe('evaluatePlugins', () => {
     expect(result).toMatchObject({ outcome: 'warn', detail: expect.stringContaining('acme-ldap-sync') });
   });
 
-  it('has nothing to verify when either list is unknown', () => {
-    expect(evaluatePlugins({ before: null, after: before }).outcome).toBe('nothing_to_verify');
-    expect(evaluatePlugins({ before, after: null }).outcome).toBe('nothing_to_verify');
+  it('says the comparison is not available when either list is unknown', () => {
+    expect(evaluatePlugins({ before: null, after: before })).toMatchObject({ outcome: 'nothing_to_verify', detail: expect.stringMatching(/^plugin comparison not available: /) });
+    expect(evaluatePlugins({ before, after: null })).toMatchObject({
+      outcome: 'nothing_to_verify',
+      detail: 'plugin comparison not available: this release has no `/api/about`',
+    });
   });
 });
 
@@ -118,6 +134,8 @@ describe('evaluateHealthchecks', () => {
     configurationName: 'HTTP probe',
     intervalSeconds: 60,
     enabled: true,
+    // A current release says whether a check is paused; 0.31 leaves the field out.
+    paused: false,
     newestRunAt: null,
     ...over,
   });
@@ -152,6 +170,36 @@ describe('evaluateHealthchecks', () => {
       maxWaitMs: MAX,
     });
     expect(evaluation).toMatchObject({ state: 'done', result: { outcome: 'fail', detail: '1 check on 1 system did not run since ready: API: HTTP probe' } });
+  });
+
+  it('warns, not fails, that a check which did not run may be paused when the release does not say (0.31)', () => {
+    const evaluation = evaluateHealthchecks({
+      checks: [check({ paused: undefined, newestRunAt: at(-50) }), check({ configurationId: 'cfg-ok', paused: undefined, newestRunAt: at(30) })],
+      readyAt: READY_AT,
+      now: at(120),
+      maxWaitMs: MAX,
+    });
+    expect(evaluation).toEqual({
+      state: 'done',
+      result: {
+        name: 'healthchecks',
+        outcome: 'warn',
+        detail: '1 check on 1 system did not run since ready; it may be paused (this release does not say): API: HTTP probe',
+      },
+    });
+  });
+
+  it('fails a check the release vouches is not paused, and still mentions those that may be', () => {
+    const evaluation = evaluateHealthchecks({
+      checks: [check({ newestRunAt: at(-50) }), check({ configurationId: 'cfg-tls', configurationName: 'TLS', paused: null })],
+      readyAt: READY_AT,
+      now: at(120),
+      maxWaitMs: MAX,
+    });
+    expect(evaluation).toMatchObject({
+      state: 'done',
+      result: { outcome: 'fail', detail: '1 check on 1 system did not run since ready: API: HTTP probe; 1 more check did not run and may be paused' },
+    });
   });
 
   it('does not count a run exactly at readyAt as a run after it', () => {
