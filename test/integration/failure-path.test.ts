@@ -119,7 +119,7 @@ targets:
 
     const [failure, ...more] = await t.slack.waitFor(() => failureReplies(message.ts).length > 0 && failureReplies(message.ts), 20_000);
     expect(more).toEqual([]);
-    expect(failure!.text).toMatch(/❌ \*Upgrade failed\* at \*Readiness\*: not ready after/);
+    expect(failure!.text).toMatch(/❌ \*Upgrade failed\* at \*Readiness\*: logged `Checkstack Core initialized` but was not ready within 3 s/);
     expect(render(failure!)).toContain('database (&lt;!channel&gt; connection refused: 🚀 pool exhausted');
     expect(JSON.stringify(t.slack.calls())).not.toContain('<!channel>');
     expect(hasRollBackButton(failure!)).toBe(true);
@@ -185,7 +185,7 @@ targets:
     const text = String(reply.payload.text);
     expect(text.length).toBeLessThanOrEqual(4000);
     expect(text.match(/\*(failed|rolled_back|succeeded)\*/g)).toEqual(['*failed*', '*succeeded*', '*rolled_back*']);
-    expect(text).toContain('Readiness: not ready after');
+    expect(text).toContain('Readiness: logged `Checkstack Core initialized` but was not ready within 3 s');
     expect(text).not.toContain('<!channel>');
   }, 30_000);
 });
