@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { autoUpgradeSchema } from './domain/auto-upgrade.js';
+import { backupConfigSchema, drillConfigSchema } from './domain/backup.js';
 import { promotionChainProblems, promotionSchema } from './domain/promotion.js';
 
 export const DEFAULT_CONFIG_FILE = './checkstack-chatops.yml';
@@ -100,9 +101,12 @@ const targetSchema = z
     postflight: postflightSchema.default(() => postflightSchema.parse({})),
     promotion: promotionSchema.optional(),
     autoUpgrade: autoUpgradeSchema.optional(),
+    backup: backupConfigSchema.optional(),
+    drill: drillConfigSchema.optional(),
   })
   .strict()
-  .refine((t) => Boolean(t.docker) !== Boolean(t.kubernetes), { message: 'set exactly one of `docker` or `kubernetes`' });
+  .refine((t) => Boolean(t.docker) !== Boolean(t.kubernetes), { message: 'set exactly one of `docker` or `kubernetes`' })
+  .refine((t) => !t.drill || Boolean(t.backup), { message: '`drill` restores the backups of `backup`: configure `backup` too', path: ['drill'] });
 
 const fileSchema = z
   .object({

@@ -12,6 +12,8 @@ export type Command =
   | { kind: 'cancel'; target?: string }
   | { kind: 'history'; target?: string }
   | { kind: 'resume'; target?: string }
+  | { kind: 'backup'; target?: string }
+  | { kind: 'drill'; target?: string }
   | { kind: 'subscribe' }
   | { kind: 'unsubscribe' };
 
@@ -36,6 +38,8 @@ export const COMMAND_GRAMMAR = [
   '• `/checkstack cancel [target]`: cancel the upgrade pending for a target',
   '• `/checkstack history [target]`: past upgrades and rollbacks of a target',
   '• `/checkstack resume [target]`: resume automatic patch upgrades of a target after a failed one paused them',
+  '• `/checkstack backup [target]`: take a backup of the target\'s Checkstack database now',
+  '• `/checkstack drill [target]`: restore the newest backup into a throwaway database and check that it starts',
   '• `/checkstack subscribe`: announce new releases in this channel',
   '• `/checkstack unsubscribe`: stop announcing releases in this channel',
   'Without `[target]` the default target is used.',
@@ -51,6 +55,8 @@ const SUBCOMMANDS: readonly Subcommand[] = [
   'cancel',
   'history',
   'resume',
+  'backup',
+  'drill',
   'subscribe',
   'unsubscribe',
 ];
@@ -64,6 +70,8 @@ const USAGE: Record<Subcommand, string> = {
   cancel: '/checkstack cancel [target]',
   history: '/checkstack history [target]',
   resume: '/checkstack resume [target]',
+  backup: '/checkstack backup [target]',
+  drill: '/checkstack drill [target]',
   subscribe: '/checkstack subscribe',
   unsubscribe: '/checkstack unsubscribe',
 };
@@ -206,6 +214,8 @@ export function parseCommand(text: string, now: Date = new Date()): Command {
       return at === undefined ? upgrade : { ...upgrade, at };
     }
     case 'resume':
+    case 'backup':
+    case 'drill':
     case 'status':
     case 'rollback':
     case 'cancel':

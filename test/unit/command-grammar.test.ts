@@ -125,7 +125,7 @@ describe('parseCommand', () => {
 describe('parseCommand on hostile input', () => {
   // A small deterministic generator (no dependency): words, versions and nasty fragments mixed at random.
   const FRAGMENTS = [
-    'upgrade', 'status', 'releases', 'rollback', 'cancel', 'history', 'help', 'subscribe', 'unsubscribe', 'resume',
+    'upgrade', 'status', 'releases', 'rollback', 'cancel', 'history', 'help', 'subscribe', 'unsubscribe', 'resume', 'backup', 'drill',
     '--at', '—at', '--at=', 'window', '2026-02-01T02:00Z', '2026-02-01T02:00', '9999-99-99T99:99+99:99', '0.141.0', 'v0.141.0', '0.141.0-rc.1', 'latest', '^0.141', '0.141.x', '--prerelease', '--', '—prerelease',
     'prod', 'staging', '<!channel>', '<@U123>', '<!here|here>', '`', '*', '_', '~', '&amp;', '; rm -rf /',
     "' OR 1=1 --", '$(reboot)', '|| true', '\u0000', '\u0007', '\u001b[31m', '\u202e', '\u200b', '\ufeff',
@@ -173,7 +173,7 @@ describe('parseCommand on hostile input', () => {
 
 describe('COMMAND_GRAMMAR', () => {
   it('lists every subcommand with a line of explanation', () => {
-    for (const sub of ['help', 'status [target]', 'releases [n]', 'upgrade <version> [target]', 'rollback [target]', 'cancel [target]', 'history [target]', 'resume [target]', 'subscribe', 'unsubscribe']) {
+    for (const sub of ['help', 'status [target]', 'releases [n]', 'upgrade <version> [target]', 'rollback [target]', 'cancel [target]', 'history [target]', 'resume [target]', 'backup [target]', 'drill [target]', 'subscribe', 'unsubscribe']) {
       expect(COMMAND_GRAMMAR).toMatch(new RegExp(`/checkstack ${sub.replace(/[[\]<>]/g, '\\$&')}[^\\n]*: \\w`));
     }
   });
@@ -198,6 +198,9 @@ describe('parseCommand: --at and resume', () => {
     ['upgrade 0.141.0-rc.1 \u2014at WINDOW --prerelease', { kind: 'upgrade', version: '0.141.0-rc.1', allowPrerelease: true, at: { kind: 'window' } }],
     ['resume', { kind: 'resume' }],
     ['resume staging', { kind: 'resume', target: 'staging' }],
+    ['backup', { kind: 'backup' }],
+    ['BACKUP prod', { kind: 'backup', target: 'prod' }],
+    ['drill staging', { kind: 'drill', target: 'staging' }],
   ])('parses %j', (text, expected) => {
     expect(parseCommand(text, NOW)).toEqual(expected);
   });
@@ -213,6 +216,9 @@ describe('parseCommand: --at and resume', () => {
     ['resume --at 2026-01-29T02:00Z', /only goes with `upgrade`/],
     ['resume prod staging', /Too many arguments for `resume`/],
     ['resume <!channel>', /not a target name/],
+    ['backup prod staging', /Too many arguments for `backup`/],
+    ['drill --at window', /only goes with `upgrade`/],
+    ['drill --prerelease', /only goes with `upgrade`|not an option/],
   ])('refuses %j', (text, message) => {
     const err = refusedAt(text);
     expect(err.code).toBe('invalid_input');

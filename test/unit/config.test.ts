@@ -189,3 +189,40 @@ describe('loadConfig: promotion and autoUpgrade', () => {
     ]);
   });
 });
+
+describe('loadConfig: backup and drill', () => {
+  const WITH_BACKUP = `targets:
+  - name: prod
+    baseUrl: http://127.0.0.1:8080
+    docker: { container: checkstack }
+    backup:
+      databaseUrlEnv: CHECKSTACK_PROD_DATABASE_URL
+      dir: /backups
+    drill:
+      every: 90d
+`;
+
+  it('reads the blocks with their defaults and durations in milliseconds', () => {
+    const [prod] = loadConfig({ env: BASE_ENV, readFile: () => WITH_BACKUP }).targets;
+    expect(prod?.backup).toEqual({ databaseUrlEnv: 'CHECKSTACK_PROD_DATABASE_URL', dir: '/backups', keep: 10, maxAge: 24 * 3_600_000 });
+    expect(prod?.drill).toEqual({ every: 90 * 86_400_000 });
+  });
+
+  it('names each wrong field with what to write', () => {
+    const yaml = WITH_BACKUP.replace('dir: /backups', 'dir: backups\n      keep: 0\n      maxAge: 24').replace('databaseUrlEnv: CHECKSTACK_PROD_DATABASE_URL', 'databaseUrlEnv: postgres://u:p@db/x');
+    expect(problemsOf(BASE_ENV, yaml).map((p) => [p.key, p.message])).toEqual(
+      expect.arrayContaining([
+        ['targets[0].backup.databaseUrlEnv', expect.stringMatching(/must be an environment variable name/)],
+        ['targets[0].backup.dir', expect.stringMatching(/must be an absolute path/)],
+        ['targets[0].backup.keep', expect.any(String)],
+        ['targets[0].backup.maxAge', expect.stringMatching(/`24` has no unit/)],
+      ]),
+    );
+    expect(JSON.stringify(problemsOf(BASE_ENV, yaml))).not.toContain('u:p@db');
+  });
+
+  it('refuses a drill without a backup to restore', () => {
+    const yaml = WITH_BACKUP.replace(/ {4}backup:\n.*\n.*\n/, '');
+    expect(problemsOf(BASE_ENV, yaml)).toEqual([expect.objectContaining({ key: 'targets[0].drill', message: expect.stringMatching(/configure `backup` too/) })]);
+  });
+});
