@@ -32,6 +32,8 @@ const USER_TEXT = {
   recreate_failed: 'The container could not be recreated; the old one was restored.',
   readiness_timeout: 'The new version did not become ready in time.',
   git_record_failed: 'The Git record of the pinned tag could not be written.',
+  backup_misconfigured: 'own',
+  backup_failed: 'own',
   internal: null,
 } as const satisfies Record<string, string | null>;
 
