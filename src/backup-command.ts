@@ -2,6 +2,7 @@
 // Exit codes: 0 taken, 1 the backup failed, 2 bad usage, an unknown target or a target without `backup`.
 import type { BackupService } from './backup/backup-service.js';
 import { isAppError } from './errors.js';
+import { formatSize as formatBytes } from './slack/backup-words.js';
 
 export const BACKUP_USAGE = 'Usage: checkstack-chatops backup --target NAME [--json]';
 
@@ -29,13 +30,6 @@ function parseArgs(args: string[]): ParsedArgs {
     } else return { problem: `Unknown argument \`${arg}\`.` };
   }
   return { target, json };
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
 }
 
 export async function runBackupCommand(args: string[], io: BackupCommandIo, backups: Pick<BackupService, 'backup'>): Promise<number> {

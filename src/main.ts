@@ -14,6 +14,9 @@ import { cancelCommand, historyCommand, statusCommand } from '../handlers/target
 import { planUpgradeAction, upgradeCommand } from '../handlers/upgrade-command.js';
 import { rollbackAction, rollbackCommand } from '../handlers/rollback.js';
 import { stopLogWatchAction } from '../handlers/log-watch-actions.js';
+import { backupCommand } from '../handlers/backup-command.js';
+import { backupJobsProcessor } from '../jobs/backup-jobs.js';
+import { createBackupService } from './backup/backup-service.js';
 import { logWatchProcessor } from '../jobs/log-watch.js';
 import { abandonGivenUpUpgrades, upgradeJobsProcessor } from '../jobs/upgrade-jobs.js';
 import { releaseJobsProcessor, scheduleReleasePolls, scheduleUpgradeSweep } from '../jobs/release-jobs.js';
@@ -163,6 +166,7 @@ function createServices(deps: Deps) {
     announcePrereleases: config.announce.prereleases,
     planUpgradeButton: config.targets.some((t) => t.default),
   });
+  const backups = createBackupService({ targets: deps.targets, logger: logger.child({ component: 'backups' }), now: () => deps.clock.now(), pool: deps.pool });
   const upgradeRequests = createUpgradeRequests({
     upgrades: deps.db.upgrades,
     releases: deps.db.releases,
@@ -177,6 +181,7 @@ function createServices(deps: Deps) {
     now: () => deps.clock.now(),
     requestTtlMs: config.upgrades.requestTtlHours * 3600_000,
     requireSecondPerson: config.approvers.requireSecondPerson,
+    backups,
   });
   const reporter = createThreadReporter({
     client: deps.slack,
@@ -199,9 +204,10 @@ function createServices(deps: Deps) {
     sleep: abortableSleep,
     requireSecondPerson: config.approvers.requireSecondPerson,
     metrics: deps.metrics,
+    backups,
   });
   deps.slack.on(WebClientEvent.RATE_LIMITED, () => deps.metrics.slackRetries.inc({ reason: 'rate_limited' }));
-  return { ingest, announcer, upgradeRequests, reporter, runner };
+  return { ingest, announcer, upgradeRequests, reporter, runner, backups };
 }
 
 /** A timer that ends early (rejecting) when the signal aborts: long waits stop at shutdown. */
@@ -248,7 +254,7 @@ async function scheduleFollowUps(deps: Deps, reporter: ThreadReporter, upgrade: 
 
 type Services = ReturnType<typeof createServices>;
 
-function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests }: Services): void {
+function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, backups }: Services): void {
   // Stamps when Bolt hands a verified request to the listeners, for the acknowledgement latency metric.
   app.use(async ({ context, next }) => {
     context.receivedAt = performance.now();
@@ -266,6 +272,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
       cancel: cancelCommand(upgradeRequests),
       history: historyCommand(upgradeRequests),
       rollback: rollbackCommand(upgradeRequests),
+      backup: backupCommand({ backups, approvers: deps.approvers, queues: deps.queues }),
     }),
   );
   const clicks = clickRouter(deps, [
@@ -279,7 +286,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
   app.action(clicks.actionIds, clicks.listener);
 }
 
-async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
+async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
   const { config, logger } = deps;
   const releaseWorker = new Worker(
     QUEUE.releases,
@@ -341,7 +348,20 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
     // Watches mostly wait on log streams: many can run at once.
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 20 },
   );
-  for (const worker of [releaseWorker, upgradeWorker]) {
+  const backupWorker = new Worker(
+    QUEUE.backups,
+    backupJobsProcessor({
+      backups,
+      slack: deps.slack,
+      logger: logger.child({ component: 'backup-jobs' }),
+      shutdownSignal: deps.shutdownSignal,
+      onBackupTaken: (target) => upgradeRequests.refreshActive(target),
+    }),
+    // One backup per target at a time is the service's advisory lock; a few targets may dump at once.
+    { connection: deps.redis, prefix: config.queuePrefix, concurrency: 2, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
+  );
+  backupWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'backup job failed'));
+  for (const worker of [releaseWorker, upgradeWorker, backupWorker]) {
     worker.on('active', (job) => {
       if (job.processedOn && job.timestamp) deps.metrics.jobWait.observe({ queue: worker.name }, Math.max(0, job.processedOn - job.timestamp - (job.delay ?? 0)) / 1000);
     });
@@ -350,7 +370,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
   await scheduleUpgradeSweep(deps.queues);
   // One poll right away; replicas starting in the same minute share it.
   await deps.queues.releases.add('poll', { reason: 'startup' }, { jobId: `startup-poll-${Math.floor(Date.now() / 60_000)}` });
-  return [releaseWorker, upgradeWorker, logWatchWorker];
+  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker];
 }
 
 function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
@@ -384,7 +404,7 @@ function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 async function recordQueueDepth(deps: Deps): Promise<void> {
-  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch]) {
+  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups]) {
     try {
       const counts = await queue.raw.getJobCounts(...QUEUE_STATES);
       for (const state of QUEUE_STATES) deps.metrics.queueDepth.set({ queue: queue.raw.name, state }, counts[state] ?? 0);

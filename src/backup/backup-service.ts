@@ -95,7 +95,12 @@ export function createBackupService(deps: BackupServiceDeps) {
     return { target: runtime.config.name, maxAgeMs: settings.maxAge, freshness: backupFreshness(stored?.record ?? null, deps.now(), settings.maxAge) };
   }
 
-  return { backup, newest, state };
+  /** The name of the target, refused with `backup_misconfigured` when it has no `backup` block. */
+  function configuredTarget(targetName: string | undefined): string {
+    return configured(targetName).runtime.config.name;
+  }
+
+  return { backup, newest, state, configuredTarget };
 }
 
 export type BackupService = ReturnType<typeof createBackupService>;
