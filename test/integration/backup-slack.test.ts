@@ -115,6 +115,14 @@ targets:
     expect(blocksText(message)).not.toContain('confirm:backup');
     expect(blocksText(message)).not.toContain('confirm:automatic_checks_ack');
     expect(blocksText(message)).toMatch(/❌ A recent database backup exists: no backup yet: type `\/checkstack backup prod`/);
+    // A forged click on the backup item: it is not a person's to confirm.
+    const [{ id }] = (await t.bot.deps.pool.query(`SELECT id FROM upgrades WHERE message_ts = $1`, [message.ts])).rows;
+    const forged = { ...message, blocks: [{ type: 'actions', elements: [{ type: 'button', action_id: 'confirm:backup', value: `${id}:backup`, text: { type: 'plain_text', text: 'x' } }] }] };
+    const forgedClick = await t.driver.click(forged, 'confirm:backup', { user: APPROVER, stale: true });
+    const forgedAnswer = await t.slack.waitFor(() => t.slack.responses().find((r) => r.url === forgedClick.responseUrl), 10_000);
+    expect(forgedAnswer.payload.text).toMatch(/not on this checklist/);
+    expect((await t.bot.deps.pool.query(`SELECT item_id FROM confirmations WHERE upgrade_id = $1`, [id])).rows).toEqual([]);
+
     await t.driver.clickAll(message, 'confirm', { user: APPROVER });
     await t.slack.waitFor(() => /Every item is confirmed|items confirmed/.test(blocksText(current(message))) && !blocksText(current(message)).includes('confirm:'));
     expect(blocksText(current(message))).not.toContain('start_upgrade');
