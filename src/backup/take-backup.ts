@@ -238,6 +238,9 @@ export async function takeBackup(input: TakeBackupInput, deps: TakeBackupDeps): 
   // A connection that breaks mid-backup must fail the backup, not the process.
   client.on('error', (err) => logger.warn({ target, err: { message: firstLine(err.message, secrets), code: (err as { code?: string }).code } }, 'backup connection lost'));
   let written = false;
+  // A shutdown stops the counts too (pg_dump is stopped by runPgDump): the bot need not wait for a count(*) to end.
+  const stopCounting = () => void client.end().catch(() => undefined);
+  input.signal?.addEventListener('abort', stopCounting, { once: true });
   try {
     try {
       await client.connect();
@@ -301,6 +304,7 @@ export async function takeBackup(input: TakeBackupInput, deps: TakeBackupDeps): 
     if (code === 'ENOSPC') throw failure(target, 'disk_full');
     throw err;
   } finally {
+    input.signal?.removeEventListener('abort', stopCounting);
     await client.end().catch(() => undefined);
   }
 }

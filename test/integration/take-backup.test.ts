@@ -146,6 +146,23 @@ describe('taking a backup of a Checkstack database', () => {
     expect((await listBackups(dir, TARGET)).backups.map((b) => b.record)).toEqual([earlier.record]);
   });
 
+  it('a shutdown in the middle of the dump stops it at once and leaves nothing behind', async () => {
+    const dir = mkdtempSync(join(work, 'shutdown-'));
+    const marker = join(work, 'shutdown-dump-written');
+    const stalling = script(work, 'pg_dump_stalling_for_shutdown', `pg_dump "$@"\ntouch ${marker}\nexec sleep 120`);
+    const shutdown = new AbortController();
+    const log = logger();
+    const backup = takeBackup(input(dir, { signal: shutdown.signal }), { logger: log.logger, now: steppingClock(), pgDump: stalling });
+    for (let i = 0; i < 600 && !existsSync(marker); i += 1) await new Promise((r) => setTimeout(r, 100));
+    shutdown.abort();
+    const err = await backup.then(() => null, (e: unknown) => e as Error);
+    log.done();
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(AppError);
+    expect(err!.message).toMatch(/interrupted/);
+    expect(readdirSync(join(dir, TARGET))).toEqual([]);
+  });
+
   it('says in plain words why a backup failed, without the URL or the password', async () => {
     const dir = mkdtempSync(join(work, 'failures-'));
     const log = logger();
