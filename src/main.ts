@@ -17,6 +17,7 @@ import { stopLogWatchAction } from '../handlers/log-watch-actions.js';
 import { backupCommand } from '../handlers/backup-command.js';
 import { backupJobsProcessor } from '../jobs/backup-jobs.js';
 import { createBackupService } from './backup/backup-service.js';
+import { newestBackup } from './backup/catalog.js';
 import { logWatchProcessor } from '../jobs/log-watch.js';
 import { abandonGivenUpUpgrades, upgradeJobsProcessor } from '../jobs/upgrade-jobs.js';
 import { releaseJobsProcessor, scheduleReleasePolls, scheduleUpgradeSweep } from '../jobs/release-jobs.js';
@@ -166,7 +167,13 @@ function createServices(deps: Deps) {
     announcePrereleases: config.announce.prereleases,
     planUpgradeButton: config.targets.some((t) => t.default),
   });
-  const backups = createBackupService({ targets: deps.targets, logger: logger.child({ component: 'backups' }), now: () => deps.clock.now(), pool: deps.pool });
+  const backups = createBackupService({
+    targets: deps.targets,
+    logger: logger.child({ component: 'backups' }),
+    now: () => deps.clock.now(),
+    pool: deps.pool,
+    countBackup: (target, result) => deps.metrics.backups.inc({ target, result }),
+  });
   const upgradeRequests = createUpgradeRequests({
     upgrades: deps.db.upgrades,
     releases: deps.db.releases,
@@ -393,12 +400,26 @@ function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
       sendJson(res, report.ready ? 200 : 503, report);
     },
     'GET /metrics': async (_req, res) => {
-      await recordQueueDepth(deps);
+      await Promise.all([recordQueueDepth(deps), recordBackupAge(deps)]);
       const text = await deps.metrics.registry.metrics();
       res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
       res.end(text);
     },
   };
+}
+
+/** The age of each target's newest backup, for alerts on backups that stopped (read from the files at scrape time). */
+async function recordBackupAge(deps: Deps): Promise<void> {
+  deps.metrics.backupAge.reset();
+  for (const target of deps.config.targets) {
+    if (!target.backup) continue;
+    try {
+      const newest = await newestBackup(target.backup.dir, target.name);
+      if (newest) deps.metrics.backupAge.set({ target: target.name }, Math.max(0, deps.clock.now().getTime() - Date.parse(newest.record.finishedAt)) / 1000);
+    } catch (err) {
+      deps.logger.warn({ err, target: target.name }, 'backup age unavailable for metrics');
+    }
+  }
 }
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;

@@ -18,6 +18,8 @@ export interface BackupServiceDeps {
   pool?: Pool;
   /** The pg_dump executable (default: `pg_dump` on the PATH). */
   pgDump?: string;
+  /** Counts each backup's result (the bot's Prometheus counter). */
+  countBackup?(target: string, result: 'taken' | 'failed'): void;
 }
 
 export interface BackupRequest {
@@ -67,12 +69,23 @@ export function createBackupService(deps: BackupServiceDeps) {
         { target, version, databaseUrl, dir: settings.dir, keep: settings.keep, ...(request.signal ? { signal: request.signal } : {}), ...(request.onProgress ? { onProgress: request.onProgress } : {}) },
         { logger, now: deps.now, ...(deps.pgDump ? { pgDump: deps.pgDump } : {}) },
       );
-    if (!deps.pool) return take();
+    const counted = () =>
+      take().then(
+        (outcome) => {
+          deps.countBackup?.(target, 'taken');
+          return outcome;
+        },
+        (err: unknown) => {
+          if (!request.signal?.aborted) deps.countBackup?.(target, 'failed');
+          throw err;
+        },
+      );
+    if (!deps.pool) return counted();
     const locked = await withAdvisoryLock(
       deps.pool,
       { space: 'backup', id: target },
       { wait: true, onLost: (err) => logger.warn({ target, err: { message: err.message } }, 'backup lock connection lost') },
-      take,
+      counted,
     );
     if (!locked.locked) throw new Error('unreachable: a waiting advisory lock is always taken');
     return locked.value;

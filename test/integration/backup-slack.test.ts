@@ -160,6 +160,14 @@ targets:
     expect(await command('status staging', MEMBER)).not.toMatch(/Backup/);
   });
 
+  it('/metrics gives the newest backup\'s age per target and counts the backups taken', async () => {
+    const text = await (await fetch(`${t.bot.url}/metrics`)).text();
+    const age = /^checkstack_chatops_backup_age_seconds\{target="prod"\} ([\d.e+]+)$/m.exec(text);
+    expect(Number(age?.[1])).toBeGreaterThanOrEqual(30 * 3600);
+    expect(text).not.toMatch(/backup_age_seconds\{target="staging"\}/);
+    expect(text).toMatch(/^checkstack_chatops_backups_total\{target="prod",result="taken"\} 2$/m);
+  });
+
   it('a failed backup is reported in the channel in plain words', async () => {
     const folder = join(dir, 'prod');
     // The folder cannot be written: the dump cannot be created.
