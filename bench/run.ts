@@ -13,6 +13,7 @@ const PARTS: Record<string, (report: Report) => Promise<void>> = {
   ack: async (report) => (await import('./ack-latency.js')).ackLatencyBench(report),
   job: async (report) => (await import('./job-bench.js')).jobOverheadBench(report),
   load: async (report) => (await import('./load-bench.js')).loadBench(report),
+  backup: async (report) => (await import('./backup-bench.js')).backupBench(report),
 };
 
 const RESULTS_PATH = join(REPO_ROOT, 'bench/results/latest.json');

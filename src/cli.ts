@@ -1,4 +1,4 @@
-// The `checkstack-chatops` command: start (default), check-config, summarize.
+// The `checkstack-chatops` command: start (default), check-config, summarize, postflight, backup.
 import { describeConfig, ConfigError, formatProblem, loadConfig, secretValues, type ConfigSources } from './config.js';
 
 const USAGE = `Usage:
@@ -6,7 +6,9 @@ const USAGE = `Usage:
   checkstack-chatops check-config               validate the environment and the config file
   checkstack-chatops summarize FILE|- [--json]  summarise a GitHub "list releases" JSON array
   checkstack-chatops postflight [--target NAME] [--json]
-                                                run the post-flight checks once (exit 1 when one fails)`;
+                                                run the post-flight checks once (exit 1 when one fails)
+  checkstack-chatops backup --target NAME [--json]
+                                                back up the target's Checkstack database now (exit 1 when it fails)`;
 
 export interface CliIo {
   out: NodeJS.WritableStream;
@@ -69,6 +71,28 @@ export async function runCli(argv: string[], io: CliIo = { out: process.stdout, 
         now: () => new Date(),
         sleep: (ms: number) => new Promise((resolve) => setTimeout(resolve, ms)),
       });
+    }
+    case 'backup': {
+      const [{ runBackupCommand }, { createBackupService }, { createTargets }, { createLogger, SecretRegistry }] = await Promise.all([
+        import('./backup-command.js'),
+        import('./backup/backup-service.js'),
+        import('./deps.js'),
+        import('./logger.js'),
+      ]);
+      let config;
+      try {
+        config = loadConfig(sources);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        io.err.write(`${err.message}\n`);
+        return 2;
+      }
+      const secrets = new SecretRegistry();
+      secrets.register(...secretValues(config));
+      // Logs go to stderr so that `--json` output on stdout stays parseable.
+      const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, format: 'json', secrets, destination: process.stderr });
+      const backups = createBackupService({ targets: createTargets(config, logger, secrets), logger, now: () => new Date() });
+      return runBackupCommand(rest, io, backups);
     }
     case 'help':
     case '--help':

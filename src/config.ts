@@ -151,6 +151,8 @@ export interface TargetConfig extends Omit<RawTarget, 'apiKeyEnv'> {
   apiKeyEnv: string | null;
   /** The API key's value, read from `apiKeyEnv`; never printed. */
   apiKey: string | null;
+  /** Checkstack's database URL, read from `backup.databaseUrlEnv`; never printed, logged or stored. */
+  backupDatabaseUrl: string | null;
 }
 
 export interface Config {
@@ -234,7 +236,9 @@ export function loadConfig({ env = process.env, readFile = readFileIfExists }: C
   const targets = fileConfig.targets.map((t, i, all): TargetConfig => {
     const apiKey = t.apiKeyEnv ? env[t.apiKeyEnv] || null : null;
     if (t.apiKeyEnv && !apiKey) warnings.push(`targets[${i}].apiKeyEnv: ${t.apiKeyEnv} is not set; post-flight checks that need the API key will be skipped`);
-    return { ...t, default: t.default || all.length === 1, apiKeyEnv: t.apiKeyEnv ?? null, apiKey };
+    const backupDatabaseUrl = t.backup ? env[t.backup.databaseUrlEnv] || null : null;
+    if (t.backup && !backupDatabaseUrl) warnings.push(`targets[${i}].backup.databaseUrlEnv: ${t.backup.databaseUrlEnv} is not set; backups of ${t.name} will fail until it is`);
+    return { ...t, default: t.default || all.length === 1, apiKeyEnv: t.apiKeyEnv ?? null, apiKey, backupDatabaseUrl };
   });
   const [owner = '', name = ''] = e.CHECKSTACK_REPO.split('/');
 
@@ -359,9 +363,19 @@ export function secretValues(config: Config): string[] {
     config.github.token,
     config.github.webhookSecret,
     ...config.targets.map((t) => t.apiKey),
+    // The URL whole, and its password decoded and as written in the URL.
+    ...config.targets.flatMap((t) => (t.backupDatabaseUrl ? [t.backupDatabaseUrl, passwordOf(t.backupDatabaseUrl), rawPasswordOf(t.backupDatabaseUrl)] : [])),
     passwordOf(config.databaseUrl),
     passwordOf(config.redisUrl),
   ].filter((s): s is string => typeof s === 'string' && s.length >= 4);
+}
+
+function rawPasswordOf(url: string): string | null {
+  try {
+    return new URL(url).password || null;
+  } catch {
+    return null;
+  }
 }
 
 function passwordOf(url: string): string | null {
@@ -388,7 +402,8 @@ export function describeConfig(config: Config): string {
         : `kubernetes ${t.kubernetes?.namespace}/${t.kubernetes?.deployment}`;
       const pin = t.pin?.github ? `, pinned in ${t.pin.github.repo}:${t.pin.github.path} (${t.pin.github.mode})` : t.pin?.file ? `, pinned in ${t.pin.file}` : '';
       const key = t.apiKeyEnv ? `, API key from ${t.apiKeyEnv} (${t.apiKey ? 'set' : 'NOT SET'})` : ', no API key';
-      return `  - ${t.name}${t.default ? ' (default)' : ''}: ${t.baseUrl}, ${t.image}, ${platform}${pin}${key}`;
+      const backup = t.backup ? `, backups in ${t.backup.dir}/${t.name} (keep ${t.backup.keep}) of the database in ${t.backup.databaseUrlEnv} (${t.backupDatabaseUrl ? 'set' : 'NOT SET'})` : '';
+      return `  - ${t.name}${t.default ? ' (default)' : ''}: ${t.baseUrl}, ${t.image}, ${platform}${pin}${key}${backup}`;
     }),
     ...config.warnings.map((w) => `Warning: ${w}`),
   ];

@@ -14,6 +14,10 @@ import { cancelCommand, historyCommand, statusCommand } from '../handlers/target
 import { planUpgradeAction, upgradeCommand } from '../handlers/upgrade-command.js';
 import { rollbackAction, rollbackCommand } from '../handlers/rollback.js';
 import { stopLogWatchAction } from '../handlers/log-watch-actions.js';
+import { backupCommand } from '../handlers/backup-command.js';
+import { backupJobsProcessor } from '../jobs/backup-jobs.js';
+import { createBackupService } from './backup/backup-service.js';
+import { newestBackup } from './backup/catalog.js';
 import { logWatchProcessor } from '../jobs/log-watch.js';
 import { abandonGivenUpUpgrades, upgradeJobsProcessor } from '../jobs/upgrade-jobs.js';
 import { releaseJobsProcessor, scheduleReleasePolls, scheduleUpgradeSweep } from '../jobs/release-jobs.js';
@@ -163,6 +167,13 @@ function createServices(deps: Deps) {
     announcePrereleases: config.announce.prereleases,
     planUpgradeButton: config.targets.some((t) => t.default),
   });
+  const backups = createBackupService({
+    targets: deps.targets,
+    logger: logger.child({ component: 'backups' }),
+    now: () => deps.clock.now(),
+    pool: deps.pool,
+    countBackup: (target, result) => deps.metrics.backups.inc({ target, result }),
+  });
   const upgradeRequests = createUpgradeRequests({
     upgrades: deps.db.upgrades,
     releases: deps.db.releases,
@@ -177,6 +188,7 @@ function createServices(deps: Deps) {
     now: () => deps.clock.now(),
     requestTtlMs: config.upgrades.requestTtlHours * 3600_000,
     requireSecondPerson: config.approvers.requireSecondPerson,
+    backups,
   });
   const reporter = createThreadReporter({
     client: deps.slack,
@@ -199,9 +211,10 @@ function createServices(deps: Deps) {
     sleep: abortableSleep,
     requireSecondPerson: config.approvers.requireSecondPerson,
     metrics: deps.metrics,
+    backups,
   });
   deps.slack.on(WebClientEvent.RATE_LIMITED, () => deps.metrics.slackRetries.inc({ reason: 'rate_limited' }));
-  return { ingest, announcer, upgradeRequests, reporter, runner };
+  return { ingest, announcer, upgradeRequests, reporter, runner, backups };
 }
 
 /** A timer that ends early (rejecting) when the signal aborts: long waits stop at shutdown. */
@@ -248,7 +261,7 @@ async function scheduleFollowUps(deps: Deps, reporter: ThreadReporter, upgrade: 
 
 type Services = ReturnType<typeof createServices>;
 
-function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests }: Services): void {
+function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, backups }: Services): void {
   // Stamps when Bolt hands a verified request to the listeners, for the acknowledgement latency metric.
   app.use(async ({ context, next }) => {
     context.receivedAt = performance.now();
@@ -266,6 +279,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
       cancel: cancelCommand(upgradeRequests),
       history: historyCommand(upgradeRequests),
       rollback: rollbackCommand(upgradeRequests),
+      backup: backupCommand({ backups, approvers: deps.approvers, queues: deps.queues }),
     }),
   );
   const clicks = clickRouter(deps, [
@@ -279,7 +293,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
   app.action(clicks.actionIds, clicks.listener);
 }
 
-async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
+async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
   const { config, logger } = deps;
   const releaseWorker = new Worker(
     QUEUE.releases,
@@ -341,7 +355,20 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
     // Watches mostly wait on log streams: many can run at once.
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 20 },
   );
-  for (const worker of [releaseWorker, upgradeWorker]) {
+  const backupWorker = new Worker(
+    QUEUE.backups,
+    backupJobsProcessor({
+      backups,
+      slack: deps.slack,
+      logger: logger.child({ component: 'backup-jobs' }),
+      shutdownSignal: deps.shutdownSignal,
+      onBackupTaken: (target) => upgradeRequests.refreshActive(target),
+    }),
+    // One backup per target at a time is the service's advisory lock; a few targets may dump at once.
+    { connection: deps.redis, prefix: config.queuePrefix, concurrency: 2, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
+  );
+  backupWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'backup job failed'));
+  for (const worker of [releaseWorker, upgradeWorker, backupWorker]) {
     worker.on('active', (job) => {
       if (job.processedOn && job.timestamp) deps.metrics.jobWait.observe({ queue: worker.name }, Math.max(0, job.processedOn - job.timestamp - (job.delay ?? 0)) / 1000);
     });
@@ -350,7 +377,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
   await scheduleUpgradeSweep(deps.queues);
   // One poll right away; replicas starting in the same minute share it.
   await deps.queues.releases.add('poll', { reason: 'startup' }, { jobId: `startup-poll-${Math.floor(Date.now() / 60_000)}` });
-  return [releaseWorker, upgradeWorker, logWatchWorker];
+  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker];
 }
 
 function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
@@ -373,7 +400,7 @@ function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
       sendJson(res, report.ready ? 200 : 503, report);
     },
     'GET /metrics': async (_req, res) => {
-      await recordQueueDepth(deps);
+      await Promise.all([recordQueueDepth(deps), recordBackupAge(deps)]);
       const text = await deps.metrics.registry.metrics();
       res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
       res.end(text);
@@ -381,10 +408,24 @@ function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
   };
 }
 
+/** The age of each target's newest backup, for alerts on backups that stopped (read from the files at scrape time). */
+async function recordBackupAge(deps: Deps): Promise<void> {
+  deps.metrics.backupAge.reset();
+  for (const target of deps.config.targets) {
+    if (!target.backup) continue;
+    try {
+      const newest = await newestBackup(target.backup.dir, target.name);
+      if (newest) deps.metrics.backupAge.set({ target: target.name }, Math.max(0, deps.clock.now().getTime() - Date.parse(newest.record.finishedAt)) / 1000);
+    } catch (err) {
+      deps.logger.warn({ err, target: target.name }, 'backup age unavailable for metrics');
+    }
+  }
+}
+
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 async function recordQueueDepth(deps: Deps): Promise<void> {
-  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch]) {
+  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups]) {
     try {
       const counts = await queue.raw.getJobCounts(...QUEUE_STATES);
       for (const state of QUEUE_STATES) deps.metrics.queueDepth.set({ queue: queue.raw.name, state }, counts[state] ?? 0);

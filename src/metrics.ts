@@ -51,6 +51,18 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    backupAge: new Gauge({
+      name: 'checkstack_chatops_backup_age_seconds',
+      help: "Age of the newest complete backup of each target with `backup`, read at scrape time (no sample: none yet); alert when it exceeds the target's maxAge",
+      labelNames: ['target'] as const,
+      registers: [registry],
+    }),
+    backups: new Counter({
+      name: 'checkstack_chatops_backups_total',
+      help: 'Backups taken by the bot (its CLI not counted), by target and result',
+      labelNames: ['target', 'result'] as const,
+      registers: [registry],
+    }),
     slackRetries: new Counter({
       name: 'checkstack_chatops_slack_api_retries_total',
       help: 'Slack Web API calls delayed by a rate limit (429 with Retry-After) and retried',

@@ -7,6 +7,7 @@ export const QUEUE = {
   releases: 'releases',
   upgrades: 'upgrades',
   logWatch: 'log-watch',
+  backups: 'backups',
 } as const;
 
 export const releasePollJob = z.object({ reason: z.enum(['schedule', 'startup', 'manual']) });
@@ -31,6 +32,13 @@ export const logWatchJob = z.object({
   until: z.number().int().positive(),
 });
 
+/** `/checkstack backup`: who asked, where to answer. Never the database URL: the worker reads it from its config. */
+export const backupJob = z.object({
+  target: z.string().min(1),
+  channelId: z.string().min(1),
+  requestedBy: z.string().min(1),
+});
+
 export interface JobPayloads {
   [QUEUE.releases]: {
     poll: z.infer<typeof releasePollJob>;
@@ -40,6 +48,7 @@ export interface JobPayloads {
   };
   [QUEUE.upgrades]: { upgrade: z.input<typeof upgradeJob>; rollback: z.input<typeof upgradeJob>; retention: z.infer<typeof retentionJob> };
   [QUEUE.logWatch]: { watch: z.infer<typeof logWatchJob> };
+  [QUEUE.backups]: { backup: z.infer<typeof backupJob> };
 }
 
 export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
@@ -61,6 +70,7 @@ export interface Queues {
   releases: TypedQueue<typeof QUEUE.releases>;
   upgrades: TypedQueue<typeof QUEUE.upgrades>;
   logWatch: TypedQueue<typeof QUEUE.logWatch>;
+  backups: TypedQueue<typeof QUEUE.backups>;
   close(): Promise<void>;
 }
 
@@ -76,12 +86,14 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
   const releases = make(QUEUE.releases);
   const upgrades = make(QUEUE.upgrades);
   const logWatch = make(QUEUE.logWatch);
+  const backups = make(QUEUE.backups);
   return {
     releases: typed(releases),
     upgrades: typed(upgrades),
     logWatch: typed(logWatch),
+    backups: typed(backups),
     async close() {
-      await Promise.all([releases.close(), upgrades.close(), logWatch.close()]);
+      await Promise.all([releases.close(), upgrades.close(), logWatch.close(), backups.close()]);
     },
   };
 }

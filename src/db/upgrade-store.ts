@@ -50,6 +50,8 @@ export interface UpgradeRecord {
   previousImage: string | null;
   pluginsBefore: { name: string; version?: string }[] | null;
   pinRecord: PinRecord | null;
+  /** The dump the Backup step took before anything stopped (null: none configured, or not taken yet). */
+  preUpgradeBackup: PreUpgradeBackup | null;
   logWatchUntil: Date | null;
   readyAt: Date | null;
   outcome: 'succeeded' | 'succeeded_with_warnings' | 'failed' | null;
@@ -62,6 +64,16 @@ export interface UpgradeRecord {
   finishedAt: Date | null;
 }
 
+/** Which dump holds the data as the version being left wrote it: enough to find it and to check it is the same file. */
+export interface PreUpgradeBackup {
+  file: string;
+  sha256: string;
+  bytes: number;
+  version: string;
+  startedAt: string;
+  finishedAt: string;
+}
+
 /** What a request starts with; the job and the state machine fill in the rest. */
 export type NewUpgrade = Pick<
   UpgradeRecord,
@@ -72,7 +84,7 @@ export type NewUpgrade = Pick<
 
 const COLUMNS = `id, kind, rollback_of, target, from_version, to_version, requester, channel_id, team_domain, message_ts, status,
   previous_status, status_detail, step, plan, items, automatic, instance_id, image_tag, api_version, key_fingerprint, previous_image,
-  plugins_before, pin_record, log_watch_until, ready_at, outcome, started_by, created_at, updated_at, expires_at, queued_at, started_at, finished_at`;
+  plugins_before, pin_record, pre_upgrade_backup, log_watch_until, ready_at, outcome, started_by, created_at, updated_at, expires_at, queued_at, started_at, finished_at`;
 
 /** An upgrade as a list shows it: without the plan, checklist and inspection, which are large and never listed. */
 export type UpgradeListing = Pick<
@@ -138,6 +150,7 @@ function toRecord(r: Record<string, unknown>): UpgradeRecord {
     previousImage: (r.previous_image as string | null) ?? null,
     pluginsBefore: (r.plugins_before as UpgradeRecord['pluginsBefore']) ?? null,
     pinRecord: (r.pin_record as PinRecord | null) ?? null,
+    preUpgradeBackup: (r.pre_upgrade_backup as PreUpgradeBackup | null) ?? null,
     logWatchUntil: (r.log_watch_until as Date | null) ?? null,
     readyAt: (r.ready_at as Date | null) ?? null,
     startedBy: (r.started_by as string | null) ?? null,
@@ -365,6 +378,7 @@ export function createUpgradeStore(pool: Pool) {
       statusDetail?: string | null;
       pinRecord?: PinRecord;
       logWatchUntil?: Date;
+      preUpgradeBackup?: PreUpgradeBackup;
     },
     ): Promise<void> {
       await pool.query(
@@ -376,12 +390,14 @@ export function createUpgradeStore(pool: Pool) {
            status_detail = CASE WHEN $7::boolean THEN $8 ELSE status_detail END,
            pin_record = coalesce($9::jsonb, pin_record),
            log_watch_until = coalesce($10, log_watch_until),
+           pre_upgrade_backup = coalesce($11::jsonb, pre_upgrade_backup),
            updated_at = now()
          WHERE id = $1`,
         [
           id, facts.previousImage ?? null, facts.pluginsBefore ? JSON.stringify(facts.pluginsBefore) : null, facts.readyAt ?? null,
           facts.step !== undefined, facts.step ?? null, facts.statusDetail !== undefined, facts.statusDetail ?? null,
           facts.pinRecord ? JSON.stringify(facts.pinRecord) : null, facts.logWatchUntil ?? null,
+          facts.preUpgradeBackup ? JSON.stringify(facts.preUpgradeBackup) : null,
         ],
       );
     },

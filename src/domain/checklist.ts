@@ -30,7 +30,13 @@ export interface ChecklistItem {
   links?: ChecklistLink[];
 }
 
-export type AutomaticCheckId = 'target_ready' | 'deployment_found' | 'master_key_present' | 'platform_warnings';
+export type AutomaticCheckId = 'target_ready' | 'deployment_found' | 'master_key_present' | 'platform_warnings' | 'backup_fresh';
+
+/**
+ * The checklist's backup item when the target has `backup`: the bot checks it (the newest backup is newer than
+ * `maxAge`), nobody can tick it, and Start is refused while it does not hold.
+ */
+export const BACKUP_CHECK_ID: AutomaticCheckId = 'backup_fresh';
 export type AutomaticCheckResult = 'ok' | 'warning' | 'failed';
 
 /** A check the bot runs itself and shows with its result. */
@@ -62,8 +68,11 @@ export interface ApprovalRules {
 
 export const DEFAULT_REQUEST_TTL_MS = 24 * 60 * 60 * 1000;
 
-/** The items a person must confirm for this plan; the bot's own checks add one when any did not pass. */
-export function checklistItems(plan: UpgradePlan, automatic: AutomaticCheck[]): ChecklistItem[] {
+/**
+ * The items a person must confirm for this plan; the bot's own checks add one when any did not pass. With
+ * `backupCheckedByBot`, the backup item is not a person's to confirm: the bot's `backup_fresh` check stands for it.
+ */
+export function checklistItems(plan: UpgradePlan, automatic: AutomaticCheck[], options: { backupCheckedByBot?: boolean } = {}): ChecklistItem[] {
   const items: ChecklistItem[] = [
     {
       id: 'notes_read',
@@ -118,7 +127,9 @@ export function checklistItems(plan: UpgradePlan, automatic: AutomaticCheck[]): 
       why: `The target did not answer, so the plan starts from the image tag (${plan.from}) and the bot cannot check its health before the upgrade.`,
     });
   }
-  const notPassed = automatic.filter((check) => check.result !== 'ok');
+  if (options.backupCheckedByBot) items.splice(items.findIndex((item) => item.id === 'backup'), 1);
+  // The backup check is not acknowledged away: it holds Start until a fresh backup exists.
+  const notPassed = automatic.filter((check) => check.result !== 'ok' && check.id !== BACKUP_CHECK_ID);
   if (notPassed.length > 0) {
     items.push({
       id: 'automatic_checks_ack',

@@ -1,6 +1,8 @@
 // The ephemeral answers to `/checkstack status`, `history` and `releases`: facts in, Slack text out. Whatever the
 // database holds (a status detail may be a 45,000-character check message) is escaped and clipped here.
+import type { BackupFreshness } from '../domain/backup.js';
 import { policyHint } from '../domain/bump-policy.js';
+import { backupStatusLine } from './backup-words.js';
 import type { Bump } from '../domain/release-types.js';
 import { escapeMrkdwn, outside } from './clip.js';
 
@@ -51,6 +53,8 @@ export interface TargetStatus {
   behind: { minors: number; patches: number } | null;
   active: (ListedUpgrade & { link?: string | undefined }) | null;
   last: (ListedUpgrade & { link?: string | undefined }) | null;
+  /** The newest backup, for a target with `backup`. */
+  backup?: { freshness: BackupFreshness; maxAgeMs: number } | null;
 }
 
 export function statusReply(s: TargetStatus): string {
@@ -68,6 +72,7 @@ export function statusReply(s: TargetStatus): string {
     s.last
       ? `Last: ${linked(s.last.link, `${s.last.kind} ${outside(s.last.fromVersion, 40)} → ${outside(s.last.toVersion, 40)}`)}: ${s.last.status}${s.last.outcome === 'succeeded_with_warnings' ? ' (with warnings)' : ''}`
       : '',
+    s.backup ? backupStatusLine(s.backup.freshness, s.backup.maxAgeMs) : '',
   ].filter(Boolean);
   return lines.join('\n');
 }

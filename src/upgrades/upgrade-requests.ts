@@ -9,8 +9,10 @@ import type { ReleaseStore } from '../db/release-store.js';
 import type { ClickedUpgrade, UpgradeListing, UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
 import { withAdvisoryLock } from '../db/checked-out-client.js';
 import type { Pool } from '../db/pool.js';
+import type { BackupService, BackupState } from '../backup/backup-service.js';
 import {
   allows,
+  BACKUP_CHECK_ID,
   canCancel,
   checklistItems,
   confirmItem,
@@ -31,6 +33,7 @@ import type { Logger } from '../logger.js';
 import type { Queues } from '../queue.js';
 import type { ReleaseIngest } from '../releases/ingest.js';
 import type { ApproverResolver } from '../slack/approvers.js';
+import { BACKUP_CHECK_TITLE, backupCheckDetail, backupStartRefusal } from '../slack/backup-words.js';
 import { checklistMessage, withConfirmations } from '../slack/checklist-message.js';
 import { autoRollbackText, rollbackRequestedText } from '../slack/upgrade-thread.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
@@ -57,6 +60,18 @@ export interface UpgradeRequestsDeps {
   now(): Date;
   requestTtlMs: number;
   requireSecondPerson: boolean;
+  /** Targets with `backup`: the checklist's backup item is the bot's check of the newest backup. */
+  backups?: Pick<BackupService, 'state'>;
+}
+
+/** The checklist's backup item as the bot checks it now. */
+function backupCheck(state: BackupState): AutomaticCheck {
+  return {
+    id: BACKUP_CHECK_ID,
+    title: BACKUP_CHECK_TITLE,
+    result: state.freshness.state === 'fresh' ? 'ok' : 'failed',
+    detail: backupCheckDetail(state.freshness, state.maxAgeMs, state.target),
+  };
 }
 
 /** Where a click came from: a button is only valid on the message of its own request. */
@@ -77,7 +92,7 @@ export interface RequestUpgradeInput {
 /** Whether the new version of `upgrade` ever ran, so that rolling it back means something. */
 export function canRollBack(upgrade: Pick<UpgradeRecord, 'kind' | 'status' | 'step'>): boolean {
   if (upgrade.kind !== 'upgrade' || (upgrade.status !== 'succeeded' && upgrade.status !== 'failed')) return false;
-  return !(upgrade.step === 'recheck' || upgrade.step === 'git_record' || upgrade.step === 'pull' || (upgrade.step === 'recreate' && upgrade.status === 'failed'));
+  return !(upgrade.step === 'recheck' || upgrade.step === 'git_record' || upgrade.step === 'pull' || upgrade.step === 'backup' || (upgrade.step === 'recreate' && upgrade.status === 'failed'));
 }
 
 export function threadPermalink(upgrade: Pick<UpgradeRecord, 'teamDomain' | 'channelId' | 'messageTs'>): string | undefined {
@@ -188,8 +203,18 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     );
   }
 
+  /** The target's backup state, for a checklist whose backup item the bot checks; null otherwise. */
+  async function backupStateFor(upgrade: Pick<UpgradeRecord, 'automatic' | 'target'>): Promise<BackupState | null> {
+    if (!deps.backups || !upgrade.automatic.some((c) => c.id === BACKUP_CHECK_ID)) return null;
+    return deps.backups.state(upgrade.target);
+  }
+
   async function renderChecklist(upgrade: UpgradeRecord, extra: { queuePosition?: number } = {}) {
     const state = await approvalState(upgrade);
+    // While the checklist waits, its backup check is read again at each render: a backup taken meanwhile shows.
+    const backup = upgrade.status === 'confirming' ? await backupStateFor(upgrade) : null;
+    const automatic = backup ? upgrade.automatic.map((c) => (c.id === BACKUP_CHECK_ID ? backupCheck(backup) : c)) : upgrade.automatic;
+    const backupHolds = !backup || backup.freshness.state === 'fresh';
     const detail =
       upgrade.status === 'queued' && extra.queuePosition !== undefined
         ? `position ${extra.queuePosition} in the queue`
@@ -200,11 +225,11 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       requester: upgrade.requester,
       plan: upgrade.plan,
       items: withConfirmations(upgrade.items, state),
-      automatic: upgrade.automatic,
+      automatic,
       status: upgrade.status,
       ...(detail ? { statusDetail: detail } : {}),
       ...(upgrade.step ? { step: upgrade.step } : {}),
-      canStart: upgrade.status === 'confirming' && isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson }),
+      canStart: upgrade.status === 'confirming' && backupHolds && isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson }),
       kind: upgrade.kind,
       ...(upgrade.kind === 'rollback' ? { rollbackNotice: rollbackNotice(upgrade) } : {}),
       ...(upgrade.status === 'failed' && canRollBack(upgrade) ? { offerRollback: true } : {}),
@@ -309,7 +334,9 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     if (warnings && warnings.length > 0) {
       inspection.automatic.push({ id: 'platform_warnings', title: 'Platform checks', result: 'warning', detail: warnings.join(' ') });
     }
-    const items = checklistItems(plan, inspection.automatic);
+    const backup = deps.backups ? await deps.backups.state(target) : null;
+    if (backup) inspection.automatic.push(backupCheck(backup));
+    const items = checklistItems(plan, inspection.automatic, { backupCheckedByBot: backup !== null });
     return createAndPost({
       kind: 'upgrade',
       target,
@@ -467,6 +494,13 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     if (!isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson })) {
       throw new AppError('request_not_active', 'Every checklist item must be confirmed first (with at least one confirmation by someone other than the requester, when a second person is required).');
     }
+    // A bot-checked backup item holds Start until a backup newer than `maxAge` exists (read now, not at planning).
+    const record = deps.backups && upgrade.kind === 'upgrade' ? await upgrades.byId(upgrade.id) : null;
+    const backup = record ? await backupStateFor(record) : null;
+    if (backup && backup.freshness.state !== 'fresh') {
+      await refreshMessage(upgrade.id);
+      throw new AppError('request_not_active', backupStartRefusal(backup.freshness, backup.maxAgeMs, backup.target));
+    }
     const queued = await upgrades.apply(upgrade.id, 'start', { startedBy: userId, statusDetail: null });
     if (!queued) throw new AppError('request_not_active', 'This upgrade was already started (or changed) by someone else; nothing changed.');
     try {
@@ -569,10 +603,11 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   async function status(targetName: string | undefined) {
     const runtime = deps.targets.resolve(targetName);
     const target = runtime.config.name;
-    const [{ current }, releases, { active, recent }] = await Promise.all([
+    const [{ current }, releases, { active, recent }, backup] = await Promise.all([
       recentInspection(runtime),
       deps.releases.stableVersions(200),
       upgrades.statusListings(target, 10),
+      deps.backups ? deps.backups.state(target) : Promise.resolve(null),
     ]);
     const running = current.apiVersion ?? current.imageTag;
     const parsed = running ? semver.parse(running) : null;
@@ -586,6 +621,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       behind: parsed ? { minors: minorLines.size, patches } : null,
       active,
       last: recent.find((u) => !IN_FLIGHT_STATUSES.includes(u.status)) ?? null,
+      backup,
     };
   }
 
@@ -595,7 +631,13 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     return Promise.all(list.map(async (u) => ({ upgrade: u, confirmations: await upgrades.confirmations(u.id) })));
   }
 
-  return { requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, renderChecklist, sweep, status, history, threadPermalink };
+  /** After a backup of `target`: its checklist waiting for confirmations shows the new backup. */
+  async function refreshActive(target: string): Promise<void> {
+    const active = await upgrades.activeForTarget(target);
+    if (active?.status === 'confirming') await refreshMessage(active.id);
+  }
+
+  return { refreshActive, requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, renderChecklist, sweep, status, history, threadPermalink };
 }
 
 export type UpgradeRequests = ReturnType<typeof createUpgradeRequests>;

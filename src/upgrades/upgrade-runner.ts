@@ -17,10 +17,13 @@ import { outside } from '../slack/clip.js';
 import { abandonedText, failureMessage, stepFailedText, stepRetryingText, successText, unexpectedReason, type ThreadText } from '../slack/upgrade-thread.js';
 import type { PullProgress } from '../targets/deployer.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
+import type { BackupService } from '../backup/backup-service.js';
+import { backupStepDetail, backupStepProgress } from '../slack/backup-words.js';
 import type { PinRecorder } from './pin-recorder.js';
 import { AUTO_ROLLBACK_ACTOR } from './upgrade-requests.js';
 
-export const UPGRADE_STEPS = ['recheck', 'git_record', 'pull', 'recreate', 'readiness', 'postflight'] as const;
+// Backup comes after Pull: nothing has stopped yet, and data written while a large image downloads is in the dump.
+export const UPGRADE_STEPS = ['recheck', 'git_record', 'pull', 'backup', 'recreate', 'readiness', 'postflight'] as const;
 export const ROLLBACK_STEPS = ['recheck', 'rollback', 'git_revert', 'readiness', 'postflight'] as const;
 export type StepName = (typeof UPGRADE_STEPS)[number] | (typeof ROLLBACK_STEPS)[number];
 
@@ -28,6 +31,7 @@ const STEP_TITLES: Record<StepName, string> = {
   recheck: 'Re-check',
   git_record: 'Git record',
   pull: 'Pull',
+  backup: 'Backup',
   recreate: 'Recreate',
   rollback: 'Roll back',
   git_revert: 'Git revert',
@@ -56,6 +60,8 @@ export interface RunnerDeps {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   requireSecondPerson: boolean;
   metrics?: Pick<Metrics, 'upgrades' | 'stepDuration'>;
+  /** Takes the Backup step's dump for targets with `backup`. */
+  backups?: Pick<BackupService, 'backup'>;
 }
 
 /** A step failure: the upgrade ends failed at this step with this reason. */
@@ -271,6 +277,21 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     return done ? `${image}: ${done.layersTotal} layers, ${formatBytes(done.bytesTotal)}` : image;
   }
 
+  /**
+   * A fresh dump of the database as the version being left wrote it, before anything stops. A failure (AppError
+   * `backup_failed`) fails the upgrade with the old container untouched; a crash mid-dump leaves nothing that counts,
+   * and the restarted job runs this step again.
+   */
+  async function backup({ upgrade, runtime, progress, signal }: StepContext): Promise<string> {
+    if (!runtime.config.backup || !deps.backups) return 'no `backup` configured for this target: no dump taken';
+    const outcome = await deps.backups.backup(upgrade.target, { version: upgrade.fromVersion, signal, onProgress: (bytes) => void progress(backupStepProgress(bytes)) });
+    const { record } = outcome;
+    await upgrades.recordJobFacts(upgrade.id, {
+      preUpgradeBackup: { file: record.file, sha256: record.sha256, bytes: record.bytes, version: record.version, startedAt: record.startedAt, finishedAt: record.finishedAt },
+    });
+    return backupStepDetail(record);
+  }
+
   async function recreate({ upgrade, runtime, progress, signal }: StepContext): Promise<string> {
     const result = await runtime.deployer.replace({
       signal,
@@ -368,6 +389,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     recheck,
     git_record: gitRecord,
     pull,
+    backup,
     recreate,
     rollback,
     git_revert: gitRevert,
@@ -380,7 +402,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     if (upgrade.kind !== 'upgrade') return '';
     const fresh = (await upgrades.byId(upgrade.id))!;
     // Before the new container is ready, the old one runs again: the record must say so too.
-    if ((step === 'pull' || step === 'recreate' || step === 'git_record') && fresh.pinRecord && !fresh.pinRecord.reverted) {
+    if ((step === 'pull' || step === 'backup' || step === 'recreate' || step === 'git_record') && fresh.pinRecord && !fresh.pinRecord.reverted) {
       try {
         const reverted = await deps.pins.revert(fresh.pinRecord, await pinChange(fresh, runtime), `the upgrade to ${fresh.toVersion} failed at ${step}; ${fresh.fromVersion} still runs`);
         await upgrades.recordJobFacts(upgrade.id, { pinRecord: reverted });
@@ -407,7 +429,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     if (!ended) return;
     deps.metrics?.upgrades.inc({ kind: upgrade.kind, result: 'failed' });
     try {
-      const stillRuns = step === 'pull' || step === 'recreate' || step === 'recheck' || step === 'git_record';
+      const stillRuns = step === 'pull' || step === 'backup' || step === 'recreate' || step === 'recheck' || step === 'git_record';
       const facts = { upgradeId: upgrade.id, kind: upgrade.kind, stepTitle: STEP_TITLES[step], reason, fromVersion: upgrade.fromVersion, stillRuns, cleanup, offerRollback };
       await postOutcome(upgrade, failureMessage(facts, 'full'), failureMessage(facts, 'short'));
       if (offerRollback && upgrade.kind === 'upgrade' && rollBackAutomatically && runtime.config.postflight.autoRollback) {
@@ -508,7 +530,8 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     if (!upgrade) return 'not_runnable';
     if (!allows(upgrade.status, 'begin')) return 'not_runnable';
     const runtime = deps.targets.resolve(upgrade.target);
-    const steps: readonly StepName[] = upgrade.kind === 'upgrade' ? UPGRADE_STEPS : ROLLBACK_STEPS;
+    // A target without `backup` has no Backup step at all (its thread does not show one that does nothing).
+    const steps: readonly StepName[] = (upgrade.kind === 'upgrade' ? UPGRADE_STEPS : ROLLBACK_STEPS).filter((step) => step !== 'backup' || Boolean(runtime.config.backup && deps.backups));
 
     upgrade = await upgrades.apply(upgrade.id, 'begin');
     if (!upgrade) return 'not_runnable';
@@ -517,7 +540,10 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       await upgrades.apply(upgrade.rollbackOf, 'rollback', { statusDetail: `to ${upgrade.toVersion}` });
       await deps.refreshMessage(upgrade.rollbackOf);
     }
-    const startIndex = doneStep ? steps.indexOf(doneStep as StepName) + 1 : 0;
+    // Resumes after `doneStep` even when the steps changed with the config meanwhile (a Backup step added or removed).
+    const order: readonly StepName[] = upgrade.kind === 'upgrade' ? UPGRADE_STEPS : ROLLBACK_STEPS;
+    const next = doneStep ? steps.findIndex((step) => order.indexOf(step) > order.indexOf(doneStep as StepName)) : 0;
+    const startIndex = next === -1 ? steps.length : next;
     // The database knows whether the job ran before, even when it stopped inside its first step.
     const earlier = await upgrades.steps(upgrade.id);
     // After a restart, the reply of the step left unfinished is stale: the step runs again in it. After an error

@@ -225,4 +225,20 @@ describe('loadConfig: backup and drill', () => {
     const yaml = WITH_BACKUP.replace(/ {4}backup:\n.*\n.*\n/, '');
     expect(problemsOf(BASE_ENV, yaml)).toEqual([expect.objectContaining({ key: 'targets[0].drill', message: expect.stringMatching(/configure `backup` too/) })]);
   });
+
+  it('reads the database URL from the variable the block names, and keeps it secret', () => {
+    const url = 'postgres://checkstack:p%40ss%2Fw0rd!@db.internal:5432/checkstack';
+    const config = loadConfig({ env: { ...BASE_ENV, CHECKSTACK_PROD_DATABASE_URL: url }, readFile: () => WITH_BACKUP });
+    expect(config.targets[0]?.backupDatabaseUrl).toBe(url);
+    expect(secretValues(config)).toEqual(expect.arrayContaining([url, 'p@ss/w0rd!', 'p%40ss%2Fw0rd!']));
+    const summary = describeConfig(config);
+    expect(summary).toContain('backups in /backups/prod (keep 10) of the database in CHECKSTACK_PROD_DATABASE_URL (set)');
+    for (const secret of secretValues(config)) expect(summary).not.toContain(secret);
+  });
+
+  it('warns, without failing, when the variable is not set', () => {
+    const config = loadConfig({ env: BASE_ENV, readFile: () => WITH_BACKUP });
+    expect(config.targets[0]?.backupDatabaseUrl).toBeNull();
+    expect(config.warnings).toEqual([expect.stringMatching(/^targets\[0\]\.backup\.databaseUrlEnv: CHECKSTACK_PROD_DATABASE_URL is not set/)]);
+  });
 });
