@@ -1,5 +1,6 @@
 // `checkstack-chatops backup [--target NAME] [--json]`: takes a backup of a target's Checkstack database now.
 // Exit codes: 0 taken, 1 the backup failed, 2 bad usage, an unknown target or a target without `backup`.
+import { parseTargetArgs } from './cli-target-args.js';
 import type { BackupService } from './backup/backup-service.js';
 import { isAppError } from './errors.js';
 import { formatSize as formatBytes } from './slack/backup-words.js';
@@ -11,29 +12,8 @@ export interface BackupCommandIo {
   err: NodeJS.WritableStream;
 }
 
-type ParsedArgs = { target: string | undefined; json: boolean } | { problem: string };
-
-function parseArgs(args: string[]): ParsedArgs {
-  let target: string | undefined;
-  let json = false;
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i]!;
-    if (arg === '--json') json = true;
-    else if (arg === '--target' || arg === '-t') {
-      const value = args[i + 1];
-      if (value === undefined || value.startsWith('-')) return { problem: '`--target` needs a target name.' };
-      target = value;
-      i += 1;
-    } else if (arg.startsWith('--target=')) {
-      target = arg.slice('--target='.length);
-      if (!target) return { problem: '`--target` needs a target name.' };
-    } else return { problem: `Unknown argument \`${arg}\`.` };
-  }
-  return { target, json };
-}
-
 export async function runBackupCommand(args: string[], io: BackupCommandIo, backups: Pick<BackupService, 'backup'>): Promise<number> {
-  const parsed = parseArgs(args);
+  const parsed = parseTargetArgs(args);
   if ('problem' in parsed) {
     io.err.write(`${parsed.problem}\n${BACKUP_USAGE}\n`);
     return 2;

@@ -1,5 +1,6 @@
 // `checkstack-chatops postflight [--target NAME] [--json]`: the post-flight checks once, for operators and cron jobs.
 // Exit codes: 0 all checks passed or only warned, 1 a check failed, 2 bad usage or an unknown target.
+import { parseTargetArgs } from './cli-target-args.js';
 import { runPostflightChecks } from './checkstack/postflight-runner.js';
 import type { Config } from './config.js';
 import type { CheckOutcome, CheckResult, PostflightVerdict } from './domain/postflight.js';
@@ -30,29 +31,8 @@ export interface PostflightCommandOutput {
   results: { name: string; outcome: CheckOutcome; detail: string; durationMs: number }[];
 }
 
-type ParsedArgs = { target: string | undefined; json: boolean } | { problem: string };
-
-function parseArgs(args: string[]): ParsedArgs {
-  let target: string | undefined;
-  let json = false;
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i]!;
-    if (arg === '--json') json = true;
-    else if (arg === '--target' || arg === '-t') {
-      const value = args[i + 1];
-      if (value === undefined || value.startsWith('-')) return { problem: '`--target` needs a target name.' };
-      target = value;
-      i += 1;
-    } else if (arg.startsWith('--target=')) {
-      target = arg.slice('--target='.length);
-      if (!target) return { problem: '`--target` needs a target name.' };
-    } else return { problem: `Unknown argument \`${arg}\`.` };
-  }
-  return { target, json };
-}
-
 export async function runPostflightCommand(args: string[], io: PostflightCommandIo, deps: PostflightCommandDeps): Promise<number> {
-  const parsed = parseArgs(args);
+  const parsed = parseTargetArgs(args);
   if ('problem' in parsed) {
     io.err.write(`${parsed.problem}\n${POSTFLIGHT_USAGE}\n`);
     return 2;
