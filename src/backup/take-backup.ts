@@ -43,6 +43,7 @@ export interface TakeBackupDeps {
   /** The bot's environment, for PATH and locale only. */
   env?: NodeJS.ProcessEnv;
   leftoverAgeMs?: number;
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface BackupOutcome {
@@ -53,6 +54,33 @@ export interface BackupOutcome {
   removed: string[];
   durationMs: number;
 }
+
+/**
+ * A start time whose file name no backup of this target uses yet. Names have one-second resolution, so two backups
+ * in one second (a manual one, then the upgrade's Backup step) would share a name: the second waits for the next
+ * second rather than replace the first, and its `startedAt` stays the true start. Backups of one target are serialised
+ * by the caller's lock, so nothing takes the name between this check and the rename.
+ */
+async function unusedSecond(folder: string, target: string, version: string, deps: TakeBackupDeps): Promise<Date> {
+  for (;;) {
+    const at = deps.now();
+    const stem = backupStem(target, version, at);
+    const taken = await Promise.all([`${stem}${DUMP_EXTENSION}`, `${stem}${RECORD_EXTENSION}`].map((name) => pathExists(join(folder, name))));
+    if (!taken.some(Boolean)) return at;
+    await (deps.sleep ?? defaultSleep)(1000 - at.getUTCMilliseconds());
+  }
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The failure as an operator reads it: what went wrong in plain words, then what the server or tool said. */
 function failure(target: string, kind: PgToolFailure, toolMessage?: string): AppError {
@@ -227,7 +255,7 @@ export async function takeBackup(input: TakeBackupInput, deps: TakeBackupDeps): 
   }
   await removeLeftovers(input.dir, target, deps.now(), deps.leftoverAgeMs ?? LEFTOVER_AGE_MS, logger).catch((err: unknown) => logger.warn({ err, target }, 'could not sweep leftovers of interrupted backups'));
 
-  const startedAt = deps.now();
+  const startedAt = await unusedSecond(folder, target, input.version, deps);
   const stem = backupStem(target, input.version, startedAt);
   const dumpPath = join(folder, `${stem}${DUMP_EXTENSION}`);
   const recordPath = join(folder, `${stem}${RECORD_EXTENSION}`);

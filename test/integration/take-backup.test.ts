@@ -131,6 +131,24 @@ describe('taking a backup of a Checkstack database', () => {
     expect(readdirSync(join(dir, TARGET))).toHaveLength(4);
   });
 
+  it('two backups started in the same second both count: the second waits for the next second instead of replacing the first', async () => {
+    const dir = mkdtempSync(join(work, 'same-second-'));
+    // A clock that stands still until the backup sleeps, as two quick backups on a real clock would read it.
+    let t = Date.parse('2026-12-04T12:00:00.250Z');
+    const slept: number[] = [];
+    const deps = { now: () => new Date(t), sleep: async (ms: number) => { slept.push(ms); t += ms; } };
+    const log = logger();
+    const first = await takeBackup(input(dir), { logger: log.logger, ...deps });
+    const second = await takeBackup(input(dir), { logger: log.logger, ...deps });
+    log.done();
+    expect(slept).toEqual([750]);
+    expect(second.record.file).not.toBe(first.record.file);
+    expect(second.record.startedAt).toBe('2026-12-04T12:00:01.000Z');
+    const left = (await listBackups(dir, TARGET)).backups.map((b) => b.record.sha256);
+    expect(left).toEqual([second.record.sha256, first.record.sha256]);
+    expect(readdirSync(join(dir, TARGET))).toHaveLength(4);
+  });
+
   it('a pg_dump killed in the middle leaves nothing that counts, and nothing at all', async () => {
     const dir = mkdtempSync(join(work, 'killed-'));
     const log = logger();
