@@ -15,6 +15,9 @@ import { planUpgradeAction, upgradeCommand } from '../handlers/upgrade-command.j
 import { rollbackAction, rollbackCommand } from '../handlers/rollback.js';
 import { stopLogWatchAction } from '../handlers/log-watch-actions.js';
 import { backupCommand } from '../handlers/backup-command.js';
+import { promotionOverrideAction } from '../handlers/promotion-actions.js';
+import { createPromotionStore } from './db/promotion-store.js';
+import { createPromotionGate } from './upgrades/promotion-gate.js';
 import { backupJobsProcessor } from '../jobs/backup-jobs.js';
 import { createBackupService } from './backup/backup-service.js';
 import { newestBackup } from './backup/catalog.js';
@@ -189,6 +192,7 @@ function createServices(deps: Deps) {
     requestTtlMs: config.upgrades.requestTtlHours * 3600_000,
     requireSecondPerson: config.approvers.requireSecondPerson,
     backups,
+    promotion: createPromotionGate({ store: createPromotionStore(deps.pool), targets: deps.targets, approvers: deps.approvers, now: () => deps.clock.now() }),
   });
   const reporter = createThreadReporter({
     client: deps.slack,
@@ -289,6 +293,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
     { actionId: ROLLBACK_ACTION, action: 'rollback', handler: rollbackAction(upgradeRequests) },
     { actionId: STOP_LOG_WATCH_ACTION, action: 'stop_log_watch', handler: stopLogWatchAction(deps) },
     { actionId: PLAN_UPGRADE_ACTION, action: 'plan_upgrade', handler: planUpgradeAction(upgradeRequests) },
+    { actionId: ACTION_IDS.promotionOverride, action: 'promotion_override', handler: promotionOverrideAction(upgradeRequests) },
   ], LINK_BUTTON_ACTIONS);
   app.action(clicks.actionIds, clicks.listener);
 }

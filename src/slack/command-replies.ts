@@ -5,6 +5,8 @@ import { policyHint } from '../domain/bump-policy.js';
 import { backupStatusLine } from './backup-words.js';
 import type { Bump } from '../domain/release-types.js';
 import { escapeMrkdwn, outside } from './clip.js';
+import type { VersionProofs } from '../domain/promotion.js';
+import { provenLines, scheduledLine } from './promotion-words.js';
 
 /** Characters of a status detail one history line shows: ten lines stay well under a message's 4,000. */
 const HISTORY_DETAIL_SHOWN = 120;
@@ -55,6 +57,11 @@ export interface TargetStatus {
   last: (ListedUpgrade & { link?: string | undefined }) | null;
   /** The newest backup, for a target with `backup`. */
   backup?: { freshness: BackupFreshness; maxAgeMs: number } | null;
+  /** Per version, where it has run and how it went (when some target has `promotion`). */
+  proven?: VersionProofs[] | null;
+  /** The active upgrade's start time, when it is scheduled (`--at`). */
+  scheduledAt?: Date | null;
+  now?: Date;
 }
 
 export function statusReply(s: TargetStatus): string {
@@ -73,6 +80,8 @@ export function statusReply(s: TargetStatus): string {
       ? `Last: ${linked(s.last.link, `${s.last.kind} ${outside(s.last.fromVersion, 40)} → ${outside(s.last.toVersion, 40)}`)}: ${s.last.status}${s.last.outcome === 'succeeded_with_warnings' ? ' (with warnings)' : ''}`
       : '',
     s.backup ? backupStatusLine(s.backup.freshness, s.backup.maxAgeMs) : '',
+    s.active && s.scheduledAt ? scheduledLine(s.active.toVersion, s.scheduledAt, s.now ?? new Date()) : '',
+    s.proven ? provenLines(s.proven) : '',
   ].filter(Boolean);
   return lines.join('\n');
 }

@@ -36,6 +36,8 @@ import type { ApproverResolver } from '../slack/approvers.js';
 import { BACKUP_CHECK_TITLE, backupCheckDetail, backupStartRefusal } from '../slack/backup-words.js';
 import { checklistMessage, withConfirmations } from '../slack/checklist-message.js';
 import { autoRollbackText, rollbackRequestedText } from '../slack/upgrade-thread.js';
+import { PROMOTION_CHECK_ID } from '../domain/checklist.js';
+import type { PromotionGateService } from './promotion-gate.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
 
 const STATUS_CACHE_MS = 5_000;
@@ -62,6 +64,8 @@ export interface UpgradeRequestsDeps {
   requireSecondPerson: boolean;
   /** Targets with `backup`: the checklist's backup item is the bot's check of the newest backup. */
   backups?: Pick<BackupService, 'state'>;
+  /** Targets with `promotion`: the checklist's promotion item is the bot's check of the version on `from`. */
+  promotion?: PromotionGateService;
 }
 
 /** The checklist's backup item as the bot checks it now. */
@@ -209,12 +213,21 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     return deps.backups.state(upgrade.target);
   }
 
+  /** The promotion gate of a checklist whose promotion item the bot checks; null otherwise. */
+  async function promotionDecisionFor(upgrade: Pick<UpgradeRecord, 'id' | 'kind' | 'target' | 'toVersion' | 'automatic'>) {
+    if (!deps.promotion || !upgrade.automatic.some((c) => c.id === PROMOTION_CHECK_ID)) return null;
+    return deps.promotion.decide(upgrade);
+  }
+
   async function renderChecklist(upgrade: UpgradeRecord, extra: { queuePosition?: number } = {}) {
     const state = await approvalState(upgrade);
     // While the checklist waits, its backup check is read again at each render: a backup taken meanwhile shows.
     const backup = upgrade.status === 'confirming' ? await backupStateFor(upgrade) : null;
     const automatic = backup ? upgrade.automatic.map((c) => (c.id === BACKUP_CHECK_ID ? backupCheck(backup) : c)) : upgrade.automatic;
     const backupHolds = !backup || backup.freshness.state === 'fresh';
+    // Likewise the promotion check: a run on `from` finishing or soaking meanwhile shows.
+    const gate = upgrade.status === 'confirming' ? await promotionDecisionFor(upgrade) : null;
+    const promoted = gate ? automatic.map((c) => (c.id === PROMOTION_CHECK_ID ? deps.promotion!.check(gate.gate) : c)) : automatic;
     const detail =
       upgrade.status === 'queued' && extra.queuePosition !== undefined
         ? `position ${extra.queuePosition} in the queue`
@@ -225,11 +238,12 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       requester: upgrade.requester,
       plan: upgrade.plan,
       items: withConfirmations(upgrade.items, state),
-      automatic,
+      automatic: promoted,
       status: upgrade.status,
       ...(detail ? { statusDetail: detail } : {}),
       ...(upgrade.step ? { step: upgrade.step } : {}),
-      canStart: upgrade.status === 'confirming' && backupHolds && isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson }),
+      ...(gate && !gate.gate.holds ? { promotionOverride: { from: gate.gate.from, version: gate.gate.version, by: gate.override.by, missing: gate.override.missing } } : {}),
+      canStart: upgrade.status === 'confirming' && backupHolds && (!gate || gate.allowsStart) && isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson }),
       kind: upgrade.kind,
       ...(upgrade.kind === 'rollback' ? { rollbackNotice: rollbackNotice(upgrade) } : {}),
       ...(upgrade.status === 'failed' && canRollBack(upgrade) ? { offerRollback: true } : {}),
@@ -336,6 +350,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     }
     const backup = deps.backups ? await deps.backups.state(target) : null;
     if (backup) inspection.automatic.push(backupCheck(backup));
+    const promotionGate = deps.promotion ? await deps.promotion.evaluate(target, plan.to) : null;
+    if (promotionGate) inspection.automatic.push(deps.promotion!.check(promotionGate));
     const items = checklistItems(plan, inspection.automatic, { backupCheckedByBot: backup !== null });
     return createAndPost({
       kind: 'upgrade',
@@ -501,6 +517,13 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       await refreshMessage(upgrade.id);
       throw new AppError('request_not_active', backupStartRefusal(backup.freshness, backup.maxAgeMs, backup.target));
     }
+    // The promotion gate is read now too: a run on `from` may have failed, or finished its soak, since planning.
+    const gated = deps.promotion && upgrade.kind === 'upgrade' ? record ?? (await upgrades.byId(upgrade.id)) : null;
+    const gate = gated ? await promotionDecisionFor(gated) : null;
+    if (gate && !gate.allowsStart) {
+      await refreshMessage(upgrade.id);
+      deps.promotion!.assertAllowsStart(gate);
+    }
     const queued = await upgrades.apply(upgrade.id, 'start', { startedBy: userId, statusDetail: null });
     if (!queued) throw new AppError('request_not_active', 'This upgrade was already started (or changed) by someone else; nothing changed.');
     try {
@@ -538,6 +561,20 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     }
     await refreshMessage(upgrade.id);
     return cancelled;
+  }
+
+  /** The promotion override item: one approver's confirmation; two different approvers make it hold. */
+  async function overridePromotion(upgradeId: string, userId: string, source: ClickSource): Promise<{ recorded: boolean; approved: boolean }> {
+    const upgrade = await loadForClick(() => upgrades.forClick(upgradeId), source);
+    if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed.');
+    if (upgrade.status !== 'confirming') throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
+    if (!deps.promotion) throw new AppError('request_not_active', 'This target has no promotion gate; nothing changed.');
+    const { recorded, override } = await deps.promotion.confirmOverride(upgrade, userId);
+    if (recorded) {
+      logger.info({ upgradeId, userId, approved: override.approved }, 'promotion override confirmed');
+      await refreshMessage(upgrade.id);
+    }
+    return { recorded, approved: override.approved };
   }
 
   async function cancelByClick(upgradeId: string, userId: string, source: ClickSource) {
@@ -603,11 +640,12 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   async function status(targetName: string | undefined) {
     const runtime = deps.targets.resolve(targetName);
     const target = runtime.config.name;
-    const [{ current }, releases, { active, recent }, backup] = await Promise.all([
+    const [{ current }, releases, { active, recent }, backup, proven] = await Promise.all([
       recentInspection(runtime),
       deps.releases.stableVersions(200),
       upgrades.statusListings(target, 10),
       deps.backups ? deps.backups.state(target) : Promise.resolve(null),
+      deps.promotion ? deps.promotion.proofs() : Promise.resolve(null),
     ]);
     const running = current.apiVersion ?? current.imageTag;
     const parsed = running ? semver.parse(running) : null;
@@ -622,6 +660,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       active,
       last: recent.find((u) => !IN_FLIGHT_STATUSES.includes(u.status)) ?? null,
       backup,
+      proven,
+      now: deps.now(),
     };
   }
 
@@ -637,7 +677,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     if (active?.status === 'confirming') await refreshMessage(active.id);
   }
 
-  return { refreshActive, requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, renderChecklist, sweep, status, history, threadPermalink };
+  return { overridePromotion, refreshActive, requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, renderChecklist, sweep, status, history, threadPermalink };
 }
 
 export type UpgradeRequests = ReturnType<typeof createUpgradeRequests>;
