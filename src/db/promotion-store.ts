@@ -11,7 +11,7 @@ import type { Pool } from './pool.js';
 const RUNS = `SELECT u.id, u.target, u.to_version, u.status, u.outcome,
     coalesce(u.ready_at, u.finished_at, u.started_at, u.created_at) AS since,
     (SELECT min(coalesce(n.ready_at, n.finished_at)) FROM upgrades n
-      WHERE n.target = u.target AND n.id <> u.id AND n.created_at > u.created_at
+      WHERE n.target = u.target AND n.id <> u.id AND coalesce(n.ready_at, n.finished_at) > coalesce(u.ready_at, u.finished_at, u.started_at, u.created_at)
         AND (n.ready_at IS NOT NULL OR (n.kind = 'rollback' AND n.status = 'succeeded'))) AS until
   FROM upgrades u
   WHERE u.kind = 'upgrade' AND ($1::text[] IS NULL OR u.target = ANY($1::text[]))
