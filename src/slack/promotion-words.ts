@@ -93,8 +93,66 @@ export function scheduledLine(version: string, at: Date, now: Date): string {
   return `scheduled: upgrade to ${code(version)} at ${whenText(at, now)}`;
 }
 
+/** The action of the reminder's Cancel button; its value is the upgrade id. */
+export const CANCEL_SCHEDULED_ACTION = 'cancel_scheduled_upgrade';
+
 export function scheduleReminderText(version: string, target: string, at: Date, now: Date): string {
   return `⏰ Reminder: the upgrade of ${code(target)} to ${code(version)} starts at ${whenText(at, now)}. Approvals, version and promotion are checked again then. Press *Cancel* to stop it.`;
+}
+
+/** The reminder in the thread, with its Cancel button. */
+export function scheduleReminderMessage(upgradeId: string, version: string, target: string, at: Date, now: Date): { text: string; blocks: unknown[] } {
+  const text = scheduleReminderText(version, target, at, now);
+  return {
+    text,
+    blocks: [
+      { type: 'section', block_id: 'reminder', text: { type: 'mrkdwn', text } },
+      {
+        type: 'actions',
+        block_id: 'reminder_actions',
+        elements: [
+          {
+            type: 'button',
+            action_id: CANCEL_SCHEDULED_ACTION,
+            text: { type: 'plain_text', text: 'Cancel', emoji: true },
+            value: upgradeId,
+            style: 'danger',
+            confirm: {
+              title: { type: 'plain_text', text: 'Cancel this scheduled upgrade?' },
+              text: { type: 'plain_text', text: `The upgrade of ${outside(target, 63)} to ${outside(version, 40)} will not run.` },
+              confirm: { type: 'plain_text', text: 'Cancel upgrade' },
+              deny: { type: 'plain_text', text: 'Keep it' },
+              style: 'danger',
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** The reminder once its moment has passed: the words stay, the button goes. */
+export function scheduleReminderDoneMessage(version: string, target: string, at: Date, outcome: string): { text: string; blocks: unknown[] } {
+  const text = `⏰ The upgrade of ${code(target)} to ${code(version)} was scheduled for ${utc(at)}: ${escapeMrkdwn(outcome)}.`;
+  return { text, blocks: [{ type: 'section', block_id: 'reminder', text: { type: 'mrkdwn', text } }] };
+}
+
+/** Why a scheduled upgrade did not start at its time, one phrase each. */
+export function scheduleLapseReasons(facts: {
+  approvalsHold: boolean;
+  /** The approver who scheduled it, when they no longer are one. */
+  starter: string | null;
+  /** The version the target runs now when it changed (undefined: the target did not answer). */
+  versionNow: string | null | undefined;
+  gate: Extract<PromotionGate, { holds: false }> | null;
+}): string[] {
+  const reasons: string[] = [];
+  if (!facts.approvalsHold) reasons.push('its checklist is no longer confirmed by current approvers');
+  if (facts.starter) reasons.push(`<@${facts.starter}>, who scheduled it, is no longer an approver`);
+  if (facts.versionNow === undefined) reasons.push('the target did not answer, so its version could not be checked');
+  else if (facts.versionNow !== null) reasons.push(`the target's version changed underneath it (now \`${escapeMrkdwn(outside(facts.versionNow, 40))}\`)`);
+  if (facts.gate) reasons.push(`\`${facts.gate.version}\` is not proven on \`${facts.gate.from}\` any more: ${WHY[facts.gate.why]}`);
+  return reasons;
 }
 
 export function scheduledStartedText(version: string): string {

@@ -38,6 +38,8 @@ import { checklistMessage, withConfirmations } from '../slack/checklist-message.
 import { autoRollbackText, rollbackRequestedText } from '../slack/upgrade-thread.js';
 import { PROMOTION_CHECK_ID } from '../domain/checklist.js';
 import type { PromotionGateService } from './promotion-gate.js';
+import { scheduledStart, type ScheduledUpgrades } from './scheduled-upgrades.js';
+import type { UpgradeSchedule } from '../domain/schedule-time.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
 
 const STATUS_CACHE_MS = 5_000;
@@ -66,6 +68,8 @@ export interface UpgradeRequestsDeps {
   backups?: Pick<BackupService, 'state'>;
   /** Targets with `promotion`: the checklist's promotion item is the bot's check of the version on `from`. */
   promotion?: PromotionGateService;
+  /** `--at`: Start on a request with a time schedules it instead of queueing it. */
+  scheduling?: Pick<ScheduledUpgrades, 'schedule' | 'cancelled'>;
 }
 
 /** The checklist's backup item as the bot checks it now. */
@@ -91,6 +95,8 @@ export interface RequestUpgradeInput {
   version: string;
   targetName?: string;
   allowPrerelease: boolean;
+  /** `--at <time>|window`: the checklist is confirmed now, the upgrade starts then. */
+  schedule?: UpgradeSchedule;
 }
 
 /** Whether the new version of `upgrade` ever ran, so that rolling it back means something. */
@@ -106,7 +112,7 @@ export function threadPermalink(upgrade: Pick<UpgradeRecord, 'teamDomain' | 'cha
 }
 
 /** The current version as the target reports it, plus the checks the bot does itself before asking anyone. */
-async function inspectTarget(runtime: TargetRuntime, logger: Logger) {
+export async function inspectTarget(runtime: TargetRuntime, logger: Logger) {
   const { deployer, checkstack } = runtime;
   const [about, ready, instance] = await Promise.all([
     checkstack.about().then(
@@ -242,6 +248,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       status: upgrade.status,
       ...(detail ? { statusDetail: detail } : {}),
       ...(upgrade.step ? { step: upgrade.step } : {}),
+      ...(upgrade.scheduledAt ? { scheduledAt: upgrade.scheduledAt } : {}),
       ...(gate && !gate.gate.holds ? { promotionOverride: { from: gate.gate.from, version: gate.gate.version, by: gate.override.by, missing: gate.override.missing } } : {}),
       canStart: upgrade.status === 'confirming' && backupHolds && (!gate || gate.allowsStart) && isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson }),
       kind: upgrade.kind,
@@ -284,6 +291,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     previousImage: string | null;
     /** Keep the request when its message cannot be posted: the bot starts it itself (an automatic rollback). */
     keepUnposted?: boolean;
+    scheduledAt?: Date | null;
   }): Promise<UpgradeRecord> {
     const { inspection, plan } = request;
     const created = await upgrades.create({
@@ -305,6 +313,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       keyFingerprint: inspection.instance?.encryptionKeyFingerprint ?? null,
       previousImage: request.previousImage,
       expiresAt: new Date(deps.now().getTime() + deps.requestTtlMs),
+      scheduledAt: request.scheduledAt ?? null,
     });
     if (!created) {
       const other = await upgrades.activeForTarget(request.target);
@@ -331,6 +340,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     const target = runtime.config.name;
     const active = await upgrades.activeForTarget(target);
     if (active) throw activeRefusal(active);
+    if (input.schedule && !deps.scheduling) throw new AppError('invalid_input', 'Scheduled upgrades (`--at`) are not available in this bot: nothing was planned.');
+    const scheduledAt = input.schedule ? scheduledStart(input.schedule, runtime, deps.now()) : null;
 
     const [summaries, inspection] = await Promise.all([summariesIncluding(input.version), inspectTarget(runtime, logger)]);
     if (!inspection.current.apiVersion && !inspection.current.imageTag) {
@@ -363,6 +374,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       channelId: input.channelId,
       teamDomain: input.teamDomain,
       previousImage: inspection.instance?.image ?? null,
+      scheduledAt,
     });
   }
 
@@ -524,6 +536,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       await refreshMessage(upgrade.id);
       deps.promotion!.assertAllowsStart(gate);
     }
+    // `--at`: the checklist is confirmed now; the upgrade waits for its time.
+    if (upgrade.scheduledAt && deps.scheduling) return deps.scheduling.schedule(upgrade.id, userId);
     const queued = await upgrades.apply(upgrade.id, 'start', { startedBy: userId, statusDetail: null });
     if (!queued) throw new AppError('request_not_active', 'This upgrade was already started (or changed) by someone else; nothing changed.');
     try {
@@ -555,6 +569,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     }
     const cancelled = await upgrades.apply(upgrade.id, 'cancel', { statusDetail: `cancelled by <@${userId}>` });
     if (!cancelled) throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
+    if (upgrade.status === 'scheduled') await deps.scheduling?.cancelled(cancelled, userId);
     if (upgrade.status === 'queued') {
       const job = await deps.queues.upgrades.raw.getJob(upgrade.id);
       await job?.remove().catch((err: unknown) => logger.warn({ err, upgradeId: upgrade.id }, 'queued job could not be removed; the worker will see the cancellation'));
@@ -579,6 +594,16 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
 
   async function cancelByClick(upgradeId: string, userId: string, source: ClickSource) {
     return cancel(await loadForClick(() => upgrades.byId(upgradeId), source), userId);
+  }
+
+  /** The Cancel button of a scheduled upgrade's reminder (in its thread) or of its checklist. */
+  async function cancelScheduledByClick(upgradeId: string, userId: string, source: ClickSource) {
+    const upgrade = await upgrades.byId(upgradeId);
+    if (!upgrade) throw new AppError('not_found', 'This upgrade request no longer exists; nothing changed.');
+    if (upgrade.channelId !== source.channelId || (source.messageTs !== upgrade.scheduledReminderTs && source.messageTs !== upgrade.messageTs)) {
+      throw new AppError('stale_action', 'That button does not belong to this message; nothing changed.');
+    }
+    return cancel(upgrade, userId);
   }
 
   async function cancelForTarget(targetName: string | undefined, userId: string) {
@@ -661,6 +686,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       last: recent.find((u) => !IN_FLIGHT_STATUSES.includes(u.status)) ?? null,
       backup,
       proven,
+      scheduledAt: active?.status === 'scheduled' ? active.scheduledAt : null,
       now: deps.now(),
     };
   }
@@ -677,7 +703,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     if (active?.status === 'confirming') await refreshMessage(active.id);
   }
 
-  return { overridePromotion, refreshActive, requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, renderChecklist, sweep, status, history, threadPermalink };
+  return { cancelScheduledByClick, overridePromotion, refreshActive, requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, renderChecklist, sweep, status, history, threadPermalink };
 }
 
 export type UpgradeRequests = ReturnType<typeof createUpgradeRequests>;

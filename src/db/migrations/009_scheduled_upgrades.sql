@@ -2,6 +2,8 @@
 -- Scheduled upgrades (`/checkstack upgrade V --at <time>|window`): the checklist is confirmed now and the upgrade
 -- waits in `scheduled` until its time. A scheduled upgrade holds its target like one in flight.
 ALTER TABLE upgrades ADD COLUMN scheduled_at timestamptz;
+-- The reminder posted in the thread 15 minutes before (its Cancel button is only valid there); posted once.
+ALTER TABLE upgrades ADD COLUMN scheduled_reminder_ts text;
 ALTER TABLE upgrades DROP CONSTRAINT upgrades_status_check;
 ALTER TABLE upgrades ADD CONSTRAINT upgrades_status_check
   CHECK (status IN ('confirming', 'scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired', 'rolling_back', 'rolled_back'));
@@ -32,4 +34,5 @@ ALTER TABLE upgrades ADD CONSTRAINT upgrades_previous_status_check
 ALTER TABLE upgrades DROP CONSTRAINT upgrades_status_check;
 ALTER TABLE upgrades ADD CONSTRAINT upgrades_status_check
   CHECK (status IN ('confirming', 'queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired', 'rolling_back', 'rolled_back'));
+ALTER TABLE upgrades DROP COLUMN scheduled_reminder_ts;
 ALTER TABLE upgrades DROP COLUMN scheduled_at;
