@@ -8,7 +8,7 @@ import type { Pool } from './pool.js';
  * One row per upgrade that got its new version running (or ended): it ran from the moment it became ready (its end,
  * when it never did) until the next upgrade or rollback of the same target had its own version running.
  */
-const RUNS = `SELECT u.id, u.target, u.to_version, u.status, u.outcome,
+const RUNS = `SELECT u.id, u.target, u.to_version, u.status, u.outcome, u.step,
     coalesce(u.ready_at, u.finished_at, u.started_at, u.created_at) AS since,
     (SELECT min(coalesce(n.ready_at, n.finished_at)) FROM upgrades n
       WHERE n.target = u.target AND n.id <> u.id AND coalesce(n.ready_at, n.finished_at) > coalesce(u.ready_at, u.finished_at, u.started_at, u.created_at)
@@ -21,6 +21,10 @@ const RUNS = `SELECT u.id, u.target, u.to_version, u.status, u.outcome,
 function toRun(r: Record<string, unknown>): VersionRun {
   const status = r.status as string;
   const outcome = r.outcome as string | null;
+  // The job ends an upgrade whose post-flight checks failed as failed in that step: the upgrade itself went through.
+  if (status === 'failed' && r.step === 'postflight') {
+    return { target: r.target as string, version: r.to_version as string, since: r.since as Date, until: (r.until as Date | null) ?? null, result: 'succeeded', postflight: 'failed', upgradeId: r.id as string };
+  }
   return {
     target: r.target as string,
     version: r.to_version as string,

@@ -70,11 +70,11 @@ describe('promotion gate: a version must succeed on staging and soak there befor
   }
 
   /** A run of `version` on staging as the upgrade job leaves it: ready `readyAgo` ago, finished with `outcome`. */
-  async function stagingRun(version: string, readyAgo: string, status = 'succeeded', outcome: string | null = 'succeeded') {
+  async function stagingRun(version: string, readyAgo: string, status = 'succeeded', outcome: string | null = 'succeeded', step: string | null = null) {
     await rows(
-      `INSERT INTO upgrades (id, kind, target, from_version, to_version, requester, channel_id, status, plan, items, automatic, expires_at, ready_at, finished_at, outcome)
-       VALUES ($1, 'upgrade', 'staging', '0.25.0', $2, $3, $4, $5, '{}', '[]', '[]', now(), now() - $6::interval, now() - $6::interval, $7)`,
-      [randomUUID(), version, REQUESTER, CHANNEL, status, readyAgo, outcome],
+      `INSERT INTO upgrades (id, kind, target, from_version, to_version, requester, channel_id, status, plan, items, automatic, expires_at, ready_at, finished_at, outcome, step)
+       VALUES ($1, 'upgrade', 'staging', '0.25.0', $2, $3, $4, $5, '{}', '[]', '[]', now(), now() - $6::interval, now() - $6::interval, $7, $8)`,
+      [randomUUID(), version, REQUESTER, CHANNEL, status, readyAgo, outcome, step],
     );
   }
 
@@ -147,6 +147,15 @@ describe('promotion gate: a version must succeed on staging and soak there befor
 
     expect(await ephemeralReply(refused.responseUrl)).toMatch(/it was rolled back there\. It will not hold by itself/);
     expect((await rows(`SELECT status FROM upgrades WHERE id = $1`, [id]))[0].status).toBe('confirming');
+  });
+
+  it('says the post-flight failed on staging when the job ended there in its post-flight step', async () => {
+    await stagingRun('0.30.0', '3 hours', 'failed', 'failed', 'postflight');
+    const { message, id } = await requestConfirmed();
+
+    const refused = await pressStart(message, id);
+
+    expect(await ephemeralReply(refused.responseUrl)).toMatch(/its post-flight checks failed there\. It will not hold by itself/);
   });
 
   it('starts without a green staging run once two different approvers confirm the override; a non-approver or a repeated click does not count', async () => {
