@@ -220,9 +220,12 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }
 
   /** The promotion gate of a checklist whose promotion item the bot checks; null otherwise. */
-  async function promotionDecisionFor(upgrade: Pick<UpgradeRecord, 'id' | 'kind' | 'target' | 'toVersion' | 'automatic'>) {
+  async function promotionDecisionFor(upgrade: Pick<UpgradeRecord, 'id' | 'kind' | 'target' | 'toVersion' | 'automatic' | 'scheduledAt'>) {
     if (!deps.promotion || !upgrade.automatic.some((c) => c.id === PROMOTION_CHECK_ID)) return null;
-    return deps.promotion.decide(upgrade);
+    const decision = await deps.promotion.decide(upgrade);
+    // A scheduled upgrade may be confirmed now for a version that will have soaked by its time: the start checks again.
+    const soakedByThen = decision !== null && !decision.gate.holds && decision.gate.holdsAt !== null && upgrade.scheduledAt !== null && decision.gate.holdsAt.getTime() <= upgrade.scheduledAt.getTime();
+    return decision && soakedByThen ? { ...decision, allowsStart: true } : decision;
   }
 
   async function renderChecklist(upgrade: UpgradeRecord, extra: { queuePosition?: number } = {}) {
@@ -249,7 +252,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       ...(detail ? { statusDetail: detail } : {}),
       ...(upgrade.step ? { step: upgrade.step } : {}),
       ...(upgrade.scheduledAt ? { scheduledAt: upgrade.scheduledAt } : {}),
-      ...(gate && !gate.gate.holds ? { promotionOverride: { from: gate.gate.from, version: gate.gate.version, by: gate.override.by, missing: gate.override.missing } } : {}),
+      ...(gate && !gate.gate.holds && (!gate.allowsStart || gate.override.by.length > 0) ? { promotionOverride: { from: gate.gate.from, version: gate.gate.version, by: gate.override.by, missing: gate.override.missing } } : {}),
       canStart: upgrade.status === 'confirming' && backupHolds && (!gate || gate.allowsStart) && isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson }),
       kind: upgrade.kind,
       ...(upgrade.kind === 'rollback' ? { rollbackNotice: rollbackNotice(upgrade) } : {}),
