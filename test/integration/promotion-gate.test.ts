@@ -55,7 +55,7 @@ describe('promotion gate: a version must succeed on staging and soak there befor
     await github?.close();
   });
   afterEach(async () => {
-    await t.bot.deps.pool.query(`UPDATE upgrades SET status = 'cancelled' WHERE status IN ('confirming', 'queued', 'running')`);
+    await t.bot.deps.pool.query(`UPDATE upgrades SET status = 'cancelled' WHERE status IN ('confirming', 'scheduled', 'queued', 'running')`);
     await t.bot.deps.pool.query(`DELETE FROM upgrades WHERE target = 'staging'`);
   });
 
@@ -86,9 +86,9 @@ describe('promotion gate: a version must succeed on staging and soak there befor
   const blocksText = (m: FakeMessage | undefined) => JSON.stringify(m?.blocks ?? []);
   const current = (m: FakeMessage) => t.slack.message(CHANNEL, m.ts)!;
 
-  async function requestConfirmed(): Promise<{ message: FakeMessage; id: string }> {
+  async function requestConfirmed(text = 'upgrade 0.30.0'): Promise<{ message: FakeMessage; id: string }> {
     const before = t.slack.messages(CHANNEL).length;
-    const response = await t.driver.slashCommand('/checkstack', 'upgrade 0.30.0', { user: REQUESTER, channel: CHANNEL });
+    const response = await t.driver.slashCommand('/checkstack', text, { user: REQUESTER, channel: CHANNEL });
     expect(await ephemeralReply(response.responseUrl)).toMatch(/planned/);
     const message = await t.slack.waitFor(() => t.slack.messages(CHANNEL).length > before && t.slack.lastMessage(CHANNEL));
     const [{ id }] = await rows(`SELECT id FROM upgrades WHERE status = 'confirming' AND target = 'prod'`);
@@ -185,6 +185,21 @@ describe('promotion gate: a version must succeed on staging and soak there befor
     expect(audit.filter((r) => r.outcome === 'ok').map((r) => r.user_id).sort()).toEqual([APPROVER, REQUESTER].sort());
     expect(audit.filter((r) => r.outcome !== 'ok').map((r) => r.user_id).sort()).toEqual([APPROVER, MEMBER].sort());
     expect(await rows(`SELECT user_id FROM promotion_overrides WHERE upgrade_id = $1 ORDER BY at`, [id])).toEqual([{ user_id: APPROVER }, { user_id: REQUESTER }]);
+  });
+
+  it('schedules an upgrade for after the soak (checked again at its start), but not one that starts before it', async () => {
+    await stagingRun('0.30.0', '10 minutes');
+    const tooSoon = await requestConfirmed(`upgrade 0.30.0 --at ${new Date(Date.now() + 20 * 60_000).toISOString()}`);
+    const refused = await pressStart(tooSoon.message, tooSoon.id);
+    expect(await ephemeralReply(refused.responseUrl)).toMatch(/not yet for the soak time\. It will hold at/);
+    await t.driver.click(current(tooSoon.message), 'cancel_upgrade', { user: REQUESTER });
+    await t.slack.waitFor(() => /Cancelled/.test(blocksText(current(tooSoon.message))));
+
+    const later = await requestConfirmed(`upgrade 0.30.0 --at ${new Date(Date.now() + 2 * 3600_000).toISOString()}`);
+
+    await t.slack.waitFor(() => blocksText(current(later.message)).includes('Schedule upgrade') && blocksText(current(later.message)).includes('start_upgrade'));
+    await t.driver.click(current(later.message), 'start_upgrade', { user: APPROVER });
+    await expect.poll(async () => (await rows(`SELECT status FROM upgrades WHERE id = $1`, [later.id]))[0].status).toBe('scheduled');
   });
 
   it('shows in /checkstack status, per version, where it has been proven', async () => {
