@@ -120,6 +120,22 @@ describe('scheduled upgrades: --at', () => {
     await t.slack.waitFor(() => !blocksText(t.slack.message(CHANNEL, reminder.ts)).includes('cancel_scheduled_upgrade'));
   });
 
+  it('reminds 15 minutes before the start, not earlier, when more than that remains', async () => {
+    const { message, id } = await schedule(`upgrade 0.30.0 --at ${isoIn(40 * 60_000)}`);
+    const reminderJob = await t.bot.deps.queues.scheduledUpgrades.raw.getJob(`scheduled-reminder-${id}`);
+    const [{ scheduled_at: at }] = await rows(`SELECT scheduled_at FROM upgrades WHERE id = $1`, [id]);
+
+    expect(await reminderJob!.getState()).toBe('delayed');
+    // Due 15 minutes before the start (the delay was computed a moment after the request: allow that moment).
+    expect(Math.abs(reminderJob!.timestamp + (reminderJob!.opts.delay ?? 0) - (at.getTime() - 15 * 60_000))).toBeLessThan(5_000);
+    expect(thread(message).some((r) => /Reminder/.test(r.text ?? ''))).toBe(false);
+
+    // Its time, as far as BullMQ is concerned: the reminder is posted once, and the upgrade still waits.
+    await reminderJob!.promote();
+    await t.slack.waitFor(() => thread(message).some((r) => /Reminder: the upgrade of `prod` to `0\.30\.0` starts at .* \(in (39|40) min\)/.test(r.text ?? '')));
+    expect(await statusOf(id)).toBe('scheduled');
+  });
+
   it("is stopped by Cancel on the reminder: a non-approver's click is refused, the requester's cancels it and its jobs", async () => {
     const { message, id } = await schedule(`upgrade 0.30.0 --at ${isoIn(60_000)}`);
     const reminder = await t.slack.waitFor(() => thread(message).find((r) => blocksText(r).includes('cancel_scheduled_upgrade')));
