@@ -170,3 +170,7 @@ export function scheduledCancelledText(userId: string): string {
 export function scheduledConfirmationText(target: string, version: string, at: Date, now: Date): string {
   return `🗓️ Upgrade of ${code(target)} to ${code(version)} scheduled for ${whenText(at, now)}. The thread is reminded 15 minutes before, with a *Cancel* button.`;
 }
+
+export function scheduleTimePassedText(at: Date): string {
+  return `This upgrade was to start at ${utc(at)}, which has passed: nothing changed. Cancel it and type \`/checkstack upgrade\` again with a later \`--at\`, or without one to start it when ready.`;
+}

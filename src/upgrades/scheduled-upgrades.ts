@@ -20,12 +20,16 @@ import {
   scheduleLapseReasons,
   scheduleReminderMessage,
   scheduleReminderDoneMessage,
+  scheduleTimePassedText,
 } from '../slack/promotion-words.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
 import type { PromotionGateService } from './promotion-gate.js';
 
 /** How long before its start a scheduled upgrade's thread is reminded (at once when less remains). */
 export const REMINDER_LEAD_MS = 15 * 60_000;
+
+/** How late **Schedule upgrade** may still be pressed after the time it names (the clicks took a moment). */
+export const SCHEDULE_GRACE_MS = 60_000;
 
 export const scheduledJobIds = (upgradeId: string) => ({ reminder: `scheduled-reminder-${upgradeId}`, start: `scheduled-start-${upgradeId}` });
 
@@ -89,7 +93,9 @@ export function createScheduledUpgrades(deps: ScheduledUpgradesDeps) {
   }
 
   /** Start on a confirmed request with `--at`: it waits in `scheduled` for its time. */
-  async function schedule(upgradeId: string, userId: string): Promise<UpgradeRecord> {
+  async function schedule(upgradeId: string, userId: string, scheduledAt: Date): Promise<UpgradeRecord> {
+    // Confirmed after its time: starting now could fall outside the downtime that was planned for it.
+    if (scheduledAt.getTime() < deps.now().getTime() - SCHEDULE_GRACE_MS) throw new AppError('request_not_active', scheduleTimePassedText(scheduledAt));
     const scheduled = await upgrades.apply(upgradeId, 'schedule', { startedBy: userId, statusDetail: null });
     if (!scheduled) throw new AppError('request_not_active', 'This upgrade was already started or scheduled (or changed) by someone else; nothing changed.');
     try {

@@ -540,7 +540,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       deps.promotion!.assertAllowsStart(gate);
     }
     // `--at`: the checklist is confirmed now; the upgrade waits for its time.
-    if (upgrade.scheduledAt && deps.scheduling) return deps.scheduling.schedule(upgrade.id, userId);
+    if (upgrade.scheduledAt && deps.scheduling) return deps.scheduling.schedule(upgrade.id, userId, upgrade.scheduledAt);
     const queued = await upgrades.apply(upgrade.id, 'start', { startedBy: userId, statusDetail: null });
     if (!queued) throw new AppError('request_not_active', 'This upgrade was already started (or changed) by someone else; nothing changed.');
     try {

@@ -168,6 +168,22 @@ describe('scheduled upgrades: --at', () => {
     expect(blocksText(current(message))).toMatch(/Expired/);
   });
 
+  it('refuses Schedule when its time passed while the checklist waited, and keeps the request as it was', async () => {
+    const before = t.slack.messages(CHANNEL).length;
+    await t.driver.slashCommand('/checkstack', `upgrade 0.30.0 --at ${isoIn(3_600_000)}`, { user: REQUESTER, channel: CHANNEL });
+    const message = await t.slack.waitFor(() => t.slack.messages(CHANNEL).length > before && t.slack.lastMessage(CHANNEL));
+    const [{ id }] = await rows(`SELECT id FROM upgrades WHERE status = 'confirming'`);
+    await t.driver.clickAll(message, 'confirm', { user: APPROVER });
+    const ready = await t.slack.waitFor(() => blocksText(current(message)).includes('start_upgrade') && current(message));
+    await rows(`UPDATE upgrades SET scheduled_at = now() - interval '5 minutes' WHERE id = $1`, [id]);
+
+    const late = await t.driver.click(ready, 'start_upgrade', { user: APPROVER });
+
+    expect(await ephemeralReply(late.responseUrl)).toMatch(/was to start at .* UTC, which has passed: nothing changed/);
+    expect(await statusOf(id)).toBe('confirming');
+    expect(await t.bot.deps.queues.scheduledUpgrades.raw.getJob(`scheduled-start-${id}`)).toBeUndefined();
+  });
+
   it('shows what is scheduled in status and history, in UTC and relative', async () => {
     await schedule(`upgrade 0.30.0 --at ${isoIn(3 * 3600_000 + 30_000)}`);
 
