@@ -184,6 +184,20 @@ describe('scheduled upgrades: --at', () => {
     expect(await t.bot.deps.queues.scheduledUpgrades.raw.getJob(`scheduled-start-${id}`)).toBeUndefined();
   });
 
+  it('gets its delayed jobs back from the sweep when Redis lost them, and still starts once at its time', async () => {
+    const { message, id } = await schedule(`upgrade 0.30.0 --at ${isoIn(6_000)}`);
+    await t.slack.waitFor(() => thread(message).some((r) => /Reminder/.test(r.text ?? '')));
+    for (const jobId of [`scheduled-start-${id}`, `scheduled-reminder-${id}`]) await (await t.bot.deps.queues.scheduledUpgrades.raw.getJob(jobId))?.remove();
+    expect(await t.bot.deps.queues.scheduledUpgrades.raw.getJob(`scheduled-start-${id}`)).toBeUndefined();
+
+    await t.bot.deps.queues.releases.add('sweep', {});
+
+    await expect.poll(() => statusOf(id), { timeout: 20_000, interval: 200 }).toBe('queued');
+    await t.slack.waitFor(() => thread(message).some((r) => /starts now/.test(r.text ?? '')));
+    // The reminder was already posted before the loss: the re-added reminder job does not post it again.
+    expect(thread(message).filter((r) => r.versions.some((v) => /Reminder/.test(v.text ?? '')))).toHaveLength(1);
+  });
+
   it('shows what is scheduled in status and history, in UTC and relative', async () => {
     await schedule(`upgrade 0.30.0 --at ${isoIn(3 * 3600_000 + 30_000)}`);
 
