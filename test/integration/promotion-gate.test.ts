@@ -187,6 +187,21 @@ describe('promotion gate: a version must succeed on staging and soak there befor
     expect(await rows(`SELECT user_id FROM promotion_overrides WHERE upgrade_id = $1 ORDER BY at`, [id])).toEqual([{ user_id: APPROVER }, { user_id: REQUESTER }]);
   });
 
+  it('records one override confirmation for concurrent and retried clicks of the same approver', async () => {
+    const { message, id } = await requestConfirmed();
+    const withButton = await t.slack.waitFor(() => blocksText(current(message)).includes('promotion_override') && current(message));
+
+    await Promise.all([
+      t.driver.click(withButton, 'promotion_override', { user: APPROVER, stale: true }),
+      t.driver.click(withButton, 'promotion_override', { user: APPROVER, stale: true }),
+      t.driver.click(withButton, 'promotion_override', { user: APPROVER, stale: true, retryNum: 1 }),
+    ]);
+
+    await expect.poll(() => rows(`SELECT user_id FROM promotion_overrides WHERE upgrade_id = $1`, [id])).toEqual([{ user_id: APPROVER }]);
+    await t.slack.waitFor(() => /1 more needed/.test(blocksText(current(message))));
+    expect(blocksText(current(message))).not.toContain('start_upgrade');
+  });
+
   it('schedules an upgrade for after the soak (checked again at its start), but not one that starts before it', async () => {
     await stagingRun('0.30.0', '10 minutes');
     const tooSoon = await requestConfirmed(`upgrade 0.30.0 --at ${new Date(Date.now() + 20 * 60_000).toISOString()}`);
