@@ -43,3 +43,13 @@ export function cancelAction(requests: UpgradeRequests): ClickHandler {
     return { upgradeId: id };
   };
 }
+
+/** The Cancel button of a scheduled upgrade's reminder in its thread. */
+export function cancelScheduledAction(requests: UpgradeRequests): ClickHandler {
+  return async ({ value, userId, channelId, messageTs, reply }) => {
+    const id = parseUpgradeId(value);
+    const cancelled = await requests.cancelScheduledByClick(id, userId, { channelId, messageTs });
+    await reply({ text: `Cancelled the scheduled upgrade of \`${cancelled.target}\` to \`${cancelled.toVersion}\`.` });
+    return { upgradeId: id };
+  };
+}

@@ -8,10 +8,6 @@ import type { SubcommandHandler } from './checkstack-command.js';
 
 export function upgradeCommand(requests: UpgradeRequests): SubcommandHandler<'upgrade'> {
   return async ({ command, userId, channelId, teamDomain, reply }) => {
-    // The grammar reads `--at`; scheduling is not wired yet, and an immediate upgrade is not what was asked for.
-    if (command.at) {
-      throw new AppError('invalid_input', 'Scheduled upgrades (`--at`) are not available in this version of the bot yet: nothing was planned. Type the command without `--at` and press *Start upgrade* when the time comes.');
-    }
     const upgrade = await requests.requestUpgrade({
       userId,
       channelId,
@@ -19,11 +15,13 @@ export function upgradeCommand(requests: UpgradeRequests): SubcommandHandler<'up
       version: command.version,
       ...(command.target ? { targetName: command.target } : {}),
       allowPrerelease: command.allowPrerelease,
+      ...(command.at ? { schedule: command.at } : {}),
     });
+    const when = upgrade.scheduledAt ? `, to start at ${upgrade.scheduledAt.toISOString().slice(0, 16).replace('T', ' ')} UTC` : '';
     await reply({
-      text: `Upgrade of \`${upgrade.target}\` from \`${upgrade.fromVersion}\` to \`${upgrade.toVersion}\` planned: approvers confirm its checklist <${requests.threadPermalink(upgrade)}|here>.`,
+      text: `Upgrade of \`${upgrade.target}\` from \`${upgrade.fromVersion}\` to \`${upgrade.toVersion}\` planned${when}: approvers confirm its checklist <${requests.threadPermalink(upgrade)}|here>.`,
     });
-    return { upgradeId: upgrade.id, detail: { target: upgrade.target, from: upgrade.fromVersion, to: upgrade.toVersion } };
+    return { upgradeId: upgrade.id, detail: { target: upgrade.target, from: upgrade.fromVersion, to: upgrade.toVersion, ...(upgrade.scheduledAt ? { scheduledAt: upgrade.scheduledAt.toISOString() } : {}) } };
   };
 }
 

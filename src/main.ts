@@ -9,12 +9,18 @@ import { helpCommand } from '../handlers/help-command.js';
 import { releasesCommand } from '../handlers/releases-command.js';
 import { subscribeCommand, unsubscribeCommand } from '../handlers/subscription-commands.js';
 import { clickRouter } from '../handlers/block-action.js';
-import { cancelAction, confirmAction, startAction } from '../handlers/checklist-actions.js';
+import { cancelAction, cancelScheduledAction, confirmAction, startAction } from '../handlers/checklist-actions.js';
 import { cancelCommand, historyCommand, statusCommand } from '../handlers/target-commands.js';
 import { planUpgradeAction, upgradeCommand } from '../handlers/upgrade-command.js';
 import { rollbackAction, rollbackCommand } from '../handlers/rollback.js';
 import { stopLogWatchAction } from '../handlers/log-watch-actions.js';
 import { backupCommand } from '../handlers/backup-command.js';
+import { promotionOverrideAction } from '../handlers/promotion-actions.js';
+import { createPromotionStore } from './db/promotion-store.js';
+import { createPromotionGate } from './upgrades/promotion-gate.js';
+import { createScheduledUpgrades } from './upgrades/scheduled-upgrades.js';
+import { scheduledUpgradeJobsProcessor } from '../jobs/scheduled-upgrade-jobs.js';
+import { CANCEL_SCHEDULED_ACTION } from './slack/promotion-words.js';
 import { backupJobsProcessor } from '../jobs/backup-jobs.js';
 import { createBackupService } from './backup/backup-service.js';
 import { newestBackup } from './backup/catalog.js';
@@ -30,7 +36,7 @@ import { QUEUE } from './queue.js';
 import { createAnnouncer, PLAN_UPGRADE_ACTION } from './releases/announcer.js';
 import { ACTION_IDS } from './slack/checklist-message.js';
 import { LINK_BUTTON_ACTIONS } from './slack/announcement-message.js';
-import { createUpgradeRequests } from './upgrades/upgrade-requests.js';
+import { createUpgradeRequests, inspectTarget } from './upgrades/upgrade-requests.js';
 import type { UpgradeRecord } from './db/upgrade-store.js';
 import { createGithubPinRecord } from './github/pin-record.js';
 import { createThreadReporter, type ThreadReporter } from './slack/thread-reporter.js';
@@ -174,6 +180,20 @@ function createServices(deps: Deps) {
     pool: deps.pool,
     countBackup: (target, result) => deps.metrics.backups.inc({ target, result }),
   });
+  const promotion = createPromotionGate({ store: createPromotionStore(deps.pool), targets: deps.targets, approvers: deps.approvers, now: () => deps.clock.now() });
+  const scheduled = createScheduledUpgrades({
+    upgrades: deps.db.upgrades,
+    queues: deps.queues,
+    slack: deps.slack,
+    approvers: deps.approvers,
+    targets: deps.targets,
+    promotion,
+    currentVersion: async (target) => (await inspectTarget(deps.targets.resolve(target), logger)).current,
+    refreshMessage: (id) => upgradeRequests.refreshMessage(id),
+    logger: logger.child({ component: 'scheduled-upgrades' }),
+    now: () => deps.clock.now(),
+    requireSecondPerson: config.approvers.requireSecondPerson,
+  });
   const upgradeRequests = createUpgradeRequests({
     upgrades: deps.db.upgrades,
     releases: deps.db.releases,
@@ -189,6 +209,8 @@ function createServices(deps: Deps) {
     requestTtlMs: config.upgrades.requestTtlHours * 3600_000,
     requireSecondPerson: config.approvers.requireSecondPerson,
     backups,
+    promotion,
+    scheduling: scheduled,
   });
   const reporter = createThreadReporter({
     client: deps.slack,
@@ -214,7 +236,7 @@ function createServices(deps: Deps) {
     backups,
   });
   deps.slack.on(WebClientEvent.RATE_LIMITED, () => deps.metrics.slackRetries.inc({ reason: 'rate_limited' }));
-  return { ingest, announcer, upgradeRequests, reporter, runner, backups };
+  return { ingest, announcer, upgradeRequests, reporter, runner, backups, scheduled };
 }
 
 /** A timer that ends early (rejecting) when the signal aborts: long waits stop at shutdown. */
@@ -289,11 +311,13 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
     { actionId: ROLLBACK_ACTION, action: 'rollback', handler: rollbackAction(upgradeRequests) },
     { actionId: STOP_LOG_WATCH_ACTION, action: 'stop_log_watch', handler: stopLogWatchAction(deps) },
     { actionId: PLAN_UPGRADE_ACTION, action: 'plan_upgrade', handler: planUpgradeAction(upgradeRequests) },
+    { actionId: ACTION_IDS.promotionOverride, action: 'promotion_override', handler: promotionOverrideAction(upgradeRequests) },
+    { actionId: CANCEL_SCHEDULED_ACTION, action: 'cancel', handler: cancelScheduledAction(upgradeRequests) },
   ], LINK_BUTTON_ACTIONS);
   app.action(clicks.actionIds, clicks.listener);
 }
 
-async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
+async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, scheduled }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
   const { config, logger } = deps;
   const releaseWorker = new Worker(
     QUEUE.releases,
@@ -306,7 +330,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       queues: deps.queues,
       logger: logger.child({ component: 'release-jobs' }),
       now: () => deps.clock.now(),
-      sweepUpgrades: async () => ({ ...(await upgradeRequests.sweep()), settledRollbacks: await runner.settleStrandedRollbacks() }),
+      sweepUpgrades: async () => ({ ...(await upgradeRequests.sweep()), settledRollbacks: await runner.settleStrandedRollbacks(), scheduled: await scheduled.sweep() }),
       countPoll: (outcome) => deps.metrics.releasePolls.inc({ outcome }),
     }),
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 1 },
@@ -368,7 +392,13 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 2, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
   );
   backupWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'backup job failed'));
-  for (const worker of [releaseWorker, upgradeWorker, backupWorker]) {
+  const scheduledWorker = new Worker(
+    QUEUE.scheduledUpgrades,
+    scheduledUpgradeJobsProcessor({ scheduled, logger: logger.child({ component: 'scheduled-upgrade-jobs' }) }),
+    { connection: deps.redis, prefix: config.queuePrefix, concurrency: 2, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
+  );
+  scheduledWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'scheduled upgrade job failed'));
+  for (const worker of [releaseWorker, upgradeWorker, backupWorker, scheduledWorker]) {
     worker.on('active', (job) => {
       if (job.processedOn && job.timestamp) deps.metrics.jobWait.observe({ queue: worker.name }, Math.max(0, job.processedOn - job.timestamp - (job.delay ?? 0)) / 1000);
     });
@@ -377,7 +407,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
   await scheduleUpgradeSweep(deps.queues);
   // One poll right away; replicas starting in the same minute share it.
   await deps.queues.releases.add('poll', { reason: 'startup' }, { jobId: `startup-poll-${Math.floor(Date.now() / 60_000)}` });
-  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker];
+  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker, scheduledWorker];
 }
 
 function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
@@ -425,7 +455,7 @@ async function recordBackupAge(deps: Deps): Promise<void> {
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 async function recordQueueDepth(deps: Deps): Promise<void> {
-  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups]) {
+  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups, deps.queues.scheduledUpgrades]) {
     try {
       const counts = await queue.raw.getJobCounts(...QUEUE_STATES);
       for (const state of QUEUE_STATES) deps.metrics.queueDepth.set({ queue: queue.raw.name, state }, counts[state] ?? 0);

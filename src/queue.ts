@@ -8,6 +8,7 @@ export const QUEUE = {
   upgrades: 'upgrades',
   logWatch: 'log-watch',
   backups: 'backups',
+  scheduledUpgrades: 'scheduled-upgrades',
 } as const;
 
 export const releasePollJob = z.object({ reason: z.enum(['schedule', 'startup', 'manual']) });
@@ -39,6 +40,9 @@ export const backupJob = z.object({
   requestedBy: z.string().min(1),
 });
 
+/** A scheduled upgrade's reminder or start (`--at`); the job id is derived from the upgrade, so adding it twice is a no-op. */
+export const scheduledUpgradeJob = z.object({ upgradeId: z.string().uuid() });
+
 export interface JobPayloads {
   [QUEUE.releases]: {
     poll: z.infer<typeof releasePollJob>;
@@ -49,6 +53,7 @@ export interface JobPayloads {
   [QUEUE.upgrades]: { upgrade: z.input<typeof upgradeJob>; rollback: z.input<typeof upgradeJob>; retention: z.infer<typeof retentionJob> };
   [QUEUE.logWatch]: { watch: z.infer<typeof logWatchJob> };
   [QUEUE.backups]: { backup: z.infer<typeof backupJob> };
+  [QUEUE.scheduledUpgrades]: { reminder: z.infer<typeof scheduledUpgradeJob>; start: z.infer<typeof scheduledUpgradeJob> };
 }
 
 export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
@@ -71,6 +76,7 @@ export interface Queues {
   upgrades: TypedQueue<typeof QUEUE.upgrades>;
   logWatch: TypedQueue<typeof QUEUE.logWatch>;
   backups: TypedQueue<typeof QUEUE.backups>;
+  scheduledUpgrades: TypedQueue<typeof QUEUE.scheduledUpgrades>;
   close(): Promise<void>;
 }
 
@@ -87,13 +93,15 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
   const upgrades = make(QUEUE.upgrades);
   const logWatch = make(QUEUE.logWatch);
   const backups = make(QUEUE.backups);
+  const scheduledUpgrades = make(QUEUE.scheduledUpgrades);
   return {
     releases: typed(releases),
     upgrades: typed(upgrades),
     logWatch: typed(logWatch),
     backups: typed(backups),
+    scheduledUpgrades: typed(scheduledUpgrades),
     async close() {
-      await Promise.all([releases.close(), upgrades.close(), logWatch.close(), backups.close()]);
+      await Promise.all([releases.close(), upgrades.close(), logWatch.close(), backups.close(), scheduledUpgrades.close()]);
     },
   };
 }

@@ -62,6 +62,10 @@ export interface UpgradeRecord {
   queuedAt: Date | null;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** `--at`: when the upgrade starts once confirmed; null for one that starts when Start is pressed. */
+  scheduledAt: Date | null;
+  /** The reminder posted in the thread before a scheduled start. */
+  scheduledReminderTs: string | null;
 }
 
 /** Which dump holds the data as the version being left wrote it: enough to find it and to check it is the same file. */
@@ -80,19 +84,19 @@ export type NewUpgrade = Pick<
   | 'id' | 'kind' | 'target' | 'fromVersion' | 'toVersion' | 'requester' | 'channelId' | 'teamDomain' | 'plan' | 'items'
   | 'automatic' | 'instanceId' | 'imageTag' | 'apiVersion' | 'keyFingerprint' | 'expiresAt'
 > &
-  Partial<Pick<UpgradeRecord, 'rollbackOf' | 'previousImage'>>;
+  Partial<Pick<UpgradeRecord, 'rollbackOf' | 'previousImage' | 'scheduledAt'>>;
 
 const COLUMNS = `id, kind, rollback_of, target, from_version, to_version, requester, channel_id, team_domain, message_ts, status,
   previous_status, status_detail, step, plan, items, automatic, instance_id, image_tag, api_version, key_fingerprint, previous_image,
-  plugins_before, pin_record, pre_upgrade_backup, log_watch_until, ready_at, outcome, started_by, created_at, updated_at, expires_at, queued_at, started_at, finished_at`;
+  plugins_before, pin_record, pre_upgrade_backup, log_watch_until, ready_at, outcome, started_by, created_at, updated_at, expires_at, queued_at, started_at, finished_at, scheduled_at, scheduled_reminder_ts`;
 
 /** An upgrade as a list shows it: without the plan, checklist and inspection, which are large and never listed. */
 export type UpgradeListing = Pick<
   UpgradeRecord,
-  'id' | 'kind' | 'target' | 'fromVersion' | 'toVersion' | 'requester' | 'channelId' | 'teamDomain' | 'messageTs' | 'status' | 'statusDetail' | 'outcome' | 'createdAt'
+  'id' | 'kind' | 'target' | 'fromVersion' | 'toVersion' | 'requester' | 'channelId' | 'teamDomain' | 'messageTs' | 'status' | 'statusDetail' | 'outcome' | 'createdAt' | 'scheduledAt'
 >;
 
-const LISTING_COLUMNS = `id, kind, target, from_version, to_version, requester, channel_id, team_domain, message_ts, status, status_detail, outcome, created_at`;
+const LISTING_COLUMNS = `id, kind, target, from_version, to_version, requester, channel_id, team_domain, message_ts, status, status_detail, outcome, created_at, scheduled_at`;
 
 /** A target's newest upgrade in flight. */
 const ACTIVE_FOR_TARGET = `WHERE target = $1 AND status IN (${IN_FLIGHT_STATUSES.map((s) => `'${s}'`).join(', ')}) ORDER BY created_at DESC LIMIT 1`;
@@ -112,6 +116,7 @@ function toListing(r: Record<string, unknown>): UpgradeListing {
     statusDetail: (r.status_detail as string | null) ?? null,
     outcome: (r.outcome as UpgradeRecord['outcome']) ?? null,
     createdAt: r.created_at as Date,
+    scheduledAt: (r.scheduled_at as Date | null) ?? null,
   };
 }
 
@@ -158,6 +163,7 @@ function toRecord(r: Record<string, unknown>): UpgradeRecord {
     queuedAt: (r.queued_at as Date | null) ?? null,
     startedAt: (r.started_at as Date | null) ?? null,
     finishedAt: (r.finished_at as Date | null) ?? null,
+    scheduledReminderTs: (r.scheduled_reminder_ts as string | null) ?? null,
   };
 }
 
@@ -260,13 +266,13 @@ export function createUpgradeStore(pool: Pool) {
       try {
         const { rows } = await pool.query(
           `INSERT INTO upgrades (id, kind, rollback_of, target, from_version, to_version, requester, channel_id, team_domain, status,
-             plan, items, automatic, instance_id, image_tag, api_version, key_fingerprint, previous_image, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'confirming', $10, $11, $12, $13, $14, $15, $16, $17, $18)
+             plan, items, automatic, instance_id, image_tag, api_version, key_fingerprint, previous_image, expires_at, scheduled_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'confirming', $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
            RETURNING ${COLUMNS}`,
           [
             u.id, u.kind, u.rollbackOf ?? null, u.target, u.fromVersion, u.toVersion, u.requester, u.channelId, u.teamDomain,
             JSON.stringify(u.plan), JSON.stringify(u.items), JSON.stringify(u.automatic), u.instanceId, u.imageTag, u.apiVersion,
-            u.keyFingerprint, u.previousImage ?? null, u.expiresAt,
+            u.keyFingerprint, u.previousImage ?? null, u.expiresAt, u.scheduledAt ?? null,
           ],
         );
         return toRecord(rows[0]);
@@ -400,6 +406,11 @@ export function createUpgradeStore(pool: Pool) {
           facts.preUpgradeBackup ? JSON.stringify(facts.preUpgradeBackup) : null,
         ],
       );
+    },
+
+    /** Records the reminder a scheduled upgrade's thread got (posted once; its Cancel button is valid there). */
+    async setScheduledReminder(id: string, messageTs: string): Promise<void> {
+      await pool.query(`UPDATE upgrades SET scheduled_reminder_ts = $2, updated_at = now() WHERE id = $1`, [id, messageTs]);
     },
 
     /**

@@ -30,13 +30,18 @@ export interface ChecklistItem {
   links?: ChecklistLink[];
 }
 
-export type AutomaticCheckId = 'target_ready' | 'deployment_found' | 'master_key_present' | 'platform_warnings' | 'backup_fresh';
+export type AutomaticCheckId = 'target_ready' | 'deployment_found' | 'master_key_present' | 'platform_warnings' | 'backup_fresh' | 'promotion_proven';
 
 /**
  * The checklist's backup item when the target has `backup`: the bot checks it (the newest backup is newer than
  * `maxAge`), nobody can tick it, and Start is refused while it does not hold.
  */
 export const BACKUP_CHECK_ID: AutomaticCheckId = 'backup_fresh';
+/**
+ * The checklist's promotion item when the target has `promotion`: the bot checks that the version succeeded on the
+ * `from` target and ran there for `soak`; Start is refused while it does not hold, unless two approvers override it.
+ */
+export const PROMOTION_CHECK_ID: AutomaticCheckId = 'promotion_proven';
 export type AutomaticCheckResult = 'ok' | 'warning' | 'failed';
 
 /** A check the bot runs itself and shows with its result. */
@@ -129,7 +134,8 @@ export function checklistItems(plan: UpgradePlan, automatic: AutomaticCheck[], o
   }
   if (options.backupCheckedByBot) items.splice(items.findIndex((item) => item.id === 'backup'), 1);
   // The backup check is not acknowledged away: it holds Start until a fresh backup exists.
-  const notPassed = automatic.filter((check) => check.result !== 'ok' && check.id !== BACKUP_CHECK_ID);
+  // Nor is the promotion check: it holds Start until the version is proven, or two approvers override it.
+  const notPassed = automatic.filter((check) => check.result !== 'ok' && check.id !== BACKUP_CHECK_ID && check.id !== PROMOTION_CHECK_ID);
   if (notPassed.length > 0) {
     items.push({
       id: 'automatic_checks_ack',
@@ -257,6 +263,8 @@ export function canCancel({
 
 export type UpgradeStatus =
   | 'confirming'
+  /** Confirmed and started with `--at`: waits for its time (a delayed job), then is checked again and queued. */
+  | 'scheduled'
   | 'queued'
   | 'running'
   | 'succeeded'
@@ -267,11 +275,17 @@ export type UpgradeStatus =
   | 'rolled_back';
 
 /** The statuses of an upgrade in flight: a target has at most one (a partial unique index in Postgres holds it). */
-export const IN_FLIGHT_STATUSES: readonly UpgradeStatus[] = ['confirming', 'queued', 'running'];
+export const IN_FLIGHT_STATUSES: readonly UpgradeStatus[] = ['confirming', 'scheduled', 'queued', 'running'];
 
 export type UpgradeEvent =
   /** Every item confirmed: an approver pressed Start (or the bot started its own automatic rollback). */
   | 'start'
+  /** Every item confirmed and Start pressed on a request with `--at`: it waits for its time. */
+  | 'schedule'
+  /** A scheduled upgrade's time came and its approvals, version and promotion still hold: it is queued. */
+  | 'fire'
+  /** A scheduled upgrade's time came but something it was approved on no longer holds. */
+  | 'lapse'
   /** The started request's job could not be queued: it waits for Start again. */
   | 'unqueue'
   | 'cancel'
@@ -293,6 +307,7 @@ export type UpgradeEvent =
 
 export const UPGRADE_STATUSES: readonly UpgradeStatus[] = [
   'confirming',
+  'scheduled',
   'queued',
   'running',
   'succeeded',
@@ -305,6 +320,9 @@ export const UPGRADE_STATUSES: readonly UpgradeStatus[] = [
 
 export const UPGRADE_EVENTS: readonly UpgradeEvent[] = [
   'start',
+  'schedule',
+  'fire',
+  'lapse',
   'unqueue',
   'cancel',
   'withdraw',
@@ -332,7 +350,8 @@ export type Destination = UpgradeStatus | typeof PREVIOUS;
  * whose allowed "from" statuses come from here, so concurrent clicks and replicas still have exactly one winner.
  */
 export const TRANSITIONS: Readonly<Record<UpgradeStatus, Partial<Record<UpgradeEvent, Destination>>>> = {
-  confirming: { start: 'queued', cancel: 'cancelled', expire: 'expired', invalidate: 'expired' },
+  confirming: { start: 'queued', schedule: 'scheduled', cancel: 'cancelled', expire: 'expired', invalidate: 'expired' },
+  scheduled: { fire: 'queued', lapse: 'expired', cancel: 'cancelled' },
   queued: { unqueue: 'confirming', begin: 'running', cancel: 'cancelled', abandon: 'failed' },
   running: { begin: 'running', withdraw: 'cancelled', succeed: 'succeeded', fail: 'failed', abandon: 'failed' },
   succeeded: { rollback: 'rolling_back' },
@@ -345,6 +364,7 @@ export const TRANSITIONS: Readonly<Record<UpgradeStatus, Partial<Record<UpgradeE
 
 const STATUS_PHRASE: Record<UpgradeStatus, string> = {
   confirming: 'still waiting for its checklist',
+  scheduled: 'scheduled',
   queued: 'already queued',
   running: 'already running',
   succeeded: 'finished (it succeeded)',
@@ -357,6 +377,9 @@ const STATUS_PHRASE: Record<UpgradeStatus, string> = {
 
 const EVENT_PHRASE: Record<UpgradeEvent, string> = {
   start: 'started',
+  schedule: 'scheduled',
+  fire: 'started at its time',
+  lapse: 'given up at its time',
   unqueue: 'put back to its checklist',
   cancel: 'cancelled',
   withdraw: 'cancelled',
@@ -376,7 +399,7 @@ function refusal(from: UpgradeStatus, event: UpgradeEvent): string {
     return 'This upgrade is already running and cannot be stopped halfway. Follow its thread; if it fails, type `/checkstack rollback`.';
   }
   if (event === 'start' || event === 'cancel') {
-    const next = from === 'confirming' || from === 'queued' ? '' : ' Type `/checkstack upgrade <version>` for a new request.';
+    const next = from === 'confirming' || from === 'scheduled' || from === 'queued' ? '' : ' Type `/checkstack upgrade <version>` for a new request.';
     return `This upgrade request is ${STATUS_PHRASE[from]}, so it cannot be ${EVENT_PHRASE[event]} now: nothing changed.${next}`;
   }
   return `This upgrade request is ${STATUS_PHRASE[from]}, so it cannot be ${EVENT_PHRASE[event]}: nothing changed.`;
@@ -418,7 +441,7 @@ export function transition(from: UpgradeStatus, event: UpgradeEvent, previous?: 
 
 /** A request that holds its target: no second upgrade or rollback may begin while it is active. */
 export function isActive(status: UpgradeStatus): boolean {
-  return status === 'confirming' || status === 'queued' || status === 'running' || status === 'rolling_back';
+  return status === 'confirming' || status === 'scheduled' || status === 'queued' || status === 'running' || status === 'rolling_back';
 }
 
 export function isExpired(createdAt: Date, now: Date, ttlMs: number = DEFAULT_REQUEST_TTL_MS): boolean {

@@ -83,6 +83,20 @@ export interface ChecklistMessageView {
   rollbackNotice?: string;
   /** A failed upgrade that can be rolled back: the message offers the Roll back button. */
   offerRollback?: boolean;
+  /** `--at`: when the upgrade starts once Start is pressed (confirming), or when it will start (scheduled). */
+  scheduledAt?: Date;
+  /** The promotion gate does not hold: its override, which two different approvers confirm. */
+  promotionOverride?: PromotionOverrideView;
+}
+
+export interface PromotionOverrideView {
+  /** The target the version has not (yet) been proven on. */
+  from: string;
+  version: string;
+  /** Approvers who confirmed the override, in order. */
+  by: string[];
+  /** How many more different approvers are needed; 0 once it holds. */
+  missing: number;
 }
 
 /** Joins the items of a plan with the confirmations recorded for them, for the view. */
@@ -113,6 +127,8 @@ export const ACTION_IDS = {
   cancel: 'cancel_upgrade',
   /** On a failed upgrade's parent message and its failure reply. */
   rollback: 'rollback_upgrade',
+  /** The promotion gate's override: "ship without a green run on `from`", two approvers. */
+  promotionOverride: 'promotion_override',
 } as const;
 
 interface Budget {
@@ -212,17 +228,19 @@ function build(view: ChecklistMessageView, budget: Budget): SlackMessage {
     blocks.push(itemBlock(view, item, confirming, budget));
   }
 
+  if (view.promotionOverride) blocks.push(promotionOverrideBlock(view, view.promotionOverride, confirming));
+
   const buttons: ButtonElement[] = [];
   if (confirming && view.canStart) {
     buttons.push({
       type: 'button',
       action_id: ACTION_IDS.start,
-      text: plain(view.kind === 'rollback' ? 'Start rollback' : 'Start upgrade', BLOCK_KIT_LIMITS.buttonText),
+      text: plain(view.kind === 'rollback' ? 'Start rollback' : view.scheduledAt ? 'Schedule upgrade' : 'Start upgrade', BLOCK_KIT_LIMITS.buttonText),
       value: buttonValue(view.upgradeId),
       style: 'primary',
     });
   }
-  if (confirming || view.status === 'queued') {
+  if (confirming || view.status === 'queued' || view.status === 'scheduled') {
     buttons.push({
       type: 'button',
       action_id: ACTION_IDS.cancel,
@@ -254,6 +272,7 @@ function build(view: ChecklistMessageView, budget: Budget): SlackMessage {
 
 const STATUS_WORD: Record<UpgradeStatus, string> = {
   confirming: 'waiting for confirmations',
+  scheduled: 'scheduled',
   queued: 'queued',
   running: 'running',
   succeeded: 'succeeded',
@@ -272,10 +291,13 @@ function statusLine(view: ChecklistMessageView, budget: Budget): string {
   switch (view.status) {
     case 'confirming': {
       const confirmed = view.items.filter((item) => item.confirmation).length;
+      const when = view.scheduledAt ? ` *Schedule upgrade* sets it to start at ${slackDate(view.scheduledAt)}.` : '';
       return view.canStart
-        ? '✅ *Every item is confirmed*: an approver can start the upgrade.'
-        : `📝 *Waiting for confirmations*: ${confirmed} of ${view.items.length} items confirmed. When all are, an approver can start the upgrade.`;
+        ? `✅ *Every item is confirmed*: an approver can start the upgrade.${when}`
+        : `📝 *Waiting for confirmations*: ${confirmed} of ${view.items.length} items confirmed. When all are, an approver can start the upgrade.${when}`;
     }
+    case 'scheduled':
+      return `🗓️ *Scheduled*: starts at ${view.scheduledAt ? slackDate(view.scheduledAt) : 'its time'}; approvals, version and promotion are checked again then${detail}.`;
     case 'queued':
       return `⏳ *Queued*: the upgrade starts when the worker picks it up${detail}.${thread}`;
     case 'running':
@@ -406,6 +428,26 @@ function itemBlock(
       action_id: ACTION_IDS.confirm(item.id),
       text: plain('Confirm', BLOCK_KIT_LIMITS.buttonText),
       value: buttonValue(view.upgradeId, item.id),
+    },
+  };
+}
+
+function promotionOverrideBlock(view: ChecklistMessageView, override: PromotionOverrideView, confirming: boolean): SectionBlock {
+  const from = esc(clip(override.from, 63));
+  const lines = [
+    `*Override: ship \`${esc(clip(override.version, 40))}\` without a green run on \`${from}\`*`,
+    'Two different approvers must confirm it; it is recorded in the audit log.',
+  ];
+  if (override.by.length > 0) lines.push(`✅ confirmed by ${override.by.map(mention).join(', ')}${override.missing > 0 ? ` (${override.missing} more needed)` : ''}`);
+  if (!confirming || override.missing === 0) return section('promotion_override', lines.join('\n'));
+  return {
+    ...section('promotion_override', lines.join('\n')),
+    accessory: {
+      type: 'button',
+      action_id: ACTION_IDS.promotionOverride,
+      text: plain(`Override (${override.by.length}/${override.by.length + override.missing})`, BLOCK_KIT_LIMITS.buttonText),
+      value: buttonValue(view.upgradeId),
+      style: 'danger',
     },
   };
 }

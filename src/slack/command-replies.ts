@@ -5,6 +5,8 @@ import { policyHint } from '../domain/bump-policy.js';
 import { backupStatusLine } from './backup-words.js';
 import type { Bump } from '../domain/release-types.js';
 import { escapeMrkdwn, outside } from './clip.js';
+import type { VersionProofs } from '../domain/promotion.js';
+import { provenLines, scheduledLine, whenText } from './promotion-words.js';
 
 /** Characters of a status detail one history line shows: ten lines stay well under a message's 4,000. */
 const HISTORY_DETAIL_SHOWN = 120;
@@ -20,6 +22,8 @@ export interface ListedUpgrade {
   createdAt: Date;
   /** Permalink of its thread, when it has one. */
   link?: string | undefined;
+  /** `--at`: when it starts (or was to start). */
+  scheduledAt?: Date | null;
 }
 
 export function mention(userId: string): string {
@@ -34,14 +38,15 @@ function code(text: string): string {
   return `\`${outside(text, 60).replace(/`/g, "'")}\``;
 }
 
-export function historyReply(target: string, entries: Array<{ upgrade: ListedUpgrade; approvers: string[] }>): string {
+export function historyReply(target: string, entries: Array<{ upgrade: ListedUpgrade; approvers: string[] }>, now: Date = new Date()): string {
   if (entries.length === 0) return 'No upgrades recorded for this target yet.';
   const lines = entries.map(({ upgrade: u, approvers }) => {
     const who = approvers.map(mention).join(', ') || 'nobody';
     const when = u.createdAt.toISOString().slice(0, 16).replace('T', ' ');
     const what = linked(u.link, `${u.kind} ${outside(u.fromVersion, 40)} → ${outside(u.toVersion, 40)}`);
     const detail = u.statusDetail ? ` (${outside(u.statusDetail, HISTORY_DETAIL_SHOWN)})` : '';
-    return `• ${when} UTC · ${what} · requested by ${mention(u.requester)} · approved by ${who} · *${u.status}*${detail}`;
+    const starts = u.status === 'scheduled' && u.scheduledAt ? ` · starts ${whenText(u.scheduledAt, now)}` : '';
+    return `• ${when} UTC · ${what} · requested by ${mention(u.requester)} · approved by ${who} · *${u.status}*${starts}${detail}`;
   });
   return [`*Last ${entries.length} upgrade(s) of ${outside(target, 63)}*`, ...lines].join('\n');
 }
@@ -55,6 +60,11 @@ export interface TargetStatus {
   last: (ListedUpgrade & { link?: string | undefined }) | null;
   /** The newest backup, for a target with `backup`. */
   backup?: { freshness: BackupFreshness; maxAgeMs: number } | null;
+  /** Per version, where it has run and how it went (when some target has `promotion`). */
+  proven?: VersionProofs[] | null;
+  /** The active upgrade's start time, when it is scheduled (`--at`). */
+  scheduledAt?: Date | null;
+  now?: Date;
 }
 
 export function statusReply(s: TargetStatus): string {
@@ -73,6 +83,8 @@ export function statusReply(s: TargetStatus): string {
       ? `Last: ${linked(s.last.link, `${s.last.kind} ${outside(s.last.fromVersion, 40)} → ${outside(s.last.toVersion, 40)}`)}: ${s.last.status}${s.last.outcome === 'succeeded_with_warnings' ? ' (with warnings)' : ''}`
       : '',
     s.backup ? backupStatusLine(s.backup.freshness, s.backup.maxAgeMs) : '',
+    s.active && s.scheduledAt ? scheduledLine(s.active.toVersion, s.scheduledAt, s.now ?? new Date()) : '',
+    s.proven ? provenLines(s.proven) : '',
   ].filter(Boolean);
   return lines.join('\n');
 }

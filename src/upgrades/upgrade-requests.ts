@@ -36,6 +36,10 @@ import type { ApproverResolver } from '../slack/approvers.js';
 import { BACKUP_CHECK_TITLE, backupCheckDetail, backupStartRefusal } from '../slack/backup-words.js';
 import { checklistMessage, withConfirmations } from '../slack/checklist-message.js';
 import { autoRollbackText, rollbackRequestedText } from '../slack/upgrade-thread.js';
+import { PROMOTION_CHECK_ID } from '../domain/checklist.js';
+import type { PromotionGateService } from './promotion-gate.js';
+import { scheduledStart, type ScheduledUpgrades } from './scheduled-upgrades.js';
+import type { UpgradeSchedule } from '../domain/schedule-time.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
 
 const STATUS_CACHE_MS = 5_000;
@@ -62,6 +66,10 @@ export interface UpgradeRequestsDeps {
   requireSecondPerson: boolean;
   /** Targets with `backup`: the checklist's backup item is the bot's check of the newest backup. */
   backups?: Pick<BackupService, 'state'>;
+  /** Targets with `promotion`: the checklist's promotion item is the bot's check of the version on `from`. */
+  promotion?: PromotionGateService;
+  /** `--at`: Start on a request with a time schedules it instead of queueing it. */
+  scheduling?: Pick<ScheduledUpgrades, 'schedule' | 'cancelled'>;
 }
 
 /** The checklist's backup item as the bot checks it now. */
@@ -87,6 +95,8 @@ export interface RequestUpgradeInput {
   version: string;
   targetName?: string;
   allowPrerelease: boolean;
+  /** `--at <time>|window`: the checklist is confirmed now, the upgrade starts then. */
+  schedule?: UpgradeSchedule;
 }
 
 /** Whether the new version of `upgrade` ever ran, so that rolling it back means something. */
@@ -102,7 +112,7 @@ export function threadPermalink(upgrade: Pick<UpgradeRecord, 'teamDomain' | 'cha
 }
 
 /** The current version as the target reports it, plus the checks the bot does itself before asking anyone. */
-async function inspectTarget(runtime: TargetRuntime, logger: Logger) {
+export async function inspectTarget(runtime: TargetRuntime, logger: Logger) {
   const { deployer, checkstack } = runtime;
   const [about, ready, instance] = await Promise.all([
     checkstack.about().then(
@@ -209,12 +219,24 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     return deps.backups.state(upgrade.target);
   }
 
+  /** The promotion gate of a checklist whose promotion item the bot checks; null otherwise. */
+  async function promotionDecisionFor(upgrade: Pick<UpgradeRecord, 'id' | 'kind' | 'target' | 'toVersion' | 'automatic' | 'scheduledAt'>) {
+    if (!deps.promotion || !upgrade.automatic.some((c) => c.id === PROMOTION_CHECK_ID)) return null;
+    const decision = await deps.promotion.decide(upgrade);
+    // A scheduled upgrade may be confirmed now for a version that will have soaked by its time: the start checks again.
+    const soakedByThen = decision !== null && !decision.gate.holds && decision.gate.holdsAt !== null && upgrade.scheduledAt !== null && decision.gate.holdsAt.getTime() <= upgrade.scheduledAt.getTime();
+    return decision && soakedByThen ? { ...decision, allowsStart: true } : decision;
+  }
+
   async function renderChecklist(upgrade: UpgradeRecord, extra: { queuePosition?: number } = {}) {
     const state = await approvalState(upgrade);
     // While the checklist waits, its backup check is read again at each render: a backup taken meanwhile shows.
     const backup = upgrade.status === 'confirming' ? await backupStateFor(upgrade) : null;
     const automatic = backup ? upgrade.automatic.map((c) => (c.id === BACKUP_CHECK_ID ? backupCheck(backup) : c)) : upgrade.automatic;
     const backupHolds = !backup || backup.freshness.state === 'fresh';
+    // Likewise the promotion check: a run on `from` finishing or soaking meanwhile shows.
+    const gate = upgrade.status === 'confirming' ? await promotionDecisionFor(upgrade) : null;
+    const promoted = gate ? automatic.map((c) => (c.id === PROMOTION_CHECK_ID ? deps.promotion!.check(gate.gate) : c)) : automatic;
     const detail =
       upgrade.status === 'queued' && extra.queuePosition !== undefined
         ? `position ${extra.queuePosition} in the queue`
@@ -225,11 +247,13 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       requester: upgrade.requester,
       plan: upgrade.plan,
       items: withConfirmations(upgrade.items, state),
-      automatic,
+      automatic: promoted,
       status: upgrade.status,
       ...(detail ? { statusDetail: detail } : {}),
       ...(upgrade.step ? { step: upgrade.step } : {}),
-      canStart: upgrade.status === 'confirming' && backupHolds && isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson }),
+      ...(upgrade.scheduledAt ? { scheduledAt: upgrade.scheduledAt } : {}),
+      ...(gate && !gate.gate.holds && (!gate.allowsStart || gate.override.by.length > 0) ? { promotionOverride: { from: gate.gate.from, version: gate.gate.version, by: gate.override.by, missing: gate.override.missing } } : {}),
+      canStart: upgrade.status === 'confirming' && backupHolds && (!gate || gate.allowsStart) && isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson }),
       kind: upgrade.kind,
       ...(upgrade.kind === 'rollback' ? { rollbackNotice: rollbackNotice(upgrade) } : {}),
       ...(upgrade.status === 'failed' && canRollBack(upgrade) ? { offerRollback: true } : {}),
@@ -270,6 +294,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     previousImage: string | null;
     /** Keep the request when its message cannot be posted: the bot starts it itself (an automatic rollback). */
     keepUnposted?: boolean;
+    scheduledAt?: Date | null;
   }): Promise<UpgradeRecord> {
     const { inspection, plan } = request;
     const created = await upgrades.create({
@@ -291,6 +316,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       keyFingerprint: inspection.instance?.encryptionKeyFingerprint ?? null,
       previousImage: request.previousImage,
       expiresAt: new Date(deps.now().getTime() + deps.requestTtlMs),
+      scheduledAt: request.scheduledAt ?? null,
     });
     if (!created) {
       const other = await upgrades.activeForTarget(request.target);
@@ -317,6 +343,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     const target = runtime.config.name;
     const active = await upgrades.activeForTarget(target);
     if (active) throw activeRefusal(active);
+    if (input.schedule && !deps.scheduling) throw new AppError('invalid_input', 'Scheduled upgrades (`--at`) are not available in this bot: nothing was planned.');
+    const scheduledAt = input.schedule ? scheduledStart(input.schedule, runtime, deps.now()) : null;
 
     const [summaries, inspection] = await Promise.all([summariesIncluding(input.version), inspectTarget(runtime, logger)]);
     if (!inspection.current.apiVersion && !inspection.current.imageTag) {
@@ -336,6 +364,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     }
     const backup = deps.backups ? await deps.backups.state(target) : null;
     if (backup) inspection.automatic.push(backupCheck(backup));
+    const promotionGate = deps.promotion ? await deps.promotion.evaluate(target, plan.to) : null;
+    if (promotionGate) inspection.automatic.push(deps.promotion!.check(promotionGate));
     const items = checklistItems(plan, inspection.automatic, { backupCheckedByBot: backup !== null });
     return createAndPost({
       kind: 'upgrade',
@@ -347,6 +377,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       channelId: input.channelId,
       teamDomain: input.teamDomain,
       previousImage: inspection.instance?.image ?? null,
+      scheduledAt,
     });
   }
 
@@ -501,6 +532,15 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       await refreshMessage(upgrade.id);
       throw new AppError('request_not_active', backupStartRefusal(backup.freshness, backup.maxAgeMs, backup.target));
     }
+    // The promotion gate is read now too: a run on `from` may have failed, or finished its soak, since planning.
+    const gated = deps.promotion && upgrade.kind === 'upgrade' ? record ?? (await upgrades.byId(upgrade.id)) : null;
+    const gate = gated ? await promotionDecisionFor(gated) : null;
+    if (gate && !gate.allowsStart) {
+      await refreshMessage(upgrade.id);
+      deps.promotion!.assertAllowsStart(gate);
+    }
+    // `--at`: the checklist is confirmed now; the upgrade waits for its time.
+    if (upgrade.scheduledAt && deps.scheduling) return deps.scheduling.schedule(upgrade.id, userId, upgrade.scheduledAt);
     const queued = await upgrades.apply(upgrade.id, 'start', { startedBy: userId, statusDetail: null });
     if (!queued) throw new AppError('request_not_active', 'This upgrade was already started (or changed) by someone else; nothing changed.');
     try {
@@ -532,6 +572,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     }
     const cancelled = await upgrades.apply(upgrade.id, 'cancel', { statusDetail: `cancelled by <@${userId}>` });
     if (!cancelled) throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
+    if (upgrade.status === 'scheduled') await deps.scheduling?.cancelled(cancelled, userId);
     if (upgrade.status === 'queued') {
       const job = await deps.queues.upgrades.raw.getJob(upgrade.id);
       await job?.remove().catch((err: unknown) => logger.warn({ err, upgradeId: upgrade.id }, 'queued job could not be removed; the worker will see the cancellation'));
@@ -540,8 +581,32 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     return cancelled;
   }
 
+  /** The promotion override item: one approver's confirmation; two different approvers make it hold. */
+  async function overridePromotion(upgradeId: string, userId: string, source: ClickSource): Promise<{ recorded: boolean; approved: boolean }> {
+    const upgrade = await loadForClick(() => upgrades.forClick(upgradeId), source);
+    if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed.');
+    if (upgrade.status !== 'confirming') throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
+    if (!deps.promotion) throw new AppError('request_not_active', 'This target has no promotion gate; nothing changed.');
+    const { recorded, override } = await deps.promotion.confirmOverride(upgrade, userId);
+    if (recorded) {
+      logger.info({ upgradeId, userId, approved: override.approved }, 'promotion override confirmed');
+      await refreshMessage(upgrade.id);
+    }
+    return { recorded, approved: override.approved };
+  }
+
   async function cancelByClick(upgradeId: string, userId: string, source: ClickSource) {
     return cancel(await loadForClick(() => upgrades.byId(upgradeId), source), userId);
+  }
+
+  /** The Cancel button of a scheduled upgrade's reminder (in its thread) or of its checklist. */
+  async function cancelScheduledByClick(upgradeId: string, userId: string, source: ClickSource) {
+    const upgrade = await upgrades.byId(upgradeId);
+    if (!upgrade) throw new AppError('not_found', 'This upgrade request no longer exists; nothing changed.');
+    if (upgrade.channelId !== source.channelId || (source.messageTs !== upgrade.scheduledReminderTs && source.messageTs !== upgrade.messageTs)) {
+      throw new AppError('stale_action', 'That button does not belong to this message; nothing changed.');
+    }
+    return cancel(upgrade, userId);
   }
 
   async function cancelForTarget(targetName: string | undefined, userId: string) {
@@ -603,11 +668,12 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   async function status(targetName: string | undefined) {
     const runtime = deps.targets.resolve(targetName);
     const target = runtime.config.name;
-    const [{ current }, releases, { active, recent }, backup] = await Promise.all([
+    const [{ current }, releases, { active, recent }, backup, proven] = await Promise.all([
       recentInspection(runtime),
       deps.releases.stableVersions(200),
       upgrades.statusListings(target, 10),
       deps.backups ? deps.backups.state(target) : Promise.resolve(null),
+      deps.promotion ? deps.promotion.proofs() : Promise.resolve(null),
     ]);
     const running = current.apiVersion ?? current.imageTag;
     const parsed = running ? semver.parse(running) : null;
@@ -622,6 +688,9 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       active,
       last: recent.find((u) => !IN_FLIGHT_STATUSES.includes(u.status)) ?? null,
       backup,
+      proven,
+      scheduledAt: active?.status === 'scheduled' ? active.scheduledAt : null,
+      now: deps.now(),
     };
   }
 
@@ -637,7 +706,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     if (active?.status === 'confirming') await refreshMessage(active.id);
   }
 
-  return { refreshActive, requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, renderChecklist, sweep, status, history, threadPermalink };
+  return { cancelScheduledByClick, overridePromotion, refreshActive, requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, renderChecklist, sweep, status, history, threadPermalink };
 }
 
 export type UpgradeRequests = ReturnType<typeof createUpgradeRequests>;

@@ -287,3 +287,29 @@ describe('checklistMessage limits', () => {
     expectWithinLimits(message);
   });
 });
+
+describe('the checklist message: promotion override and scheduled upgrades', () => {
+  const buttons = (message: SlackMessage): ButtonElement[] =>
+    message.blocks.flatMap((b) => (b.type === 'actions' ? b.elements : b.type === 'section' && b.accessory ? [b.accessory] : []));
+
+  it('offers the override button while the override misses approvers, and only the record once two confirmed it', () => {
+    const open = checklistMessage(view({ promotionOverride: { from: 'staging', version: '0.30.0', by: ['U0APPROVER1'], missing: 1 } }));
+    expect(buttons(open).map((b) => b.action_id)).toContain('promotion_override');
+    expect(JSON.stringify(open.blocks)).toMatch(/ship `0\.30\.0` without a green run on `staging`[\s\S]*<@U0APPROVER1> \(1 more needed\)/);
+
+    const done = checklistMessage(view({ promotionOverride: { from: 'staging', version: '0.30.0', by: ['U0APPROVER1', 'U0APPROVER2'], missing: 0 } }));
+    expect(buttons(done).map((b) => b.action_id)).not.toContain('promotion_override');
+    expect(JSON.stringify(done.blocks)).toMatch(/<@U0APPROVER1>, <@U0APPROVER2>/);
+  });
+
+  it('names Start *Schedule upgrade* for a request with --at, and shows a scheduled upgrade with Cancel and its time', () => {
+    const at = new Date('2027-02-06T01:00:00Z');
+    const confirming = checklistMessage(view({ canStart: true, scheduledAt: at }));
+    expect(buttons(confirming).find((b) => b.action_id === 'start_upgrade')?.text.text).toBe('Schedule upgrade');
+
+    const scheduled = checklistMessage(view({ status: 'scheduled' as UpgradeStatus, canStart: false, scheduledAt: at }));
+    expect(scheduled.text).toMatch(/: scheduled$/);
+    expect(JSON.stringify(scheduled.blocks)).toMatch(/Scheduled\*: starts at <!date\^1801875600\^/);
+    expect(buttons(scheduled).map((b) => b.action_id)).toEqual(['cancel_upgrade']);
+  });
+});

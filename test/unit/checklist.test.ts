@@ -207,9 +207,13 @@ describe('the upgrade state machine', () => {
   // Every status change production makes, and nothing else: the store derives its conditional updates from this table.
   const LEGAL: [UpgradeStatus, UpgradeEvent, UpgradeStatus | typeof PREVIOUS][] = [
     ['confirming', 'start', 'queued'],
+    ['confirming', 'schedule', 'scheduled'],
     ['confirming', 'cancel', 'cancelled'],
     ['confirming', 'expire', 'expired'],
     ['confirming', 'invalidate', 'expired'],
+    ['scheduled', 'fire', 'queued'],
+    ['scheduled', 'lapse', 'expired'],
+    ['scheduled', 'cancel', 'cancelled'],
     ['queued', 'unqueue', 'confirming'],
     ['queued', 'begin', 'running'],
     ['queued', 'cancel', 'cancelled'],
@@ -290,6 +294,7 @@ describe('the upgrade state machine', () => {
     ['rolling_back', true],
     ['succeeded', false],
     ['failed', false],
+    ['scheduled', true],
     ['cancelled', false],
     ['expired', false],
     ['rolled_back', false],
