@@ -15,6 +15,11 @@ import { planUpgradeAction, upgradeCommand } from '../handlers/upgrade-command.j
 import { rollbackAction, rollbackCommand } from '../handlers/rollback.js';
 import { stopLogWatchAction } from '../handlers/log-watch-actions.js';
 import { backupCommand } from '../handlers/backup-command.js';
+import { cancelAutoUpgradeAction, resumeCommand } from '../handlers/auto-upgrade-handlers.js';
+import { autoUpgradeJobsProcessor } from '../jobs/auto-upgrade-jobs.js';
+import { createAutoUpgradeStore } from './db/auto-upgrade-store.js';
+import { AUTO_UPGRADE_ACTOR, createAutoUpgrades } from './upgrades/auto-upgrades.js';
+import { AUTO_UPGRADE_CANCEL_ACTION } from './slack/auto-upgrade-words.js';
 import { backupJobsProcessor } from '../jobs/backup-jobs.js';
 import { createBackupService } from './backup/backup-service.js';
 import { newestBackup } from './backup/catalog.js';
@@ -166,6 +171,9 @@ function createServices(deps: Deps) {
     logger: logger.child({ component: 'announcer' }),
     announcePrereleases: config.announce.prereleases,
     planUpgradeButton: config.targets.some((t) => t.default),
+    // Bound late: the automatic upgrades are built below, and announcements only run once workers start.
+    outlook: (release) => autoUpgrades.outlook(release),
+    now: () => deps.clock.now(),
   });
   const backups = createBackupService({
     targets: deps.targets,
@@ -213,8 +221,24 @@ function createServices(deps: Deps) {
     metrics: deps.metrics,
     backups,
   });
+  const autoUpgrades = createAutoUpgrades({
+    store: createAutoUpgradeStore(deps.pool, AUTO_UPGRADE_ACTOR),
+    upgrades: deps.db.upgrades,
+    releases: deps.db.releases,
+    targets: deps.targets,
+    approvers: deps.approvers,
+    slack: deps.slack,
+    queues: deps.queues,
+    audit: deps.audit,
+    pool: deps.pool,
+    logger: logger.child({ component: 'auto-upgrades' }),
+    now: () => deps.clock.now(),
+    requestTtlMs: config.upgrades.requestTtlHours * 3600_000,
+    noticeChannel: async (target) => config.targets.find((t) => t.name === target)?.channel ?? config.announce.channels[0] ?? (await deps.db.subscriptions.activeChannels())[0] ?? null,
+    refreshMessage: (id) => upgradeRequests.refreshMessage(id),
+  });
   deps.slack.on(WebClientEvent.RATE_LIMITED, () => deps.metrics.slackRetries.inc({ reason: 'rate_limited' }));
-  return { ingest, announcer, upgradeRequests, reporter, runner, backups };
+  return { ingest, announcer, upgradeRequests, reporter, runner, backups, autoUpgrades };
 }
 
 /** A timer that ends early (rejecting) when the signal aborts: long waits stop at shutdown. */
@@ -261,7 +285,7 @@ async function scheduleFollowUps(deps: Deps, reporter: ThreadReporter, upgrade: 
 
 type Services = ReturnType<typeof createServices>;
 
-function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, backups }: Services): void {
+function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, backups, autoUpgrades }: Services): void {
   // Stamps when Bolt hands a verified request to the listeners, for the acknowledgement latency metric.
   app.use(async ({ context, next }) => {
     context.receivedAt = performance.now();
@@ -280,6 +304,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
       history: historyCommand(upgradeRequests),
       rollback: rollbackCommand(upgradeRequests),
       backup: backupCommand({ backups, approvers: deps.approvers, queues: deps.queues }),
+      resume: resumeCommand(autoUpgrades),
     }),
   );
   const clicks = clickRouter(deps, [
@@ -289,11 +314,12 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
     { actionId: ROLLBACK_ACTION, action: 'rollback', handler: rollbackAction(upgradeRequests) },
     { actionId: STOP_LOG_WATCH_ACTION, action: 'stop_log_watch', handler: stopLogWatchAction(deps) },
     { actionId: PLAN_UPGRADE_ACTION, action: 'plan_upgrade', handler: planUpgradeAction(upgradeRequests) },
+    { actionId: AUTO_UPGRADE_CANCEL_ACTION, action: 'auto_upgrade_cancel', handler: cancelAutoUpgradeAction(autoUpgrades) },
   ], LINK_BUTTON_ACTIONS);
   app.action(clicks.actionIds, clicks.listener);
 }
 
-async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
+async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, autoUpgrades }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
   const { config, logger } = deps;
   const releaseWorker = new Worker(
     QUEUE.releases,
@@ -308,6 +334,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       now: () => deps.clock.now(),
       sweepUpgrades: async () => ({ ...(await upgradeRequests.sweep()), settledRollbacks: await runner.settleStrandedRollbacks() }),
       countPoll: (outcome) => deps.metrics.releasePolls.inc({ outcome }),
+      afterReleases: (event) => autoUpgrades.decideAll(event),
     }),
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 1 },
   );
@@ -322,6 +349,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       pool: deps.pool,
       logger: logger.child({ component: 'upgrade-jobs' }),
       shutdownSignal: deps.shutdownSignal,
+      onEnded: (upgradeId) => autoUpgrades.upgradeEnded(upgradeId),
     }),
     // Several targets at once; the per-target lock keeps one job per target.
     {
@@ -368,6 +396,13 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 2, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
   );
   backupWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'backup job failed'));
+  const autoUpgradeWorker = new Worker(
+    QUEUE.autoUpgrades,
+    autoUpgradeJobsProcessor({ autoUpgrades }),
+    // Decisions are short and serialised per target by an advisory lock.
+    { connection: deps.redis, prefix: config.queuePrefix, concurrency: 4, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
+  );
+  autoUpgradeWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'automatic upgrade job failed'));
   for (const worker of [releaseWorker, upgradeWorker, backupWorker]) {
     worker.on('active', (job) => {
       if (job.processedOn && job.timestamp) deps.metrics.jobWait.observe({ queue: worker.name }, Math.max(0, job.processedOn - job.timestamp - (job.delay ?? 0)) / 1000);
@@ -377,7 +412,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
   await scheduleUpgradeSweep(deps.queues);
   // One poll right away; replicas starting in the same minute share it.
   await deps.queues.releases.add('poll', { reason: 'startup' }, { jobId: `startup-poll-${Math.floor(Date.now() / 60_000)}` });
-  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker];
+  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker, autoUpgradeWorker];
 }
 
 function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
@@ -425,7 +460,7 @@ async function recordBackupAge(deps: Deps): Promise<void> {
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 async function recordQueueDepth(deps: Deps): Promise<void> {
-  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups]) {
+  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups, deps.queues.autoUpgrades]) {
     try {
       const counts = await queue.raw.getJobCounts(...QUEUE_STATES);
       for (const state of QUEUE_STATES) deps.metrics.queueDepth.set({ queue: queue.raw.name, state }, counts[state] ?? 0);

@@ -8,6 +8,7 @@ export const QUEUE = {
   upgrades: 'upgrades',
   logWatch: 'log-watch',
   backups: 'backups',
+  autoUpgrades: 'auto-upgrades',
 } as const;
 
 export const releasePollJob = z.object({ reason: z.enum(['schedule', 'startup', 'manual']) });
@@ -39,6 +40,13 @@ export const backupJob = z.object({
   requestedBy: z.string().min(1),
 });
 
+/**
+ * Automatic patch upgrades: `decide` asks the decision again for one target (null: every target), after an event or
+ * at a decision's `recheckAt`; `phase` wakes a scheduled upgrade (its job id is the decision key) for its notice or start.
+ */
+export const autoDecideJob = z.object({ target: z.string().min(1).nullable(), reason: z.string().min(1).max(200) });
+export const autoPhaseJob = z.object({ target: z.string().min(1), key: z.string().min(1) });
+
 export interface JobPayloads {
   [QUEUE.releases]: {
     poll: z.infer<typeof releasePollJob>;
@@ -49,6 +57,7 @@ export interface JobPayloads {
   [QUEUE.upgrades]: { upgrade: z.input<typeof upgradeJob>; rollback: z.input<typeof upgradeJob>; retention: z.infer<typeof retentionJob> };
   [QUEUE.logWatch]: { watch: z.infer<typeof logWatchJob> };
   [QUEUE.backups]: { backup: z.infer<typeof backupJob> };
+  [QUEUE.autoUpgrades]: { decide: z.infer<typeof autoDecideJob>; phase: z.infer<typeof autoPhaseJob> };
 }
 
 export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
@@ -71,6 +80,7 @@ export interface Queues {
   upgrades: TypedQueue<typeof QUEUE.upgrades>;
   logWatch: TypedQueue<typeof QUEUE.logWatch>;
   backups: TypedQueue<typeof QUEUE.backups>;
+  autoUpgrades: TypedQueue<typeof QUEUE.autoUpgrades>;
   close(): Promise<void>;
 }
 
@@ -87,13 +97,15 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
   const upgrades = make(QUEUE.upgrades);
   const logWatch = make(QUEUE.logWatch);
   const backups = make(QUEUE.backups);
+  const autoUpgrades = make(QUEUE.autoUpgrades);
   return {
     releases: typed(releases),
     upgrades: typed(upgrades),
     logWatch: typed(logWatch),
     backups: typed(backups),
+    autoUpgrades: typed(autoUpgrades),
     async close() {
-      await Promise.all([releases.close(), upgrades.close(), logWatch.close(), backups.close()]);
+      await Promise.all([releases.close(), upgrades.close(), logWatch.close(), backups.close(), autoUpgrades.close()]);
     },
   };
 }
