@@ -35,6 +35,8 @@ describe.skipIf(!docker)('automatic patch upgrades on a real Docker engine: stag
   let database: TestDatabase;
   let t: TestBot | null = null;
 
+  // Later tests restart the bot with staging's notice or release age changed, as an operator would edit the file.
+  let stagingAuto = 'minimumReleaseAge: 0s, notice: 1s';
   const configYaml = () => `announce:
   channels: [${CHANNEL}]
 approvers:
@@ -45,7 +47,7 @@ targets:
     image: ${repository}
     docker: { host: "${process.env.DOCKER_HOST}", container: ${containers.staging}, stopTimeout: 5 }
     postflight: { readyTimeout: 30, logWatch: 2, healthcheckMaxWait: 2, retention: 3600 }
-    autoUpgrade: { patches: true, minimumReleaseAge: 0s, notice: 1s }
+    autoUpgrade: { patches: true, ${stagingAuto} }
   - name: prod
     default: true
     baseUrl: http://127.0.0.1:${ports.prod}
@@ -177,4 +179,37 @@ targets:
     expect(audit).toContainEqual(expect.objectContaining({ userId: APPROVER, action: 'resume', outcome: 'ok' }));
     expect(audit).toContainEqual(expect.objectContaining({ userId: BOT, action: 'auto_upgrade_paused' }));
   }, 240_000);
+
+  async function restartWith(auto: string): Promise<void> {
+    stagingAuto = auto;
+    await t!.bot.stop();
+    await startBot();
+  }
+
+  it('does not apply a patch younger than minimumReleaseAge: one delayed re-decision waits for its age', async () => {
+    await restartWith('minimumReleaseAge: 1h, notice: 1s');
+    github.addRelease(release('0.30.4', 7035));
+    await poll();
+    await waitForQueueIdle(t!.bot.deps.queues.autoUpgrades);
+    expect((await upgrades('staging')).filter((u) => u.to_version === '0.30.4')).toEqual([]);
+    expect(notices('staging', '0.30.4')).toEqual([]);
+    const rechecks = (await t!.bot.deps.queues.autoUpgrades.raw.getDelayed()).filter((job) => job.name === 'decide' && job.data.target === 'staging');
+    expect(rechecks).toHaveLength(1);
+    expect(await image('staging')).toBe(`${repository}:0.30.3`);
+  }, 60_000);
+
+  it('Cancel on the notice stops the upgrade, and the version is not tried again after a restart', async () => {
+    await restartWith('minimumReleaseAge: 0s, notice: 1h');
+    await poll();
+    const notice = await slack.waitFor(() => notices('staging', '0.30.4')[0], 30_000);
+    await t!.driver.click(notice, 'auto_upgrade_cancel', { user: APPROVER });
+    await slack.waitFor(() => /cancelled/.test(slack.message(CHANNEL, notice.ts)?.text ?? ''));
+
+    await restartWith('minimumReleaseAge: 0s, notice: 1s');
+    await poll();
+    await waitForQueueIdle(t!.bot.deps.queues.autoUpgrades);
+    expect((await upgrades('staging')).filter((u) => u.to_version === '0.30.4')).toEqual([]);
+    expect(notices('staging', '0.30.4')).toHaveLength(1);
+    expect(await image('staging')).toBe(`${repository}:0.30.3`);
+  }, 60_000);
 });
