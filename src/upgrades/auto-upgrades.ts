@@ -299,27 +299,52 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
   }
 
   /**
+   * The last decision of each target in `decideAll`, with the facts it was made from. The decision is a pure function
+   * of those facts and the time, and it can only change with the time at its `recheckAt` or `wakeAt`: until then, a
+   * poll in which nothing changed reuses it instead of deciding again.
+   */
+  const lastDecisions = new Map<string, { fingerprint: string; decision: AutoUpgradeDecision; validUntil: number }>();
+
+  function factsFingerprint(facts: AutoUpgradeFacts): string {
+    const shared = { r: facts.releases, e: facts.evidence, p: [...facts.pauses], d: [...facts.declined], b: [...facts.busy], s: [...facts.scheduled] };
+    return createHash('sha1').update(JSON.stringify(shared)).digest('hex');
+  }
+
+  /**
    * Every target with automatic patches, as a release poll or webhook asks: decided from one read of the facts;
-   * only a decision that changes something takes the target's lock and decides again there.
+   * only a decision that changes something takes the target's lock and decides again there. The delayed jobs that
+   * carry the decisions are (re)added in one round trip: a job that exists already is left as it is.
    */
   async function decideAll(event: string): Promise<Record<string, AutoUpgradeDecision['action']>> {
     const runtimes = autoTargets();
     if (runtimes.length === 0) return {};
     const [facts, running] = await Promise.all([readFacts(runtimes), runningVersions(runtimes)]);
     const now = deps.now();
+    const shared = factsFingerprint(facts);
     const actions: Record<string, AutoUpgradeDecision['action']> = {};
+    const jobs: Array<{ name: 'decide' | 'phase'; data: { target: string; reason: string } | { target: string; key: string }; opts: Record<string, unknown> }> = [];
+    const toAct: string[] = [];
     for (const runtime of runtimes) {
       const name = runtime.config.name;
-      const decision = decide(runtime, facts, running.get(name) ?? null, now);
+      const fingerprint = `${shared}@${running.get(name) ?? ''}`;
+      const cached = lastDecisions.get(name);
+      const decision = cached && cached.fingerprint === fingerprint && now.getTime() < cached.validUntil ? cached.decision : decide(runtime, facts, running.get(name) ?? null, now);
       actions[name] = decision.action;
       if (decision.action === 'none') {
-        if (decision.recheckAt) await addRecheck(name, decision.recheckAt, now);
+        lastDecisions.set(name, { fingerprint, decision, validUntil: decision.recheckAt?.getTime() ?? Infinity });
+        if (decision.recheckAt) {
+          jobs.push({ name: 'decide', data: { target: name, reason: 'recheck' }, opts: { ...JOB_OPTIONS, jobId: `decide@${name}@${decision.recheckAt.getTime()}`, delay: Math.max(0, decision.recheckAt.getTime() - now.getTime()) } });
+        }
       } else if (decision.action === 'wait') {
-        await addPhase(decision.plan, `${decision.plan.key}@wake@${decision.wakeAt.getTime()}`, decision.wakeAt, now);
+        lastDecisions.set(name, { fingerprint, decision, validUntil: decision.wakeAt.getTime() });
+        jobs.push({ name: 'phase', data: { target: name, key: decision.plan.key }, opts: { ...JOB_OPTIONS, jobId: `${decision.plan.key}@wake@${decision.wakeAt.getTime()}`, delay: Math.max(0, decision.wakeAt.getTime() - now.getTime()) } });
       } else {
-        await decideTarget(name, event);
+        lastDecisions.delete(name);
+        toAct.push(name);
       }
     }
+    if (jobs.length > 0) await deps.queues.autoUpgrades.raw.addBulk(jobs);
+    for (const name of toAct) await decideTarget(name, event);
     return actions;
   }
 
