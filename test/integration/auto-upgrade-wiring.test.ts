@@ -216,4 +216,31 @@ describe('automatic patch upgrades: from a release to the ordinary upgrade job',
     const audit = await bot.bot.deps.audit.recent(50);
     expect(audit).toContainEqual(expect.objectContaining({ userId: APPROVER, kind: 'command', action: 'resume', outcome: 'ok' }));
   });
+
+  it('a manual upgrade request lifts the pause, as the README says, without resume', async () => {
+    const bot = await start();
+    await bot.bot.deps.pool.query(
+      `INSERT INTO upgrades (id, kind, target, from_version, to_version, requester, started_by, channel_id, status, outcome, plan, items, automatic, expires_at, finished_at, created_at)
+       VALUES (gen_random_uuid(), 'upgrade', 'staging', '0.30.0', '0.30.1', $1, $1, $2, 'failed', 'failed', '{}', '[]', '[]', now(), now(), now() - interval '1 minute')`,
+      [BOT, ANNOUNCE],
+    );
+    github.addRelease(release('0.30.1', 9006));
+    github.addRelease(release('0.30.2', 9007));
+    await poll(bot);
+    await settle(bot);
+    expect(notices(bot)).toEqual([]);
+
+    // Someone plans an upgrade of staging by hand, then cancels it: automatic upgrades go on by themselves.
+    const planned = await bot.driver.slashCommand('/checkstack', 'upgrade 0.30.1 staging', { user: APPROVER, channel: ANNOUNCE });
+    await bot.slack.waitFor(() => bot.slack.responses().find((r) => r.url === planned.responseUrl && /planned/.test(r.payload.text ?? '')));
+    const cancelled = await bot.driver.slashCommand('/checkstack', 'cancel staging', { user: APPROVER, channel: ANNOUNCE });
+    await bot.slack.waitFor(() => bot.slack.responses().find((r) => r.url === cancelled.responseUrl));
+    await bot.bot.deps.queues.autoUpgrades.add('decide', { target: 'staging', reason: 'test' });
+
+    const [upgrade] = await bot.slack.waitFor(async () => {
+      const list = (await upgradesOf(bot, 'staging')).filter((u) => u.requester === BOT && u.status === 'queued');
+      return list.length === 1 && list;
+    });
+    expect(upgrade).toMatchObject({ to_version: '0.30.2' });
+  });
 });
