@@ -96,6 +96,10 @@ export function noticeReplacedMessage(target: string, version: string, by: strin
   return plain(`⏭️ The automatic upgrade of ${code(target)} to ${code(version)} was replaced: ${code(by)} goes in instead.`);
 }
 
+export function noticeMovedMessage(target: string, version: string): { text: string; blocks: Block[] } {
+  return plain(`⏭️ The automatic upgrade of ${code(target)} to ${code(version)} moved to a later start (the window changed, or the bot was down when it was due): a new notice comes before it.`);
+}
+
 /** The failed automatic upgrade's thread: the target is paused, and how to go on. */
 export function pausedText(target: string, version: string): string {
   return `⏸️ Automatic upgrades of ${code(target)} are *paused* because this automatic upgrade to ${code(version)} failed. Type \`/checkstack resume ${escapeMrkdwn(target)}\` to resume them (approvers), or upgrade it by hand with \`/checkstack upgrade <version> ${escapeMrkdwn(target)}\`.`;

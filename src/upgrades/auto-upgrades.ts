@@ -21,6 +21,7 @@ import {
   noticeCancelledMessage,
   noticeDroppedMessage,
   noticeMessage,
+  noticeMovedMessage,
   noticeReplacedMessage,
   pausedText,
   resumedReply,
@@ -162,7 +163,7 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
         const { plan, replaces } = decision;
         const channelId = await deps.noticeChannel(target);
         await store.schedule({ target, key: plan.key, from: plan.from, version: plan.version, noticeAt: plan.noticeAt, startAt: plan.startAt, channelId });
-        if (replaces && replaces.key !== plan.key && row) await editNotice(row, noticeReplacedMessage(target, replaces.version, plan.version));
+        if (replaces && row) await editNotice(row, replaces.key !== plan.key ? noticeReplacedMessage(target, replaces.version, plan.version) : noticeMovedMessage(target, plan.version));
         // The first plan's job id is its key; a plan moved under the same key gets the new time in its id.
         await addPhase(plan, replaces?.key === plan.key ? `${plan.key}@notice@${plan.noticeAt.getTime()}` : plan.key, plan.noticeAt, now);
         logger.info({ target, key: plan.key, from: plan.from, version: plan.version, noticeAt: plan.noticeAt, startAt: plan.startAt, skipping: plan.skipping, event }, 'automatic upgrade scheduled');
