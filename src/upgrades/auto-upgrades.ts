@@ -364,7 +364,9 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
           .catch((err: unknown) => logger.warn({ err, upgradeId }, 'could not say in the thread that automatic upgrades are paused'));
       }
     }
-    const next = [upgrade.target, ...deps.targets.all().filter((t) => t.config.promotion?.from === upgrade.target).map((t) => t.config.name)];
+    const next = autoTargets()
+      .filter((t) => t.config.name === upgrade.target || t.config.promotion?.from === upgrade.target)
+      .map((t) => t.config.name);
     for (const target of next) {
       await deps.queues.autoUpgrades.add('decide', { target, reason: `${upgrade.kind} ${upgrade.status} on ${upgrade.target}` }, { ...JOB_OPTIONS, jobId: `decide@${target}@after@${upgradeId}@${upgrade.status}` });
     }
