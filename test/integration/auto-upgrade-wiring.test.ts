@@ -140,6 +140,10 @@ describe('automatic patch upgrades: from a release to the ordinary upgrade job',
     expect(audit).toContainEqual(expect.objectContaining({ userId: BOT, kind: 'job', action: 'auto_upgrade', upgradeId: staging!.id }));
     // Prod waits for staging: nothing proven there yet.
     expect(await upgradesOf(bot, 'prod')).toEqual([]);
+    // History says who asked: the bot, on its own policy.
+    const history = await bot.driver.slashCommand('/checkstack', 'history staging', { user: MEMBER, channel: ANNOUNCE });
+    const historyReply = await bot.slack.waitFor(() => bot.slack.responses().find((r) => r.url === history.responseUrl));
+    expect(historyReply.payload.text).toMatch(/requested by `checkstack-chatops` · approved by no one: automatic patch upgrade/);
 
     // Staging's upgrade succeeds (as the job would record it) and the job's end asks the later stage again.
     await bot.bot.deps.pool.query(
