@@ -329,7 +329,12 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
       const name = runtime.config.name;
       const fingerprint = `${shared}@${running.get(name) ?? ''}`;
       const cached = lastDecisions.get(name);
-      const decision = cached && cached.fingerprint === fingerprint && now.getTime() < cached.validUntil ? cached.decision : decide(runtime, facts, running.get(name) ?? null, now);
+      if (cached && cached.fingerprint === fingerprint && now.getTime() < cached.validUntil) {
+        // Its jobs were added when it was made; should Redis have lost them, the next poll past `validUntil` decides anew.
+        actions[name] = cached.decision.action;
+        continue;
+      }
+      const decision = decide(runtime, facts, running.get(name) ?? null, now);
       actions[name] = decision.action;
       if (decision.action === 'none') {
         lastDecisions.set(name, { fingerprint, decision, validUntil: decision.recheckAt?.getTime() ?? Infinity });
