@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AutoUpgradePolicy } from '../../src/domain/auto-upgrade.js';
 import { maintenanceWindowSchema } from '../../src/domain/maintenance-window.js';
 import { releaseOutlook, type OutlookTarget } from '../../src/domain/release-outlook.js';
+import { ConfigError, loadConfig, type ConfigProblem } from '../../src/config.js';
 import { AUTO_UPGRADE_CANCEL_ACTION, noticeMessage, outlookBlock, pausedText } from '../../src/slack/auto-upgrade-words.js';
 
 const MINUTE = 60_000;
@@ -48,5 +49,24 @@ describe('the notice and the pause', () => {
 
   it('the paused reply says how to resume', () => {
     expect(pausedText('staging', '0.30.2')).toMatch(/`\/checkstack resume staging`/);
+  });
+});
+
+describe('a target\'s `channel` (where its automatic upgrade notices go)', () => {
+  const env = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'secret' };
+  const yaml = (channel: string) => `targets:\n  - name: prod\n    baseUrl: http://127.0.0.1:8080\n    docker: { container: checkstack }\n    channel: ${channel}\n`;
+
+  it('takes a Slack channel id', () => {
+    expect(loadConfig({ env, readFile: () => yaml('C0OPS') }).targets[0]!.channel).toBe('C0OPS');
+  });
+
+  it('refuses a channel name, naming the key', () => {
+    let problems: ConfigProblem[] = [];
+    try {
+      loadConfig({ env, readFile: () => yaml('"#ops"') });
+    } catch (err) {
+      if (err instanceof ConfigError) problems = err.problems;
+    }
+    expect(problems).toContainEqual(expect.objectContaining({ key: 'targets[0].channel', message: expect.stringMatching(/Slack channel id/) }));
   });
 });
