@@ -10,6 +10,8 @@ export const AUTO_UPGRADE_CANCEL_ACTION = 'auto_upgrade_cancel';
 
 const TEXT_LIMIT = 3000;
 const OUTLOOK_LINES = 20;
+/** The announcement's own budget keeps its blocks near 10,000 characters; this section takes at most 1,500 more. */
+const OUTLOOK_CHARS = 1500;
 
 type Block = Record<string, unknown>;
 
@@ -146,5 +148,5 @@ export function outlookBlock(outlooks: readonly TargetOutlook[], now: Date): Blo
   if (outlooks.length === 0) return null;
   const lines = outlooks.slice(0, OUTLOOK_LINES).map((o) => `• ${outlookLine(o, now)}`);
   if (outlooks.length > OUTLOOK_LINES) lines.push(`+${outlooks.length - OUTLOOK_LINES} more targets`);
-  return { type: 'section', text: { type: 'mrkdwn', text: clipMrkdwn(`*What happens where*\n${lines.join('\n')}`, TEXT_LIMIT) } };
+  return { type: 'section', text: { type: 'mrkdwn', text: clipMrkdwn(`*What happens where*\n${lines.join('\n')}`, OUTLOOK_CHARS) } };
 }
