@@ -146,7 +146,17 @@ function outlookLine(outlook: TargetOutlook, now: Date): string {
 /** The announcement's "what happens where" section; null when no target has anything to say. */
 export function outlookBlock(outlooks: readonly TargetOutlook[], now: Date): Block | null {
   if (outlooks.length === 0) return null;
-  const lines = outlooks.slice(0, OUTLOOK_LINES).map((o) => `• ${outlookLine(o, now)}`);
-  if (outlooks.length > OUTLOOK_LINES) lines.push(`+${outlooks.length - OUTLOOK_LINES} more targets`);
-  return { type: 'section', text: { type: 'mrkdwn', text: clipMrkdwn(`*What happens where*\n${lines.join('\n')}`, OUTLOOK_CHARS) } };
+  const heading = '*What happens where*';
+  const lines: string[] = [];
+  let used = heading.length;
+  for (const outlook of outlooks.slice(0, OUTLOOK_LINES)) {
+    const line = `• ${outlookLine(outlook, now)}`;
+    // Room is kept for the "+N more" line.
+    if (used + 1 + line.length > OUTLOOK_CHARS - 30) break;
+    lines.push(line);
+    used += 1 + line.length;
+  }
+  const hidden = outlooks.length - lines.length;
+  if (hidden > 0) lines.push(`+${hidden} more targets`);
+  return { type: 'section', text: { type: 'mrkdwn', text: clipMrkdwn(`${heading}\n${lines.join('\n')}`, OUTLOOK_CHARS) } };
 }
