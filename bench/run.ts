@@ -9,6 +9,7 @@ import { createReport, type Report } from './report.js';
 const PARTS: Record<string, (report: Report) => Promise<void>> = {
   summarize: async (report) => (await import('./release-bench.js')).releaseParsingBench(report),
   'auto-upgrade': async (report) => (await import('./auto-upgrade-bench.js')).autoUpgradeDecideBench(report),
+  'auto-upgrade-service': async (report) => (await import('./auto-upgrade-service-bench.js')).autoUpgradeServiceBench(report),
   poll: async (report) => (await import('./poll-bench.js')).unchangedPollBench(report),
   ack: async (report) => (await import('./ack-latency.js')).ackLatencyBench(report),
   job: async (report) => (await import('./job-bench.js')).jobOverheadBench(report),

@@ -26,10 +26,17 @@ export interface ReleaseJobDeps {
   /** Expires stale upgrade requests and re-queues lost jobs (runs on this queue's scheduler). */
   sweepUpgrades(): Promise<unknown>;
   countPoll?(outcome: 'not_modified' | 'changed' | 'backoff' | 'skipped' | 'error'): void;
+  /** After each poll and webhook delivery: automatic patch upgrades decide for every target (never fails the poll). */
+  afterReleases?(event: string): Promise<unknown>;
 }
 
 export function releaseJobsProcessor(deps: ReleaseJobDeps) {
   const { source, etags, ingest, announcer, state, queues, logger } = deps;
+
+  async function afterReleases<T>(event: string, result: T): Promise<T> {
+    await deps.afterReleases?.(event).catch((err: unknown) => logger.error({ err, event }, 'automatic upgrade decisions failed'));
+    return result;
+  }
 
   async function poll(): Promise<unknown> {
     const backoffUntil = await state.get(BACKOFF_KEY);
@@ -41,12 +48,12 @@ export function releaseJobsProcessor(deps: ReleaseJobDeps) {
       const listed = await source.listReleases();
       if (listed.kind === 'not_modified') {
         deps.countPoll?.('not_modified');
-        return { notModified: true };
+        return afterReleases('poll', { notModified: true });
       }
       const result = await ingest.ingest(listed.releases, { complete: true });
       await etags.commit();
       deps.countPoll?.('changed');
-      return result;
+      return afterReleases('poll', result);
     } catch (err) {
       etags.discard();
       if (!isAppError(err) || (err.code !== 'github_rate_limited' && err.code !== 'github_unavailable')) {
@@ -71,8 +78,8 @@ export function releaseJobsProcessor(deps: ReleaseJobDeps) {
         return poll();
       case 'webhook': {
         const data = releaseWebhookJob.parse(job.data);
-        if (data.action === 'deleted') return { deleted: await ingest.ingestDeletion(data.release.tag_name) };
-        return ingest.ingest([data.release], { complete: false });
+        if (data.action === 'deleted') return afterReleases('webhook', { deleted: await ingest.ingestDeletion(data.release.tag_name) });
+        return afterReleases('webhook', await ingest.ingest([data.release], { complete: false }));
       }
       case 'sweep':
         return deps.sweepUpgrades();

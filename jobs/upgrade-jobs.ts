@@ -20,6 +20,8 @@ export interface UpgradeJobDeps {
   shutdownSignal: AbortSignal;
   /** How long a job for a busy target waits before it tries the lock again. */
   lockRetryMs?: number;
+  /** After an upgrade or rollback ended (automatic upgrades pause on a failure and decide again). */
+  onEnded?(upgradeId: string): Promise<void>;
 }
 
 /**
@@ -68,6 +70,9 @@ export function upgradeJobsProcessor(deps: UpgradeJobDeps) {
       // without spending an attempt; a restarted worker resumes after the last finished step.
       await job.moveToDelayed(Date.now() + (result.locked ? 1_000 : lockRetryMs), token);
       throw new DelayedError();
+    }
+    if (result.value === 'ended' && deps.onEnded) {
+      await deps.onEnded(upgrade.id).catch((err: unknown) => logger.error({ err, upgradeId: upgrade.id }, 'after-upgrade hook failed'));
     }
     return { outcome: result.value };
   }

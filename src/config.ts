@@ -101,6 +101,8 @@ const targetSchema = z
     postflight: postflightSchema.default(() => postflightSchema.parse({})),
     promotion: promotionSchema.optional(),
     autoUpgrade: autoUpgradeSchema.optional(),
+    /** Where the bot posts about this target by itself (automatic upgrade notices); default: the first announce channel. */
+    channel: slackId('channel').optional(),
     backup: backupConfigSchema.optional(),
     drill: drillConfigSchema.optional(),
   })

@@ -21,6 +21,11 @@ import { createPromotionGate } from './upgrades/promotion-gate.js';
 import { createScheduledUpgrades } from './upgrades/scheduled-upgrades.js';
 import { scheduledUpgradeJobsProcessor } from '../jobs/scheduled-upgrade-jobs.js';
 import { CANCEL_SCHEDULED_ACTION } from './slack/promotion-words.js';
+import { cancelAutoUpgradeAction, resumeCommand } from '../handlers/auto-upgrade-handlers.js';
+import { autoUpgradeJobsProcessor } from '../jobs/auto-upgrade-jobs.js';
+import { createAutoUpgradeStore } from './db/auto-upgrade-store.js';
+import { AUTO_UPGRADE_ACTOR, createAutoUpgrades } from './upgrades/auto-upgrades.js';
+import { AUTO_UPGRADE_CANCEL_ACTION } from './slack/auto-upgrade-words.js';
 import { backupJobsProcessor } from '../jobs/backup-jobs.js';
 import { createBackupService } from './backup/backup-service.js';
 import { newestBackup } from './backup/catalog.js';
@@ -172,6 +177,9 @@ function createServices(deps: Deps) {
     logger: logger.child({ component: 'announcer' }),
     announcePrereleases: config.announce.prereleases,
     planUpgradeButton: config.targets.some((t) => t.default),
+    // Bound late: the automatic upgrades are built below, and announcements only run once workers start.
+    outlook: (release) => autoUpgrades.outlook(release),
+    now: () => deps.clock.now(),
   });
   const backups = createBackupService({
     targets: deps.targets,
@@ -235,8 +243,24 @@ function createServices(deps: Deps) {
     metrics: deps.metrics,
     backups,
   });
+  const autoUpgrades = createAutoUpgrades({
+    store: createAutoUpgradeStore(deps.pool, AUTO_UPGRADE_ACTOR),
+    upgrades: deps.db.upgrades,
+    releases: deps.db.releases,
+    targets: deps.targets,
+    approvers: deps.approvers,
+    slack: deps.slack,
+    queues: deps.queues,
+    audit: deps.audit,
+    pool: deps.pool,
+    logger: logger.child({ component: 'auto-upgrades' }),
+    now: () => deps.clock.now(),
+    requestTtlMs: config.upgrades.requestTtlHours * 3600_000,
+    noticeChannel: async (target) => config.targets.find((t) => t.name === target)?.channel ?? config.announce.channels[0] ?? (await deps.db.subscriptions.activeChannels())[0] ?? null,
+    refreshMessage: (id) => upgradeRequests.refreshMessage(id),
+  });
   deps.slack.on(WebClientEvent.RATE_LIMITED, () => deps.metrics.slackRetries.inc({ reason: 'rate_limited' }));
-  return { ingest, announcer, upgradeRequests, reporter, runner, backups, scheduled };
+  return { ingest, announcer, upgradeRequests, reporter, runner, backups, scheduled, autoUpgrades };
 }
 
 /** A timer that ends early (rejecting) when the signal aborts: long waits stop at shutdown. */
@@ -283,7 +307,7 @@ async function scheduleFollowUps(deps: Deps, reporter: ThreadReporter, upgrade: 
 
 type Services = ReturnType<typeof createServices>;
 
-function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, backups }: Services): void {
+function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, backups, autoUpgrades }: Services): void {
   // Stamps when Bolt hands a verified request to the listeners, for the acknowledgement latency metric.
   app.use(async ({ context, next }) => {
     context.receivedAt = performance.now();
@@ -302,6 +326,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
       history: historyCommand(upgradeRequests),
       rollback: rollbackCommand(upgradeRequests),
       backup: backupCommand({ backups, approvers: deps.approvers, queues: deps.queues }),
+      resume: resumeCommand(autoUpgrades),
     }),
   );
   const clicks = clickRouter(deps, [
@@ -313,11 +338,12 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
     { actionId: PLAN_UPGRADE_ACTION, action: 'plan_upgrade', handler: planUpgradeAction(upgradeRequests) },
     { actionId: ACTION_IDS.promotionOverride, action: 'promotion_override', handler: promotionOverrideAction(upgradeRequests) },
     { actionId: CANCEL_SCHEDULED_ACTION, action: 'cancel', handler: cancelScheduledAction(upgradeRequests) },
+    { actionId: AUTO_UPGRADE_CANCEL_ACTION, action: 'auto_upgrade_cancel', handler: cancelAutoUpgradeAction(autoUpgrades) },
   ], LINK_BUTTON_ACTIONS);
   app.action(clicks.actionIds, clicks.listener);
 }
 
-async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, scheduled }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
+async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, scheduled, autoUpgrades }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
   const { config, logger } = deps;
   const releaseWorker = new Worker(
     QUEUE.releases,
@@ -332,6 +358,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       now: () => deps.clock.now(),
       sweepUpgrades: async () => ({ ...(await upgradeRequests.sweep()), settledRollbacks: await runner.settleStrandedRollbacks(), scheduled: await scheduled.sweep() }),
       countPoll: (outcome) => deps.metrics.releasePolls.inc({ outcome }),
+      afterReleases: (event) => autoUpgrades.decideAll(event),
     }),
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 1 },
   );
@@ -346,6 +373,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       pool: deps.pool,
       logger: logger.child({ component: 'upgrade-jobs' }),
       shutdownSignal: deps.shutdownSignal,
+      onEnded: (upgradeId) => autoUpgrades.upgradeEnded(upgradeId),
     }),
     // Several targets at once; the per-target lock keeps one job per target.
     {
@@ -398,7 +426,14 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 2, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
   );
   scheduledWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'scheduled upgrade job failed'));
-  for (const worker of [releaseWorker, upgradeWorker, backupWorker, scheduledWorker]) {
+  const autoUpgradeWorker = new Worker(
+    QUEUE.autoUpgrades,
+    autoUpgradeJobsProcessor({ autoUpgrades }),
+    // Decisions are short and serialised per target by an advisory lock.
+    { connection: deps.redis, prefix: config.queuePrefix, concurrency: 4, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
+  );
+  autoUpgradeWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'automatic upgrade job failed'));
+  for (const worker of [releaseWorker, upgradeWorker, backupWorker, scheduledWorker, autoUpgradeWorker]) {
     worker.on('active', (job) => {
       if (job.processedOn && job.timestamp) deps.metrics.jobWait.observe({ queue: worker.name }, Math.max(0, job.processedOn - job.timestamp - (job.delay ?? 0)) / 1000);
     });
@@ -407,7 +442,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
   await scheduleUpgradeSweep(deps.queues);
   // One poll right away; replicas starting in the same minute share it.
   await deps.queues.releases.add('poll', { reason: 'startup' }, { jobId: `startup-poll-${Math.floor(Date.now() / 60_000)}` });
-  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker, scheduledWorker];
+  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker, scheduledWorker, autoUpgradeWorker];
 }
 
 function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
@@ -455,7 +490,7 @@ async function recordBackupAge(deps: Deps): Promise<void> {
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 async function recordQueueDepth(deps: Deps): Promise<void> {
-  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups, deps.queues.scheduledUpgrades]) {
+  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups, deps.queues.scheduledUpgrades, deps.queues.autoUpgrades]) {
     try {
       const counts = await queue.raw.getJobCounts(...QUEUE_STATES);
       for (const state of QUEUE_STATES) deps.metrics.queueDepth.set({ queue: queue.raw.name, state }, counts[state] ?? 0);

@@ -9,6 +9,7 @@ export const QUEUE = {
   logWatch: 'log-watch',
   backups: 'backups',
   scheduledUpgrades: 'scheduled-upgrades',
+  autoUpgrades: 'auto-upgrades',
 } as const;
 
 export const releasePollJob = z.object({ reason: z.enum(['schedule', 'startup', 'manual']) });
@@ -42,6 +43,12 @@ export const backupJob = z.object({
 
 /** A scheduled upgrade's reminder or start (`--at`); the job id is derived from the upgrade, so adding it twice is a no-op. */
 export const scheduledUpgradeJob = z.object({ upgradeId: z.string().uuid() });
+/**
+ * Automatic patch upgrades: `decide` asks the decision again for one target (null: every target), after an event or
+ * at a decision's `recheckAt`; `phase` wakes a scheduled upgrade (its job id is the decision key) for its notice or start.
+ */
+export const autoDecideJob = z.object({ target: z.string().min(1).nullable(), reason: z.string().min(1).max(200) });
+export const autoPhaseJob = z.object({ target: z.string().min(1), key: z.string().min(1) });
 
 export interface JobPayloads {
   [QUEUE.releases]: {
@@ -54,6 +61,7 @@ export interface JobPayloads {
   [QUEUE.logWatch]: { watch: z.infer<typeof logWatchJob> };
   [QUEUE.backups]: { backup: z.infer<typeof backupJob> };
   [QUEUE.scheduledUpgrades]: { reminder: z.infer<typeof scheduledUpgradeJob>; start: z.infer<typeof scheduledUpgradeJob> };
+  [QUEUE.autoUpgrades]: { decide: z.infer<typeof autoDecideJob>; phase: z.infer<typeof autoPhaseJob> };
 }
 
 export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
@@ -77,6 +85,7 @@ export interface Queues {
   logWatch: TypedQueue<typeof QUEUE.logWatch>;
   backups: TypedQueue<typeof QUEUE.backups>;
   scheduledUpgrades: TypedQueue<typeof QUEUE.scheduledUpgrades>;
+  autoUpgrades: TypedQueue<typeof QUEUE.autoUpgrades>;
   close(): Promise<void>;
 }
 
@@ -94,14 +103,16 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
   const logWatch = make(QUEUE.logWatch);
   const backups = make(QUEUE.backups);
   const scheduledUpgrades = make(QUEUE.scheduledUpgrades);
+  const autoUpgrades = make(QUEUE.autoUpgrades);
   return {
     releases: typed(releases),
     upgrades: typed(upgrades),
     logWatch: typed(logWatch),
     backups: typed(backups),
     scheduledUpgrades: typed(scheduledUpgrades),
+    autoUpgrades: typed(autoUpgrades),
     async close() {
-      await Promise.all([releases.close(), upgrades.close(), logWatch.close(), backups.close(), scheduledUpgrades.close()]);
+      await Promise.all([releases.close(), upgrades.close(), logWatch.close(), backups.close(), scheduledUpgrades.close(), autoUpgrades.close()]);
     },
   };
 }

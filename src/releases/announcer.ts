@@ -4,6 +4,7 @@ import type { WebClient } from '@slack/web-api';
 import type { AnnouncementStore, ReleaseStore, StoredRelease, SubscriptionStore } from '../db/release-store.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { TargetOutlook } from '../domain/release-outlook.js';
 import { announcementMessage, type AnnouncementState } from '../slack/announcement-message.js';
 
 /** A claim with no recorded message is taken over after this long (its holder crashed before posting). */
@@ -19,6 +20,9 @@ export interface AnnouncerDeps {
   announcePrereleases: boolean;
   /** Adds the "Plan upgrade" button once a default target exists. */
   planUpgradeButton: boolean;
+  /** What the release means for each target (automatic, after staging, needs a checklist); none without it. */
+  outlook?(release: StoredRelease): Promise<TargetOutlook[]>;
+  now?(): Date;
 }
 
 export interface AnnounceResult {
@@ -37,15 +41,25 @@ function shouldAnnounce(release: StoredRelease, announcePrereleases: boolean): s
 export function createAnnouncer(deps: AnnouncerDeps) {
   const { releases, subscriptions, announcements, slack, logger } = deps;
 
-  function message(release: StoredRelease, state: AnnouncementState) {
+  function message(release: StoredRelease, state: AnnouncementState, outlook: TargetOutlook[] = []) {
     return announcementMessage(
       release.summary,
       { publishedAt: release.publishedAt?.toISOString() ?? null, prerelease: release.prerelease },
       {
         state,
         ...(deps.planUpgradeButton ? { planUpgradeButton: { actionId: PLAN_UPGRADE_ACTION, value: release.version } } : {}),
+        ...(outlook.length > 0 ? { outlook: { targets: outlook, now: deps.now?.() ?? new Date() } } : {}),
       },
     );
+  }
+
+  /** The per-target outlook; an announcement goes out without it rather than not at all. */
+  async function outlookOf(release: StoredRelease): Promise<TargetOutlook[]> {
+    if (!deps.outlook || release.draft || release.deletedAt !== null) return [];
+    return deps.outlook(release).catch((err: unknown) => {
+      logger.warn({ err, tag: release.tag }, 'release outlook unavailable');
+      return [];
+    });
   }
 
   /** Idempotent: run it any number of times for a tag; each channel gets one message, updated in place. */
@@ -54,11 +68,13 @@ export function createAnnouncer(deps: AnnouncerDeps) {
     const release = await releases.byTag(tag);
     if (!release) throw new AppError('not_found', `Release ${tag} is not stored.`);
     const deleted = release.deletedAt !== null;
+    let outlook: Promise<TargetOutlook[]> | null = null;
+    const outlookOnce = () => (outlook ??= outlookOf(release));
 
     // Existing messages follow every edit and deletion, whatever the release's status now.
     for (const row of await announcements.forRelease(tag)) {
       if (row.shownSha === release.contentSha && row.shownDeleted === deleted) continue;
-      const msg = message(release, deleted ? 'deleted' : 'edited');
+      const msg = message(release, deleted ? 'deleted' : 'edited', await outlookOnce());
       await slack.chat.update({ channel: row.channelId, ts: row.messageTs!, text: msg.text, blocks: msg.blocks as never });
       await announcements.recordShown(tag, row.channelId, row.shownSha, row.shownDeleted, release.contentSha, deleted);
       result.updated.push(row.channelId);
@@ -78,7 +94,7 @@ export function createAnnouncer(deps: AnnouncerDeps) {
         heldElsewhere.push(channel);
         continue;
       }
-      const msg = message(release, 'published');
+      const msg = message(release, 'published', await outlookOnce());
       const posted = await slack.chat.postMessage({ channel, text: msg.text, blocks: msg.blocks as never, unfurl_links: false, unfurl_media: false });
       const recorded = await announcements.recordPosted(tag, channel, claim.token, posted.ts!, release.contentSha, false);
       if (!recorded) logger.error({ tag, channel, ts: posted.ts }, 'announcement claim was taken over while posting; the channel may show it twice');

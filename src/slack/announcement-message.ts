@@ -2,6 +2,8 @@
 import { policyHint } from '../domain/bump-policy.js';
 import { flagNames } from '../domain/release-summary-text.js';
 import type { Audience, BreakingChange, ReleaseSummary } from '../domain/release-types.js';
+import type { TargetOutlook } from '../domain/release-outlook.js';
+import { outlookBlock } from './auto-upgrade-words.js';
 import { clipMrkdwn, clipPlain, escapeMrkdwn } from './clip.js';
 
 export { escapeMrkdwn };
@@ -20,6 +22,8 @@ export type AnnouncementState = 'published' | 'edited' | 'deleted';
 export interface AnnouncementOptions {
   state: AnnouncementState;
   planUpgradeButton?: { actionId: string; value: string };
+  /** Per target, what happens with this release (automatic, after the earlier stage, needs a checklist). */
+  outlook?: { targets: readonly TargetOutlook[]; now: Date };
 }
 
 export interface AnnouncementRelease {
@@ -62,6 +66,7 @@ export function announcementMessage(
     ...stateBlocks(options.state),
     section(`*Published* ${publishedDate(release.publishedAt)}  ·  *previous* ${escapeMrkdwn(summary.previous ?? 'none')}\n${escapeMrkdwn(policyHint(summary.bump))}`),
     ...flagBlocks(summary),
+    ...whatHappens(options),
     ...breakingBlocks(summary.breaking),
     actionsBlock(summary, options),
   ];
@@ -82,6 +87,12 @@ function stateBlocks(state: AnnouncementState): Block[] {
     return [context(':pencil2: Release notes updated on GitHub; this summary shows the new notes.')];
   }
   return [];
+}
+
+function whatHappens(options: AnnouncementOptions): Block[] {
+  if (!options.outlook || options.state === 'deleted') return [];
+  const block = outlookBlock(options.outlook.targets, options.outlook.now);
+  return block ? [block] : [];
 }
 
 function flagBlocks(summary: ReleaseSummary): Block[] {

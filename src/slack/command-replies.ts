@@ -41,7 +41,8 @@ function code(text: string): string {
 export function historyReply(target: string, entries: Array<{ upgrade: ListedUpgrade; approvers: string[] }>, now: Date = new Date()): string {
   if (entries.length === 0) return 'No upgrades recorded for this target yet.';
   const lines = entries.map(({ upgrade: u, approvers }) => {
-    const who = approvers.map(mention).join(', ') || 'nobody';
+    // An upgrade the bot requested itself is an automatic patch upgrade: its policy stood in for approvals.
+    const who = approvers.map(mention).join(', ') || (u.kind === 'upgrade' && u.requester === 'checkstack-chatops' ? 'no one: automatic patch upgrade' : 'nobody');
     const when = u.createdAt.toISOString().slice(0, 16).replace('T', ' ');
     const what = linked(u.link, `${u.kind} ${outside(u.fromVersion, 40)} → ${outside(u.toVersion, 40)}`);
     const detail = u.statusDetail ? ` (${outside(u.statusDetail, HISTORY_DETAIL_SHOWN)})` : '';

@@ -171,6 +171,8 @@ export function createUpgradeRunner(deps: RunnerDeps) {
 
   async function approvalsStillValid(upgrade: UpgradeRecord): Promise<void> {
     if (upgrade.kind === 'rollback' && upgrade.startedBy === AUTO_ROLLBACK_ACTOR) return;
+    // An automatic patch upgrade has no checklist: its policy (`autoUpgrade`) and the notice stand in for approvals.
+    if (upgrade.kind === 'upgrade' && upgrade.requester === AUTO_ROLLBACK_ACTOR && upgrade.startedBy === AUTO_ROLLBACK_ACTOR) return;
     const approvers = await deps.approvers.approvers();
     const confirmations = (await upgrades.confirmations(upgrade.id)).filter((c) => approvers.has(c.userId));
     const state = { items: upgrade.items.map((i) => i.id), confirmations };

@@ -149,7 +149,7 @@ describe('/checkstack upgrade: plan, checklist and approvals', () => {
     ['an unknown target', 'upgrade 0.30.0 moon', /prod.*staging|staging.*prod/],
     ['a time without an offset after --at', 'upgrade 0.30.0 --at 2027-01-01T02:00', /has no offset/],
     ['`--at window` for a target without a maintenance window', 'upgrade 0.30.0 --at window', /`prod` has no maintenance window/],
-    ['resume, until automatic upgrades are wired', 'resume prod', /`\/checkstack resume` is not available in this version/],
+    ['resume of a target without automatic upgrades', 'resume prod', /has no automatic patch upgrades/],
   ])('refuses %s with an ephemeral reason, enqueues nothing and audits the refusal', async (_name, text, reason) => {
     const jobsBefore = await jobCount();
     const messagesBefore = t.slack.messages(CHANNEL).length;

@@ -10,6 +10,7 @@ import { REPO_ROOT } from '../support/repo-root.js';
 /** The transitions the code performs, by file: what each `apply(id, '<event>'` call site means. */
 const PERFORMED: Record<string, UpgradeEvent[]> = {
   'src/db/upgrade-store.ts': ['withdraw'],
+  'src/upgrades/auto-upgrades.ts': ['start'],
   'src/upgrades/upgrade-requests.ts': ['start', 'expire', 'start', 'unqueue', 'cancel', 'invalidate'],
   'src/upgrades/scheduled-upgrades.ts': ['schedule', 'lapse', 'fire'],
   'src/upgrades/upgrade-runner.ts': ['fail', 'rollback_failed', 'rollback_succeeded', 'succeed', 'rollback_succeeded', 'begin', 'rollback', 'abandon'],
