@@ -15,6 +15,8 @@ import { planUpgradeAction, upgradeCommand } from '../handlers/upgrade-command.j
 import { rollbackAction, rollbackCommand } from '../handlers/rollback.js';
 import { stopLogWatchAction } from '../handlers/log-watch-actions.js';
 import { backupCommand } from '../handlers/backup-command.js';
+import { doctorCommand } from '../handlers/doctor-command.js';
+import { runDoctor } from './doctor/run-doctor.js';
 import { backupJobsProcessor } from '../jobs/backup-jobs.js';
 import { createBackupService } from './backup/backup-service.js';
 import { newestBackup } from './backup/catalog.js';
@@ -280,6 +282,20 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
       history: historyCommand(upgradeRequests),
       rollback: rollbackCommand(upgradeRequests),
       backup: backupCommand({ backups, approvers: deps.approvers, queues: deps.queues }),
+      doctor: doctorCommand({
+        approvers: deps.approvers,
+        runDoctor: () =>
+          runDoctor({
+            config: deps.config,
+            slack: deps.slack,
+            octokit: deps.octokit,
+            pool: deps.pool,
+            redis: deps.redis,
+            targets: deps.targets,
+            announceChannels: async () => [...new Set([...deps.config.announce.channels, ...(await deps.db.subscriptions.activeChannels())])],
+            kubeConfig: async () => (await import('./targets/kube-config.js')).loadKubeConfig({ kubeconfigPath: deps.config.kubeconfigPath }),
+          }),
+      }),
     }),
   );
   const clicks = clickRouter(deps, [
