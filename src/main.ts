@@ -292,6 +292,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
             pool: deps.pool,
             redis: deps.redis,
             targets: deps.targets,
+            secrets: deps.secrets,
             announceChannels: async () => [...new Set([...deps.config.announce.channels, ...(await deps.db.subscriptions.activeChannels())])],
             kubeConfig: async () => (await import('./targets/kube-config.js')).loadKubeConfig({ kubeconfigPath: deps.config.kubeconfigPath }),
           }),

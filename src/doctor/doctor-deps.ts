@@ -36,6 +36,7 @@ export function createDoctorDeps(config: Config, destination: NodeJS.WritableStr
     pool,
     redis,
     targets: createTargets(config, logger, secrets),
+    secrets,
     announceChannels: async () => [...new Set([...config.announce.channels, ...(await subscriptions.activeChannels())])],
     kubeConfig: async () => (await import('../targets/kube-config.js')).loadKubeConfig({ kubeconfigPath: config.kubeconfigPath }),
     async close() {

@@ -6,6 +6,7 @@ import type { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
+import type { SecretRegistry } from '../logger.js';
 import { evaluateDoctor, type DoctorFacts, type DoctorReport, type KubernetesFacts } from '../domain/doctor.js';
 import { kubernetesPermissions, permissionLabel } from '../targets/kubernetes-permissions.js';
 import type { TargetRegistry } from '../targets/registry.js';
@@ -29,6 +30,8 @@ export interface DoctorDeps {
   announceChannels(): Promise<string[]>;
   /** The KubeConfig for Kubernetes targets (loaded only when one is configured). */
   kubeConfig(): Promise<KubeConfig>;
+  /** Every configured secret: removed from the findings, which quote what services answered. */
+  secrets: SecretRegistry;
   timeoutMs?: number;
 }
 
@@ -105,5 +108,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
     bounded(probePostgres(deps.pool), ms, 'Postgres').catch((err: unknown) => ({ reachable: false, error: messageOf(err) })),
     bounded(probeRedis(deps.redis), ms, 'Redis').catch((err: unknown) => ({ reachable: false, error: messageOf(err), maxmemoryPolicy: null, appendonly: null, save: null })),
   ]);
-  return evaluateDoctor({ slack, github, docker, kubernetes, checkstack, postgres, redis });
+  const report = evaluateDoctor({ slack, github, docker, kubernetes, checkstack, postgres, redis });
+  const scrub = (text: string) => deps.secrets.scrub(text);
+  return { ...report, findings: report.findings.map((f) => ({ ...f, check: scrub(f.check), detail: scrub(f.detail), ...(f.fix ? { fix: scrub(f.fix) } : {}) })) };
 }

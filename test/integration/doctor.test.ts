@@ -123,6 +123,7 @@ targets:${dockerTarget}
     const code = await runCli(['doctor', '--json'], { out, err }, sources());
     const report = JSON.parse(out.text) as DoctorReport;
     expect(problems(report)).toEqual([]);
+    for (const secret of [BOT_TOKEN, 'ghp_doctor_test_token', FAKE_ADMIN_KEY]) expect(out.text + err.text).not.toContain(secret);
     expect(code).toBe(0);
     expect(report.healthy).toBe(true);
     const checks = report.findings.map((f) => `${f.area} ${f.check}`);
