@@ -6,9 +6,12 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { pino } from 'pino';
+import { createCheckstackClient } from '../../src/checkstack/client.js';
 import { runCli } from '../../src/cli.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { DoctorReport, Finding } from '../../src/domain/doctor.js';
+import { probeCheckstack } from '../../src/doctor/checkstack-probe.js';
 import { createDoctorDeps } from '../../src/doctor/doctor-deps.js';
 import { runDoctor } from '../../src/doctor/run-doctor.js';
 import { DOCKER_ENDPOINTS } from '../../src/targets/docker-endpoints.js';
@@ -220,6 +223,20 @@ targets:${dockerTarget}
     const found = problems(report);
     expect(found.map((f) => f.check)).toEqual(HAS_DOCKER ? ['prod: API key', 'cluster: API key'] : ['cluster: API key']);
     expect(found[0]!.detail).toMatch(/lacks permissions: .*Missing access: integration\.integration\.manage/);
+  }, 60_000);
+
+  it('tells a release before the platform endpoints apart, and names a key that gets none of its role\'s rules there', async () => {
+    const old = await startFakeCheckstack({ state: { era: '0.31' } });
+    try {
+      const client = createCheckstackClient({ baseUrl: old.url, apiKey: FAKE_ADMIN_KEY, fetch: globalThis.fetch, logger: pino({ level: 'silent' }), name: 'old' });
+      const facts = await probeCheckstack('old', old.url, client);
+      expect(facts).toMatchObject({ reachable: true, era: 'pre-platform', version: null, apiKey: 'lacks_permissions' });
+      expect(facts.apiKeyDetail).toMatch(/sees no systems where an anonymous caller sees \d+|Missing access|Access denied/);
+      // The doctor asks an instance that runs, and only after its init: the old release is still alive.
+      expect(old.died).toBeNull();
+    } finally {
+      await old.close();
+    }
   }, 60_000);
 
   it('names a token that cannot push to the pin repository', async () => {
