@@ -1,4 +1,4 @@
-// The `checkstack-chatops` command: start (default), check-config, summarize, postflight, backup.
+// The `checkstack-chatops` command: start (default), check-config, summarize, postflight, backup, doctor.
 import { describeConfig, ConfigError, formatProblem, loadConfig, secretValues, type ConfigSources } from './config.js';
 
 const USAGE = `Usage:
@@ -8,7 +8,9 @@ const USAGE = `Usage:
   checkstack-chatops postflight [--target NAME] [--json]
                                                 run the post-flight checks once (exit 1 when one fails)
   checkstack-chatops backup --target NAME [--json]
-                                                back up the target's Checkstack database now (exit 1 when it fails)`;
+                                                back up the target's Checkstack database now (exit 1 when it fails)
+  checkstack-chatops doctor [--json]            check Slack, GitHub, Docker/Kubernetes, Checkstack, Postgres and Redis
+                                                without changing anything (exit 1 on any problem)`;
 
 export interface CliIo {
   out: NodeJS.WritableStream;
@@ -93,6 +95,23 @@ export async function runCli(argv: string[], io: CliIo = { out: process.stdout, 
       const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, format: 'json', secrets, destination: process.stderr });
       const backups = createBackupService({ targets: createTargets(config, logger, secrets), logger, now: () => new Date() });
       return runBackupCommand(rest, io, backups);
+    }
+    case 'doctor': {
+      const [{ runDoctorCommand }, { createDoctorDeps }] = await Promise.all([import('./doctor-command.js'), import('./doctor/doctor-deps.js')]);
+      let config;
+      try {
+        config = loadConfig(sources);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        io.err.write(`${err.message}\n`);
+        return 2;
+      }
+      const deps = createDoctorDeps(config);
+      try {
+        return await runDoctorCommand(rest, io, deps);
+      } finally {
+        await deps.close();
+      }
     }
     case 'help':
     case '--help':

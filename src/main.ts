@@ -26,6 +26,8 @@ import { autoUpgradeJobsProcessor } from '../jobs/auto-upgrade-jobs.js';
 import { createAutoUpgradeStore } from './db/auto-upgrade-store.js';
 import { AUTO_UPGRADE_ACTOR, createAutoUpgrades } from './upgrades/auto-upgrades.js';
 import { AUTO_UPGRADE_CANCEL_ACTION } from './slack/auto-upgrade-words.js';
+import { doctorCommand } from '../handlers/doctor-command.js';
+import { runDoctor } from './doctor/run-doctor.js';
 import { backupJobsProcessor } from '../jobs/backup-jobs.js';
 import { createBackupService } from './backup/backup-service.js';
 import { newestBackup } from './backup/catalog.js';
@@ -327,6 +329,21 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
       rollback: rollbackCommand(upgradeRequests),
       backup: backupCommand({ backups, approvers: deps.approvers, queues: deps.queues }),
       resume: resumeCommand(autoUpgrades),
+      doctor: doctorCommand({
+        approvers: deps.approvers,
+        runDoctor: () =>
+          runDoctor({
+            config: deps.config,
+            slack: deps.slack,
+            octokit: deps.octokit,
+            pool: deps.pool,
+            redis: deps.redis,
+            targets: deps.targets,
+            secrets: deps.secrets,
+            announceChannels: async () => [...new Set([...deps.config.announce.channels, ...(await deps.db.subscriptions.activeChannels())])],
+            kubeConfig: async () => (await import('./targets/kube-config.js')).loadKubeConfig({ kubeconfigPath: deps.config.kubeconfigPath }),
+          }),
+      }),
     }),
   );
   const clicks = clickRouter(deps, [

@@ -15,7 +15,8 @@ export type Command =
   | { kind: 'backup'; target?: string }
   | { kind: 'drill'; target?: string }
   | { kind: 'subscribe' }
-  | { kind: 'unsubscribe' };
+  | { kind: 'unsubscribe' }
+  | { kind: 'doctor' };
 
 export type CommandKind = Command['kind'];
 
@@ -42,6 +43,7 @@ export const COMMAND_GRAMMAR = [
   '• `/checkstack drill [target]`: restore the newest backup into a throwaway database and check that it starts',
   '• `/checkstack subscribe`: announce new releases in this channel',
   '• `/checkstack unsubscribe`: stop announcing releases in this channel',
+  '• `/checkstack doctor`: approvers only: check Slack, GitHub, Docker or Kubernetes, Checkstack, Postgres and Redis without changing anything, and say how to fix each problem',
   'Without `[target]` the default target is used.',
 ].join('\n');
 
@@ -59,6 +61,7 @@ const SUBCOMMANDS: readonly Subcommand[] = [
   'drill',
   'subscribe',
   'unsubscribe',
+  'doctor',
 ];
 
 const USAGE: Record<Subcommand, string> = {
@@ -74,6 +77,7 @@ const USAGE: Record<Subcommand, string> = {
   drill: '/checkstack drill [target]',
   subscribe: '/checkstack subscribe',
   unsubscribe: '/checkstack unsubscribe',
+  doctor: '/checkstack doctor',
 };
 
 function invalid(message: string): never {
@@ -202,6 +206,7 @@ export function parseCommand(text: string, now: Date = new Date()): Command {
   switch (kind) {
     case 'subscribe':
     case 'unsubscribe':
+    case 'doctor':
       noArguments(kind, args);
       return { kind };
     case 'releases': {

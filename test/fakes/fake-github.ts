@@ -87,6 +87,8 @@ export interface FakeGithub {
   files: FakeRepoFiles;
   pulls: FakePull[];
   mergePull(number: number): FakeCommit;
+  /** What an authenticated caller may do in the repository from now on. */
+  setPermissions(permissions: RepoPermissions): void;
   close(): Promise<void>;
 }
 
@@ -102,6 +104,19 @@ export interface FakeGithubOptions {
   perPage?: number;
   /** Files on `main` at start. */
   files?: Record<string, string>;
+  /**
+   * What an authenticated caller may do in the repository (`GET /repos/{owner}/{repo}` answers it as `permissions`;
+   * GitHub leaves the field out for an anonymous caller). Default: push, as a token with write access has.
+   */
+  permissions?: RepoPermissions;
+}
+
+export interface RepoPermissions {
+  admin: boolean;
+  maintain: boolean;
+  push: boolean;
+  triage: boolean;
+  pull: boolean;
 }
 
 const DOCS = 'https://docs.github.com/rest';
@@ -243,6 +258,7 @@ export async function startFakeGithub(options: FakeGithubOptions = {}): Promise<
   const resetAt = Math.floor(Date.now() / 1000) + 3600;
 
   const repoPrefix = `/repos/${fullName}`;
+  let permissions: RepoPermissions = options.permissions ?? { admin: false, maintain: false, push: true, triage: true, pull: true };
 
   function releaseJson(release: GithubRelease, baseUrl: string): Record<string, unknown> {
     // Real answers carry many more fields than the bot reads; the client must tolerate them.
@@ -467,7 +483,35 @@ export async function startFakeGithub(options: FakeGithubOptions = {}): Promise<
     };
   }
 
+  function getRepository({ req, baseUrl }: RouteContext): RouteResult {
+    const [, name] = fullName.split('/') as [string, string];
+    const authenticated = req.headers.authorization !== undefined;
+    return {
+      status: 200,
+      body: {
+        id: REPOSITORY_ID,
+        name,
+        full_name: fullName,
+        private: false,
+        owner: { login: owner, type: 'Organization' },
+        html_url: `https://github.com/${fullName}`,
+        url: `${baseUrl}${repoPrefix}`,
+        default_branch: 'main',
+        ...(authenticated ? { permissions } : {}),
+      },
+    };
+  }
+
+  /** `GET /rate_limit` does not count against the limit it reports. */
+  function getRateLimit(): RouteResult {
+    used -= 1;
+    const core = { limit: RATE_LIMIT, remaining: Math.max(RATE_LIMIT - used, 0), reset: resetAt, used, resource: 'core' };
+    return { status: 200, body: { resources: { core }, rate: core } };
+  }
+
   const routes: Route[] = [
+    ['GET', '/rate_limit', getRateLimit],
+    ['GET', repoPrefix, getRepository],
     ['GET', `${repoPrefix}/releases`, listReleases],
     ['GET', `/repositories/${REPOSITORY_ID}/releases`, listReleases],
     ['GET', `${repoPrefix}/releases/tags/:tag`, releaseByTag],
@@ -632,6 +676,9 @@ export async function startFakeGithub(options: FakeGithubOptions = {}): Promise<
       const released = new Promise<void>((resolve) => (release = resolve));
       holds.push({ when, arrive, released, release, taken: false });
       return { arrived, release };
+    },
+    setPermissions(next) {
+      permissions = { ...next };
     },
     mergePull(number) {
       const pull = pulls.find((p) => p.number === number);

@@ -56,6 +56,31 @@ export interface FakeKubernetesOptions {
    * `Checkstack Core initialized`. `[]` leaves the log to the test (`appendLog`), to say when init finishes.
    */
   startupLog?: string[];
+  /**
+   * The rules of the Role bound to the token, in this namespace, as in a Role manifest. When set, the fake enforces
+   * them as the API server's RBAC authorizer does (403 Forbidden naming the verb and resource) and answers
+   * SelfSubjectAccessReviews from them. Unset: everything is allowed, as for a cluster admin.
+   */
+  role?: RbacRule[];
+}
+
+/** One rule of a Role (`rules[]` in role.yaml). */
+export interface RbacRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+function ruleAllows(rules: RbacRule[], request: { verb: string; apiGroup: string; resource: string; name: string | null }): boolean {
+  return rules.some(
+    (rule) =>
+      (rule.apiGroups.includes(request.apiGroup) || rule.apiGroups.includes('*')) &&
+      (rule.resources.includes(request.resource) || rule.resources.includes('*')) &&
+      (rule.verbs.includes(request.verb) || rule.verbs.includes('*')) &&
+      // resourceNames limit a rule to named objects: a list, or a request without a name, never matches it.
+      (!rule.resourceNames?.length || (request.name !== null && rule.resourceNames.includes(request.name))),
+  );
 }
 
 /** What Checkstack logs as it boots; the bot waits for the last line before it asks the new pod anything. */
@@ -552,9 +577,25 @@ export class FakeKubernetes {
       answer(401);
       return this.status(res, 401, 'Unauthorized', 'Unauthorized');
     }
+    if (req.method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
+      answer(201);
+      return this.accessReview(res, record.body);
+    }
     if (route.namespace !== this.namespace) {
       answer(403);
       return this.status(res, 403, 'Forbidden', `the fake serves namespace "${this.namespace}" only`);
+    }
+    const rules = this.options.role;
+    if (rules && !ruleAllows(rules, route)) {
+      answer(403);
+      const group = route.apiGroup ? `.${route.apiGroup}` : '';
+      const [resource, sub] = route.resource.split('/');
+      return this.status(
+        res,
+        403,
+        'Forbidden',
+        `${resource}${group}${route.name ? ` "${route.name}"` : ''} is forbidden: User "system:serviceaccount:${this.namespace}:checkstack-chatops" cannot ${route.verb} resource "${resource}"${sub ? ` with subresource "${sub}"` : ''} in API group "${route.apiGroup}" in the namespace "${this.namespace}"`,
+      );
     }
     if (route.verb === 'watch') {
       answer(405);
@@ -610,6 +651,25 @@ export class FakeKubernetes {
     }
     answer(404);
     return this.status(res, 404, 'NotFound', `the fake does not serve ${req.method} ${url.pathname}`);
+  }
+
+  /** `authorization.k8s.io/v1` SelfSubjectAccessReview: may the caller do this? Answered from `role`. */
+  private accessReview(res: ServerResponse, body: unknown): void {
+    const review = (isObject(body) ? body : {}) as { spec?: { resourceAttributes?: Record<string, string | undefined> } };
+    const attributes = review.spec?.resourceAttributes;
+    if (!attributes) return this.status(res, 400, 'BadRequest', 'spec.resourceAttributes or spec.nonResourceAttributes is required');
+    const resource = attributes.subresource ? `${attributes.resource ?? ''}/${attributes.subresource}` : (attributes.resource ?? '');
+    const request = { verb: attributes.verb ?? '', apiGroup: attributes.group ?? '', resource, name: attributes.name || null };
+    const inNamespace = attributes.namespace === this.namespace;
+    const allowed = this.options.role === undefined || (inNamespace && ruleAllows(this.options.role, request));
+    const reason = allowed ? `RBAC: allowed by RoleBinding "checkstack-chatops/${this.namespace}" of Role "checkstack-chatops" to ServiceAccount "checkstack-chatops/${this.namespace}"` : '';
+    json(res, 201, {
+      kind: 'SelfSubjectAccessReview',
+      apiVersion: 'authorization.k8s.io/v1',
+      metadata: { creationTimestamp: null },
+      spec: review.spec,
+      status: { allowed, ...(reason ? { reason } : {}) },
+    });
   }
 
   /** A strategic merge patch merges `containers` by name; a JSON merge patch replaces the list, as on a real server. */

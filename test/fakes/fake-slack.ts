@@ -24,8 +24,16 @@ export interface FakeSlackOptions {
   users?: Record<string, { name?: string; real_name?: string; is_bot?: boolean; deleted?: boolean; tz?: string }>;
   /** Members of each user group (`S…` id). */
   usergroups?: Record<string, string[]>;
-  /** Known channels by id; unknown `C…`/`G…` ids get a generated channel unless `strict`. */
-  channels?: Record<string, { name: string; is_private?: boolean; is_archived?: boolean }>;
+  /**
+   * Known channels by id; unknown `C…`/`G…` ids get a generated channel unless `strict`. `is_member` (default true):
+   * whether the bot is in it; a private channel the bot is not in is `channel_not_found` to it, as in Slack.
+   */
+  channels?: Record<string, { name: string; is_private?: boolean; is_archived?: boolean; is_member?: boolean }>;
+  /**
+   * The bot token's granted scopes (default `DEFAULT_BOT_SCOPES`). Sent as `x-oauth-scopes` on every answer to a bot
+   * token, as Slack sends it; a method needing a scope not granted answers `missing_scope` with `needed` and `provided`.
+   */
+  scopes?: string[];
   /** When true, unknown users and channels answer `user_not_found` / `channel_not_found`. */
   strict?: boolean;
   /** Server pings on each Socket Mode connection, as Slack sends them. 0 disables. Default 5000. */
@@ -175,6 +183,28 @@ export interface FakeChannel {
   name: string;
   is_private: boolean;
   is_archived: boolean;
+  is_member: boolean;
+}
+
+/** What a bot installed from manifest.yml is granted, plus users:read for tests of users.info. */
+export const DEFAULT_BOT_SCOPES: readonly string[] = ['commands', 'chat:write', 'chat:write.public', 'usergroups:read', 'channels:read', 'groups:read', 'users:read'];
+
+/** The scope Slack requires per method (a public or a private channel for conversations.info). */
+function scopeNeeded(method: string, channel: FakeChannel | undefined): string | null {
+  switch (method) {
+    case 'chat.postMessage':
+    case 'chat.update':
+    case 'chat.postEphemeral':
+      return 'chat:write';
+    case 'users.info':
+      return 'users:read';
+    case 'usergroups.users.list':
+      return 'usergroups:read';
+    case 'conversations.info':
+      return channel?.is_private ? 'groups:read' : 'channels:read';
+    default:
+      return null;
+  }
 }
 
 export interface FakeSlack {
@@ -208,6 +238,10 @@ export interface FakeSlack {
   /** The next `n` calls of `method` whose arguments `matches` get `fault`; other calls are answered as usual. */
   failWhen(method: string, matches: (args: Record<string, unknown>) => boolean, n?: number, fault?: FakeSlackFault): void;
   setUsergroupMembers(usergroup: string, users: string[]): void;
+  /** Replaces the bot token's granted scopes (a reinstall with another manifest). */
+  setGrantedScopes(scopes: string[]): void;
+  /** Invites the bot to a channel or removes it (`/invite`, `/remove`). */
+  setBotMembership(channel: string, member: boolean): void;
   /** Every payload that broke Slack's rules since the last `takeViolations()`. */
   violations(): FakeSlackViolation[];
   /**
@@ -264,6 +298,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const verificationToken = 'fake-verification-token';
   const strict = options.strict ?? false;
   const pingIntervalMs = options.socketPingIntervalMs ?? 5000;
+  let grantedScopes = [...(options.scopes ?? DEFAULT_BOT_SCOPES)];
+  const membership = new Map<string, boolean>();
 
   const callLog: FakeSlackCall[] = [];
   const posted: FakeMessage[] = [];
@@ -309,6 +345,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       name: known?.name ?? id.toLowerCase(),
       is_private: known?.is_private ?? id.startsWith('G'),
       is_archived: known?.is_archived ?? false,
+      is_member: membership.get(id) ?? known?.is_member ?? true,
     };
   };
 
@@ -452,7 +489,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     },
     'conversations.info': (args) => {
       const found = channel(String(args.channel ?? ''));
-      if (!found) return { ok: false, error: 'channel_not_found' };
+      if (!found || (found.is_private && !found.is_member)) return { ok: false, error: 'channel_not_found' };
       return {
         ok: true,
         channel: {
@@ -460,7 +497,6 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
           is_channel: !found.is_private,
           is_group: found.is_private,
           is_im: false,
-          is_member: true,
           created: BASE_SECONDS - 86_400,
           context_team_id: teamId,
         },
@@ -556,7 +592,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     const result = answer(method, args, token);
     if (fault?.lateAnswerMs) await sleep(fault.lateAnswerMs);
     record(200, result);
-    sendJson(res, 200, result);
+    sendJson(res, 200, result, token !== undefined && botTokens.has(token) ? { 'x-oauth-scopes': grantedScopes.join(',') } : {});
   };
 
   const answer = (method: string, args: Record<string, unknown>, token: string | undefined): ApiResult => {
@@ -566,6 +602,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     const handler = methods[method];
     if (!handler) return { ok: false, error: 'unknown_method', req_method: method };
     if (isAppToken !== (method === 'apps.connections.open')) return { ok: false, error: 'not_allowed_token_type' };
+    const needed = isAppToken ? null : scopeNeeded(method, channel(String(args.channel ?? '')));
+    if (needed && !grantedScopes.includes(needed)) return { ok: false, error: 'missing_scope', needed, provided: grantedScopes.join(',') };
     return handler(args, token);
   };
 
@@ -771,6 +809,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       faults.set(method, queue);
     },
     setUsergroupMembers: (usergroup, users) => void usergroups.set(usergroup, [...users]),
+    setGrantedScopes: (scopes) => void (grantedScopes = [...scopes]),
+    setBotMembership: (ch, member) => void membership.set(ch, member),
     violations: () => violationLog.map((v) => structuredClone(v)),
     takeViolations: () => violationLog.splice(0, violationLog.length),
     user,

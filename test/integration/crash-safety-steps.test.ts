@@ -34,6 +34,7 @@ import { createSlackDriver } from '../support/slack-driver.js';
 import { countMatching, upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
 import { escapeRegExp } from '../../src/domain/regexp.js';
 import { BOT_TOKEN, deleteQueueKeys, SIGNING_SECRET } from '../support/test-bot.js';
+import { useDockerAllowlistProxy } from '../support/docker-allowlist-proxy.js';
 
 const docker = dockerFromEnv();
 const REQUESTER = 'U0APPROVER1';
@@ -73,6 +74,8 @@ interface Scenario {
 const fixtures = loadFixtureReleases();
 
 describe.skipIf(!docker)('crash safety: the bot SIGKILLed in Re-check, Git record and Post-flight checks, then started again', () => {
+  // Every Docker call of the bot goes through the allowlist of src/targets/docker-endpoints.ts; a refused one fails.
+  const dockerProxy = useDockerAllowlistProxy();
   const engine = docker as Dockerode;
   const registry = registryFromEnv();
   const suffix = uniqueSuffix();
@@ -113,7 +116,7 @@ ${[...scenarios.values()]
     default: ${i === 0}
     baseUrl: ${s.proxy.url}
     image: ${image}
-    docker: { host: "${process.env.DOCKER_HOST}", container: ${s.container}, stopTimeout: 5 }${pinOf[s.name]}
+    docker: { host: "${dockerProxy.host}", container: ${s.container}, stopTimeout: 5 }${pinOf[s.name]}
     postflight: { readyTimeout: 120, logWatch: 5, healthcheckMaxWait: ${s.name === 'postflight' ? 600 : 5}, retention: 3600 }`,
   )
   .join('\n')}

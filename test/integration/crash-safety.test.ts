@@ -27,6 +27,7 @@ import { createSlackDriver } from '../support/slack-driver.js';
 import { countMatching, upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
 import { escapeRegExp } from '../../src/domain/regexp.js';
 import { BOT_TOKEN, deleteQueueKeys, SIGNING_SECRET } from '../support/test-bot.js';
+import { useDockerAllowlistProxy } from '../support/docker-allowlist-proxy.js';
 
 const docker = dockerFromEnv();
 const REQUESTER = 'U0APPROVER1';
@@ -57,6 +58,8 @@ interface Scenario {
 const fixtures = loadFixtureReleases();
 
 describe.skipIf(!docker)('crash safety: the bot SIGKILLed in the middle of upgrade steps, then started again', () => {
+  // Every Docker call of the bot goes through the allowlist of src/targets/docker-endpoints.ts; a refused one fails.
+  const dockerProxy = useDockerAllowlistProxy();
   const engine = docker as Dockerode;
   const registry = registryFromEnv();
   const registryPort = Number(registry.split(':')[1] ?? 5000);
@@ -85,7 +88,7 @@ ${scenarios
     default: ${i === 0}
     baseUrl: http://127.0.0.1:${s.port}
     image: ${s.targetRepository}
-    docker: { host: "${process.env.DOCKER_HOST}", container: ${s.container}, stopTimeout: 5 }
+    docker: { host: "${dockerProxy.host}", container: ${s.container}, stopTimeout: 5 }
     postflight: { readyTimeout: 120, logWatch: 5, healthcheckMaxWait: 5, retention: 3600 }`,
   )
   .join('\n')}

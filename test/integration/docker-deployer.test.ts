@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type Dockerode from 'dockerode';
+import Dockerode from 'dockerode';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprintSecret } from '../../src/domain/fingerprint.js';
@@ -24,6 +24,8 @@ import {
   removeVolumes,
   uniqueSuffix,
 } from '../support/docker-images.js';
+import { dockerOptionsFromHost } from '../../src/targets/registry.js';
+import { useDockerAllowlistProxy } from '../support/docker-allowlist-proxy.js';
 
 const docker = dockerFromEnv();
 const OLD = '0.140.0';
@@ -31,6 +33,8 @@ const NEW = '0.141.0';
 const BROKEN = '0.142.0';
 
 describe.skipIf(!docker)('Docker deployer on the real engine', () => {
+  // The deployer's Docker calls go through the allowlist of src/targets/docker-endpoints.ts; a refused one fails.
+  const dockerProxy = useDockerAllowlistProxy();
   const engine = docker!;
   const registry = registryFromEnv();
   const repository = `checkstack-deployer-${uniqueSuffix()}`;
@@ -58,7 +62,7 @@ describe.skipIf(!docker)('Docker deployer on the real engine', () => {
 
   function deployerFor(target: DockerTarget) {
     return createDockerDeployer({
-      docker: engine,
+      docker: new Dockerode(dockerOptionsFromHost(dockerProxy.host)),
       target: { stopTimeoutSeconds: 5, ...target },
       logger,
       startupGraceMs: 1_500,

@@ -28,6 +28,7 @@ import { upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
 import { escapeRegExp } from '../../src/domain/regexp.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { BOT_TOKEN, deleteQueueKeys, SIGNING_SECRET } from '../support/test-bot.js';
+import { useDockerAllowlistProxy } from '../support/docker-allowlist-proxy.js';
 
 const docker = dockerFromEnv();
 const REQUESTER = 'U0APPROVER1';
@@ -41,6 +42,8 @@ const VERSIONS: Record<string, FakeBehaviour> = { '0.28.0': 'ready', '0.30.0': '
 const fixtures = loadFixtureReleases();
 
 describe.skipIf(!docker)('faults in the middle of a running upgrade', () => {
+  // Every Docker call of the bot goes through the allowlist of src/targets/docker-endpoints.ts; a refused one fails.
+  const dockerProxy = useDockerAllowlistProxy();
   const engine = docker as Dockerode;
   const registry = registryFromEnv();
   const repository = `${registry}/ck-fault-${uniqueSuffix()}`;
@@ -77,7 +80,7 @@ targets:
     default: true
     baseUrl: http://127.0.0.1:${port}
     image: ${repository}
-    docker: { host: "${process.env.DOCKER_HOST}", container: ${containerName}, stopTimeout: 5 }
+    docker: { host: "${dockerProxy.host}", container: ${containerName}, stopTimeout: 5 }
     postflight: { readyTimeout: 60, logWatch: 5, healthcheckMaxWait: 5, retention: 3600 }
 `;
 

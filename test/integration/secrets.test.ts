@@ -30,6 +30,7 @@ import { dumpDatabase, dumpRedisKeys, errorText, findSecrets } from '../support/
 import { createSlackDriver, type SlackDriver, type SlackHttpResponse } from '../support/slack-driver.js';
 import { upgradeFlow } from '../support/upgrade-flow.js';
 import { startTestBot, type TestBot } from '../support/test-bot.js';
+import { useDockerAllowlistProxy } from '../support/docker-allowlist-proxy.js';
 
 const docker = dockerFromEnv();
 const REQUESTER = 'U0APPROVER1';
@@ -117,6 +118,8 @@ async function startCheckstackFront(containerPort: () => number, authHeaders: st
 }
 
 describe.skipIf(!docker)('secrets through a full upgrade on a real Docker engine', () => {
+  // Every Docker call of the bot goes through the allowlist of src/targets/docker-endpoints.ts; a refused one fails.
+  const dockerProxy = useDockerAllowlistProxy();
   const engine = docker as Dockerode;
   const registry = registryFromEnv();
   const repository = `${registry}/ck-secrets-${uniqueSuffix()}`;
@@ -221,7 +224,7 @@ targets:
     baseUrl: ${front.url}
     apiKeyEnv: CHECKSTACK_PROD_API_KEY
     image: ${repository}
-    docker: { host: "${process.env.DOCKER_HOST}", container: ${containerName}, stopTimeout: 5 }
+    docker: { host: "${dockerProxy.host}", container: ${containerName}, stopTimeout: 5 }
     pin: { github: { repo: enyineer/checkstack, path: ${PIN_PATH}, branch: main, mode: commit } }
     postflight: { readyTimeout: 20, logWatch: 5, healthcheckMaxWait: 5, retention: 3600 }
 `,

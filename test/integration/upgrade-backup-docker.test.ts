@@ -21,6 +21,7 @@ import { dumpDatabase, dumpRedisKeys, findSecrets } from '../support/secret-scan
 import { createSlackDriver, type SlackDriver } from '../support/slack-driver.js';
 import { BOT_TOKEN, deleteQueueKeys } from '../support/test-bot.js';
 import { countMatching, upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
+import { useDockerAllowlistProxy } from '../support/docker-allowlist-proxy.js';
 
 const docker = dockerFromEnv();
 const REQUESTER = 'U0APPROVER1';
@@ -28,6 +29,8 @@ const APPROVER = 'U0APPROVER2';
 const CHANNEL = 'C0UPGRADES';
 
 describe.skipIf(!docker)('the Backup step of an upgrade on a real Docker engine', () => {
+  // Every Docker call of the bot goes through the allowlist of src/targets/docker-endpoints.ts; a refused one fails.
+  const dockerProxy = useDockerAllowlistProxy();
   const engine = docker as Dockerode;
   const registry = registryFromEnv();
   const suffix = uniqueSuffix();
@@ -57,7 +60,7 @@ targets:
     default: true
     baseUrl: http://127.0.0.1:${port}
     image: ${image}
-    docker: { host: "${process.env.DOCKER_HOST}", container: ${container}, stopTimeout: 5 }
+    docker: { host: "${dockerProxy.host}", container: ${container}, stopTimeout: 5 }
     postflight: { readyTimeout: 60, logWatch: 5, healthcheckMaxWait: 5, retention: 3600 }
     backup: { databaseUrlEnv: CHECKSTACK_PROD_DATABASE_URL, dir: ${dir}, keep: 10, maxAge: 24h }
 `;

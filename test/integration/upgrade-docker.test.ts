@@ -20,6 +20,7 @@ import { fixtureRelease, loadFixtureReleases } from '../support/fixtures.js';
 import { waitForQueueIdle } from '../support/queues.js';
 import { startTestBot, type TestBot } from '../support/test-bot.js';
 import { upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
+import { useDockerAllowlistProxy } from '../support/docker-allowlist-proxy.js';
 
 const docker = dockerFromEnv();
 const REQUESTER = 'U0APPROVER1';
@@ -40,6 +41,8 @@ const VERSIONS: Record<string, FakeBehaviour> = {
 const NEVER_READY_ERROR = `database connection refused: ${'pool exhausted at db port 5432, retrying; '.repeat(300)}`.slice(0, 10_000);
 
 describe.skipIf(!docker)('the upgrade job on a real Docker engine', () => {
+  // Every Docker call of the bot goes through the allowlist of src/targets/docker-endpoints.ts; a refused one fails.
+  const dockerProxy = useDockerAllowlistProxy();
   const engine = docker as Dockerode;
   const registry = registryFromEnv();
   const repository = `${registry}/ck-e2e-${uniqueSuffix()}`;
@@ -105,7 +108,7 @@ targets:
     default: true
     baseUrl: http://127.0.0.1:${port.value}
     image: ${repository}
-    docker: { host: "${process.env.DOCKER_HOST}", container: ${containerName}, stopTimeout: 5 }
+    docker: { host: "${dockerProxy.host}", container: ${containerName}, stopTimeout: 5 }
     pin: { github: { repo: enyineer/checkstack, path: ${PIN_PATH}, branch: main, mode: commit } }
     postflight: { readyTimeout: 20, logWatch: 5, healthcheckMaxWait: 5, retention: 3600 }
 `,

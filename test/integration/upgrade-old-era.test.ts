@@ -25,6 +25,7 @@ import { fixtureRelease, loadFixtureReleases } from '../support/fixtures.js';
 import { waitForQueueIdle } from '../support/queues.js';
 import { startTestBot, type TestBot } from '../support/test-bot.js';
 import { upgradeFlow } from '../support/upgrade-flow.js';
+import { useDockerAllowlistProxy } from '../support/docker-allowlist-proxy.js';
 
 const REQUESTER = 'U0APPROVER1';
 const APPROVER = 'U0APPROVER2';
@@ -123,6 +124,8 @@ targets:
 const docker = dockerFromEnv();
 
 describe.skipIf(!docker)('upgrading a 0.31-era Checkstack on a real Docker engine', () => {
+  // Every Docker call of the bot goes through the allowlist of src/targets/docker-endpoints.ts; a refused one fails.
+  const dockerProxy = useDockerAllowlistProxy();
   const engine = docker as Dockerode;
   const registry = registryFromEnv();
   const repository = `${registry}/ck-old-era-${uniqueSuffix()}`;
@@ -153,7 +156,7 @@ targets:
     default: true
     baseUrl: http://127.0.0.1:${port}
     image: ${repository}
-    docker: { host: "${process.env.DOCKER_HOST}", container: ${containerName}, stopTimeout: 5 }
+    docker: { host: "${dockerProxy.host}", container: ${containerName}, stopTimeout: 5 }
     postflight: { readyTimeout: 60, logWatch: 2, healthcheckMaxWait: 2, retention: 3600 }
 `,
     });
