@@ -18,6 +18,7 @@ import { backupCommand } from '../handlers/backup-command.js';
 import { backupJobsProcessor } from '../jobs/backup-jobs.js';
 import { createBackupService } from './backup/backup-service.js';
 import { newestBackup } from './backup/catalog.js';
+import { createDrillService } from './backup/drill-service.js';
 import { logWatchProcessor } from '../jobs/log-watch.js';
 import { abandonGivenUpUpgrades, upgradeJobsProcessor } from '../jobs/upgrade-jobs.js';
 import { releaseJobsProcessor, scheduleReleasePolls, scheduleUpgradeSweep } from '../jobs/release-jobs.js';
@@ -368,6 +369,10 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 2, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
   );
   backupWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'backup job failed'));
+  // What a drill killed with the bot left (a database, a container) goes before anything else can drill.
+  void createDrillService({ targets: deps.targets, logger: logger.child({ component: 'drills' }), now: () => deps.clock.now(), pool: deps.pool })
+    .sweepLeftovers()
+    .catch((err: unknown) => logger.warn({ err }, 'could not sweep the leftovers of interrupted drills'));
   for (const worker of [releaseWorker, upgradeWorker, backupWorker]) {
     worker.on('active', (job) => {
       if (job.processedOn && job.timestamp) deps.metrics.jobWait.observe({ queue: worker.name }, Math.max(0, job.processedOn - job.timestamp - (job.delay ?? 0)) / 1000);

@@ -75,14 +75,21 @@ export function createDrillService(deps: DrillServiceDeps) {
     return locked.value;
   }
 
-  /** At startup: drops leftover drill databases and removes leftover drill instances of every target with `backup`. */
+  /**
+   * At startup: drops leftover drill databases and removes leftover drill instances of every target with `backup`.
+   * Under the target's lock without waiting: a drill another replica runs now is no leftover, and is skipped.
+   */
   async function sweepLeftovers(): Promise<void> {
     for (const runtime of deps.targets.all()) {
       const target = runtime.config.name;
       const databaseUrl = runtime.config.backupDatabaseUrl;
       if (!runtime.config.backup || !databaseUrl) continue;
-      await sweepDrillDatabases({ target, databaseUrl }, logger).catch((err: unknown) => logger.warn({ target, err: { message: (err as Error).message } }, 'could not sweep drill databases'));
-      await runtime.deployer.sweepDrillInstances?.(target).catch((err: unknown) => logger.warn({ target, err: { message: (err as Error).message } }, 'could not sweep drill instances'));
+      const sweep = async () => {
+        await sweepDrillDatabases({ target, databaseUrl }, logger).catch((err: unknown) => logger.warn({ target, err: { message: (err as Error).message } }, 'could not sweep drill databases'));
+        await runtime.deployer.sweepDrillInstances?.(target).catch((err: unknown) => logger.warn({ target, err: { message: (err as Error).message } }, 'could not sweep drill instances'));
+      };
+      if (!deps.pool) await sweep();
+      else await withAdvisoryLock(deps.pool, { space: 'backup', id: target }, { wait: false, onLost: () => undefined }, sweep);
     }
   }
 
