@@ -31,6 +31,7 @@ import { runDoctor } from './doctor/run-doctor.js';
 import { backupJobsProcessor } from '../jobs/backup-jobs.js';
 import { createBackupService } from './backup/backup-service.js';
 import { newestBackup } from './backup/catalog.js';
+import { createDrillService } from './backup/drill-service.js';
 import { logWatchProcessor } from '../jobs/log-watch.js';
 import { abandonGivenUpUpgrades, upgradeJobsProcessor } from '../jobs/upgrade-jobs.js';
 import { releaseJobsProcessor, scheduleReleasePolls, scheduleUpgradeSweep } from '../jobs/release-jobs.js';
@@ -450,6 +451,10 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 4, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
   );
   autoUpgradeWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'automatic upgrade job failed'));
+  // What a drill killed with the bot left (a database, a container) goes before anything else can drill.
+  void createDrillService({ targets: deps.targets, logger: logger.child({ component: 'drills' }), now: () => deps.clock.now(), pool: deps.pool })
+    .sweepLeftovers()
+    .catch((err: unknown) => logger.warn({ err }, 'could not sweep the leftovers of interrupted drills'));
   for (const worker of [releaseWorker, upgradeWorker, backupWorker, scheduledWorker, autoUpgradeWorker]) {
     worker.on('active', (job) => {
       if (job.processedOn && job.timestamp) deps.metrics.jobWait.observe({ queue: worker.name }, Math.max(0, job.processedOn - job.timestamp - (job.delay ?? 0)) / 1000);

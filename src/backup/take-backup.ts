@@ -219,8 +219,11 @@ async function runPgDump(input: TakeBackupInput, deps: TakeBackupDeps, snapshot:
   return { bytes, sha256: hash.digest('hex') };
 }
 
-/** Exact row counts of every user table, in the transaction (and so the snapshot) the dump reads. */
-async function countRows(client: pg.Client): Promise<Record<string, number>> {
+/**
+ * Exact row counts of every user table, in the transaction (and so the snapshot) the dump reads. A restore drill
+ * counts the restored database with the same function, so both sides count the same tables the same way.
+ */
+export async function countRows(client: pg.Client): Promise<Record<string, number>> {
   const { rows } = await client.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -19,6 +19,7 @@ import type {
   RollbackResult,
   RuntimeState,
 } from './deployer.js';
+import { runDrillInstance, sweepDrillContainers } from './docker-drill.js';
 import { engineRetryDelayMs, engineUnreachableReason, followPull } from './docker-pull.js';
 
 export interface DockerTarget {
@@ -717,6 +718,14 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
     removeKept,
     followLogs,
     state,
+    startDrillInstance: async (request) =>
+      runDrillInstance(docker, await currentContainer(), request, {
+        logger: log,
+        ensureImage: async (image) => {
+          if (!(await inspectImage(image))) await pull(image);
+        },
+      }),
+    sweepDrillInstances: (drillTarget) => sweepDrillContainers(docker, drillTarget, log),
   };
 }
 
