@@ -34,6 +34,9 @@ const USER_TEXT = {
   git_record_failed: 'The Git record of the pinned tag could not be written.',
   backup_misconfigured: 'own',
   backup_failed: 'own',
+  target_not_pinned: 'own',
+  registry_unavailable: 'own',
+  digest_unmatched: 'own',
   internal: null,
 } as const satisfies Record<string, string | null>;
 
