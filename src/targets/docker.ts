@@ -19,6 +19,7 @@ import type {
   RollbackResult,
   RuntimeState,
 } from './deployer.js';
+import { digestsOf } from './deployer.js';
 import { engineRetryDelayMs, engineUnreachableReason, followPull } from './docker-pull.js';
 
 export interface DockerTarget {
@@ -717,6 +718,11 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
     removeKept,
     followLogs,
     state,
+    runningImageDigests: async () => {
+      const info = await currentContainer();
+      const image = await inspectImage(info.Image);
+      return digestsOf(image?.RepoDigests ?? []);
+    },
   };
 }
 
