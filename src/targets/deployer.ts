@@ -146,4 +146,19 @@ export interface Deployer {
   startDrillInstance?(request: DrillInstanceRequest): Promise<DrillInstanceOutcome>;
   /** Removes the throwaway instances of drills of `target` that a crashed bot left; returns their names. */
   sweepDrillInstances?(target: string): Promise<string[]>;
+  /**
+   * The registry digests (`sha256:…`) of the image the instance runs, for matching a floating tag such as `latest`
+   * to its version: Docker's image RepoDigests, Kubernetes' pod status imageID. Empty when the platform does not know.
+   */
+  runningImageDigests?(): Promise<string[]>;
+}
+
+/** The `sha256:…` digests in image references such as `repo@sha256:…` or `docker-pullable://repo@sha256:…`. */
+export function digestsOf(references: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const ref of references) {
+    const m = ref.match(/@(sha256:[0-9a-f]{64})$/);
+    if (m) out.add(m[1]!);
+  }
+  return [...out];
 }

@@ -20,6 +20,7 @@ import type {
   RuntimeState,
 } from './deployer.js';
 import { runDrillInstance, sweepDrillContainers } from './docker-drill.js';
+import { digestsOf } from './deployer.js';
 import { engineRetryDelayMs, engineUnreachableReason, followPull } from './docker-pull.js';
 
 export interface DockerTarget {
@@ -726,6 +727,11 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
         },
       }),
     sweepDrillInstances: (drillTarget) => sweepDrillContainers(docker, drillTarget, log),
+    runningImageDigests: async () => {
+      const info = await currentContainer();
+      const image = await inspectImage(info.Image);
+      return digestsOf(image?.RepoDigests ?? []);
+    },
   };
 }
 
