@@ -47,23 +47,10 @@ export async function runCli(argv: string[], io: CliIo = { out: process.stdout, 
       return runSummarize(rest, io);
     }
     case 'postflight': {
-      const [{ runPostflightCommand }, { createTargets }, { createLogger, SecretRegistry }] = await Promise.all([
-        import('./postflight-command.js'),
-        import('./deps.js'),
-        import('./logger.js'),
-      ]);
-      let config;
-      try {
-        config = loadConfig(sources);
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        io.err.write(`${err.message}\n`);
-        return 2;
-      }
-      const secrets = new SecretRegistry();
-      secrets.register(...secretValues(config));
-      // Logs go to stderr so that `--json` output on stdout stays parseable.
-      const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, format: 'json', secrets, destination: process.stderr });
+      const [{ runPostflightCommand }, { createTargets }] = await Promise.all([import('./postflight-command.js'), import('./deps.js')]);
+      const loaded = await loadForOneShot(sources, io);
+      if (typeof loaded === 'number') return loaded;
+      const { config, secrets, logger } = loaded;
       return runPostflightCommand(rest, io, {
         config,
         targets: createTargets(config, logger, secrets),
@@ -73,24 +60,14 @@ export async function runCli(argv: string[], io: CliIo = { out: process.stdout, 
       });
     }
     case 'backup': {
-      const [{ runBackupCommand }, { createBackupService }, { createTargets }, { createLogger, SecretRegistry }] = await Promise.all([
+      const [{ runBackupCommand }, { createBackupService }, { createTargets }] = await Promise.all([
         import('./backup-command.js'),
         import('./backup/backup-service.js'),
         import('./deps.js'),
-        import('./logger.js'),
       ]);
-      let config;
-      try {
-        config = loadConfig(sources);
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        io.err.write(`${err.message}\n`);
-        return 2;
-      }
-      const secrets = new SecretRegistry();
-      secrets.register(...secretValues(config));
-      // Logs go to stderr so that `--json` output on stdout stays parseable.
-      const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, format: 'json', secrets, destination: process.stderr });
+      const loaded = await loadForOneShot(sources, io);
+      if (typeof loaded === 'number') return loaded;
+      const { config, secrets, logger } = loaded;
       const backups = createBackupService({ targets: createTargets(config, logger, secrets), logger, now: () => new Date() });
       return runBackupCommand(rest, io, backups);
     }
@@ -103,4 +80,22 @@ export async function runCli(argv: string[], io: CliIo = { out: process.stdout, 
       io.err.write(`Unknown command "${command}".\n${USAGE}\n`);
       return 2;
   }
+}
+
+/** The config, its secrets and a logger for a one-shot command; exit code 2 (after saying why) when the config is wrong. */
+async function loadForOneShot(sources: ConfigSources, io: CliIo) {
+  const { createLogger, SecretRegistry } = await import('./logger.js');
+  let config;
+  try {
+    config = loadConfig(sources);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err.write(`${err.message}\n`);
+    return 2;
+  }
+  const secrets = new SecretRegistry();
+  secrets.register(...secretValues(config));
+  // Logs go to stderr so that `--json` output on stdout stays parseable.
+  const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, format: 'json', secrets, destination: process.stderr });
+  return { config, secrets, logger };
 }

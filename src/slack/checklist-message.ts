@@ -2,6 +2,7 @@
 import type { AutomaticCheck, ChecklistItem, ChecklistState, UpgradeStatus } from '../domain/checklist.js';
 import type { PlannedBreakingChange, UpgradePlan } from '../domain/upgrade-plan.js';
 import { clipMrkdwn, clipPlain, escapeMrkdwn } from './clip.js';
+import { oneLine } from '../util/one-line.js';
 
 export interface PlainTextObject {
   type: 'plain_text';
@@ -359,7 +360,7 @@ function breakingText(breaking: PlannedBreakingChange[], budget: Budget): string
         ? ''
         : ` (${change.packages.slice(0, 3).map((pkg) => `\`${esc(clip(pkg, 60))}\``).join(', ')}${change.packages.length > 3 ? `, +${change.packages.length - 3}` : ''})`;
     const versions = change.versions.map((version) => `v${version}`).join(', ');
-    lines.push(`• ${who}: ${esc(clip(oneLine(change.title), budget.titleChars))}${packages}, in ${versions}`);
+    lines.push(`• ${who}: ${esc(clip(oneLine(change.title, { loneSurrogates: 'replace' }), budget.titleChars))}${packages}, in ${versions}`);
   }
   const more = breaking.length - Math.min(breaking.length, budget.breaking);
   if (more > 0) lines.push(`+${more} more: see the release notes.`);
@@ -421,7 +422,7 @@ function mrkdwn(text: string): MrkdwnObject {
 }
 
 function plain(text: string, max: number): PlainTextObject {
-  return { type: 'plain_text', text: clip(oneLine(text), max), emoji: true };
+  return { type: 'plain_text', text: clip(oneLine(text, { loneSurrogates: 'replace' }), max), emoji: true };
 }
 
 function buttonValue(upgradeId: string, itemId?: string): string {
@@ -431,9 +432,6 @@ function buttonValue(upgradeId: string, itemId?: string): string {
 /** Text from release notes and users may hold `<!channel>` or `&`: Slack wants these three escaped. */
 export const esc = escapeMrkdwn;
 
-function oneLine(text: string): string {
-  return text.replace(/[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu, ' ').replace(/\s+/g, ' ').trim();
-}
 
 /** Cuts to `max` characters on a grapheme boundary, marking the cut with `…` (before escaping: no entity is cut). */
 function clip(text: string, max: number): string {
@@ -441,7 +439,7 @@ function clip(text: string, max: number): string {
 }
 
 function mention(userId: string): string {
-  return /^[UW][A-Z0-9]{2,20}$/.test(userId) ? `<@${userId}>` : `\`${esc(clip(oneLine(userId), 30))}\``;
+  return /^[UW][A-Z0-9]{2,20}$/.test(userId) ? `<@${userId}>` : `\`${esc(clip(oneLine(userId, { loneSurrogates: 'replace' }), 30))}\``;
 }
 
 function isHttpUrl(url: string): boolean {
