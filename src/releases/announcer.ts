@@ -5,10 +5,11 @@ import type { AnnouncementStore, ReleaseStore, StoredRelease, SubscriptionStore 
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { announcementMessage, type AnnouncementState } from '../slack/announcement-message.js';
+import { ACTION_IDS } from '../slack/action-ids.js';
 
 /** A claim with no recorded message is taken over after this long (its holder crashed before posting). */
 export const ANNOUNCEMENT_LEASE_SECONDS = 60;
-export const PLAN_UPGRADE_ACTION = 'plan_upgrade';
+export const PLAN_UPGRADE_ACTION = ACTION_IDS.planUpgrade;
 
 export interface AnnouncerDeps {
   releases: ReleaseStore;

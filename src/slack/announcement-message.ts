@@ -3,6 +3,7 @@ import { policyHint } from '../domain/bump-policy.js';
 import { flagNames } from '../domain/release-summary-text.js';
 import type { Audience, BreakingChange, ReleaseSummary } from '../domain/release-types.js';
 import { clipMrkdwn, clipPlain, escapeMrkdwn } from './clip.js';
+import { ACTION_IDS, LINK_BUTTON_ACTIONS } from './action-ids.js';
 
 export { escapeMrkdwn };
 
@@ -10,10 +11,10 @@ export { escapeMrkdwn };
  * The **Release notes** link button. Slack opens its URL and still sends the click (`block_actions`), which must be
  * acknowledged like any other, or Slack shows a warning icon beside the button.
  */
-export const RELEASE_NOTES_ACTION = 'open_release_notes';
+export const RELEASE_NOTES_ACTION = ACTION_IDS.releaseNotes;
 
 /** Every link button the bot posts: their clicks are only acknowledged. */
-export const LINK_BUTTON_ACTIONS: readonly string[] = [RELEASE_NOTES_ACTION];
+export { LINK_BUTTON_ACTIONS };
 
 export type AnnouncementState = 'published' | 'edited' | 'deleted';
 

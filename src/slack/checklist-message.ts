@@ -3,6 +3,7 @@ import type { AutomaticCheck, ChecklistItem, ChecklistState, UpgradeStatus } fro
 import type { PlannedBreakingChange, UpgradePlan } from '../domain/upgrade-plan.js';
 import { clipMrkdwn, clipPlain, escapeMrkdwn } from './clip.js';
 import { oneLine } from '../util/one-line.js';
+import { ACTION_IDS, BLOCK_IDS } from './action-ids.js';
 
 export interface PlainTextObject {
   type: 'plain_text';
@@ -108,13 +109,7 @@ export const BLOCK_KIT_LIMITS = {
 /** How many hex characters of the key's fingerprint a message shows. */
 export const FINGERPRINT_SHOWN = 12;
 
-export const ACTION_IDS = {
-  confirm: (itemId: string) => `confirm:${itemId}`,
-  start: 'start_upgrade',
-  cancel: 'cancel_upgrade',
-  /** On a failed upgrade's parent message and its failure reply. */
-  rollback: 'rollback_upgrade',
-} as const;
+export { ACTION_IDS };
 
 interface Budget {
   releases: number;
@@ -160,21 +155,21 @@ function build(view: ChecklistMessageView, budget: Budget): SlackMessage {
 
   blocks.push({
     type: 'header',
-    block_id: 'header',
+    block_id: BLOCK_IDS.checklist.header,
     text: plain(`${noun(view)} ${clip(view.target, 63)}: ${plan.from} → ${plan.to}`, BLOCK_KIT_LIMITS.headerText),
   });
 
   const meta = [`Requested by ${mention(view.requester)}`, `upgrade \`${esc(clip(view.upgradeId, 64))}\``];
   if (view.threadLink && isHttpUrl(view.threadLink)) meta.push(`<${view.threadLink}|progress in the thread>`);
-  blocks.push({ type: 'context', block_id: 'meta', elements: [mrkdwn(meta.join(' · '))] });
+  blocks.push({ type: 'context', block_id: BLOCK_IDS.checklist.meta, elements: [mrkdwn(meta.join(' · '))] });
 
-  blocks.push(section('status', statusLine(view, budget)));
+  blocks.push(section(BLOCK_IDS.checklist.status, statusLine(view, budget)));
 
-  if (view.rollbackNotice) blocks.push(section('rollback_notice', clip(view.rollbackNotice, BLOCK_KIT_LIMITS.sectionText)));
-  else blocks.push(section('plan', planText(view, budget)));
+  if (view.rollbackNotice) blocks.push(section(BLOCK_IDS.checklist.rollbackNotice, clip(view.rollbackNotice, BLOCK_KIT_LIMITS.sectionText)));
+  else blocks.push(section(BLOCK_IDS.checklist.plan, planText(view, budget)));
 
   const warnings = versionWarnings(plan);
-  if (warnings !== '') blocks.push(section('version_warning', warnings));
+  if (warnings !== '') blocks.push(section(BLOCK_IDS.checklist.versionWarning, warnings));
 
   if (plan.minorsCrossed > 0) {
     blocks.push(
@@ -186,17 +181,17 @@ function build(view: ChecklistMessageView, budget: Budget): SlackMessage {
   }
 
   const flags = flagWarnings(plan);
-  if (flags !== '') blocks.push(section('flags', flags));
+  if (flags !== '') blocks.push(section(BLOCK_IDS.checklist.flags, flags));
 
-  blocks.push(section('breaking', breakingText(plan.breaking, budget)));
-  blocks.push({ type: 'divider', block_id: 'divider' });
+  blocks.push(section(BLOCK_IDS.checklist.breaking, breakingText(plan.breaking, budget)));
+  blocks.push({ type: 'divider', block_id: BLOCK_IDS.checklist.divider });
 
-  if (view.automatic.length > 0) blocks.push(section('automatic', automaticText(view.automatic, budget)));
+  if (view.automatic.length > 0) blocks.push(section(BLOCK_IDS.checklist.automatic, automaticText(view.automatic, budget)));
 
   const confirming = view.status === 'confirming';
   blocks.push({
     type: 'context',
-    block_id: 'checklist_intro',
+    block_id: BLOCK_IDS.checklist.intro,
     elements: [
       mrkdwn(
         confirming
@@ -242,7 +237,7 @@ function build(view: ChecklistMessageView, budget: Budget): SlackMessage {
   if (view.status === 'failed' && view.offerRollback && view.kind !== 'rollback') {
     buttons.push({ type: 'button', action_id: ACTION_IDS.rollback, text: plain('Roll back', BLOCK_KIT_LIMITS.buttonText), value: buttonValue(view.upgradeId), style: 'danger' });
   }
-  if (buttons.length > 0) blocks.push({ type: 'actions', block_id: 'actions', elements: buttons });
+  if (buttons.length > 0) blocks.push({ type: 'actions', block_id: BLOCK_IDS.checklist.actions, elements: buttons });
 
   const text = `${noun(view)} ${target} from ${plan.from} to ${plan.to}: ${STATUS_WORD[view.status]}`;
   // By construction far below 50; the cut keeps the promise should items ever multiply.

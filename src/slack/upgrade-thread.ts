@@ -1,7 +1,7 @@
 // The words of an upgrade's outcome in its thread: failed (with the Roll back offer), succeeded, given up, and the
 // automatic rollback. Reasons come from outside (Checkstack's check messages, Docker and Kubernetes errors): they
 // are escaped and clipped here, and each outcome has a short form for when Slack refuses the full one.
-import { ACTION_IDS } from './checklist-message.js';
+import { ACTION_IDS, BLOCK_IDS } from './action-ids.js';
 import { escapeMrkdwn, outside } from './clip.js';
 import { mention } from './command-replies.js';
 
@@ -52,7 +52,7 @@ export function failureMessage(f: FailureFacts, form: 'full' | 'short'): ThreadT
 export function rollbackActions(upgradeId: string): Record<string, unknown> {
   return {
     type: 'actions',
-    block_id: `rollback-${upgradeId}`,
+    block_id: BLOCK_IDS.rollbackButton(upgradeId),
     elements: [{ type: 'button', action_id: ACTION_IDS.rollback, value: upgradeId, style: 'danger', text: { type: 'plain_text', text: 'Roll back' } }],
   };
 }

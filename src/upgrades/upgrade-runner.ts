@@ -11,7 +11,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { ApproverResolver } from '../slack/approvers.js';
 import { failedRollbackDetail, failedRollbackText, type RunningNow } from '../slack/rollback-outcome.js';
-import { ACTION_IDS } from '../slack/checklist-message.js';
+import { ACTION_IDS } from '../slack/action-ids.js';
 import type { ThreadReporter } from '../slack/thread-reporter.js';
 import { outside } from '../slack/clip.js';
 import { abandonedText, failureMessage, stepFailedText, stepRetryingText, successText, unexpectedReason, type ThreadText } from '../slack/upgrade-thread.js';
