@@ -360,7 +360,7 @@ function yamlPath(ancestors: readonly unknown[], node: unknown): string {
   ancestors.forEach((item, i) => {
     const child = ancestors[i + 1] ?? node;
     if (isPair(item) && isScalar(item.key)) keys.push(String(item.key.value));
-    else if (isSeq(item)) keys.push(item.items.indexOf(child as never));
+    else if (isSeq(item)) keys.push((item.items as readonly unknown[]).indexOf(child));
   });
   return formatPath(keys);
 }

@@ -249,7 +249,7 @@ async function scheduleFollowUps(deps: Deps, reporter: ThreadReporter, upgrade: 
         blocks: [
           { type: 'section', text: { type: 'mrkdwn', text } },
           logWatchStopButton(upgrade.id),
-        ] as never,
+        ],
       })
       .catch((err: unknown) => deps.logger.warn({ err, upgradeId: upgrade.id }, 'could not announce the log watch'));
   }

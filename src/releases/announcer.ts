@@ -60,7 +60,7 @@ export function createAnnouncer(deps: AnnouncerDeps) {
     for (const row of await announcements.forRelease(tag)) {
       if (row.shownSha === release.contentSha && row.shownDeleted === deleted) continue;
       const msg = message(release, deleted ? 'deleted' : 'edited');
-      await slack.chat.update({ channel: row.channelId, ts: row.messageTs!, text: msg.text, blocks: msg.blocks as never });
+      await slack.chat.update({ channel: row.channelId, ts: row.messageTs!, text: msg.text, blocks: msg.blocks });
       await announcements.recordShown(tag, row.channelId, row.shownSha, row.shownDeleted, release.contentSha, deleted);
       result.updated.push(row.channelId);
     }
@@ -80,7 +80,7 @@ export function createAnnouncer(deps: AnnouncerDeps) {
         continue;
       }
       const msg = message(release, 'published');
-      const posted = await slack.chat.postMessage({ channel, text: msg.text, blocks: msg.blocks as never, unfurl_links: false, unfurl_media: false });
+      const posted = await slack.chat.postMessage({ channel, text: msg.text, blocks: msg.blocks, unfurl_links: false, unfurl_media: false });
       const recorded = await announcements.recordPosted(tag, channel, claim.token, posted.ts!, release.contentSha, false);
       if (!recorded) logger.error({ tag, channel, ts: posted.ts }, 'announcement claim was taken over while posting; the channel may show it twice');
       result.posted.push(channel);

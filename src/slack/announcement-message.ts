@@ -1,4 +1,5 @@
 // The channel announcement of a Checkstack release (Block Kit), kept inside Slack's limits however long the notes are.
+import type { ActionsBlock, Button, KnownBlock } from '@slack/types';
 import { policyHint } from '../domain/bump-policy.js';
 import { flagNames } from '../domain/release-summary-text.js';
 import type { Audience, BreakingChange, ReleaseSummary } from '../domain/release-types.js';
@@ -28,7 +29,7 @@ export interface AnnouncementRelease {
   prerelease: boolean;
 }
 
-type Block = Record<string, unknown>;
+type Block = KnownBlock;
 
 const TEXT_LIMIT = 3000;
 const HEADER_LIMIT = 150;
@@ -144,8 +145,8 @@ function breakingLine(change: BreakingChange): string {
   return `• ${escapeMrkdwn(clipPlain(change.title, TITLE_LIMIT))} (\`${escapeMrkdwn(clipPlain(change.id, ID_LIMIT))}\`${packages})`;
 }
 
-function actionsBlock(summary: ReleaseSummary, options: AnnouncementOptions): Block {
-  const elements: Block[] = [
+function actionsBlock(summary: ReleaseSummary, options: AnnouncementOptions): ActionsBlock {
+  const elements: Button[] = [
     {
       type: 'button',
       action_id: RELEASE_NOTES_ACTION,

@@ -198,7 +198,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
         const upgrade = await upgrades.byId(upgradeId);
         if (!upgrade?.messageTs) return;
         const message = await renderChecklist(upgrade, extra);
-        await slack.chat.update({ channel: upgrade.channelId, ts: upgrade.messageTs, text: message.text, blocks: message.blocks as never });
+        await slack.chat.update({ channel: upgrade.channelId, ts: upgrade.messageTs, text: message.text, blocks: message.blocks });
       },
     );
   }
@@ -298,7 +298,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     }
     try {
       const message = await renderChecklist(created);
-      const posted = await slack.chat.postMessage({ channel: request.channelId, text: message.text, blocks: message.blocks as never, unfurl_links: false });
+      const posted = await slack.chat.postMessage({ channel: request.channelId, text: message.text, blocks: message.blocks, unfurl_links: false });
       await upgrades.setMessage(created.id, posted.ts!);
       logger.info({ upgradeId: created.id, kind: request.kind, target: request.target, from: plan.from, to: plan.to, requester: request.requester }, `${request.kind} requested`);
       return { ...created, messageTs: posted.ts! };

@@ -1,5 +1,6 @@
 // The steps of an approved upgrade or rollback, each announced in the upgrade's thread with its duration,
 // recorded in Postgres, and safe to run twice: a restarted worker resumes after the last finished step.
+import type { KnownBlock } from '@slack/types';
 import { isReadyUnknown } from '../checkstack/client.js';
 import { runPostflightChecks } from '../checkstack/postflight-runner.js';
 import { describeProgress, INITIALIZED_LOG_TEXT, waitForReady } from '../checkstack/wait-for-ready.js';
@@ -127,8 +128,8 @@ export function imageRef(upgrade: Pick<UpgradeRecord, 'toVersion'>, runtime: Tar
 export function createUpgradeRunner(deps: RunnerDeps) {
   const { upgrades, reporter, logger } = deps;
 
-  async function post(upgrade: UpgradeRecord, text: string, blocks?: unknown[]): Promise<string> {
-    return reporter.post(upgrade.channelId, await threadOf(upgrade), { text, ...(blocks ? { blocks: blocks as never } : {}) });
+  async function post(upgrade: UpgradeRecord, text: string, blocks?: KnownBlock[]): Promise<string> {
+    return reporter.post(upgrade.channelId, await threadOf(upgrade), { text, ...(blocks ? { blocks } : {}) });
   }
 
   /**
