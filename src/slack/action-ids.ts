@@ -32,6 +32,8 @@ export const BLOCK_IDS = {
     divider: 'divider',
     intro: 'checklist_intro',
     actions: 'actions',
+    /** One per checklist item. */
+    item: (itemId: string) => `item:${itemId}`,
   },
   rollbackButton: (upgradeId: string) => `rollback-${upgradeId}`,
   logWatchStop: (upgradeId: string) => `log_watch:${upgradeId}`,

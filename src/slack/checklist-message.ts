@@ -389,14 +389,14 @@ function itemBlock(
   if (links.length > 0) lines.push(`${links.join(' · ')}${hiddenLinks > 0 ? ` · +${hiddenLinks} more` : ''}`);
   if (item.confirmation) {
     lines.push(`✅ confirmed by ${mention(item.confirmation.userId)} at ${slackDate(item.confirmation.at)}`);
-    return section(`item:${item.id}`, lines.join('\n'));
+    return section(BLOCK_IDS.checklist.item(item.id), lines.join('\n'));
   }
   if (!confirming) {
     lines.push('◻️ not confirmed');
-    return section(`item:${item.id}`, lines.join('\n'));
+    return section(BLOCK_IDS.checklist.item(item.id), lines.join('\n'));
   }
   return {
-    ...section(`item:${item.id}`, lines.join('\n')),
+    ...section(BLOCK_IDS.checklist.item(item.id), lines.join('\n')),
     accessory: {
       type: 'button',
       action_id: ACTION_IDS.confirm(item.id),
