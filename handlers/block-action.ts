@@ -80,7 +80,7 @@ function blockAction(deps: Deps, action: string, handler: ClickHandler): ClickLi
     await acknowledge(deps, 'action', () => ack(), context);
     const reply = async (raw: EphemeralReply) => {
       const message = fitReply(raw, deps.logger);
-      await respond({ response_type: 'ephemeral', replace_original: false, text: message.text, ...(message.blocks ? { blocks: message.blocks as never } : {}) });
+      await respond({ response_type: 'ephemeral', replace_original: false, text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) });
     };
     const userId = typeof body?.user?.id === 'string' ? body.user.id.slice(0, 32) : 'unknown';
     const channelId = typeof body?.channel?.id === 'string' ? body.channel.id.slice(0, 32) : null;

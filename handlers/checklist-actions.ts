@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../src/errors.js';
 import type { UpgradeRequests } from '../src/upgrades/upgrade-requests.js';
 import type { ClickHandler } from './block-action.js';
+import { ACTION_IDS } from '../src/slack/action-ids.js';
 
 const upgradeId = z.string().uuid();
 const itemId = z.string().regex(/^[a-z_]{1,40}$/);
@@ -17,7 +18,7 @@ function parseUpgradeId(value: string): string {
 export function confirmAction(requests: UpgradeRequests): ClickHandler {
   return async ({ actionId, value, userId, channelId, messageTs, reply }) => {
     const [id = '', item = '', ...rest] = value.split(':');
-    const fromAction = actionId.slice('confirm:'.length);
+    const fromAction = actionId.slice(ACTION_IDS.confirmPrefix.length);
     if (rest.length || !itemId.safeParse(item).success || item !== fromAction) {
       throw new AppError('stale_action', 'That confirmation button is not valid for this message; nothing changed.');
     }

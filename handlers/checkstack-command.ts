@@ -33,7 +33,7 @@ export function checkstackCommand(deps: Deps, subcommands: SubcommandHandlers) {
     await acknowledge(deps, 'command', () => ack(), context);
     const reply = async (raw: EphemeralReply) => {
       const message = fitReply(raw, deps.logger);
-      await respond({ response_type: 'ephemeral', replace_original: false, text: message.text, ...(message.blocks ? { blocks: message.blocks as never } : {}) });
+      await respond({ response_type: 'ephemeral', replace_original: false, text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) });
     };
     let action = 'unknown';
     await runInteraction(

@@ -17,6 +17,9 @@ import { logWatchJob } from '../src/queue.js';
 import type { ThreadReporter } from '../src/slack/thread-reporter.js';
 import type { Deployer, LogLine, RuntimeState } from '../src/targets/deployer.js';
 import type { TargetRegistry } from '../src/targets/registry.js';
+import { escapeMrkdwn } from '../src/util/escape-mrkdwn.js';
+import { plural } from '../src/util/plural.js';
+import { sleep } from '../src/util/sleep.js';
 
 export const DEFAULT_STATE_POLL_MS = 15_000;
 export const DEFAULT_PROGRESS_SAVE_MS = 5_000;
@@ -226,7 +229,7 @@ async function runWatch(
         log.warn({ err: errorText(err) }, 'log watch could not follow the logs; retrying');
       }
       // The stream ends when the container stops; follow again once it runs (lines already counted are skipped).
-      await sleep(followRetryMs, stop.signal);
+      await pause(followRetryMs, stop.signal);
     }
   };
 
@@ -251,7 +254,7 @@ async function runWatch(
       progress.restarts = state.restartCount;
       dirty = true;
       const oom = state.oomKilled ? ', OOM killed' : '';
-      post(`🔁 \`${upgrade.target}\` restarted (${times(state.restartCount)} since the upgrade${oom})`);
+      post(`🔁 \`${upgrade.target}\` restarted (${plural(state.restartCount, 'time')} since the upgrade${oom})`);
       await save(true);
     }
     if (!state.running) {
@@ -286,7 +289,7 @@ async function runWatch(
       if (stop.signal.aborted) break;
       await checkState();
       await save(false);
-      await sleep(statePollMs, stop.signal);
+      await pause(statePollMs, stop.signal);
     }
   };
 
@@ -327,27 +330,15 @@ function timestampNanos(timestamp: string): bigint | null {
 
 /** A Slack code block that the line cannot break out of. */
 function codeBlock(text: string): string {
-  const safe = text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/```/g, "'''");
+  const safe = escapeMrkdwn(text).replace(/```/g, "'''");
   return `\`\`\`${safe}\`\`\``;
-}
-
-function times(n: number): string {
-  return `${n} ${n === 1 ? 'time' : 'times'}`;
 }
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+/** Waits `ms`, or less when `signal` aborts; never rejects. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return sleep(ms, signal).catch(() => undefined);
 }

@@ -93,10 +93,6 @@ export async function runCli(argv: string[], io: CliIo = { out: process.stdout, 
   }
 }
 
-/**
- * What every per-target command needs: the config (exit code 2 when it is wrong), the secrets registered, a logger
- * on stderr (so that `--json` on stdout stays parseable) and the targets.
- */
 /** The config, or exit code 2 after printing what is wrong with it. */
 function loadCliConfig(sources: ConfigSources, io: CliIo): ReturnType<typeof loadConfig> | 2 {
   try {
@@ -108,6 +104,10 @@ function loadCliConfig(sources: ConfigSources, io: CliIo): ReturnType<typeof loa
   }
 }
 
+/**
+ * What every per-target command needs: the config (exit code 2 when it is wrong), the secrets registered, a logger
+ * on stderr (so that `--json` on stdout stays parseable) and the targets.
+ */
 async function cliContext(sources: ConfigSources, io: CliIo) {
   const [{ createTargets }, { createLogger, SecretRegistry }] = await Promise.all([import('./deps.js'), import('./logger.js')]);
   const config = loadCliConfig(sources, io);

@@ -13,6 +13,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 const positiveInt = z.coerce.number({ error: 'must be a number' }).int('must be a whole number').positive('must be positive');
 
+const proxyUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) proxy URL such as http://proxy.example:3128' }).optional();
+
 const envSchema = z.object({
   SLACK_BOT_TOKEN: z.string({ error: 'is required (the bot token, xoxb-…)' }).min(1, 'is required (the bot token, xoxb-…)'),
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
@@ -30,6 +32,13 @@ const envSchema = z.object({
   CONFIG_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  // Outbound proxy as curl and Node operators set it; the lowercase name wins when both are set.
+  https_proxy: proxyUrl,
+  HTTPS_PROXY: proxyUrl,
+  http_proxy: proxyUrl,
+  HTTP_PROXY: proxyUrl,
+  no_proxy: z.string().optional(),
+  NO_PROXY: z.string().optional(),
   SHUTDOWN_TIMEOUT: positiveInt.default(25),
   KUBECONFIG: z.string().min(1).optional(),
   CHECKSTACK_REGISTRY_URL: z.url().optional(),
@@ -159,6 +168,13 @@ export interface TargetConfig extends Omit<RawTarget, 'apiKeyEnv'> {
   backupDatabaseUrl: string | null;
 }
 
+export interface ProxyConfig {
+  httpsProxy: string | null;
+  httpProxy: string | null;
+  /** Comma-separated hosts (`example.com`, `.example.com`, `10.0.0.1`, `host:port`, `*`) reached directly. */
+  noProxy: string | null;
+}
+
 export interface Config {
   slack: { botToken: string; signingSecret: string | null; appToken: string | null; apiUrl: string };
   http: { port: number };
@@ -173,6 +189,8 @@ export interface Config {
     pollIntervalSeconds: number;
   };
   log: { level: (typeof LOG_LEVELS)[number]; format: 'json' | 'pretty' | null };
+  /** The outbound proxy for Slack, GitHub and Checkstack calls (HTTPS_PROXY, HTTP_PROXY, NO_PROXY); all null: none. */
+  proxy: ProxyConfig;
   shutdownTimeoutSeconds: number;
   /** How fast a job whose worker died is noticed and resumed (BullMQ lock and stalled check). */
   jobs: { lockSeconds: number; stalledCheckSeconds: number };
@@ -256,6 +274,11 @@ export function loadConfig({ env = process.env, readFile = readFileIfExists }: C
       apiUrl: e.SLACK_API_URL.endsWith('/') ? e.SLACK_API_URL : `${e.SLACK_API_URL}/`,
     },
     http: { port: e.PORT },
+    proxy: {
+      httpsProxy: e.https_proxy ?? e.HTTPS_PROXY ?? null,
+      httpProxy: e.http_proxy ?? e.HTTP_PROXY ?? null,
+      noProxy: e.no_proxy ?? e.NO_PROXY ?? null,
+    },
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     queuePrefix: e.QUEUE_PREFIX,
@@ -344,7 +367,7 @@ function yamlPath(ancestors: readonly unknown[], node: unknown): string {
   ancestors.forEach((item, i) => {
     const child = ancestors[i + 1] ?? node;
     if (isPair(item) && isScalar(item.key)) keys.push(String(item.key.value));
-    else if (isSeq(item)) keys.push(item.items.indexOf(child as never));
+    else if (isSeq(item)) keys.push((item.items as readonly unknown[]).indexOf(child));
   });
   return formatPath(keys);
 }
@@ -374,6 +397,7 @@ export function secretValues(config: Config): string[] {
     ...config.targets.flatMap((t) => (t.backupDatabaseUrl ? [t.backupDatabaseUrl, passwordOf(t.backupDatabaseUrl), rawPasswordOf(t.backupDatabaseUrl)] : [])),
     passwordOf(config.databaseUrl),
     passwordOf(config.redisUrl),
+    ...[config.proxy.httpsProxy, config.proxy.httpProxy].flatMap((url) => (url ? [passwordOf(url), rawPasswordOf(url)] : [])),
   ].filter((s): s is string => typeof s === 'string' && s.length >= 4);
 }
 

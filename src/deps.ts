@@ -27,6 +27,7 @@ import { createLogger, SecretRegistry, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createQueues, type Queues } from './queue.js';
 import { slackLogger } from './slack/bolt-logger.js';
+import { createProxyFetch } from './http/proxy-fetch.js';
 import { createSlackTransport, type SlackTransport } from './slack/slack-transport.js';
 
 /**
@@ -78,12 +79,13 @@ export function createRedis(url: string, logger: Logger): Redis {
 }
 
 /** The configured targets with their deployers and Checkstack clients (also used alone by the CLI). */
-export function createTargets(config: Config, logger: Logger, secrets?: SecretRegistry): TargetRegistry {
+export function createTargets(config: Config, logger: Logger, secrets?: SecretRegistry, fetch = createProxyFetch(config.proxy)): TargetRegistry {
   const registerSecret = secrets ? (value: string) => secrets.register(value) : undefined;
   return createTargetRegistry(
     config.targets,
     { docker: dockerDeployerFactory(registerSecret), kubernetes: kubernetesDeployerFactory(config.kubeconfigPath, registerSecret) },
     logger,
+    fetch,
   );
 }
 
@@ -108,13 +110,14 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
   const logger = overrides.logger ?? createLogger({ level: config.log.level, format: config.log.format, secrets });
   const pool = overrides.pool ?? createPool(config.databaseUrl, logger);
   const redis = overrides.redis ?? createRedis(config.redisUrl, logger);
+  const outboundFetch = createProxyFetch(config.proxy);
   const octokit =
     overrides.octokit ??
     new Octokit({
       baseUrl: config.github.apiUrl,
       ...(config.github.token ? { auth: config.github.token } : {}),
       userAgent: 'checkstack-chatops',
-      request: { timeout: 15_000 },
+      request: { timeout: 15_000, ...(outboundFetch === globalThis.fetch ? {} : { fetch: outboundFetch }) },
       // Octokit logs each request to the console by default; ours go through pino at debug.
       log: octokitLog(logger.child({ component: 'octokit' })),
     });
@@ -142,7 +145,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
       announcements: createAnnouncementStore(pool),
       upgrades: createUpgradeStore(pool),
     },
-    targets: overrides.targets ?? createTargets(config, logger, secrets),
+    targets: overrides.targets ?? createTargets(config, logger, secrets, outboundFetch),
     approvers:
       overrides.approvers ??
       createApproverResolver({ slack, users: config.approvers.users, usergroup: config.approvers.usergroup, logger: logger.child({ component: 'approvers' }) }),

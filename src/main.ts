@@ -41,16 +41,15 @@ import { createDeps, type Deps, type DepsOverrides } from './deps.js';
 import { githubWebhookRoute } from './http/github-webhook-route.js';
 import { checkReadiness } from './http/readiness.js';
 import { QUEUE } from './queue.js';
-import { createAnnouncer, PLAN_UPGRADE_ACTION } from './releases/announcer.js';
-import { ACTION_IDS } from './slack/checklist-message.js';
-import { LINK_BUTTON_ACTIONS } from './slack/announcement-message.js';
+import { createAnnouncer } from './releases/announcer.js';
+import { ACTION_IDS, LINK_BUTTON_ACTIONS } from './slack/action-ids.js';
 import { createUpgradeRequests, inspectTarget } from './upgrades/upgrade-requests.js';
 import type { UpgradeRecord } from './db/upgrade-store.js';
 import { createGithubPinRecord } from './github/pin-record.js';
 import { createThreadReporter, type ThreadReporter } from './slack/thread-reporter.js';
 import { createPinRecorder } from './upgrades/pin-recorder.js';
-import { createUpgradeRunner, ROLLBACK_ACTION } from './upgrades/upgrade-runner.js';
-import { logWatchStopButton, STOP_LOG_WATCH_ACTION } from './upgrades/log-watch-control.js';
+import { createUpgradeRunner } from './upgrades/upgrade-runner.js';
+import { logWatchStopButton } from './upgrades/log-watch-control.js';
 import { createReleaseIngest } from './releases/ingest.js';
 import { closeServer, createHttpServer, listen, sendJson, type RouteHandler } from './http/server.js';
 import { slackLogger } from './slack/bolt-logger.js';
@@ -299,7 +298,7 @@ async function scheduleFollowUps(deps: Deps, reporter: ThreadReporter, upgrade: 
         blocks: [
           { type: 'section', text: { type: 'mrkdwn', text } },
           logWatchStopButton(upgrade.id),
-        ] as never,
+        ],
       })
       .catch((err: unknown) => deps.logger.warn({ err, upgradeId: upgrade.id }, 'could not announce the log watch'));
   }
@@ -348,12 +347,12 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
     }),
   );
   const clicks = clickRouter(deps, [
-    { actionId: { prefix: ACTION_IDS.confirm('') }, action: 'confirm', handler: confirmAction(upgradeRequests) },
+    { actionId: { prefix: ACTION_IDS.confirmPrefix }, action: 'confirm', handler: confirmAction(upgradeRequests) },
     { actionId: ACTION_IDS.start, action: 'start', handler: startAction(upgradeRequests) },
     { actionId: ACTION_IDS.cancel, action: 'cancel', handler: cancelAction(upgradeRequests) },
-    { actionId: ROLLBACK_ACTION, action: 'rollback', handler: rollbackAction(upgradeRequests) },
-    { actionId: STOP_LOG_WATCH_ACTION, action: 'stop_log_watch', handler: stopLogWatchAction(deps) },
-    { actionId: PLAN_UPGRADE_ACTION, action: 'plan_upgrade', handler: planUpgradeAction(upgradeRequests) },
+    { actionId: ACTION_IDS.rollback, action: 'rollback', handler: rollbackAction(upgradeRequests) },
+    { actionId: ACTION_IDS.stopLogWatch, action: 'stop_log_watch', handler: stopLogWatchAction(deps) },
+    { actionId: ACTION_IDS.planUpgrade, action: 'plan_upgrade', handler: planUpgradeAction(upgradeRequests) },
     { actionId: ACTION_IDS.promotionOverride, action: 'promotion_override', handler: promotionOverrideAction(upgradeRequests) },
     { actionId: CANCEL_SCHEDULED_ACTION, action: 'cancel', handler: cancelScheduledAction(upgradeRequests) },
     { actionId: AUTO_UPGRADE_CANCEL_ACTION, action: 'auto_upgrade_cancel', handler: cancelAutoUpgradeAction(autoUpgrades) },

@@ -96,6 +96,9 @@ const DEFAULT_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 30 * 24 * 3600 },
 };
 
+/** Tries of an upgrade or rollback job (each retry resumes after the last finished step). */
+export const UPGRADE_JOB_ATTEMPTS = 3;
+
 export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
   const make = (name: QueueName) => new Queue(name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
   const releases = make(QUEUE.releases);

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import { clipGraphemes } from '../domain/graphemes.js';
+import { squashWhitespace } from '../util/squash-whitespace.js';
 
 export const DEFAULT_CHECKSTACK_TIMEOUT_MS = 10_000;
 
@@ -297,7 +297,7 @@ export function createCheckstackClient(options: CheckstackClientOptions): Checks
       // Not JSON (a proxy's error page, say): the status alone has to do.
     }
     const code = envelope?.code;
-    const message = envelope?.message ? oneLine(scrub(envelope.message)) : undefined;
+    const message = envelope?.message ? squashWhitespace(scrub(envelope.message), 300) : undefined;
     const details = { status: res.status, ...(code ? { code } : {}), ...(message ? { message } : {}) };
     if (res.status === 401) {
       return key
@@ -350,7 +350,7 @@ export function createCheckstackClient(options: CheckstackClientOptions): Checks
         status: res.status,
         ready: res.status === 200 && body.ready,
         ...(body.reason ? { reason: body.reason } : {}),
-        ...(body.error ? { error: oneLine(scrub(body.error)) } : {}),
+        ...(body.error ? { error: squashWhitespace(scrub(body.error), 300) } : {}),
         checks: body.checks,
         ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
       };
@@ -422,11 +422,6 @@ export function parseRetryAfter(value: string | null): number | undefined {
   return Number.parseInt(value, 10);
 }
 
-function oneLine(text: string, max = 300): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return clipGraphemes(flat, max);
-}
-
 function describeIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 3)
@@ -456,7 +451,7 @@ function describeTransportError(err: unknown, timeoutMs: number): string {
   if (code && TRANSPORT_CODES[code]) return TRANSPORT_CODES[code];
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
   const message = cause instanceof Error ? cause.message : String(cause);
-  return oneLine(code ? `${message} (${code})` : message, 200);
+  return squashWhitespace(code ? `${message} (${code})` : message, 200);
 }
 
 function findErrorCode(err: unknown, depth = 0): string | undefined {

@@ -5,13 +5,13 @@ import {
   CHECK_NAMES,
   DELIVERY_ACCESS_RULE,
   evaluateAccessProblem,
+  checkDetail,
   evaluateDelivery,
   evaluateHealthchecks,
   evaluatePlugins,
   evaluateReady,
   evaluateUi,
   evaluateVersion,
-  oneLine,
   postflightVerdict,
   type CheckName,
   type CheckResult,
@@ -101,7 +101,7 @@ function failureResult(name: CheckName, err: unknown, { apiKeyEnv, logger, clien
     }
     return evaluateAccessProblem(name, { kind: 'rejected' }, { apiKeyEnv });
   }
-  if (isAppError(err)) return { name, outcome: 'fail', detail: oneLine(err.message) };
+  if (isAppError(err)) return { name, outcome: 'fail', detail: checkDetail(err.message) };
   logger?.error({ err, target: client.name, check: name }, 'post-flight check crashed');
   return { name, outcome: 'fail', detail: 'the check itself crashed; the details are in the bot\'s log' };
 }
@@ -122,7 +122,7 @@ async function checkHealthchecks(options: PostflightOptions): Promise<CheckResul
   return {
     name: 'healthchecks',
     outcome: watched.outcome === 'pass' || watched.outcome === 'nothing_to_verify' ? 'warn' : watched.outcome,
-    detail: oneLine(`API key lacks permissions: it sees no systems, anonymous callers see ${publicSystems.length}; anonymously, ${watched.detail}`),
+    detail: checkDetail(`API key lacks permissions: it sees no systems, anonymous callers see ${publicSystems.length}; anonymously, ${watched.detail}`),
   };
 }
 

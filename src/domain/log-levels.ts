@@ -4,7 +4,9 @@
 // `error: message {"meta":…}`, the level wrapped in ANSI colour codes. Bun prints uncaught errors as
 // `error: message` followed by `at …` frames, and Node as `TypeError: message`. Operators often put a JSON
 // logger or a log shipper in front, so JSON lines (pino numeric levels, winston/bunyan string levels) count too.
-import { clipGraphemes } from './graphemes.js';
+import { maskSecrets } from '../secret-mask.js';
+import { plural } from '../util/plural.js';
+import { squashWhitespace } from '../util/squash-whitespace.js';
 
 export type LogLineLevel = 'fatal' | 'error' | 'warn' | 'info' | 'other';
 
@@ -178,44 +180,9 @@ export function classifyLogLine(text: string): LogLineLevel {
   return 'other';
 }
 
-/** Names that hold secrets: `ENCRYPTION_MASTER_KEY`, `apiKey`, `SLACK_BOT_TOKEN`, `db_password`, `client-secret`. */
-const SECRET_ASSIGNMENT =
-  /((?:["']?)[A-Za-z0-9_.-]*(?:key|token|secret|password|passwd|pwd|credentials?)(?:["']?)\s*[=:]\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&}\]]+)/gi;
-const KNOWN_SECRET_FORMATS: RegExp[] = [
-  /\bck_[0-9a-f-]{36}_[A-Za-z0-9._~-]+/gi, // Checkstack application API keys
-  /\bxox[abposr]-[A-Za-z0-9-]+/g, // Slack tokens
-  /\bxapp-[A-Za-z0-9-]+/g,
-  /\bgh[pousr]_[A-Za-z0-9]{20,}/g, // GitHub tokens
-  /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g,
-];
-export const MASK = '•••';
-
-/**
- * The line with every value that looks secret replaced by `•••`: `KEY=`, `TOKEN=`, `SECRET=`, `PASSWORD=`
- * assignments (also JSON and `key: value`), URL credentials, bearer tokens and known token formats.
- */
-export function maskSecrets(text: string): string {
-  let masked = text.replace(SECRET_ASSIGNMENT, (_all, name: string, value: string) => {
-    const quote = value.startsWith('"') || value.startsWith("'") ? value[0] : '';
-    return `${name}${quote}${MASK}${quote}`;
-  });
-  masked = masked.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+@/gi, `$1${MASK}@`);
-  for (const format of KNOWN_SECRET_FORMATS) {
-    masked = masked.replace(format, (match: string, scheme?: string) =>
-      typeof scheme === 'string' && /^(Bearer|Basic)$/.test(scheme) ? `${scheme} ${MASK}` : MASK,
-    );
-  }
-  return masked;
-}
-
 /** A log line as the thread may show it: colours gone, secrets masked, one line, at most `max` characters. */
 export function logLineForSlack(text: string, max = 300): string {
-  const flat = maskSecrets(text.replace(ANSI, '')).replace(/\s+/g, ' ').trim();
-  return clipGraphemes(flat, max);
-}
-
-function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
+  return squashWhitespace(maskSecrets(text.replace(ANSI, '')), max);
 }
 
 function describeRuntime(runtime: LogWatchRuntime | null | undefined): string {

@@ -1,5 +1,6 @@
 // What each post-flight check concludes from the data the Checkstack API gave; pure, table-tested.
-import { clipGraphemes } from './graphemes.js';
+import { plural } from '../util/plural.js';
+import { squashWhitespace } from '../util/squash-whitespace.js';
 
 export const CHECK_NAMES = ['ready', 'version', 'ui', 'plugins', 'healthchecks', 'delivery'] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
@@ -20,23 +21,19 @@ const MAX_LISTED = 5;
 /** Access the delivery log needs: the bot's key must carry it. */
 export const DELIVERY_ACCESS_RULE = 'integration.integration.manage';
 
-export function oneLine(text: string, max = MAX_DETAIL): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return clipGraphemes(flat, max);
+/** A check's detail: one line of at most MAX_DETAIL characters. */
+export function checkDetail(text: string): string {
+  return squashWhitespace(text, MAX_DETAIL);
 }
 
 function result(name: CheckName, outcome: CheckOutcome, detail: string): CheckResult {
-  return { name, outcome, detail: oneLine(detail) };
+  return { name, outcome, detail: checkDetail(detail) };
 }
 
 /** "a, b, c and 4 more" */
 function listSome(items: string[], max = MAX_LISTED): string {
   if (items.length <= max) return items.join(', ');
   return `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
-}
-
-function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
 }
 
 // ---------------------------------------------------------------- ready
@@ -199,7 +196,7 @@ export function evaluateHealthchecks({ checks, readyAt, now, maxWaitMs }: Health
     const nextDeadline = new Date(Math.min(...pending.map((c) => healthcheckDeadline(c, readyAt, maxWaitMs).getTime())));
     return {
       state: 'waiting',
-      detail: oneLine(`${ran.length} of ${plural(expected.length, 'check')} ran since ready; waiting for ${listSome(pending.map(checkLabel))}`),
+      detail: checkDetail(`${ran.length} of ${plural(expected.length, 'check')} ran since ready; waiting for ${listSome(pending.map(checkLabel))}`),
       pending,
       nextDeadline,
     };

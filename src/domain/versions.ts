@@ -1,6 +1,7 @@
 // Checkstack version strings: what a user may type, how two versions relate, and how a version becomes a tag.
 import semver from 'semver';
 import { AppError } from '../errors.js';
+import { escapeMrkdwn } from '../util/escape-mrkdwn.js';
 
 /** A version as the bot stores it: `0.141.0` or `0.141.0-rc.1`, never a `v`, never build metadata. */
 export type VersionString = string;
@@ -40,7 +41,7 @@ export function echoUserInput(text: string, max = MAX_ECHO_LENGTH): string {
     .replace(/`/g, "'")
     .replace(/\s+/g, ' ')
     .trim();
-  const escaped = cleaned.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const escaped = escapeMrkdwn(cleaned);
   return (escaped === '' ? '(blank)' : escaped) + (cut ? '…' : '');
 }
 

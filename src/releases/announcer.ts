@@ -6,10 +6,11 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TargetOutlook } from '../domain/release-outlook.js';
 import { announcementMessage, type AnnouncementState } from '../slack/announcement-message.js';
+import { ACTION_IDS } from '../slack/action-ids.js';
 
 /** A claim with no recorded message is taken over after this long (its holder crashed before posting). */
 export const ANNOUNCEMENT_LEASE_SECONDS = 60;
-export const PLAN_UPGRADE_ACTION = 'plan_upgrade';
+export const PLAN_UPGRADE_ACTION = ACTION_IDS.planUpgrade;
 
 export interface AnnouncerDeps {
   releases: ReleaseStore;
@@ -75,7 +76,7 @@ export function createAnnouncer(deps: AnnouncerDeps) {
     for (const row of await announcements.forRelease(tag)) {
       if (row.shownSha === release.contentSha && row.shownDeleted === deleted) continue;
       const msg = message(release, deleted ? 'deleted' : 'edited', await outlookOnce());
-      await slack.chat.update({ channel: row.channelId, ts: row.messageTs!, text: msg.text, blocks: msg.blocks as never });
+      await slack.chat.update({ channel: row.channelId, ts: row.messageTs!, text: msg.text, blocks: msg.blocks });
       await announcements.recordShown(tag, row.channelId, row.shownSha, row.shownDeleted, release.contentSha, deleted);
       result.updated.push(row.channelId);
     }
@@ -95,7 +96,7 @@ export function createAnnouncer(deps: AnnouncerDeps) {
         continue;
       }
       const msg = message(release, 'published', await outlookOnce());
-      const posted = await slack.chat.postMessage({ channel, text: msg.text, blocks: msg.blocks as never, unfurl_links: false, unfurl_media: false });
+      const posted = await slack.chat.postMessage({ channel, text: msg.text, blocks: msg.blocks, unfurl_links: false, unfurl_media: false });
       const recorded = await announcements.recordPosted(tag, channel, claim.token, posted.ts!, release.contentSha, false);
       if (!recorded) logger.error({ tag, channel, ts: posted.ts }, 'announcement claim was taken over while posting; the channel may show it twice');
       result.posted.push(channel);

@@ -1,10 +1,12 @@
 // The channel announcement of a Checkstack release (Block Kit), kept inside Slack's limits however long the notes are.
+import type { ActionsBlock, Button, KnownBlock } from '@slack/types';
 import { policyHint } from '../domain/bump-policy.js';
 import { flagNames } from '../domain/release-summary-text.js';
 import type { Audience, BreakingChange, ReleaseSummary } from '../domain/release-types.js';
 import type { TargetOutlook } from '../domain/release-outlook.js';
 import { outlookBlock } from './auto-upgrade-words.js';
 import { clipMrkdwn, clipPlain, escapeMrkdwn } from './clip.js';
+import { ACTION_IDS, LINK_BUTTON_ACTIONS } from './action-ids.js';
 
 export { escapeMrkdwn };
 
@@ -12,10 +14,10 @@ export { escapeMrkdwn };
  * The **Release notes** link button. Slack opens its URL and still sends the click (`block_actions`), which must be
  * acknowledged like any other, or Slack shows a warning icon beside the button.
  */
-export const RELEASE_NOTES_ACTION = 'open_release_notes';
+export const RELEASE_NOTES_ACTION = ACTION_IDS.releaseNotes;
 
 /** Every link button the bot posts: their clicks are only acknowledged. */
-export const LINK_BUTTON_ACTIONS: readonly string[] = [RELEASE_NOTES_ACTION];
+export { LINK_BUTTON_ACTIONS };
 
 export type AnnouncementState = 'published' | 'edited' | 'deleted';
 
@@ -31,7 +33,7 @@ export interface AnnouncementRelease {
   prerelease: boolean;
 }
 
-type Block = Record<string, unknown>;
+type Block = KnownBlock;
 
 const TEXT_LIMIT = 3000;
 const HEADER_LIMIT = 150;
@@ -154,8 +156,8 @@ function breakingLine(change: BreakingChange): string {
   return `• ${escapeMrkdwn(clipPlain(change.title, TITLE_LIMIT))} (\`${escapeMrkdwn(clipPlain(change.id, ID_LIMIT))}\`${packages})`;
 }
 
-function actionsBlock(summary: ReleaseSummary, options: AnnouncementOptions): Block {
-  const elements: Block[] = [
+function actionsBlock(summary: ReleaseSummary, options: AnnouncementOptions): ActionsBlock {
+  const elements: Button[] = [
     {
       type: 'button',
       action_id: RELEASE_NOTES_ACTION,

@@ -1,19 +1,21 @@
 // Every word of automatic patch upgrades: the notice with Cancel, what becomes of it, the pause and resume, and the
 // per-target lines of a release announcement ("staging: automatic, in tonight's window").
+import type { KnownBlock } from '@slack/types';
 import type { AutoUpgradePause, HoldReason } from '../domain/auto-upgrade.js';
 import { formatDuration } from '../domain/durations.js';
 import { localTimeIn, type MaintenanceWindow } from '../domain/maintenance-window.js';
 import type { TargetOutlook } from '../domain/release-outlook.js';
 import { clipMrkdwn, clipPlain, escapeMrkdwn } from './clip.js';
+import { ACTION_IDS } from './action-ids.js';
 
-export const AUTO_UPGRADE_CANCEL_ACTION = 'auto_upgrade_cancel';
+export const AUTO_UPGRADE_CANCEL_ACTION = ACTION_IDS.cancelAutoUpgrade;
 
 const TEXT_LIMIT = 3000;
 const OUTLOOK_LINES = 20;
 /** The announcement's own budget keeps its blocks near 10,000 characters; this section takes at most 1,500 more. */
 const OUTLOOK_CHARS = 1500;
 
-type Block = Record<string, unknown>;
+type Block = KnownBlock;
 
 function code(text: string): string {
   return `\`${escapeMrkdwn(clipPlain(text, 80))}\``;

@@ -2,6 +2,8 @@
 import type { AutomaticCheck, ChecklistItem, ChecklistState, UpgradeStatus } from '../domain/checklist.js';
 import type { PlannedBreakingChange, UpgradePlan } from '../domain/upgrade-plan.js';
 import { clipMrkdwn, clipPlain, escapeMrkdwn } from './clip.js';
+import { oneLine } from '../util/one-line.js';
+import { ACTION_IDS, BLOCK_IDS } from './action-ids.js';
 
 export interface PlainTextObject {
   type: 'plain_text';
@@ -121,15 +123,7 @@ export const BLOCK_KIT_LIMITS = {
 /** How many hex characters of the key's fingerprint a message shows. */
 export const FINGERPRINT_SHOWN = 12;
 
-export const ACTION_IDS = {
-  confirm: (itemId: string) => `confirm:${itemId}`,
-  start: 'start_upgrade',
-  cancel: 'cancel_upgrade',
-  /** On a failed upgrade's parent message and its failure reply. */
-  rollback: 'rollback_upgrade',
-  /** The promotion gate's override: "ship without a green run on `from`", two approvers. */
-  promotionOverride: 'promotion_override',
-} as const;
+export { ACTION_IDS };
 
 interface Budget {
   releases: number;
@@ -175,21 +169,21 @@ function build(view: ChecklistMessageView, budget: Budget): SlackMessage {
 
   blocks.push({
     type: 'header',
-    block_id: 'header',
+    block_id: BLOCK_IDS.checklist.header,
     text: plain(`${noun(view)} ${clip(view.target, 63)}: ${plan.from} → ${plan.to}`, BLOCK_KIT_LIMITS.headerText),
   });
 
   const meta = [`Requested by ${mention(view.requester)}`, `upgrade \`${esc(clip(view.upgradeId, 64))}\``];
   if (view.threadLink && isHttpUrl(view.threadLink)) meta.push(`<${view.threadLink}|progress in the thread>`);
-  blocks.push({ type: 'context', block_id: 'meta', elements: [mrkdwn(meta.join(' · '))] });
+  blocks.push({ type: 'context', block_id: BLOCK_IDS.checklist.meta, elements: [mrkdwn(meta.join(' · '))] });
 
-  blocks.push(section('status', statusLine(view, budget)));
+  blocks.push(section(BLOCK_IDS.checklist.status, statusLine(view, budget)));
 
-  if (view.rollbackNotice) blocks.push(section('rollback_notice', clip(view.rollbackNotice, BLOCK_KIT_LIMITS.sectionText)));
-  else blocks.push(section('plan', planText(view, budget)));
+  if (view.rollbackNotice) blocks.push(section(BLOCK_IDS.checklist.rollbackNotice, clip(view.rollbackNotice, BLOCK_KIT_LIMITS.sectionText)));
+  else blocks.push(section(BLOCK_IDS.checklist.plan, planText(view, budget)));
 
   const warnings = versionWarnings(plan);
-  if (warnings !== '') blocks.push(section('version_warning', warnings));
+  if (warnings !== '') blocks.push(section(BLOCK_IDS.checklist.versionWarning, warnings));
 
   if (plan.minorsCrossed > 0) {
     blocks.push(
@@ -201,17 +195,17 @@ function build(view: ChecklistMessageView, budget: Budget): SlackMessage {
   }
 
   const flags = flagWarnings(plan);
-  if (flags !== '') blocks.push(section('flags', flags));
+  if (flags !== '') blocks.push(section(BLOCK_IDS.checklist.flags, flags));
 
-  blocks.push(section('breaking', breakingText(plan.breaking, budget)));
-  blocks.push({ type: 'divider', block_id: 'divider' });
+  blocks.push(section(BLOCK_IDS.checklist.breaking, breakingText(plan.breaking, budget)));
+  blocks.push({ type: 'divider', block_id: BLOCK_IDS.checklist.divider });
 
-  if (view.automatic.length > 0) blocks.push(section('automatic', automaticText(view.automatic, budget)));
+  if (view.automatic.length > 0) blocks.push(section(BLOCK_IDS.checklist.automatic, automaticText(view.automatic, budget)));
 
   const confirming = view.status === 'confirming';
   blocks.push({
     type: 'context',
-    block_id: 'checklist_intro',
+    block_id: BLOCK_IDS.checklist.intro,
     elements: [
       mrkdwn(
         confirming
@@ -259,7 +253,7 @@ function build(view: ChecklistMessageView, budget: Budget): SlackMessage {
   if (view.status === 'failed' && view.offerRollback && view.kind !== 'rollback') {
     buttons.push({ type: 'button', action_id: ACTION_IDS.rollback, text: plain('Roll back', BLOCK_KIT_LIMITS.buttonText), value: buttonValue(view.upgradeId), style: 'danger' });
   }
-  if (buttons.length > 0) blocks.push({ type: 'actions', block_id: 'actions', elements: buttons });
+  if (buttons.length > 0) blocks.push({ type: 'actions', block_id: BLOCK_IDS.checklist.actions, elements: buttons });
 
   const text = `${noun(view)} ${target} from ${plan.from} to ${plan.to}: ${STATUS_WORD[view.status]}`;
   // By construction far below 50; the cut keeps the promise should items ever multiply.
@@ -381,7 +375,7 @@ function breakingText(breaking: PlannedBreakingChange[], budget: Budget): string
         ? ''
         : ` (${change.packages.slice(0, 3).map((pkg) => `\`${esc(clip(pkg, 60))}\``).join(', ')}${change.packages.length > 3 ? `, +${change.packages.length - 3}` : ''})`;
     const versions = change.versions.map((version) => `v${version}`).join(', ');
-    lines.push(`• ${who}: ${esc(clip(oneLine(change.title), budget.titleChars))}${packages}, in ${versions}`);
+    lines.push(`• ${who}: ${esc(clip(oneLine(change.title, { loneSurrogates: 'replace' }), budget.titleChars))}${packages}, in ${versions}`);
   }
   const more = breaking.length - Math.min(breaking.length, budget.breaking);
   if (more > 0) lines.push(`+${more} more: see the release notes.`);
@@ -415,14 +409,14 @@ function itemBlock(
   if (links.length > 0) lines.push(`${links.join(' · ')}${hiddenLinks > 0 ? ` · +${hiddenLinks} more` : ''}`);
   if (item.confirmation) {
     lines.push(`✅ confirmed by ${mention(item.confirmation.userId)} at ${slackDate(item.confirmation.at)}`);
-    return section(`item:${item.id}`, lines.join('\n'));
+    return section(BLOCK_IDS.checklist.item(item.id), lines.join('\n'));
   }
   if (!confirming) {
     lines.push('◻️ not confirmed');
-    return section(`item:${item.id}`, lines.join('\n'));
+    return section(BLOCK_IDS.checklist.item(item.id), lines.join('\n'));
   }
   return {
-    ...section(`item:${item.id}`, lines.join('\n')),
+    ...section(BLOCK_IDS.checklist.item(item.id), lines.join('\n')),
     accessory: {
       type: 'button',
       action_id: ACTION_IDS.confirm(item.id),
@@ -463,7 +457,7 @@ function mrkdwn(text: string): MrkdwnObject {
 }
 
 function plain(text: string, max: number): PlainTextObject {
-  return { type: 'plain_text', text: clip(oneLine(text), max), emoji: true };
+  return { type: 'plain_text', text: clip(oneLine(text, { loneSurrogates: 'replace' }), max), emoji: true };
 }
 
 function buttonValue(upgradeId: string, itemId?: string): string {
@@ -473,9 +467,6 @@ function buttonValue(upgradeId: string, itemId?: string): string {
 /** Text from release notes and users may hold `<!channel>` or `&`: Slack wants these three escaped. */
 export const esc = escapeMrkdwn;
 
-function oneLine(text: string): string {
-  return text.replace(/[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu, ' ').replace(/\s+/g, ' ').trim();
-}
 
 /** Cuts to `max` characters on a grapheme boundary, marking the cut with `…` (before escaping: no entity is cut). */
 function clip(text: string, max: number): string {
@@ -483,7 +474,7 @@ function clip(text: string, max: number): string {
 }
 
 function mention(userId: string): string {
-  return /^[UW][A-Z0-9]{2,20}$/.test(userId) ? `<@${userId}>` : `\`${esc(clip(oneLine(userId), 30))}\``;
+  return /^[UW][A-Z0-9]{2,20}$/.test(userId) ? `<@${userId}>` : `\`${esc(clip(oneLine(userId, { loneSurrogates: 'replace' }), 30))}\``;
 }
 
 function isHttpUrl(url: string): boolean {

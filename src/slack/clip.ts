@@ -2,6 +2,8 @@
 // GitHub, a user) is escaped and clipped here, on grapheme boundaries, with "…" or a link to the rest; and every
 // message leaves through `fitMessage`, which holds each Block Kit limit whatever a presenter built.
 import { clipGraphemes, graphemePrefix } from '../domain/graphemes.js';
+import { escapeMrkdwn } from '../util/escape-mrkdwn.js';
+import { oneLine } from '../util/one-line.js';
 
 /** Slack's documented limits (docs.slack.dev, Block Kit reference), in UTF-16 code units. */
 export const SLACK_LIMITS = {
@@ -34,15 +36,7 @@ export interface MoreLink {
   label: string;
 }
 
-/** Slack mrkdwn gives `&`, `<` and `>` meaning: text from outside has them escaped, so `<!channel>` stays text. */
-export function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-/** Control and invisible format characters become spaces, and runs of white space one space. */
-export function oneLine(text: string): string {
-  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, ' ').replace(/\s+/g, ' ').trim();
-}
+export { escapeMrkdwn };
 
 /** Plain text (a header, a button, a confirm dialog, a code-span value) cut to `max` on a grapheme boundary. */
 export function clipPlain(text: string, max: number): string {

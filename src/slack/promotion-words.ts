@@ -1,10 +1,12 @@
 // Every word about the promotion gate and scheduled upgrades a Slack user reads: the checklist's promotion check,
 // the refusal of Start, the lines of `/checkstack status`, and the reminder and refusal in a scheduled upgrade's
 // thread. Facts in, text out.
+import type { KnownBlock } from '@slack/types';
 import { formatDuration } from '../domain/durations.js';
 import type { NotProvenWhy, PromotionGate, VersionProofs } from '../domain/promotion.js';
 import { formatAge } from './backup-words.js';
 import { escapeMrkdwn, outside } from './clip.js';
+import { ACTION_IDS } from './action-ids.js';
 
 function code(text: string): string {
   return `\`${escapeMrkdwn(outside(text, 63)).replace(/`/g, "'")}\``;
@@ -94,14 +96,14 @@ export function scheduledLine(version: string, at: Date, now: Date): string {
 }
 
 /** The action of the reminder's Cancel button; its value is the upgrade id. */
-export const CANCEL_SCHEDULED_ACTION = 'cancel_scheduled_upgrade';
+export const CANCEL_SCHEDULED_ACTION = ACTION_IDS.cancelScheduled;
 
 export function scheduleReminderText(version: string, target: string, at: Date, now: Date): string {
   return `⏰ Reminder: the upgrade of ${code(target)} to ${code(version)} starts at ${whenText(at, now)}. Approvals, version and promotion are checked again then. Press *Cancel* to stop it.`;
 }
 
 /** The reminder in the thread, with its Cancel button. */
-export function scheduleReminderMessage(upgradeId: string, version: string, target: string, at: Date, now: Date): { text: string; blocks: unknown[] } {
+export function scheduleReminderMessage(upgradeId: string, version: string, target: string, at: Date, now: Date): { text: string; blocks: KnownBlock[] } {
   const text = scheduleReminderText(version, target, at, now);
   return {
     text,
@@ -132,7 +134,7 @@ export function scheduleReminderMessage(upgradeId: string, version: string, targ
 }
 
 /** The reminder once its moment has passed: the words stay, the button goes. */
-export function scheduleReminderDoneMessage(version: string, target: string, at: Date, outcome: string): { text: string; blocks: unknown[] } {
+export function scheduleReminderDoneMessage(version: string, target: string, at: Date, outcome: string): { text: string; blocks: KnownBlock[] } {
   const text = `⏰ The upgrade of ${code(target)} to ${code(version)} was scheduled for ${utc(at)}: ${escapeMrkdwn(outcome)}.`;
   return { text, blocks: [{ type: 'section', block_id: 'reminder', text: { type: 'mrkdwn', text } }] };
 }

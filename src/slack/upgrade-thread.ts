@@ -1,13 +1,14 @@
 // The words of an upgrade's outcome in its thread: failed (with the Roll back offer), succeeded, given up, and the
 // automatic rollback. Reasons come from outside (Checkstack's check messages, Docker and Kubernetes errors): they
 // are escaped and clipped here, and each outcome has a short form for when Slack refuses the full one.
-import { ACTION_IDS } from './checklist-message.js';
+import type { ActionsBlock, KnownBlock } from '@slack/types';
+import { ACTION_IDS, BLOCK_IDS } from './action-ids.js';
 import { escapeMrkdwn, outside } from './clip.js';
 import { mention } from './command-replies.js';
 
 export interface ThreadText {
   text: string;
-  blocks?: Record<string, unknown>[];
+  blocks?: KnownBlock[];
 }
 
 /** Characters of a foreign reason a thread reply shows; the parent message and the log keep more. */
@@ -49,10 +50,10 @@ export function failureMessage(f: FailureFacts, form: 'full' | 'short'): ThreadT
 }
 
 /** The Roll back button of a failed upgrade, wherever it is offered (the failure reply, the parent message). */
-export function rollbackActions(upgradeId: string): Record<string, unknown> {
+export function rollbackActions(upgradeId: string): ActionsBlock {
   return {
     type: 'actions',
-    block_id: `rollback-${upgradeId}`,
+    block_id: BLOCK_IDS.rollbackButton(upgradeId),
     elements: [{ type: 'button', action_id: ACTION_IDS.rollback, value: upgradeId, style: 'danger', text: { type: 'plain_text', text: 'Roll back' } }],
   };
 }

@@ -1,11 +1,10 @@
 // The Deployer for a Checkstack container on a Docker Engine (plain `docker run` or Compose).
-import { setTimeout as delay } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
 import type { ContainerCreateOptions, ContainerInspectInfo, ImageInspectInfo } from 'dockerode';
 import type { Logger } from '../logger.js';
 import { buildReplacementConfig } from '../domain/container-config.js';
 import { encryptionKeyFingerprint, encryptionKeyFromEnv } from '../domain/fingerprint.js';
-import { MASK, maskSecrets } from '../domain/log-levels.js';
+import { MASK, maskSecrets } from '../secret-mask.js';
 import { AppError, isAppError } from '../errors.js';
 import type {
   DeployedInstance,
@@ -22,6 +21,7 @@ import type {
 import { runDrillInstance, sweepDrillContainers } from './docker-drill.js';
 import { digestsOf } from './deployer.js';
 import { engineRetryDelayMs, engineUnreachableReason, followPull } from './docker-pull.js';
+import { sleep as defaultSleep } from '../util/sleep.js';
 
 export interface DockerTarget {
   /** The container's name; or give `composeProject` and `composeService` to find it by Compose labels. */
@@ -88,7 +88,7 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
   const stopTimeout = target.stopTimeoutSeconds ?? 30;
   const startupGraceMs = options.startupGraceMs ?? 3_000;
   const engineRetryBudgetMs = options.engineRetryBudgetMs ?? 60_000;
-  const sleep = options.sleep ?? ((ms: number, signal?: AbortSignal) => delay(ms, undefined, signal ? { signal } : {}));
+  const sleep = options.sleep ?? defaultSleep;
   const targetLabel = target.container ?? `${target.composeProject}/${target.composeService}`;
   const log = logger.child({ deployer: 'docker', target: targetLabel });
 

@@ -1,6 +1,5 @@
 // The Deployer for a Checkstack Deployment on Kubernetes: patch the container image, then gate on the rollout as `kubectl rollout status` does.
 import { Writable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import {
   ApiException,
   AppsV1Api,
@@ -32,6 +31,7 @@ import type {
 } from './deployer.js';
 import { digestsOf } from './deployer.js';
 import { imageTag } from './docker.js';
+import { sleep as defaultSleep } from '../util/sleep.js';
 
 export interface KubernetesTarget {
   namespace: string;
@@ -121,7 +121,7 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
   const { kubeConfig, target, logger } = options;
   const { namespace } = target;
   const now = options.now ?? (() => new Date());
-  const sleep = options.sleep ?? ((ms: number, signal?: AbortSignal) => delay(ms, undefined, signal ? { signal } : {}));
+  const sleep = options.sleep ?? defaultSleep;
   const rolloutTimeoutMs = options.rolloutTimeoutMs ?? 600_000;
   const pollIntervalMs = options.pollIntervalMs ?? 2_000;
   const label = `${namespace}/${target.deployment}`;

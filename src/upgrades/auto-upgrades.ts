@@ -1,6 +1,7 @@
 // Automatic patch upgrades: reads the facts, asks `decideAutoUpgrade`, and acts on the one answer. A decision is a
 // delayed BullMQ job whose id is the decision's key, asked again when it fires; the rows in Postgres and a per-target
 // advisory lock make every step safe to repeat across restarts and replicas. The upgrade itself is the ordinary job.
+import type { KnownBlock } from '@slack/types';
 import { createHash } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
 import type { AuditLog } from '../db/audit-log.js';
@@ -116,10 +117,10 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
     await deps.queues.autoUpgrades.add('phase', { target: plan.target, key: plan.key }, { ...JOB_OPTIONS, jobId, delay: Math.max(0, at.getTime() - now.getTime()) });
   }
 
-  async function editNotice(row: Pick<ScheduledRow, 'channelId' | 'noticeTs'>, message: { text: string; blocks: unknown[] }): Promise<void> {
+  async function editNotice(row: Pick<ScheduledRow, 'channelId' | 'noticeTs'>, message: { text: string; blocks: KnownBlock[] }): Promise<void> {
     if (!row.channelId || !row.noticeTs) return;
     await slack.chat
-      .update({ channel: row.channelId, ts: row.noticeTs, text: message.text, blocks: message.blocks as never })
+      .update({ channel: row.channelId, ts: row.noticeTs, text: message.text, blocks: message.blocks })
       .catch((err: unknown) => logger.warn({ err, channel: row.channelId }, 'could not update an automatic upgrade notice'));
   }
 
@@ -203,7 +204,7 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
         window: runtime.config.autoUpgrade!.window,
       });
       try {
-        const posted = await slack.chat.postMessage({ channel: channelId, text: message.text, blocks: message.blocks as never, unfurl_links: false });
+        const posted = await slack.chat.postMessage({ channel: channelId, text: message.text, blocks: message.blocks, unfurl_links: false });
         await store.recordNotice(target, plan.key, channelId, posted.ts!);
       } catch (err) {
         // The upgrade still waits out the notice; without a message nobody can press Cancel, so the log says so.

@@ -1,8 +1,9 @@
 // Stopping the log watch early, from its button in the thread; the log-watch job notices at its next poll.
 import type { UpgradeStore } from '../db/upgrade-store.js';
 import type { ActionsBlock } from '../slack/checklist-message.js';
+import { ACTION_IDS, BLOCK_IDS } from '../slack/action-ids.js';
 
-export const STOP_LOG_WATCH_ACTION = 'stop_log_watch';
+export const STOP_LOG_WATCH_ACTION = ACTION_IDS.stopLogWatch;
 
 export async function stopLogWatch(
   upgrades: Pick<UpgradeStore, 'byId' | 'setLogWatchUntil'>,
@@ -23,7 +24,7 @@ export async function stopLogWatch(
 export function logWatchStopButton(upgradeId: string): ActionsBlock {
   return {
     type: 'actions',
-    block_id: `log_watch:${upgradeId}`,
+    block_id: BLOCK_IDS.logWatchStop(upgradeId),
     elements: [
       {
         type: 'button',

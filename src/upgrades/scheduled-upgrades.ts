@@ -78,7 +78,7 @@ export function createScheduledUpgrades(deps: ScheduledUpgradesDeps) {
     if (!upgrade.scheduledReminderTs || !upgrade.scheduledAt) return;
     const message = scheduleReminderDoneMessage(upgrade.toVersion, upgrade.target, upgrade.scheduledAt, outcome);
     await slack.chat
-      .update({ channel: upgrade.channelId, ts: upgrade.scheduledReminderTs, text: message.text, blocks: message.blocks as never })
+      .update({ channel: upgrade.channelId, ts: upgrade.scheduledReminderTs, text: message.text, blocks: message.blocks })
       .catch((err: unknown) => logger.warn({ err, upgradeId: upgrade.id }, 'could not update a scheduled upgrade reminder'));
   }
 
@@ -115,7 +115,7 @@ export function createScheduledUpgrades(deps: ScheduledUpgradesDeps) {
     if (!upgrade || upgrade.status !== 'scheduled' || !upgrade.messageTs || !upgrade.scheduledAt || upgrade.scheduledReminderTs) return 'skipped';
     if (!(await upgrades.claimScheduledReminder(upgrade.id))) return 'skipped';
     const message = scheduleReminderMessage(upgrade.id, upgrade.toVersion, upgrade.target, upgrade.scheduledAt, deps.now());
-    const posted = await slack.chat.postMessage({ channel: upgrade.channelId, thread_ts: upgrade.messageTs, text: message.text, blocks: message.blocks as never });
+    const posted = await slack.chat.postMessage({ channel: upgrade.channelId, thread_ts: upgrade.messageTs, text: message.text, blocks: message.blocks });
     await upgrades.setScheduledReminder(upgrade.id, posted.ts!);
     return 'posted';
   }

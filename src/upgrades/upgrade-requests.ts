@@ -30,7 +30,7 @@ import { tagForVersion } from '../domain/versions.js';
 import { AppError, isAppError } from '../errors.js';
 import type { ReleaseSource } from '../github/release-source.js';
 import type { Logger } from '../logger.js';
-import type { Queues } from '../queue.js';
+import { UPGRADE_JOB_ATTEMPTS, type Queues } from '../queue.js';
 import type { ReleaseIngest } from '../releases/ingest.js';
 import type { ApproverResolver } from '../slack/approvers.js';
 import { BACKUP_CHECK_TITLE, backupCheckDetail, backupStartRefusal } from '../slack/backup-words.js';
@@ -208,7 +208,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
         const upgrade = await upgrades.byId(upgradeId);
         if (!upgrade?.messageTs) return;
         const message = await renderChecklist(upgrade, extra);
-        await slack.chat.update({ channel: upgrade.channelId, ts: upgrade.messageTs, text: message.text, blocks: message.blocks as never });
+        await slack.chat.update({ channel: upgrade.channelId, ts: upgrade.messageTs, text: message.text, blocks: message.blocks });
       },
     );
   }
@@ -324,7 +324,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     }
     try {
       const message = await renderChecklist(created);
-      const posted = await slack.chat.postMessage({ channel: request.channelId, text: message.text, blocks: message.blocks as never, unfurl_links: false });
+      const posted = await slack.chat.postMessage({ channel: request.channelId, text: message.text, blocks: message.blocks, unfurl_links: false });
       await upgrades.setMessage(created.id, posted.ts!);
       logger.info({ upgradeId: created.id, kind: request.kind, target: request.target, from: plan.from, to: plan.to, requester: request.requester }, `${request.kind} requested`);
       return { ...created, messageTs: posted.ts! };
@@ -448,7 +448,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     const rollback = await requestRollback({ userId: AUTO_ROLLBACK_ACTOR, channelId: original.channelId, teamDomain: original.teamDomain, ofUpgradeId: original.id });
     const queued = await upgrades.apply(rollback.id, 'start', { startedBy: AUTO_ROLLBACK_ACTOR, statusDetail: `automatic rollback: ${reason}` });
     if (!queued) return;
-    await deps.queues.upgrades.add('rollback', { upgradeId: queued.id, kind: 'rollback', doneStep: null }, { jobId: queued.id, attempts: 3 });
+    await deps.queues.upgrades.add('rollback', { upgradeId: queued.id, kind: 'rollback', doneStep: null }, { jobId: queued.id, attempts: UPGRADE_JOB_ATTEMPTS });
     if (original.messageTs) {
       await slack.chat
         .postMessage({ channel: original.channelId, thread_ts: original.messageTs, text: autoRollbackText(reason, threadPermalink(rollback)) })
@@ -545,7 +545,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     if (!queued) throw new AppError('request_not_active', 'This upgrade was already started (or changed) by someone else; nothing changed.');
     try {
       // The job id is the upgrade id: a second add of the same upgrade is a no-op in BullMQ.
-      await deps.queues.upgrades.add(queued.kind, { upgradeId: queued.id, kind: queued.kind, doneStep: null }, { jobId: queued.id, attempts: 3 });
+      await deps.queues.upgrades.add(queued.kind, { upgradeId: queued.id, kind: queued.kind, doneStep: null }, { jobId: queued.id, attempts: UPGRADE_JOB_ATTEMPTS });
     } catch (err) {
       await upgrades.apply(upgrade.id, 'unqueue', { statusDetail: 'could not be queued; press Start again' });
       await refreshMessage(upgrade.id);
@@ -630,7 +630,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       if (upgrade.status === 'queued') {
         const job = await deps.queues.upgrades.raw.getJob(upgrade.id);
         if (!job) {
-          await deps.queues.upgrades.add(upgrade.kind, { upgradeId: upgrade.id, kind: upgrade.kind, doneStep: null }, { jobId: upgrade.id, attempts: 3 });
+          await deps.queues.upgrades.add(upgrade.kind, { upgradeId: upgrade.id, kind: upgrade.kind, doneStep: null }, { jobId: upgrade.id, attempts: UPGRADE_JOB_ATTEMPTS });
           result.requeued.push(upgrade.id);
         }
         continue;

@@ -1,5 +1,6 @@
 // The steps of an approved upgrade or rollback, each announced in the upgrade's thread with its duration,
 // recorded in Postgres, and safe to run twice: a restarted worker resumes after the last finished step.
+import type { KnownBlock } from '@slack/types';
 import { isReadyUnknown } from '../checkstack/client.js';
 import { runPostflightChecks } from '../checkstack/postflight-runner.js';
 import { describeProgress, INITIALIZED_LOG_TEXT, waitForReady } from '../checkstack/wait-for-ready.js';
@@ -11,7 +12,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { ApproverResolver } from '../slack/approvers.js';
 import { failedRollbackDetail, failedRollbackText, type RunningNow } from '../slack/rollback-outcome.js';
-import { ACTION_IDS } from '../slack/checklist-message.js';
+import { ACTION_IDS } from '../slack/action-ids.js';
 import type { ThreadReporter } from '../slack/thread-reporter.js';
 import { outside } from '../slack/clip.js';
 import { abandonedText, failureMessage, stepFailedText, stepRetryingText, successText, unexpectedReason, type ThreadText } from '../slack/upgrade-thread.js';
@@ -127,8 +128,8 @@ export function imageRef(upgrade: Pick<UpgradeRecord, 'toVersion'>, runtime: Tar
 export function createUpgradeRunner(deps: RunnerDeps) {
   const { upgrades, reporter, logger } = deps;
 
-  async function post(upgrade: UpgradeRecord, text: string, blocks?: unknown[]): Promise<string> {
-    return reporter.post(upgrade.channelId, await threadOf(upgrade), { text, ...(blocks ? { blocks: blocks as never } : {}) });
+  async function post(upgrade: UpgradeRecord, text: string, blocks?: KnownBlock[]): Promise<string> {
+    return reporter.post(upgrade.channelId, await threadOf(upgrade), { text, ...(blocks ? { blocks } : {}) });
   }
 
   /**

@@ -6,7 +6,7 @@ import { startFakeCheckstack, type FakeCheckstack } from '../fakes/fake-checksta
 import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
 import type { FakeMessage } from '../fakes/fake-slack.js';
 import { loadFixtureReleases } from '../support/fixtures.js';
-import { hostileCommandTexts } from '../support/fuzz.js';
+import { hostileCommandTexts } from '../support/hostile-input.js';
 import { waitForQueueIdle } from '../support/queues.js';
 import type { ClickableMessage } from '../support/slack-driver.js';
 import { staticDeployer } from '../support/static-deployer.js';

@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSlackTransport, type SlackTransport } from '../../src/slack/slack-transport.js';
 
@@ -22,9 +21,13 @@ describe('Slack transport: the fetch the WebClient and respond() use', () => {
     transport = null;
   });
 
-  async function serve(handler: (req: IncomingMessage, res: ServerResponse, seen: Seen) => void): Promise<{ url: string; seen: Seen[]; connections: () => number }> {
+  async function serve(
+    handler: (req: IncomingMessage, res: ServerResponse, seen: Seen) => void,
+  ): Promise<{ url: string; seen: Seen[]; connections: () => number; clientClosed: Promise<void> }> {
     const seen: Seen[] = [];
     let connections = 0;
+    let onClientClosed: () => void = () => undefined;
+    const clientClosed = new Promise<void>((resolve) => (onClientClosed = resolve));
     server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -34,9 +37,13 @@ describe('Slack transport: the fetch the WebClient and respond() use', () => {
         handler(req, res, entry);
       });
     });
-    server.on('connection', () => connections++);
+    server.on('connection', (socket) => {
+      connections++;
+      // 'end' is the client's FIN: the client let the connection go (the server's own timeout destroys without it).
+      socket.once('end', onClientClosed);
+    });
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, connections: () => connections };
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, connections: () => connections, clientClosed };
   }
 
   it('sends the method, headers and body, and answers with status, headers and the whole body', async () => {
@@ -61,13 +68,13 @@ describe('Slack transport: the fetch the WebClient and respond() use', () => {
   });
 
   it("keeps one connection for calls in a row, and lets it go a second before the server's keep-alive timeout", async () => {
-    const { url, connections } = await serve((_req, res) => res.end('{"ok":true}'));
+    const { url, connections, clientClosed } = await serve((_req, res) => res.end('{"ok":true}'));
     // Announced as `Keep-Alive: timeout=2`: the connection is kept for one second.
     server!.keepAliveTimeout = 2_500;
     transport = createSlackTransport();
     for (let i = 0; i < 3; i++) expect((await transport.fetch(url, { method: 'POST', body: 'x' })).ok).toBe(true);
     expect(connections()).toBe(1);
-    await delay(1_300);
+    await clientClosed;
     expect((await transport.fetch(url, { method: 'POST', body: 'x' })).ok).toBe(true);
     expect(connections()).toBe(2);
   });
@@ -102,8 +109,7 @@ describe('Slack transport: the fetch the WebClient and respond() use', () => {
         return;
       }
       res.writeHead(200, { 'content-length': '1000' });
-      res.write('{"ok":');
-      setTimeout(() => res.socket?.destroy(), 20);
+      res.write('{"ok":', () => res.socket?.destroy());
     });
     transport = createSlackTransport({ maxResponseBytes: 16 * 1024 });
     await expect(transport.fetch(`${url}/large`, { method: 'POST', body: 'x' })).rejects.toThrow(`Slack's answer exceeded ${16 * 1024} bytes`);

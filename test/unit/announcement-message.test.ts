@@ -7,7 +7,7 @@ import { loadFixtureReleases } from '../support/fixtures.js';
 
 const PUBLISHED = { publishedAt: '2026-01-23T00:31:48Z', prerelease: false };
 
-type Block = Record<string, unknown>;
+type Block = object;
 
 /** Every text object's text, wherever it sits in the blocks. */
 function textsOf(value: unknown): string[] {

@@ -21,10 +21,22 @@ describe('toUserMessage: the one mapping from an error to Slack text', () => {
     expect(toUserMessage(new AppError('internal', 'boom'), () => 'x1').text).not.toContain('boom');
   });
 
-  it('knows a text for every code', () => {
-    for (const code of ERROR_CODES) {
-      const text = toUserMessage(new AppError(code, `message of ${code}`), () => 'r').text;
-      expect(text.length).toBeGreaterThan(10);
+  it('gives every code other than internal either its own message or a text of its own, never the generic one', () => {
+    const generic = toUserMessage(new Error('x'), () => 'r').text;
+    const operatorTexts = new Map<string, string>();
+    for (const code of ERROR_CODES.filter((c) => c !== 'internal')) {
+      const message = toUserMessage(new AppError(code, `message of ${code}`), () => 'r');
+      if (message.text === `message of ${code}`) {
+        expect(message.referenceId).toBeUndefined();
+        continue;
+      }
+      expect(message.text, code).not.toBe(generic);
+      expect(message.text, code).not.toContain(`message of ${code}`);
+      expect(message.text, code).toMatch(/ \(reference `r`\)$/);
+      expect(operatorTexts.get(message.text), `${code} shares its text`).toBeUndefined();
+      operatorTexts.set(message.text, code);
     }
+    expect(operatorTexts.size).toBeGreaterThan(0);
+    expect(toUserMessage(new AppError('internal', 'x'), () => 'r').text).toBe(generic);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyLogLine, logLineForSlack, maskSecrets, summarizeLogWatch, type LogLineLevel } from '../../src/domain/log-levels.js';
+import { classifyLogLine, logLineForSlack, summarizeLogWatch, type LogLineLevel } from '../../src/domain/log-levels.js';
+import { maskSecrets } from '../../src/secret-mask.js';
 
 describe('classifyLogLine', () => {
   const cases: [string, string, LogLineLevel][] = [

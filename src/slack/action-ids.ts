@@ -1,0 +1,46 @@
+// Every action_id and block_id the bot's messages carry, and that its click router matches: one place, so a
+// presenter and the handler of its button cannot drift apart.
+
+export const ACTION_IDS = {
+  /** One per checklist item: `confirm:<item id>`. */
+  confirm: (itemId: string) => `confirm:${itemId}`,
+  confirmPrefix: 'confirm:',
+  start: 'start_upgrade',
+  cancel: 'cancel_upgrade',
+  /** On a failed upgrade's parent message and its failure reply. */
+  rollback: 'rollback_upgrade',
+  stopLogWatch: 'stop_log_watch',
+  planUpgrade: 'plan_upgrade',
+  /** The promotion gate's override: "ship without a green run on `from`", two approvers. */
+  promotionOverride: 'promotion_override',
+  /** On a scheduled upgrade's reminder. */
+  cancelScheduled: 'cancel_scheduled_upgrade',
+  /** On an automatic patch upgrade's notice. */
+  cancelAutoUpgrade: 'auto_upgrade_cancel',
+  /** A link button: Slack sends a click for it too, which only needs an ack. */
+  releaseNotes: 'open_release_notes',
+} as const;
+
+/** Link buttons: acknowledged, nothing else. */
+export const LINK_BUTTON_ACTIONS: readonly string[] = [ACTION_IDS.releaseNotes];
+
+export const BLOCK_IDS = {
+  checklist: {
+    header: 'header',
+    meta: 'meta',
+    status: 'status',
+    rollbackNotice: 'rollback_notice',
+    plan: 'plan',
+    versionWarning: 'version_warning',
+    flags: 'flags',
+    breaking: 'breaking',
+    automatic: 'automatic',
+    divider: 'divider',
+    intro: 'checklist_intro',
+    actions: 'actions',
+    /** One per checklist item. */
+    item: (itemId: string) => `item:${itemId}`,
+  },
+  rollbackButton: (upgradeId: string) => `rollback-${upgradeId}`,
+  logWatchStop: (upgradeId: string) => `log_watch:${upgradeId}`,
+} as const;
