@@ -34,6 +34,7 @@ const USER_TEXT = {
   git_record_failed: 'The Git record of the pinned tag could not be written.',
   backup_misconfigured: 'own',
   backup_failed: 'own',
+  drill_failed: 'own',
   internal: null,
 } as const satisfies Record<string, string | null>;
 
