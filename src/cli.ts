@@ -1,4 +1,4 @@
-// The `checkstack-chatops` command: start (default), check-config, summarize, postflight, backup, doctor.
+// The `checkstack-chatops` command: start (default), check-config, summarize, postflight, backup, drill, doctor.
 import { describeConfig, ConfigError, formatProblem, loadConfig, secretValues, type ConfigSources } from './config.js';
 
 const USAGE = `Usage:
@@ -9,12 +9,35 @@ const USAGE = `Usage:
                                                 run the post-flight checks once (exit 1 when one fails)
   checkstack-chatops backup --target NAME [--json]
                                                 back up the target's Checkstack database now (exit 1 when it fails)
+  checkstack-chatops drill --target NAME [--json]
+                                                restore the newest backup into a throwaway database and compare
+                                                every table's row count (exit 1 when the drill fails)
   checkstack-chatops doctor [--json]            check Slack, GitHub, Docker/Kubernetes, Checkstack, Postgres and Redis
                                                 without changing anything (exit 1 on any problem)`;
 
 export interface CliIo {
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
+}
+
+/**
+ * What the `backup` and `drill` commands share: the config, the secrets registered with the logger, logs on stderr
+ * (so that `--json` on stdout stays parseable) and the targets. Null (after saying why) when the config is invalid.
+ */
+async function backupCommandSetup(sources: ConfigSources, io: CliIo) {
+  const [{ createTargets }, { createLogger, SecretRegistry }] = await Promise.all([import('./deps.js'), import('./logger.js')]);
+  let config;
+  try {
+    config = loadConfig(sources);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err.write(`${err.message}\n`);
+    return null;
+  }
+  const secrets = new SecretRegistry();
+  secrets.register(...secretValues(config));
+  const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, format: 'json', secrets, destination: process.stderr });
+  return { targets: createTargets(config, logger, secrets), logger };
 }
 
 export async function runCli(argv: string[], io: CliIo = { out: process.stdout, err: process.stderr }, sources: ConfigSources = {}): Promise<number> {
@@ -75,26 +98,16 @@ export async function runCli(argv: string[], io: CliIo = { out: process.stdout, 
       });
     }
     case 'backup': {
-      const [{ runBackupCommand }, { createBackupService }, { createTargets }, { createLogger, SecretRegistry }] = await Promise.all([
-        import('./backup-command.js'),
-        import('./backup/backup-service.js'),
-        import('./deps.js'),
-        import('./logger.js'),
-      ]);
-      let config;
-      try {
-        config = loadConfig(sources);
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        io.err.write(`${err.message}\n`);
-        return 2;
-      }
-      const secrets = new SecretRegistry();
-      secrets.register(...secretValues(config));
-      // Logs go to stderr so that `--json` output on stdout stays parseable.
-      const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, format: 'json', secrets, destination: process.stderr });
-      const backups = createBackupService({ targets: createTargets(config, logger, secrets), logger, now: () => new Date() });
-      return runBackupCommand(rest, io, backups);
+      const [{ runBackupCommand }, { createBackupService }] = await Promise.all([import('./backup-command.js'), import('./backup/backup-service.js')]);
+      const setup = await backupCommandSetup(sources, io);
+      if (setup === null) return 2;
+      return runBackupCommand(rest, io, createBackupService({ ...setup, now: () => new Date() }));
+    }
+    case 'drill': {
+      const [{ runDrillCommand }, { createDrillService }] = await Promise.all([import('./drill-command.js'), import('./backup/drill-service.js')]);
+      const setup = await backupCommandSetup(sources, io);
+      if (setup === null) return 2;
+      return runDrillCommand(rest, io, createDrillService({ ...setup, now: () => new Date() }));
     }
     case 'doctor': {
       const [{ runDoctorCommand }, { createDoctorDeps }] = await Promise.all([import('./doctor-command.js'), import('./doctor/doctor-deps.js')]);
