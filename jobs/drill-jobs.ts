@@ -74,12 +74,21 @@ export function drillJobsProcessor(deps: DrillJobDeps) {
 
 /**
  * One BullMQ job scheduler per target with `drill.every` (id `drill:<target>`); schedulers of targets that no longer
- * have one are removed. Upserting an unchanged schedule keeps its next run, so a restart does not drill again.
+ * have one are removed. A new schedule's first drill is due `every` after the last drill (now, when that is past; one
+ * `every` from now when the target was never drilled: status flags that meanwhile). Upserting an unchanged schedule
+ * keeps its next run, so a restart does not drill again.
  */
-export async function scheduleDrills(queues: Pick<Queues, 'drills'>, targets: ReadonlyArray<{ name: string; every: number | null }>): Promise<void> {
-  const wanted = new Map(targets.flatMap((t) => (t.every === null ? [] : [[drillSchedulerId(t.name), t] as const])));
+export async function scheduleDrills(
+  queues: Pick<Queues, 'drills'>,
+  targets: ReadonlyArray<{ name: string; every: number | null }>,
+  lastDrillAt: (target: string) => Promise<Date | null>,
+  now: Date,
+): Promise<void> {
+  const wanted = new Map(targets.flatMap((t) => (t.every === null ? [] : [[drillSchedulerId(t.name), { name: t.name, every: t.every }] as const])));
   for (const [id, target] of wanted) {
-    await queues.drills.raw.upsertJobScheduler(id, { every: target.every! }, { name: 'drill', data: { target: target.name }, opts: { attempts: 1 } });
+    const last = await lastDrillAt(target.name);
+    const startDate = Math.max(now.getTime(), (last ?? now).getTime() + target.every);
+    await queues.drills.raw.upsertJobScheduler(id, { every: target.every, startDate }, { name: 'drill', data: { target: target.name }, opts: { attempts: 1 } });
   }
   for (const scheduler of await queues.drills.raw.getJobSchedulers()) {
     const id = scheduler.id ?? scheduler.key;

@@ -462,7 +462,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 1, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
   );
   drillWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'drill job failed'));
-  await scheduleDrills(deps.queues, config.targets.map((t) => ({ name: t.name, every: t.drill?.every ?? null })));
+  await scheduleDrills(deps.queues, config.targets.map((t) => ({ name: t.name, every: t.drill?.every ?? null })), async (target) => (await drillStore.latest(target))?.finishedAt ?? null, deps.clock.now());
   const scheduledWorker = new Worker(
     QUEUE.scheduledUpgrades,
     scheduledUpgradeJobsProcessor({ scheduled, logger: logger.child({ component: 'scheduled-upgrade-jobs' }) }),
