@@ -186,12 +186,14 @@ export async function runRestoreDrill(input: DrillInput, deps: DrillDeps): Promi
   }
 }
 
-async function dropDrillDatabase(databaseUrl: string, database: string, logger: Logger, onError: (err: Error) => void, target: string): Promise<void> {
+/** True when dropped. A failure is logged, not thrown: the next start's sweep drops it, and a drill's own result stands. */
+async function dropDrillDatabase(databaseUrl: string, database: string, logger: Logger, onError: (err: Error) => void, target: string): Promise<boolean> {
   try {
     await withClient(databaseUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(database)} WITH (FORCE)`), onError);
+    return true;
   } catch (err) {
-    // The next start's sweep drops it; the drill's own result stands.
     logger.warn({ target, database, err: { code: (err as { code?: string }).code } }, 'could not drop the drill database');
+    return false;
   }
 }
 
@@ -212,7 +214,7 @@ export async function sweepDrillDatabases(input: Pick<DrillInput, 'target' | 'da
   );
   const dropped: string[] = [];
   for (const name of leftovers.filter((n) => /^[0-9a-f]{8}$/.test(n.slice(prefix.length)))) {
-    await dropDrillDatabase(input.databaseUrl, name, logger, onError, input.target);
+    if (!(await dropDrillDatabase(input.databaseUrl, name, logger, onError, input.target))) continue;
     dropped.push(name);
     logger.info({ target: input.target, database: name }, 'swept a leftover drill database');
   }
