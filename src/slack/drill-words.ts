@@ -31,11 +31,11 @@ export function drillQueuedReply(target: string): string {
 
 export function drillResultText(result: DrillFacts, requestedBy: string | null): string {
   const seconds = (result.durationMs / 1000).toFixed(1);
-  const dump = `\`${escapeMrkdwn(outside(result.backup, 120))}\``;
+  const dump = `\`${outside(result.backup, 120)}\``;
   if (result.passed) {
     return `✅ Restore drill of *${escapeMrkdwn(result.target)}*${by(requestedBy)} passed in ${seconds} s: ${dump} restored, all ${result.tables} tables have the row counts of the backup.`;
   }
-  const shown = result.mismatches.slice(0, MISMATCHES_SHOWN).map((m) => `• \`${escapeMrkdwn(outside(m.table, 120))}\`: backup ${side(m.expected)}, restored ${side(m.restored)}`);
+  const shown = result.mismatches.slice(0, MISMATCHES_SHOWN).map((m) => `• \`${outside(m.table, 120)}\`: backup ${side(m.expected)}, restored ${side(m.restored)}`);
   const more = result.mismatchCount > shown.length ? [`…and ${result.mismatchCount - shown.length} more`] : [];
   return [
     `❌ Restore drill of *${escapeMrkdwn(result.target)}*${by(requestedBy)} failed in ${seconds} s: ${dump} restored, but ${result.mismatchCount} of ${result.tables} tables do not have the row counts of the backup:`,
