@@ -16,6 +16,8 @@ export interface DrillJobDeps {
   slack: WebClient;
   logger: Logger;
   now(): Date;
+  /** A shutdown stops a drill's restore (its database is still dropped); the drill is reported as interrupted. */
+  shutdownSignal?: AbortSignal;
   /** Where a scheduled drill's result goes: the target's `channel`, else the first announce channel (null: nowhere). */
   channelFor(target: string): Promise<string | null>;
 }
@@ -42,7 +44,7 @@ export function drillJobsProcessor(deps: DrillJobDeps) {
     const requestedBy = data.requestedBy ?? null;
     const startedAt = deps.now();
     try {
-      const result = await deps.drills.drill(data.target);
+      const result = await deps.drills.drill(data.target, deps.shutdownSignal ? { signal: deps.shutdownSignal } : {});
       await deps.store
         .record({ target: data.target, dumpFile: result.backup, passed: result.passed, tables: result.tables, mismatches: result.mismatches, error: null, startedAt, finishedAt: deps.now() })
         .catch((err: unknown) => logger.error({ err, target: data.target }, 'could not record the drill'));

@@ -456,6 +456,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       slack: deps.slack,
       logger: logger.child({ component: 'drill-jobs' }),
       now: () => deps.clock.now(),
+      shutdownSignal: deps.shutdownSignal,
       channelFor: async (target) => config.targets.find((t) => t.name === target)?.channel ?? config.announce.channels[0] ?? (await deps.db.subscriptions.activeChannels())[0] ?? null,
     }),
     // One drill per target at a time is the service's advisory lock; drills restore a whole database, so one at a time here.

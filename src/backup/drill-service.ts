@@ -33,10 +33,10 @@ export function createDrillService(deps: DrillServiceDeps) {
     return { runtime, dir: backup.dir, databaseUrl };
   }
 
-  async function drill(targetName: string | undefined): Promise<DrillResult> {
+  async function drill(targetName: string | undefined, request: { signal?: AbortSignal } = {}): Promise<DrillResult> {
     const { runtime, dir, databaseUrl } = configured(targetName);
     const target = runtime.config.name;
-    const run = () => runRestoreDrill({ target, databaseUrl, dir }, { logger, now: deps.now, ...(deps.pgRestore ? { pgRestore: deps.pgRestore } : {}) });
+    const run = () => runRestoreDrill({ target, databaseUrl, dir, ...(request.signal ? { signal: request.signal } : {}) }, { logger, now: deps.now, ...(deps.pgRestore ? { pgRestore: deps.pgRestore } : {}) });
     if (!deps.pool) return run();
     const locked = await withAdvisoryLock(
       deps.pool,

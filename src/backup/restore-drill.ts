@@ -53,6 +53,8 @@ export interface DrillInput {
   /** postgres://… of Checkstack's database. Never logged, never in an error. */
   databaseUrl: string;
   dir: string;
+  /** A shutdown: pg_restore is stopped and the drill database dropped, so that the bot need not wait for a long restore. */
+  signal?: AbortSignal;
 }
 
 export interface DrillDeps {
@@ -112,10 +114,14 @@ async function runPgRestore(input: DrillInput, deps: DrillDeps, database: string
   child.stderr.on('data', (chunk: string) => {
     if (stderr.length < STDERR_KEPT) stderr += chunk;
   });
+  const onAbort = () => child.kill('SIGTERM');
+  input.signal?.addEventListener('abort', onAbort, { once: true });
   const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
     child.once('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
+  input.signal?.removeEventListener('abort', onAbort);
+  if (input.signal?.aborted) throw drillFailed(input.target, 'the bot was shutting down, so the restore was stopped; run the drill again.', 'interrupted');
   if (exit.spawnError) {
     const missing = (exit.spawnError as NodeJS.ErrnoException).code === 'ENOENT';
     throw drillFailed(input.target, missing ? "pg_restore is not installed in the bot's image (install postgresql-client, see the README)." : 'pg_restore could not be started (see the bot log).', 'pg_restore');

@@ -3,7 +3,7 @@
 // in plain words; the drill database is gone after every drill; leftovers of a crash are swept; the password of the
 // database role is in no log line, error or result.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -69,10 +69,13 @@ describe('a restore drill of the newest backup', () => {
     capture.lines.push(...log.lines);
     return outcome;
   }
-  async function drill(dir: string): Promise<DrillResult> {
+  async function drill(dir: string, extra: { signal?: AbortSignal; pgRestore?: string } = {}): Promise<DrillResult> {
     const log = capturingLogger();
     try {
-      const result = await runRestoreDrill({ target: TARGET, databaseUrl: db.checkstackUrl, dir }, { logger: log.logger, now: () => new Date() });
+      const result = await runRestoreDrill(
+        { target: TARGET, databaseUrl: db.checkstackUrl, dir, ...(extra.signal ? { signal: extra.signal } : {}) },
+        { logger: log.logger, now: () => new Date(), ...(extra.pgRestore ? { pgRestore: extra.pgRestore } : {}) },
+      );
       capture.texts.push(JSON.stringify(result));
       return result;
     } catch (err) {
@@ -148,6 +151,23 @@ describe('a restore drill of the newest backup', () => {
       version: '0.30.0',
     });
     expect(result.restoredInto).toMatch(new RegExp(`^${prefix()}[0-9a-f]{8}$`));
+    expect(await databasesLike(prefix())).toEqual([]);
+  });
+
+  it('a shutdown stops the restore at once, says so, and drops the drill database', async () => {
+    const dir = mkdtempSync(join(work, 'shutdown-'));
+    await backupInto(dir);
+    const marker = join(work, 'restore-started');
+    const stalling = join(work, 'pg_restore_stalling');
+    writeFileSync(stalling, `#!/bin/sh\ntouch ${marker}\nexec sleep 120\n`);
+    chmodSync(stalling, 0o755);
+    const shutdown = new AbortController();
+    const running = drill(dir, { signal: shutdown.signal, pgRestore: stalling });
+    for (let i = 0; i < 600 && !existsSync(marker); i += 1) await new Promise((r) => setTimeout(r, 100));
+    expect(await databasesLike(prefix())).toHaveLength(1);
+    shutdown.abort();
+    const err = await failureOf(running);
+    expect(err.message).toMatch(/the bot was shutting down, so the restore was stopped/);
     expect(await databasesLike(prefix())).toEqual([]);
   });
 
