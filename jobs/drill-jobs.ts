@@ -44,15 +44,18 @@ export function drillJobsProcessor(deps: DrillJobDeps) {
     const requestedBy = data.requestedBy ?? null;
     const startedAt = deps.now();
     try {
-      const result = await deps.drills.drill(data.target, deps.shutdownSignal ? { signal: deps.shutdownSignal } : {});
+      const result = await deps.drills.drill(data.target, deps.shutdownSignal);
       await deps.store
-        .record({ target: data.target, dumpFile: result.backup, passed: result.passed, tables: result.tables, mismatches: result.mismatches, error: null, startedAt, finishedAt: deps.now() })
+        .record({ target: data.target, dumpFile: result.backup, passed: result.passed, tables: result.tables, mismatches: result.mismatches, error: result.reason, startedAt, finishedAt: deps.now() })
         .catch((err: unknown) => logger.error({ err, target: data.target }, 'could not record the drill'));
       await post(channel, drillResultText(result, requestedBy), data.target);
       return { outcome: result.passed ? 'passed' : 'failed', tables: result.tables, mismatches: result.mismatchCount };
     } catch (err) {
       let reason: string;
-      if (isAppError(err)) {
+      if (deps.shutdownSignal?.aborted && !isAppError(err)) {
+        reason = 'the bot was shutting down, so the drill was stopped (its throwaway database is dropped at the next start); run it again.';
+        logger.warn({ target: data.target }, 'drill interrupted by shutdown');
+      } else if (isAppError(err)) {
         reason = err.message;
         logger.warn({ target: data.target, code: err.code, kind: err.details.kind }, 'drill failed');
       } else {

@@ -10,34 +10,13 @@ const USAGE = `Usage:
   checkstack-chatops backup --target NAME [--json]
                                                 back up the target's Checkstack database now (exit 1 when it fails)
   checkstack-chatops drill --target NAME [--json]
-                                                restore the newest backup into a throwaway database and compare
-                                                every table's row count (exit 1 when the drill fails)
+                                                restore drill of the newest backup now (exit 1 when it fails)
   checkstack-chatops doctor [--json]            check Slack, GitHub, Docker/Kubernetes, Checkstack, Postgres and Redis
                                                 without changing anything (exit 1 on any problem)`;
 
 export interface CliIo {
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
-}
-
-/**
- * What the `backup` and `drill` commands share: the config, the secrets registered with the logger, logs on stderr
- * (so that `--json` on stdout stays parseable) and the targets. Null (after saying why) when the config is invalid.
- */
-async function backupCommandSetup(sources: ConfigSources, io: CliIo) {
-  const [{ createTargets }, { createLogger, SecretRegistry }] = await Promise.all([import('./deps.js'), import('./logger.js')]);
-  let config;
-  try {
-    config = loadConfig(sources);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    io.err.write(`${err.message}\n`);
-    return null;
-  }
-  const secrets = new SecretRegistry();
-  secrets.register(...secretValues(config));
-  const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, format: 'json', secrets, destination: process.stderr });
-  return { targets: createTargets(config, logger, secrets), logger };
 }
 
 export async function runCli(argv: string[], io: CliIo = { out: process.stdout, err: process.stderr }, sources: ConfigSources = {}): Promise<number> {
@@ -72,53 +51,30 @@ export async function runCli(argv: string[], io: CliIo = { out: process.stdout, 
       return runSummarize(rest, io);
     }
     case 'postflight': {
-      const [{ runPostflightCommand }, { createTargets }, { createLogger, SecretRegistry }] = await Promise.all([
-        import('./postflight-command.js'),
-        import('./deps.js'),
-        import('./logger.js'),
-      ]);
-      let config;
-      try {
-        config = loadConfig(sources);
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        io.err.write(`${err.message}\n`);
-        return 2;
-      }
-      const secrets = new SecretRegistry();
-      secrets.register(...secretValues(config));
-      // Logs go to stderr so that `--json` output on stdout stays parseable.
-      const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, format: 'json', secrets, destination: process.stderr });
+      const [{ runPostflightCommand }, context] = await Promise.all([import('./postflight-command.js'), cliContext(sources, io)]);
+      if (typeof context === 'number') return context;
       return runPostflightCommand(rest, io, {
-        config,
-        targets: createTargets(config, logger, secrets),
-        logger,
+        config: context.config,
+        targets: context.targets,
+        logger: context.logger,
         now: () => new Date(),
         sleep: (ms: number) => new Promise((resolve) => setTimeout(resolve, ms)),
       });
     }
     case 'backup': {
-      const [{ runBackupCommand }, { createBackupService }] = await Promise.all([import('./backup-command.js'), import('./backup/backup-service.js')]);
-      const setup = await backupCommandSetup(sources, io);
-      if (setup === null) return 2;
-      return runBackupCommand(rest, io, createBackupService({ ...setup, now: () => new Date() }));
+      const [{ runBackupCommand }, { createBackupService }, context] = await Promise.all([import('./backup-command.js'), import('./backup/backup-service.js'), cliContext(sources, io)]);
+      if (typeof context === 'number') return context;
+      return runBackupCommand(rest, io, createBackupService({ targets: context.targets, logger: context.logger, now: () => new Date() }));
     }
     case 'drill': {
-      const [{ runDrillCommand }, { createDrillService }] = await Promise.all([import('./drill-command.js'), import('./backup/drill-service.js')]);
-      const setup = await backupCommandSetup(sources, io);
-      if (setup === null) return 2;
-      return runDrillCommand(rest, io, createDrillService({ ...setup, now: () => new Date() }));
+      const [{ runDrillCommand }, { createDrillService }, context] = await Promise.all([import('./drill-command.js'), import('./backup/drill-service.js'), cliContext(sources, io)]);
+      if (typeof context === 'number') return context;
+      return runDrillCommand(rest, io, createDrillService({ targets: context.targets, logger: context.logger, now: () => new Date() }));
     }
     case 'doctor': {
       const [{ runDoctorCommand }, { createDoctorDeps }] = await Promise.all([import('./doctor-command.js'), import('./doctor/doctor-deps.js')]);
-      let config;
-      try {
-        config = loadConfig(sources);
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        io.err.write(`${err.message}\n`);
-        return 2;
-      }
+      const config = loadCliConfig(sources, io);
+      if (typeof config === 'number') return config;
       const deps = createDoctorDeps(config);
       try {
         return await runDoctorCommand(rest, io, deps);
@@ -135,4 +91,29 @@ export async function runCli(argv: string[], io: CliIo = { out: process.stdout, 
       io.err.write(`Unknown command "${command}".\n${USAGE}\n`);
       return 2;
   }
+}
+
+/**
+ * What every per-target command needs: the config (exit code 2 when it is wrong), the secrets registered, a logger
+ * on stderr (so that `--json` on stdout stays parseable) and the targets.
+ */
+/** The config, or exit code 2 after printing what is wrong with it. */
+function loadCliConfig(sources: ConfigSources, io: CliIo): ReturnType<typeof loadConfig> | 2 {
+  try {
+    return loadConfig(sources);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err.write(`${err.message}\n`);
+    return 2;
+  }
+}
+
+async function cliContext(sources: ConfigSources, io: CliIo) {
+  const [{ createTargets }, { createLogger, SecretRegistry }] = await Promise.all([import('./deps.js'), import('./logger.js')]);
+  const config = loadCliConfig(sources, io);
+  if (typeof config === 'number') return config;
+  const secrets = new SecretRegistry();
+  secrets.register(...secretValues(config));
+  const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, format: 'json', secrets, destination: process.stderr });
+  return { config, secrets, logger, targets: createTargets(config, logger, secrets) };
 }

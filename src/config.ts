@@ -32,6 +32,8 @@ const envSchema = z.object({
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   SHUTDOWN_TIMEOUT: positiveInt.default(25),
   KUBECONFIG: z.string().min(1).optional(),
+  CHECKSTACK_REGISTRY_URL: z.url().optional(),
+  REGISTRY_MAX_REQUESTS: positiveInt.default(40),
   JOB_LOCK_SECONDS: positiveInt.default(30),
   JOB_STALLED_CHECK_SECONDS: positiveInt.default(30),
 });
@@ -176,6 +178,8 @@ export interface Config {
   jobs: { lockSeconds: number; stalledCheckSeconds: number };
   /** A kubeconfig file for Kubernetes targets; in-cluster service-account auth when null. */
   kubeconfigPath: string | null;
+  /** Where the running image's digest is matched to a version tag; `baseUrl` null derives it from the image. */
+  registry: { baseUrl: string | null; maxRequests: number };
   configFile: string | null;
   announce: FileConfig['announce'];
   approvers: { users: string[]; usergroup: string | null; requireSecondPerson: boolean };
@@ -265,6 +269,7 @@ export function loadConfig({ env = process.env, readFile = readFileIfExists }: C
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? null },
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT,
     kubeconfigPath: e.KUBECONFIG ?? null,
+    registry: { baseUrl: e.CHECKSTACK_REGISTRY_URL ?? null, maxRequests: e.REGISTRY_MAX_REQUESTS },
     jobs: { lockSeconds: e.JOB_LOCK_SECONDS, stalledCheckSeconds: e.JOB_STALLED_CHECK_SECONDS },
     configFile: fileText === null ? null : configFile,
     announce: fileConfig.announce,

@@ -32,9 +32,9 @@ import { runDoctor } from './doctor/run-doctor.js';
 import { backupJobsProcessor } from '../jobs/backup-jobs.js';
 import { drillJobsProcessor, scheduleDrills } from '../jobs/drill-jobs.js';
 import { createBackupService } from './backup/backup-service.js';
+import { newestBackup } from './backup/catalog.js';
 import { createDrillService } from './backup/drill-service.js';
 import { createDrillStore } from './db/drill-store.js';
-import { newestBackup } from './backup/catalog.js';
 import { logWatchProcessor } from '../jobs/log-watch.js';
 import { abandonGivenUpUpgrades, upgradeJobsProcessor } from '../jobs/upgrade-jobs.js';
 import { releaseJobsProcessor, scheduleReleasePolls, scheduleUpgradeSweep } from '../jobs/release-jobs.js';
@@ -445,9 +445,23 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 2, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
   );
   backupWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'backup job failed'));
-  // Drill databases a crash left behind go before this bot's drills start (a drill in flight elsewhere is not expected at startup).
-  const swept = await drills.sweep();
-  if (swept.length > 0) logger.info({ databases: swept.length }, 'swept leftover drill databases');
+  const scheduledWorker = new Worker(
+    QUEUE.scheduledUpgrades,
+    scheduledUpgradeJobsProcessor({ scheduled, logger: logger.child({ component: 'scheduled-upgrade-jobs' }) }),
+    { connection: deps.redis, prefix: config.queuePrefix, concurrency: 2, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
+  );
+  scheduledWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'scheduled upgrade job failed'));
+  const autoUpgradeWorker = new Worker(
+    QUEUE.autoUpgrades,
+    autoUpgradeJobsProcessor({ autoUpgrades }),
+    // Decisions are short and serialised per target by an advisory lock.
+    { connection: deps.redis, prefix: config.queuePrefix, concurrency: 4, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
+  );
+  autoUpgradeWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'automatic upgrade job failed'));
+  // What a drill killed with the bot left (a database, a container) goes before anything else can drill.
+  void drills
+    .sweepLeftovers()
+    .catch((err: unknown) => logger.warn({ err }, 'could not sweep the leftovers of interrupted drills'));
   const drillWorker = new Worker(
     QUEUE.drills,
     drillJobsProcessor({
@@ -464,19 +478,6 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
   );
   drillWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'drill job failed'));
   await scheduleDrills(deps.queues, config.targets.map((t) => ({ name: t.name, every: t.drill?.every ?? null })), async (target) => (await drillStore.latest(target))?.finishedAt ?? null, deps.clock.now());
-  const scheduledWorker = new Worker(
-    QUEUE.scheduledUpgrades,
-    scheduledUpgradeJobsProcessor({ scheduled, logger: logger.child({ component: 'scheduled-upgrade-jobs' }) }),
-    { connection: deps.redis, prefix: config.queuePrefix, concurrency: 2, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
-  );
-  scheduledWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'scheduled upgrade job failed'));
-  const autoUpgradeWorker = new Worker(
-    QUEUE.autoUpgrades,
-    autoUpgradeJobsProcessor({ autoUpgrades }),
-    // Decisions are short and serialised per target by an advisory lock.
-    { connection: deps.redis, prefix: config.queuePrefix, concurrency: 4, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
-  );
-  autoUpgradeWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'automatic upgrade job failed'));
   for (const worker of [releaseWorker, upgradeWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker]) {
     worker.on('active', (job) => {
       if (job.processedOn && job.timestamp) deps.metrics.jobWait.observe({ queue: worker.name }, Math.max(0, job.processedOn - job.timestamp - (job.delay ?? 0)) / 1000);

@@ -1,46 +1,73 @@
-// Restore drills of configured targets, as the bot and the CLI ask for them: the target's `backup` block and its
-// database URL, one drill per target at a time across replicas, and the startup sweep of drill leftovers.
+// Restore drills of configured targets, as the CLI, the slash command and the drill scheduler ask for them: the
+// target's backups and database URL, the throwaway instance where the platform can make one (Docker), one drill or
+// backup per target at a time, and the startup sweep of what a crashed drill left.
 import { withAdvisoryLock } from '../db/checked-out-client.js';
 import type { Pool } from '../db/pool.js';
-import { AppError } from '../errors.js';
+import type { DrillResult } from '../domain/drill.js';
+import { AppError, isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
-import { runRestoreDrill, sweepDrillDatabases, type DrillResult } from './restore-drill.js';
+import type { TargetRegistry } from '../targets/registry.js';
+import { runRestoreDrill, sweepDrillDatabases } from './restore-drill.js';
 
 export interface DrillServiceDeps {
   targets: TargetRegistry;
   logger: Logger;
   now(): Date;
-  /** Serialises drills of one target across the bot's replicas (an advisory lock); the CLI runs without. */
+  /** Serialises drills with backups of the same target (retention must not delete the dump being restored). */
   pool?: Pool;
-  /** The pg_restore executable (default: `pg_restore` on the PATH). */
   pgRestore?: string;
 }
 
 export function createDrillService(deps: DrillServiceDeps) {
   const { logger } = deps;
 
-  function configured(targetName: string | undefined): { runtime: TargetRuntime; dir: string; databaseUrl: string } {
+  function configured(targetName: string | undefined) {
     const runtime = deps.targets.resolve(targetName);
-    const backup = runtime.config.backup;
-    if (!backup) {
-      throw new AppError('backup_misconfigured', `Target \`${runtime.config.name}\` has no \`backup\` block: a drill restores its backups, so add one (databaseUrlEnv, dir) to its entry in the config file.`);
+    const settings = runtime.config.backup;
+    const target = runtime.config.name;
+    if (!settings) {
+      throw new AppError('backup_misconfigured', `Target \`${target}\` has no \`backup\` block: a drill restores its backups, so configure \`backup\` first.`);
     }
     const databaseUrl = runtime.config.backupDatabaseUrl;
     if (!databaseUrl) {
-      throw new AppError('backup_misconfigured', `The bot cannot drill \`${runtime.config.name}\`: the environment variable ${backup.databaseUrlEnv} (its database URL) is not set.`);
+      throw new AppError('backup_misconfigured', `The bot cannot drill \`${target}\`: the environment variable ${settings.databaseUrlEnv} (its database URL) is not set.`);
     }
-    return { runtime, dir: backup.dir, databaseUrl };
+    return { runtime, settings, target, databaseUrl };
   }
 
-  async function drill(targetName: string | undefined, request: { signal?: AbortSignal } = {}): Promise<DrillResult> {
-    const { runtime, dir, databaseUrl } = configured(targetName);
-    const target = runtime.config.name;
-    const run = () => runRestoreDrill({ target, databaseUrl, dir, ...(request.signal ? { signal: request.signal } : {}) }, { logger, now: deps.now, ...(deps.pgRestore ? { pgRestore: deps.pgRestore } : {}) });
+  async function drill(targetName: string | undefined, signal?: AbortSignal): Promise<DrillResult> {
+    const { runtime, settings, target, databaseUrl } = configured(targetName);
+    const { deployer } = runtime;
+    const run = () =>
+      runRestoreDrill(
+        {
+          target,
+          databaseUrl,
+          dir: settings.dir,
+          ...(signal ? { signal } : {}),
+          ...(deployer.startDrillInstance
+            ? {
+                startInstance: ({ version, databaseUrl: drillUrl }: { version: string; databaseUrl: string }) =>
+                  deployer.startDrillInstance!({
+                    target,
+                    version,
+                    database: decodeURIComponent(new URL(drillUrl).pathname.slice(1)),
+                    initTimeoutMs: runtime.config.postflight.readyTimeout * 1000,
+                    ...(signal ? { signal } : {}),
+                  }).catch((err: unknown) => {
+                    // The engine's failure is the drill's verdict, not a crash: the database is dropped all the same.
+                    logger.warn({ target, err: { message: (err as Error).message } }, 'drill instance could not be run');
+                    return { started: false, reason: `the container platform could not run the throwaway Checkstack: ${isAppError(err) ? err.message : 'see the bot log'}` };
+                  }),
+              }
+            : {}),
+        },
+        { logger, now: deps.now, ...(deps.pgRestore ? { pgRestore: deps.pgRestore } : {}) },
+      );
     if (!deps.pool) return run();
     const locked = await withAdvisoryLock(
       deps.pool,
-      { space: 'drill', id: target },
+      { space: 'backup', id: target },
       { wait: true, onLost: (err) => logger.warn({ target, err: { message: err.message } }, 'drill lock connection lost') },
       run,
     );
@@ -48,27 +75,30 @@ export function createDrillService(deps: DrillServiceDeps) {
     return locked.value;
   }
 
-  /** Drops what interrupted drills left on every target's server; a server that does not answer is logged, not fatal. */
-  async function sweep(): Promise<string[]> {
-    const dropped: string[] = [];
+  /**
+   * At startup: drops leftover drill databases and removes leftover drill instances of every target with `backup`.
+   * Under the target's lock without waiting: a drill another replica runs now is no leftover, and is skipped.
+   */
+  async function sweepLeftovers(): Promise<void> {
     for (const runtime of deps.targets.all()) {
-      const { name, backup, backupDatabaseUrl } = runtime.config;
-      if (!backup || !backupDatabaseUrl) continue;
-      try {
-        dropped.push(...(await sweepDrillDatabases({ target: name, databaseUrl: backupDatabaseUrl }, logger)));
-      } catch (err) {
-        logger.warn({ target: name, err: { code: (err as { code?: string }).code } }, 'could not sweep drill leftovers');
-      }
+      const target = runtime.config.name;
+      const databaseUrl = runtime.config.backupDatabaseUrl;
+      if (!runtime.config.backup || !databaseUrl) continue;
+      const sweep = async () => {
+        await sweepDrillDatabases({ target, databaseUrl }, logger).catch((err: unknown) => logger.warn({ target, err: { message: (err as Error).message } }, 'could not sweep drill databases'));
+        await runtime.deployer.sweepDrillInstances?.(target).catch((err: unknown) => logger.warn({ target, err: { message: (err as Error).message } }, 'could not sweep drill instances'));
+      };
+      if (!deps.pool) await sweep();
+      else await withAdvisoryLock(deps.pool, { space: 'backup', id: target }, { wait: false, onLost: () => undefined }, sweep);
     }
-    return dropped;
   }
 
-  /** The name of the target, refused with `backup_misconfigured` when it cannot be drilled. */
+  /** The name of the target, refused with `backup_misconfigured` when it cannot be drilled (the slash command asks before queueing). */
   function configuredTarget(targetName: string | undefined): string {
-    return configured(targetName).runtime.config.name;
+    return configured(targetName).target;
   }
 
-  return { drill, sweep, configuredTarget };
+  return { drill, sweepLeftovers, configuredTarget };
 }
 
 export type DrillService = ReturnType<typeof createDrillService>;

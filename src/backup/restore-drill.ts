@@ -1,90 +1,59 @@
-// A restore drill: the newest backup of a target, restored into a throwaway database on the same server, and every
-// table's exact row count compared with the `.json` beside the dump. The throwaway database is dropped whatever
-// happens, and a restarted bot sweeps those a crash left behind (by name). The database URL reaches pg_restore as
-// libpq environment variables only; only the throwaway database's name is on its command line.
+// A restore drill of a target's newest backup: the dump's checksum against its record, `pg_restore` into a throwaway
+// database on the same server, every table's exact row count against the record (both ways), then optionally a
+// throwaway Checkstack on the restored database (the caller's `startInstance`, Docker targets). The throwaway
+// database is always dropped; `sweepDrillDatabases` drops those a crashed bot left behind.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import type { BackupRecord } from '../domain/backup.js';
+import { compareRowCounts, drillDatabaseName, drillResultSchema, isDrillDatabaseOf, MAX_DATABASE_NAME, MISMATCHES_KEPT, type DrillFailure, type DrillResult, type TableMismatch } from '../domain/drill.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { newestBackup } from './catalog.js';
-import { databaseNameOf, pgConnectionEnv, withDatabase } from './pg-connection.js';
-import { countRows, firstLine, inheritedToolEnv } from './take-backup.js';
+import { newestBackup, type StoredBackup } from './catalog.js';
+import { classifyPgToolFailure, databaseNameOf, PG_TOOL_FAILURE_FIX, pgConnectionEnv, withDatabase } from './pg-connection.js';
+import { countRows } from './take-backup.js';
 
-/** How many mismatches a drill's result keeps (the count of all of them is in `mismatchCount`). */
-export const MISMATCHES_KEPT = 20;
 const STDERR_KEPT = 16 * 1024;
-/** Postgres truncates identifiers longer than this; a drill database's name must stay recognisable. */
-const MAX_IDENTIFIER = 63;
-const DRILL_INFIX = '_drill_';
+const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR'];
 
-export interface RowMismatch {
-  table: string;
-  /** Rows in the backup's `.json`; null when the table is not in it. */
-  expected: number | null;
-  /** Rows in the restored database; null when the table was not restored. */
-  restored: number | null;
+/** What the throwaway Checkstack of a drill came to. */
+export interface InstanceOutcome {
+  started: boolean;
+  /** Why it did not start, in plain words, nothing secret. */
+  reason?: string;
 }
 
-/** What `drill --json` prints (CONTRACT.md), plus the facts the Slack message and the drills table need. */
-export interface DrillResult {
+export interface RestoreDrillInput {
   target: string;
-  /** The dump's file name. */
-  backup: string;
-  restoredInto: string;
-  /** Tables compared (the union of both sides). */
-  tables: number;
-  rowsMatch: boolean;
-  mismatches: RowMismatch[];
-  mismatchCount: number;
-  /** The throwaway Checkstack container: not built yet, so always null (see README, Known limits). */
-  started: boolean | null;
-  passed: boolean;
-  durationMs: number;
-  /** The version the backup was taken on. */
-  version: string;
-}
-
-export interface DrillInput {
-  target: string;
-  /** postgres://… of Checkstack's database. Never logged, never in an error. */
+  /** postgres://… of the live Checkstack database. Never logged, never in an error or a result. */
   databaseUrl: string;
   dir: string;
-  /** A shutdown: pg_restore is stopped and the drill database dropped, so that the bot need not wait for a long restore. */
   signal?: AbortSignal;
+  /** Starts a throwaway Checkstack of `version` on `databaseUrl` and waits until it proves itself; absent: restore and counts only. */
+  startInstance?: (drill: { version: string; databaseUrl: string; signal?: AbortSignal }) => Promise<InstanceOutcome>;
 }
 
-export interface DrillDeps {
+export interface RestoreDrillDeps {
   logger: Logger;
   now(): Date;
   /** The pg_restore executable; `pg_restore` on the PATH by default. */
   pgRestore?: string;
   env?: NodeJS.ProcessEnv;
-  /** The random part of the throwaway database's name (8 hex digits by default). */
-  suffix?: () => string;
+  /** 8 hex characters for the throwaway database's name. */
+  randomHex?: () => string;
 }
 
-function drillFailed(target: string, reason: string, kind: string): AppError {
-  return new AppError('drill_failed', `The restore drill of target "${target}" failed: ${reason}`, { kind });
+function scrub(text: string, secrets: string[]): string {
+  let line = text.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+  for (const s of secrets) if (s) line = line.split(s).join('[REDACTED]');
+  return line.slice(0, 300);
 }
 
-/** `<database>_drill_`, the database part shortened so that the whole name fits an identifier. */
-export function drillPrefix(database: string): string {
-  return `${database.slice(0, MAX_IDENTIFIER - DRILL_INFIX.length - 8)}${DRILL_INFIX}`;
-}
-
-/** The backup's row counts against the restored ones, both ways: a table missing on either side is a mismatch. */
-export function compareCounts(expected: Record<string, number>, restored: Record<string, number>): { tables: number; mismatches: RowMismatch[] } {
-  const names = [...new Set([...Object.keys(expected), ...Object.keys(restored)])].sort();
-  const mismatches = names.flatMap((table) => {
-    const e = expected[table] ?? null;
-    const r = restored[table] ?? null;
-    return e === r ? [] : [{ table, expected: e, restored: r }];
-  });
-  return { tables: names.length, mismatches };
+function drillError(target: string, what: string): AppError {
+  return new AppError('drill_failed', `The restore drill of target "${target}" could not run: ${what}`);
 }
 
 async function sha256Of(path: string): Promise<string> {
@@ -93,20 +62,69 @@ async function sha256Of(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>, onError: (err: Error) => void): Promise<T> {
+/** Runs `fn` on a connection to `url`; a failure to connect is an AppError in plain words. */
+async function withClient<T>(url: string, target: string, secrets: string[], logger: Logger, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url, application_name: 'checkstack-chatops drill', connectionTimeoutMillis: 10_000 });
-  client.on('error', onError);
-  await client.connect();
+  client.on('error', (err) => logger.warn({ target, err: { message: scrub(err.message, secrets) } }, 'drill connection lost'));
   try {
-    return await work(client);
+    await client.connect();
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    const kind = e.code === '28P01' || e.code === '28000' ? 'auth' : e.code === '3D000' ? 'no_database' : e.code?.startsWith('E') ? 'unreachable' : classifyPgToolFailure(e.message ?? '');
+    logger.warn({ target, kind, err: { message: scrub(e.message ?? '', secrets), code: e.code } }, 'drill could not connect');
+    throw drillError(target, `${PG_TOOL_FAILURE_FIX[kind]}.`);
+  }
+  try {
+    return await fn(client);
   } finally {
     await client.end().catch(() => undefined);
   }
 }
 
-async function runPgRestore(input: DrillInput, deps: DrillDeps, database: string, dumpPath: string, secrets: string[]): Promise<void> {
+/** The server's names of drill databases of the live database, oldest first by name. */
+async function drillDatabasesOn(client: pg.Client, database: string): Promise<string[]> {
+  const { rows } = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datistemplate = false ORDER BY datname`);
+  return rows.map((r) => r.datname).filter((name) => isDrillDatabaseOf(database, name));
+}
+
+async function dropDatabase(client: pg.Client, name: string): Promise<void> {
+  // A throwaway instance may still hold connections; WITH (FORCE) (Postgres 13+) ends them.
+  await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
+}
+
+/**
+ * Drops every `<database>_drill_<hex>` a drill left behind (a bot killed mid-drill). Run at startup, before any drill
+ * of this target can be running. Returns the names it dropped.
+ */
+export async function sweepDrillDatabases(input: { target: string; databaseUrl: string }, logger: Logger): Promise<string[]> {
+  const database = databaseNameOf(input.databaseUrl);
+  const secrets = secretsOf(input.databaseUrl, input.target);
+  return withClient(input.databaseUrl, input.target, secrets, logger, async (client) => {
+    const dropped: string[] = [];
+    for (const name of await drillDatabasesOn(client, database)) {
+      try {
+        await dropDatabase(client, name);
+        dropped.push(name);
+        logger.info({ target: input.target, database: name }, 'dropped the database of an interrupted drill');
+      } catch (err) {
+        logger.warn({ target: input.target, database: name, err: { message: scrub((err as Error).message ?? '', secrets) } }, 'could not drop the database of an interrupted drill');
+      }
+    }
+    return dropped;
+  });
+}
+
+function secretsOf(databaseUrl: string, target: string): string[] {
+  const password = pgConnectionEnv(databaseUrl, target).PGPASSWORD ?? '';
+  return [password, encodeURIComponent(password), databaseUrl].filter((s) => s.length >= 4);
+}
+
+/** `pg_restore --exit-on-error --no-owner` of `dumpPath` into `database`; the failure's first line, or null. */
+async function runPgRestore(dumpPath: string, drillUrl: string, database: string, input: RestoreDrillInput, deps: RestoreDrillDeps, secrets: string[]): Promise<string | null> {
+  const source = deps.env ?? process.env;
+  const inherited = Object.fromEntries(INHERITED_ENV.flatMap((k) => (source[k] !== undefined ? [[k, source[k]!]] : [])));
   const child = spawn(deps.pgRestore ?? 'pg_restore', ['--exit-on-error', '--no-owner', '--no-password', `--dbname=${database}`, dumpPath], {
-    env: { ...inheritedToolEnv(deps.env), ...pgConnectionEnv(input.databaseUrl, input.target), PGDATABASE: database },
+    env: { ...inherited, ...pgConnectionEnv(drillUrl, input.target) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -116,113 +134,111 @@ async function runPgRestore(input: DrillInput, deps: DrillDeps, database: string
   });
   const onAbort = () => child.kill('SIGTERM');
   input.signal?.addEventListener('abort', onAbort, { once: true });
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: NodeJS.ErrnoException }>((resolve) => {
     child.once('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
   input.signal?.removeEventListener('abort', onAbort);
-  if (input.signal?.aborted) throw drillFailed(input.target, 'the bot was shutting down, so the restore was stopped; run the drill again.', 'interrupted');
   if (exit.spawnError) {
-    const missing = (exit.spawnError as NodeJS.ErrnoException).code === 'ENOENT';
-    throw drillFailed(input.target, missing ? "pg_restore is not installed in the bot's image (install postgresql-client, see the README)." : 'pg_restore could not be started (see the bot log).', 'pg_restore');
+    throw drillError(input.target, exit.spawnError.code === 'ENOENT' ? "pg_restore is not installed in the bot's image (install postgresql-client, see the README)." : 'pg_restore could not be started (see the bot log).');
   }
-  if (exit.code !== 0) {
-    const said = firstLine(stderr.replace(/^pg_restore: /gm, ''), secrets) || (exit.signal ? `pg_restore was killed by ${exit.signal}` : `pg_restore exited with code ${exit.code}`);
-    deps.logger.warn({ target: input.target, exitCode: exit.code, signal: exit.signal, stderr: said }, 'pg_restore failed');
-    throw drillFailed(input.target, `the newest backup did not restore. pg_restore said: ${said}`, 'pg_restore');
-  }
+  if (input.signal?.aborted) throw new Error('drill interrupted: the bot is shutting down');
+  if (exit.code === 0) return null;
+  const said = scrub(stderr.split('\n').filter((l) => /error/i.test(l)).join('\n') || stderr, secrets);
+  deps.logger.warn({ target: input.target, exitCode: exit.code, signal: exit.signal, stderr: said }, 'pg_restore failed');
+  return said || (exit.signal ? `pg_restore was killed by ${exit.signal}` : `pg_restore exited with code ${exit.code}`);
 }
 
 /**
- * Runs one drill now. A count mismatch is a failed drill in the result; a drill that cannot get that far (no backup,
- * a checksum that differs, pg_restore refusing the dump, the server refusing the throwaway database) throws
- * AppError `drill_failed` in plain words. The throwaway database is dropped in every case.
+ * Runs a restore drill of the target's newest backup. A verdict (checksum, restore, counts, instance) is a result
+ * with `passed: false`; what keeps the drill from running at all (no backup, the server refuses) is AppError
+ * `drill_failed`. The throwaway database is dropped in every case.
  */
-export async function runRestoreDrill(input: DrillInput, deps: DrillDeps): Promise<DrillResult> {
+export async function runRestoreDrill(input: RestoreDrillInput, deps: RestoreDrillDeps): Promise<DrillResult> {
   const { target } = input;
   const { logger } = deps;
-  const started = deps.now();
-  const libpq = pgConnectionEnv(input.databaseUrl, target);
-  const secrets = [libpq.PGPASSWORD ?? '', input.databaseUrl].filter((s) => s.length >= 4);
-  const onConnectionError = (err: Error) => logger.warn({ target, err: { message: firstLine(err.message, secrets) } }, 'drill connection lost');
-
+  const startedAt = deps.now();
   const backup = await newestBackup(input.dir, target);
-  if (!backup) throw drillFailed(target, `there is no complete backup of it in ${input.dir}/${target} to restore: take one first (\`backup\`).`, 'no_backup');
-  const dumpName = basename(backup.dumpPath);
-  const actual = await sha256Of(backup.dumpPath);
-  if (actual !== backup.record.sha256) {
-    logger.warn({ target, file: dumpName, expected: backup.record.sha256, actual }, 'drill: dump checksum differs from its record');
-    throw drillFailed(target, `the dump ${dumpName} does not have the checksum its record names (sha256 ${actual.slice(0, 12)}… instead of ${backup.record.sha256.slice(0, 12)}…): the file changed after it was written.`, 'checksum');
-  }
-
-  const drillDatabase = `${drillPrefix(libpq.PGDATABASE!)}${(deps.suffix ?? (() => randomBytes(4).toString('hex')))()}`;
-  const sqlError = (doing: string) => (err: unknown) => {
-    if (err instanceof AppError) throw err;
-    const message = firstLine((err as Error).message ?? '', secrets);
-    logger.warn({ target, doing, err: { message, code: (err as { code?: string }).code } }, 'drill query failed');
-    throw drillFailed(target, `${doing} failed: ${message}`, 'server');
-  };
-  let created = false;
-  try {
-    await withClient(input.databaseUrl, (client) => client.query(`CREATE DATABASE ${client.escapeIdentifier(drillDatabase)}`), onConnectionError).catch(
-      sqlError(`creating the throwaway database ${drillDatabase} (the database user needs CREATEDB)`),
-    );
-    created = true;
-    logger.info({ target, file: dumpName, database: drillDatabase }, 'drill restoring');
-    await runPgRestore(input, deps, drillDatabase, backup.dumpPath, secrets);
-    const restored = await withClient(withDatabase(input.databaseUrl, drillDatabase), countRows, onConnectionError).catch(sqlError('counting the restored rows'));
-    const { tables, mismatches } = compareCounts(backup.record.tables, restored);
-    const result: DrillResult = {
-      target,
-      backup: dumpName,
-      restoredInto: drillDatabase,
-      tables,
-      rowsMatch: mismatches.length === 0,
-      mismatches: mismatches.slice(0, MISMATCHES_KEPT),
-      mismatchCount: mismatches.length,
-      started: null,
-      passed: mismatches.length === 0,
-      durationMs: deps.now().getTime() - started.getTime(),
-      version: backup.record.version,
-    };
-    logger.info({ target, file: dumpName, tables, mismatches: mismatches.length, passed: result.passed }, 'drill finished');
-    return result;
-  } finally {
-    if (created) await dropDrillDatabase(input.databaseUrl, drillDatabase, logger, onConnectionError, target);
-  }
-}
-
-/** True when dropped. A failure is logged, not thrown: the next start's sweep drops it, and a drill's own result stands. */
-async function dropDrillDatabase(databaseUrl: string, database: string, logger: Logger, onError: (err: Error) => void, target: string): Promise<boolean> {
-  try {
-    await withClient(databaseUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(database)} WITH (FORCE)`), onError);
-    return true;
-  } catch (err) {
-    logger.warn({ target, database, err: { code: (err as { code?: string }).code } }, 'could not drop the drill database');
-    return false;
-  }
-}
-
-/**
- * Drops every `<database>_drill_<8 hex>` on the target's server: what drills interrupted by a crash left. Called at
- * startup, before any drill of this bot runs. Returns the names dropped.
- */
-export async function sweepDrillDatabases(input: Pick<DrillInput, 'target' | 'databaseUrl'>, logger: Logger): Promise<string[]> {
+  if (!backup) throw drillError(target, `there is no complete backup in ${input.dir}/${target} (take one with \`backup\`).`);
+  const secrets = secretsOf(input.databaseUrl, target);
   const database = databaseNameOf(input.databaseUrl);
-  const prefix = drillPrefix(database);
-  const libpq = pgConnectionEnv(input.databaseUrl, input.target);
-  const secrets = [libpq.PGPASSWORD ?? '', input.databaseUrl].filter((s) => s.length >= 4);
-  const onError = (err: Error) => logger.warn({ target: input.target, err: { message: firstLine(err.message, secrets) } }, 'drill sweep connection lost');
-  const leftovers = await withClient(
-    input.databaseUrl,
-    async (client) => (await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE left(datname, $1) = $2', [prefix.length, prefix])).rows.map((r) => r.datname),
-    onError,
-  );
-  const dropped: string[] = [];
-  for (const name of leftovers.filter((n) => /^[0-9a-f]{8}$/.test(n.slice(prefix.length)))) {
-    if (!(await dropDrillDatabase(input.databaseUrl, name, logger, onError, input.target))) continue;
-    dropped.push(name);
-    logger.info({ target: input.target, database: name }, 'swept a leftover drill database');
+  const restoredInto = drillDatabaseName(database, deps.randomHex?.() ?? randomBytes(4).toString('hex'));
+  if (Buffer.byteLength(restoredInto) > MAX_DATABASE_NAME) {
+    throw drillError(target, `the drill database's name ${restoredInto} is longer than Postgres' ${MAX_DATABASE_NAME} bytes; the live database's name is too long for a drill.`);
   }
-  return dropped;
+  const record = backup.record;
+  const finish = (verdict: Verdict): DrillResult => {
+    const result = drillResultSchema.parse({
+      target,
+      backup: basename(backup.dumpPath),
+      backupVersion: record.version,
+      restoredInto,
+      tables: Object.keys(record.tables).length,
+      rowsMatch: verdict.rowsMatch,
+      mismatches: verdict.mismatches.slice(0, MISMATCHES_KEPT),
+      mismatchCount: verdict.mismatches.length,
+      started: verdict.started,
+      instanceChecked: verdict.instanceChecked,
+      passed: verdict.failure === null,
+      failure: verdict.failure,
+      reason: verdict.reason,
+      startedAt: startedAt.toISOString(),
+      durationMs: Math.max(0, deps.now().getTime() - startedAt.getTime()),
+    });
+    logger.info({ target, backup: result.backup, passed: result.passed, failure: result.failure, tables: result.tables, mismatches: result.mismatchCount, durationMs: result.durationMs }, 'restore drill finished');
+    return result;
+  };
+
+  const actual = await sha256Of(backup.dumpPath);
+  if (actual !== record.sha256) {
+    return finish({ ...NOTHING_RESTORED, failure: 'checksum', reason: `the dump's SHA-256 is ${actual.slice(0, 12)}…, its record says ${record.sha256.slice(0, 12)}…: the file changed after it was written.` });
+  }
+
+  return withClient(input.databaseUrl, target, secrets, logger, async (admin) => {
+    try {
+      await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(restoredInto)}`);
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      logger.warn({ target, err: { message: scrub(e.message ?? '', secrets), code: e.code } }, 'drill could not create its database');
+      throw drillError(target, e.code === '42501'
+        ? `the database user may not create databases: grant it CREATEDB (ALTER ROLE … CREATEDB) so drills can restore into ${restoredInto}.`
+        : `the throwaway database ${restoredInto} could not be created (${scrub(e.message ?? '', secrets)}).`);
+    }
+    logger.info({ target, database: restoredInto, backup: basename(backup.dumpPath) }, 'drill database created');
+    try {
+      return finish(await restoreAndCheck(backup, record, restoredInto, input, deps, secrets));
+    } finally {
+      await dropDatabase(admin, restoredInto).then(
+        () => logger.info({ target, database: restoredInto }, 'drill database dropped'),
+        (err: unknown) => logger.error({ target, database: restoredInto, err: { message: scrub((err as Error).message ?? '', secrets) } }, 'drill database could not be dropped; the next start sweeps it'),
+      );
+    }
+  });
+}
+
+interface Verdict {
+  rowsMatch: boolean;
+  mismatches: readonly TableMismatch[];
+  started: boolean;
+  instanceChecked: boolean;
+  failure: DrillFailure | null;
+  reason: string | null;
+}
+
+const NOTHING_RESTORED = { rowsMatch: false, mismatches: [], started: false, instanceChecked: false } as const;
+
+async function restoreAndCheck(backup: StoredBackup, record: BackupRecord, restoredInto: string, input: RestoreDrillInput, deps: RestoreDrillDeps, secrets: string[]): Promise<Verdict> {
+  const drillUrl = withDatabase(input.databaseUrl, restoredInto);
+  const restoreFailure = await runPgRestore(backup.dumpPath, drillUrl, restoredInto, input, deps, secrets);
+  if (restoreFailure !== null) return { ...NOTHING_RESTORED, failure: 'restore', reason: `pg_restore failed: ${restoreFailure}` };
+  const restored = await withClient(drillUrl, input.target, secrets, deps.logger, (client) => countRows(client));
+  const mismatches = compareRowCounts(record.tables, restored);
+  if (mismatches.length > 0) {
+    return { rowsMatch: false, mismatches, started: false, instanceChecked: false, failure: 'row_counts', reason: `${mismatches.length} table(s) differ from the backup's record.` };
+  }
+  if (!input.startInstance) return { rowsMatch: true, mismatches: [], started: false, instanceChecked: false, failure: null, reason: null };
+  const instance = await input.startInstance({ version: record.version, databaseUrl: drillUrl, signal: input.signal });
+  return instance.started
+    ? { rowsMatch: true, mismatches: [], started: true, instanceChecked: true, failure: null, reason: null }
+    : { rowsMatch: true, mismatches: [], started: false, instanceChecked: true, failure: 'instance', reason: scrub(instance.reason ?? 'the throwaway Checkstack did not start.', secrets) };
 }

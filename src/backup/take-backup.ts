@@ -22,11 +22,6 @@ const STDERR_KEPT = 16 * 1024;
 /** Environment a pg tool inherits from the bot besides the libpq variables: never another PG* of the bot's own. */
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR'];
 
-/** The part of the bot's environment a pg tool gets (the libpq variables are added by the caller). */
-export function inheritedToolEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  return Object.fromEntries(INHERITED_ENV.flatMap((k) => (env[k] !== undefined ? [[k, env[k]]] : [])));
-}
-
 export interface TakeBackupInput {
   target: string;
   /** The Checkstack version the target runs: part of the dump's name, and the image a drill starts. */
@@ -94,7 +89,7 @@ function failure(target: string, kind: PgToolFailure, toolMessage?: string): App
 }
 
 /** The first line of what a tool said, with every trace of the connection's secrets removed. */
-export function firstLine(text: string, secrets: string[]): string {
+function firstLine(text: string, secrets: string[]): string {
   let line = text.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
   for (const s of secrets) if (s) line = line.split(s).join('[REDACTED]');
   return line.slice(0, 300);
@@ -165,8 +160,9 @@ interface DumpResult {
 
 /** Runs pg_dump on the snapshot and streams its output through SHA-256 into `partialPath`. */
 async function runPgDump(input: TakeBackupInput, deps: TakeBackupDeps, snapshot: string, partialPath: string, secrets: string[]): Promise<DumpResult> {
+  const inherited = Object.fromEntries(INHERITED_ENV.flatMap((k) => (deps.env ?? process.env)[k] !== undefined ? [[k, (deps.env ?? process.env)[k]!]] : []));
   const child = spawn(deps.pgDump ?? 'pg_dump', ['--format=custom', `--snapshot=${snapshot}`, '--no-password'], {
-    env: { ...inheritedToolEnv(deps.env), ...pgConnectionEnv(input.databaseUrl, input.target) },
+    env: { ...inherited, ...pgConnectionEnv(input.databaseUrl, input.target) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -225,7 +221,7 @@ async function runPgDump(input: TakeBackupInput, deps: TakeBackupDeps, snapshot:
 
 /**
  * Exact row counts of every user table, in the transaction (and so the snapshot) the dump reads. A restore drill
- * counts the restored database with this same function, so both sides of its comparison count alike.
+ * counts the restored database with the same function, so both sides count the same tables the same way.
  */
 export async function countRows(client: pg.Client): Promise<Record<string, number>> {
   const { rows } = await client.query<{ schema: string; name: string }>(

@@ -409,6 +409,18 @@ export function createUpgradeStore(pool: Pool) {
     },
 
     /** Records the reminder a scheduled upgrade's thread got (posted once; its Cancel button is valid there). */
+    /**
+     * Claims the posting of a scheduled upgrade's reminder, once: false when it was claimed before. Claimed before the
+     * post, so a crash in between loses the reminder rather than posting it twice.
+     */
+    async claimScheduledReminder(id: string): Promise<boolean> {
+      const { rowCount } = await pool.query(
+        `UPDATE upgrades SET scheduled_reminder_claimed_at = now(), updated_at = now() WHERE id = $1 AND scheduled_reminder_claimed_at IS NULL`,
+        [id],
+      );
+      return (rowCount ?? 0) > 0;
+    },
+
     async setScheduledReminder(id: string, messageTs: string): Promise<void> {
       await pool.query(`UPDATE upgrades SET scheduled_reminder_ts = $2, updated_at = now() WHERE id = $1`, [id, messageTs]);
     },

@@ -15,6 +15,12 @@ export interface DrillFacts {
   mismatches: Array<{ table: string; expected: number | null; restored: number | null }>;
   mismatchCount: number;
   durationMs: number;
+  /** Why it failed when that was not (only) the row counts: the restore, the checksum, the throwaway Checkstack. */
+  failure?: 'checksum' | 'restore' | 'row_counts' | 'instance' | null;
+  reason?: string | null;
+  /** Whether a throwaway Checkstack was tried (Docker targets) and started. */
+  instanceChecked?: boolean;
+  started?: boolean;
 }
 
 function by(requestedBy: string | null): string {
@@ -33,7 +39,11 @@ export function drillResultText(result: DrillFacts, requestedBy: string | null):
   const seconds = (result.durationMs / 1000).toFixed(1);
   const dump = `\`${outside(result.backup, 120)}\``;
   if (result.passed) {
-    return `✅ Restore drill of *${escapeMrkdwn(result.target)}*${by(requestedBy)} passed in ${seconds} s: ${dump} restored, all ${result.tables} tables have the row counts of the backup.`;
+    const instance = result.instanceChecked && result.started ? ', and a throwaway Checkstack started on it' : '';
+    return `✅ Restore drill of *${escapeMrkdwn(result.target)}*${by(requestedBy)} passed in ${seconds} s: ${dump} restored, all ${result.tables} tables have the row counts of the backup${instance}.`;
+  }
+  if (result.failure && result.failure !== 'row_counts' && result.mismatchCount === 0) {
+    return `❌ Restore drill of *${escapeMrkdwn(result.target)}*${by(requestedBy)} failed in ${seconds} s (${dump}): ${outside(result.reason ?? 'see the bot log.', 1500)}`;
   }
   const shown = result.mismatches.slice(0, MISMATCHES_SHOWN).map((m) => `• \`${outside(m.table, 120)}\`: backup ${side(m.expected)}, restored ${side(m.restored)}`);
   const more = result.mismatchCount > shown.length ? [`…and ${result.mismatchCount - shown.length} more`] : [];

@@ -1,4 +1,5 @@
 // What the upgrade, rollback and log-watch jobs need from a container platform; Docker and Kubernetes implement it.
+import type { DrillInstanceOutcome, DrillInstanceRequest } from './docker-drill.js';
 
 /** Pull progress, summed over layers; reported often, so the caller coalesces before showing it. */
 export interface PullProgress {
@@ -138,4 +139,26 @@ export interface Deployer {
    * Kubernetes warns about a rolling update over migrations and a literal encryption key. Throws `not_found` like `describe`.
    */
   preflightWarnings?(context: { migrations: boolean }): Promise<string[]>;
+  /**
+   * Restore drills (Docker only): a throwaway instance of `request.version` on the drill database, with the live
+   * instance's settings, proved (init line, 10 s up, ready where answered) and removed in every case.
+   */
+  startDrillInstance?(request: DrillInstanceRequest): Promise<DrillInstanceOutcome>;
+  /** Removes the throwaway instances of drills of `target` that a crashed bot left; returns their names. */
+  sweepDrillInstances?(target: string): Promise<string[]>;
+  /**
+   * The registry digests (`sha256:…`) of the image the instance runs, for matching a floating tag such as `latest`
+   * to its version: Docker's image RepoDigests, Kubernetes' pod status imageID. Empty when the platform does not know.
+   */
+  runningImageDigests?(): Promise<string[]>;
+}
+
+/** The `sha256:…` digests in image references such as `repo@sha256:…` or `docker-pullable://repo@sha256:…`. */
+export function digestsOf(references: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const ref of references) {
+    const m = ref.match(/@(sha256:[0-9a-f]{64})$/);
+    if (m) out.add(m[1]!);
+  }
+  return [...out];
 }

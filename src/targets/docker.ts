@@ -19,6 +19,8 @@ import type {
   RollbackResult,
   RuntimeState,
 } from './deployer.js';
+import { runDrillInstance, sweepDrillContainers } from './docker-drill.js';
+import { digestsOf } from './deployer.js';
 import { engineRetryDelayMs, engineUnreachableReason, followPull } from './docker-pull.js';
 
 export interface DockerTarget {
@@ -717,6 +719,19 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
     removeKept,
     followLogs,
     state,
+    startDrillInstance: async (request) =>
+      runDrillInstance(docker, await currentContainer(), request, {
+        logger: log,
+        ensureImage: async (image) => {
+          if (!(await inspectImage(image))) await pull(image);
+        },
+      }),
+    sweepDrillInstances: (drillTarget) => sweepDrillContainers(docker, drillTarget, log),
+    runningImageDigests: async () => {
+      const info = await currentContainer();
+      const image = await inspectImage(info.Image);
+      return digestsOf(image?.RepoDigests ?? []);
+    },
   };
 }
 

@@ -30,6 +30,7 @@ import type {
   RollbackResult,
   RuntimeState,
 } from './deployer.js';
+import { digestsOf } from './deployer.js';
 import { imageTag } from './docker.js';
 
 export interface KubernetesTarget {
@@ -695,6 +696,7 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
   return {
     kind: 'kubernetes',
     describe,
+    runningImageDigests: async () => digestsOf([(await describe()).imageId]),
     /** Kubernetes pulls the image itself when the new pod starts; a failed pull surfaces during `replace` as `image_pull_failed`. */
     pull: async () => undefined,
     replace,

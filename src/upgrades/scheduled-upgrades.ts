@@ -113,6 +113,7 @@ export function createScheduledUpgrades(deps: ScheduledUpgradesDeps) {
   async function remind(upgradeId: string): Promise<'posted' | 'skipped'> {
     const upgrade = await upgrades.byId(upgradeId);
     if (!upgrade || upgrade.status !== 'scheduled' || !upgrade.messageTs || !upgrade.scheduledAt || upgrade.scheduledReminderTs) return 'skipped';
+    if (!(await upgrades.claimScheduledReminder(upgrade.id))) return 'skipped';
     const message = scheduleReminderMessage(upgrade.id, upgrade.toVersion, upgrade.target, upgrade.scheduledAt, deps.now());
     const posted = await slack.chat.postMessage({ channel: upgrade.channelId, thread_ts: upgrade.messageTs, text: message.text, blocks: message.blocks as never });
     await upgrades.setScheduledReminder(upgrade.id, posted.ts!);

@@ -112,7 +112,7 @@ targets:
   });
 
   it('a drill without a backup fails in plain words; after a backup it passes and status shows it', async () => {
-    expect(await drillFromSlack()).toMatch(new RegExp(`^❌ Restore drill of \\*prod\\* for <@${APPROVER}> failed: The restore drill of target "prod" failed: there is no complete backup of it`));
+    expect(await drillFromSlack()).toMatch(new RegExp(`^❌ Restore drill of \\*prod\\* for <@${APPROVER}> failed: The restore drill of target "prod" could not run: there is no complete backup in`));
     expect(await command('status prod', MEMBER)).toMatch(/\n⚠️ Restore drill: \*failed\* (less than a minute|\d+ min) ago\./);
 
     await nextResult(CHANNEL, /Backup of/, async () => command('backup prod', APPROVER));

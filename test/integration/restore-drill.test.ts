@@ -1,15 +1,15 @@
-// Restore drills against the real Postgres: the newest backup restored into `<database>_drill_<hex>` on the same
-// server, every table's count compared with the record; a truncated dump, a changed count and a changed byte fail,
-// in plain words; the drill database is gone after every drill; leftovers of a crash are swept; the password of the
-// database role is in no log line, error or result.
+// Restore drills against the real Postgres: a backup of a database with known tables, restored into a throwaway
+// database and counted; a tampered, a truncated and a miscounted backup each fail; the throwaway database is gone
+// afterwards in every case, leftovers of a crashed bot are swept, and the role's password appears nowhere.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runRestoreDrill, sweepDrillDatabases, type DrillResult } from '../../src/backup/restore-drill.js';
-import { takeBackup, type BackupOutcome } from '../../src/backup/take-backup.js';
+import { listBackups } from '../../src/backup/catalog.js';
+import { runRestoreDrill, sweepDrillDatabases, type RestoreDrillInput } from '../../src/backup/restore-drill.js';
+import { takeBackup } from '../../src/backup/take-backup.js';
 import { AppError } from '../../src/errors.js';
 import { capturingLogger, createBackupDatabase, KNOWN_TABLES, type BackupDatabase } from '../support/backup-database.js';
 import { ADMIN_DATABASE_URL } from '../support/database.js';
@@ -21,36 +21,38 @@ async function databasesLike(prefix: string): Promise<string[]> {
   const client = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
   await client.connect();
   try {
-    const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE left(datname, $1) = $2 ORDER BY 1', [prefix.length, prefix]);
+    const { rows } = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1`, [prefix]);
     return rows.map((r) => r.datname);
   } finally {
     await client.end();
   }
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<AppError> {
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+  await client.connect();
   try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(AppError);
-    return err as AppError;
+    await client.query(sql);
+  } finally {
+    await client.end();
   }
-  throw new Error('expected the drill to fail');
 }
 
 describe('a restore drill of the newest backup', () => {
   let db: BackupDatabase;
   let work: string;
+  let base: string;
   const capture = { lines: [] as string[], texts: [] as string[] };
 
   beforeAll(async () => {
     db = await createBackupDatabase();
-    // The drill creates its throwaway database as the target's own user, as Checkstack's compose user can.
-    const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-    await admin.connect();
-    await admin.query(`ALTER ROLE ${db.role} CREATEDB`);
-    await admin.end();
+    // Checkstack's compose user is the server's superuser; a dedicated role needs CREATEDB for drills (README).
+    await adminQuery(`ALTER ROLE ${db.role} CREATEDB`);
     work = mkdtempSync(join(tmpdir(), 'ck-drill-'));
+    base = join(work, 'base');
+    const c = capturingLogger();
+    await takeBackup({ target: TARGET, version: '0.30.0', databaseUrl: db.checkstackUrl, dir: base, keep: 10 }, { logger: c.logger, now: () => new Date() });
+    capture.lines.push(...c.lines);
   });
   afterAll(async () => {
     const findings = findSecrets({ password: db.password, url: db.checkstackUrl }, [
@@ -62,130 +64,127 @@ describe('a restore drill of the newest backup', () => {
     await db.drop();
   });
 
-  const prefix = () => `${db.name}_drill_`;
-  async function backupInto(dir: string): Promise<BackupOutcome> {
-    const log = capturingLogger();
-    const outcome = await takeBackup({ target: TARGET, version: '0.30.0', databaseUrl: db.checkstackUrl, dir, keep: 5 }, { logger: log.logger, now: () => new Date() });
-    capture.lines.push(...log.lines);
-    return outcome;
+  /** A copy of the backup folder that one test may tamper with. */
+  function copyOfBackups(name: string): string {
+    const dir = join(work, name);
+    cpSync(base, dir, { recursive: true });
+    return dir;
   }
-  async function drill(dir: string, extra: { signal?: AbortSignal; pgRestore?: string } = {}): Promise<DrillResult> {
-    const log = capturingLogger();
+  async function drill(dir: string, extra: Partial<RestoreDrillInput> = {}) {
+    const c = capturingLogger();
     try {
-      const result = await runRestoreDrill(
-        { target: TARGET, databaseUrl: db.checkstackUrl, dir, ...(extra.signal ? { signal: extra.signal } : {}) },
-        { logger: log.logger, now: () => new Date(), ...(extra.pgRestore ? { pgRestore: extra.pgRestore } : {}) },
-      );
+      const result = await runRestoreDrill({ target: TARGET, databaseUrl: db.checkstackUrl, dir, ...extra }, { logger: c.logger, now: () => new Date() });
       capture.texts.push(JSON.stringify(result));
       return result;
     } catch (err) {
       capture.texts.push(errorText(err));
       throw err;
     } finally {
-      capture.lines.push(...log.lines);
+      capture.lines.push(...c.lines);
     }
   }
-  /** Rewrites the record beside the dump as `change` says (the dump's bytes and checksum follow the file on disk). */
-  function rewriteRecord(outcome: BackupOutcome, change: (record: Record<string, unknown>) => void): void {
-    const record = JSON.parse(readFileSync(outcome.recordPath, 'utf8')) as Record<string, unknown>;
-    const bytes = readFileSync(outcome.dumpPath);
-    record.bytes = bytes.length;
-    record.sha256 = createHash('sha256').update(bytes).digest('hex');
-    change(record);
-    writeFileSync(outcome.recordPath, JSON.stringify(record));
+  async function onlyBackup(dir: string) {
+    const [backup] = (await listBackups(dir, TARGET)).backups;
+    return backup!;
   }
 
-  it('fails on a truncated dump with what pg_restore said, and drops its database', async () => {
-    const dir = mkdtempSync(join(work, 'truncated-'));
-    const outcome = await backupInto(dir);
-    truncateSync(outcome.dumpPath, Math.floor(outcome.record.bytes * 0.6));
-    rewriteRecord(outcome, () => undefined);
-    const err = await failureOf(drill(dir));
-    expect(err.code).toBe('drill_failed');
-    expect(err.message).toMatch(/^The restore drill of target "prod" failed: the newest backup did not restore\. pg_restore said: .+/);
-    expect(await databasesLike(prefix())).toEqual([]);
+  it('fails on a dump changed after it was written (same size, other bytes) without restoring anything', async () => {
+    const dir = copyOfBackups('tampered');
+    const backup = await onlyBackup(dir);
+    const bytes = readFileSync(backup.dumpPath);
+    bytes[bytes.length - 20] = bytes[bytes.length - 20]! ^ 0xff;
+    writeFileSync(backup.dumpPath, bytes);
+
+    const result = await drill(dir);
+
+    expect(result).toMatchObject({ passed: false, failure: 'checksum', rowsMatch: false, started: false });
+    expect(result.reason).toMatch(/SHA-256/);
+    expect(await databasesLike(`${db.name}_drill_`)).toEqual([]);
   });
 
-  it('fails on a changed row count, naming the table, and drops its database', async () => {
-    const dir = mkdtempSync(join(work, 'count-'));
-    const outcome = await backupInto(dir);
-    rewriteRecord(outcome, (record) => {
-      (record.tables as Record<string, number>)['public.systems'] = 8;
-      (record.tables as Record<string, number>)['public.gone_table'] = 1;
-    });
+  it('fails on a truncated dump whose record was rewritten to match it: pg_restore stops, the drill database is dropped', async () => {
+    const dir = copyOfBackups('truncated');
+    const backup = await onlyBackup(dir);
+    const half = readFileSync(backup.dumpPath).subarray(0, Math.floor(backup.record.bytes * 0.6));
+    writeFileSync(backup.dumpPath, half);
+    writeFileSync(backup.recordPath, JSON.stringify({ ...backup.record, bytes: half.length, sha256: createHash('sha256').update(half).digest('hex') }));
+
     const result = await drill(dir);
-    expect(result).toMatchObject({ target: TARGET, passed: false, rowsMatch: false, tables: 6, mismatchCount: 2, backup: outcome.dumpPath.split('/').pop() });
+
+    expect(result).toMatchObject({ passed: false, failure: 'restore', rowsMatch: false });
+    expect(result.reason).toMatch(/pg_restore failed/);
+    expect(result.restoredInto).toMatch(new RegExp(`^${db.name}_drill_[0-9a-f]{8}$`));
+    expect(await databasesLike(`${db.name}_drill_`)).toEqual([]);
+  });
+
+  it('fails when a table holds other rows than the record names, listing the mismatches both ways', async () => {
+    const dir = copyOfBackups('miscounted');
+    const backup = await onlyBackup(dir);
+    const tables: Record<string, number> = { ...backup.record.tables, 'public.systems': 8, 'public.gone_table': 4 };
+    delete tables['checkstack.plugins'];
+    writeFileSync(backup.recordPath, JSON.stringify({ ...backup.record, tables }));
+
+    const result = await drill(dir);
+
+    expect(result).toMatchObject({ passed: false, failure: 'row_counts', rowsMatch: false, mismatchCount: 3 });
     expect(result.mismatches).toEqual([
-      { table: 'public.gone_table', expected: 1, restored: null },
+      { table: 'checkstack.plugins', expected: null, restored: 3 },
+      { table: 'public.gone_table', expected: 4, restored: null },
       { table: 'public.systems', expected: 8, restored: 7 },
     ]);
-    expect(await databasesLike(prefix())).toEqual([]);
+    expect(await databasesLike(`${db.name}_drill_`)).toEqual([]);
   });
 
-  it('refuses a dump whose checksum is not its record\'s, and a target without backups', async () => {
-    const dir = mkdtempSync(join(work, 'checksum-'));
-    const outcome = await backupInto(dir);
-    const bytes = readFileSync(outcome.dumpPath);
-    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
-    writeFileSync(outcome.dumpPath, bytes);
-    const err = await failureOf(drill(dir));
-    expect(err.code).toBe('drill_failed');
-    expect(err.message).toMatch(/does not have the checksum its record names/);
-    const none = await failureOf(drill(mkdtempSync(join(work, 'empty-'))));
-    expect(none.message).toMatch(/there is no complete backup of it/);
-    expect(await databasesLike(prefix())).toEqual([]);
-  });
-
-  it('passes when every table restores with its count, and leaves no database behind', async () => {
-    const dir = mkdtempSync(join(work, 'passes-'));
-    const outcome = await backupInto(dir);
-    const result = await drill(dir);
-    expect(result).toMatchObject({
-      target: TARGET,
-      backup: outcome.dumpPath.split('/').pop(),
-      tables: Object.keys(KNOWN_TABLES).length,
-      rowsMatch: true,
-      mismatches: [],
-      passed: true,
-      started: null,
-      version: '0.30.0',
+  it('passes a whole backup: every table restored with the rows its record names; the throwaway instance gets the drill database', async () => {
+    const dir = copyOfBackups('whole');
+    const seen: { version: string; database: string; counts: Record<string, number> }[] = [];
+    const result = await drill(dir, {
+      startInstance: async ({ version, databaseUrl }) => {
+        const client = new pg.Client({ connectionString: databaseUrl });
+        await client.connect();
+        const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM public.health_check_runs');
+        const { rows: name } = await client.query<{ db: string }>('SELECT current_database() AS db');
+        await client.end();
+        seen.push({ version, database: name[0]!.db, counts: { 'public.health_check_runs': Number(rows[0]!.n) } });
+        return { started: true };
+      },
     });
-    expect(result.restoredInto).toMatch(new RegExp(`^${prefix()}[0-9a-f]{8}$`));
-    expect(await databasesLike(prefix())).toEqual([]);
+
+    expect(result).toMatchObject({ target: TARGET, passed: true, failure: null, rowsMatch: true, mismatches: [], started: true, instanceChecked: true, tables: Object.keys(KNOWN_TABLES).length, backupVersion: '0.30.0' });
+    expect(seen).toEqual([{ version: '0.30.0', database: result.restoredInto, counts: { 'public.health_check_runs': 250 } }]);
+    expect(await databasesLike(`${db.name}_drill_`)).toEqual([]);
   });
 
-  it('a shutdown stops the restore at once, says so, and drops the drill database', async () => {
-    const dir = mkdtempSync(join(work, 'shutdown-'));
-    await backupInto(dir);
-    const marker = join(work, 'restore-started');
-    const stalling = join(work, 'pg_restore_stalling');
-    writeFileSync(stalling, `#!/bin/sh\ntouch ${marker}\nexec sleep 120\n`);
-    chmodSync(stalling, 0o755);
-    const shutdown = new AbortController();
-    const running = drill(dir, { signal: shutdown.signal, pgRestore: stalling });
-    for (let i = 0; i < 600 && !existsSync(marker); i += 1) await new Promise((r) => setTimeout(r, 100));
-    expect(await databasesLike(prefix())).toHaveLength(1);
-    shutdown.abort();
-    const err = await failureOf(running);
-    expect(err.message).toMatch(/the bot was shutting down, so the restore was stopped/);
-    expect(await databasesLike(prefix())).toEqual([]);
+  it('fails when the throwaway instance does not start, and still drops the database', async () => {
+    const result = await drill(copyOfBackups('no-start'), { startInstance: async () => ({ started: false, reason: 'it exited with code 1 before logging Checkstack Core initialized' }) });
+    expect(result).toMatchObject({ passed: false, failure: 'instance', rowsMatch: true, started: false, instanceChecked: true });
+    expect(await databasesLike(`${db.name}_drill_`)).toEqual([]);
   });
 
-  it('the startup sweep drops a drill database a crash left, and nothing else', async () => {
-    const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-    await admin.connect();
+  it('drops the drill database when the instance check throws', async () => {
+    await expect(drill(copyOfBackups('throws'), { startInstance: async () => { throw new Error('docker went away'); } })).rejects.toThrow(/docker went away/);
+    expect(await databasesLike(`${db.name}_drill_`)).toEqual([]);
+  });
+
+  it('refuses plainly when there is no backup', async () => {
+    const err = await drill(join(work, 'empty')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe('drill_failed');
+    expect((err as AppError).message).toMatch(/no complete backup/);
+  });
+
+  it('a restarted bot sweeps the drill databases a crashed one left, and nothing else', async () => {
+    // As the crashed bot left it: created by the target's role.
+    await adminQuery(`CREATE DATABASE ${db.name}_drill_0badf00d OWNER ${db.role}`);
+    await adminQuery(`CREATE DATABASE ${db.name}_drill_keepme`);
     try {
-      await admin.query(`CREATE DATABASE ${prefix()}0badc0de OWNER ${db.role}`);
-      await admin.query(`CREATE DATABASE ${prefix()}keepme`);
-      const log = capturingLogger();
-      const swept = await sweepDrillDatabases({ target: TARGET, databaseUrl: db.checkstackUrl }, log.logger);
-      capture.lines.push(...log.lines);
-      expect(swept).toEqual([`${prefix()}0badc0de`]);
-      expect(await databasesLike(prefix())).toEqual([`${prefix()}keepme`]);
+      const c = capturingLogger();
+      const dropped = await sweepDrillDatabases({ target: TARGET, databaseUrl: db.checkstackUrl }, c.logger);
+      capture.lines.push(...c.lines);
+      expect(dropped).toEqual([`${db.name}_drill_0badf00d`]);
+      expect(await databasesLike(`${db.name}_drill_`)).toEqual([`${db.name}_drill_keepme`]);
     } finally {
-      await admin.query(`DROP DATABASE IF EXISTS ${prefix()}keepme`);
-      await admin.query(`DROP DATABASE IF EXISTS ${prefix()}0badc0de`);
-      await admin.end();
+      await adminQuery(`DROP DATABASE IF EXISTS ${db.name}_drill_keepme`);
     }
   });
 });

@@ -58,6 +58,6 @@ export function upgradeFlow({ slack, channel, requester, approver }: UpgradeFlow
 }
 
 /** A restarted container may still boot: the bot rightly refuses to plan against a target that is not ready. */
-export async function waitUntilReady(baseUrl: string, timeoutMs = 30_000): Promise<void> {
+export async function waitUntilReady(baseUrl: string, timeoutMs = 60_000): Promise<void> {
   await pollUntil(async () => ((await fetch(`${baseUrl}/.checkstack/ready`).catch(() => null))?.status === 200 ? true : undefined), timeoutMs);
 }

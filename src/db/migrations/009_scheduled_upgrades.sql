@@ -4,6 +4,8 @@
 ALTER TABLE upgrades ADD COLUMN scheduled_at timestamptz;
 -- The reminder posted in the thread 15 minutes before (its Cancel button is only valid there); posted once.
 ALTER TABLE upgrades ADD COLUMN scheduled_reminder_ts text;
+-- Claimed before the reminder is posted, so a bot killed between posting and recording it does not post it twice.
+ALTER TABLE upgrades ADD COLUMN scheduled_reminder_claimed_at timestamptz;
 ALTER TABLE upgrades DROP CONSTRAINT upgrades_status_check;
 ALTER TABLE upgrades ADD CONSTRAINT upgrades_status_check
   CHECK (status IN ('confirming', 'scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired', 'rolling_back', 'rolled_back'));
@@ -34,5 +36,6 @@ ALTER TABLE upgrades ADD CONSTRAINT upgrades_previous_status_check
 ALTER TABLE upgrades DROP CONSTRAINT upgrades_status_check;
 ALTER TABLE upgrades ADD CONSTRAINT upgrades_status_check
   CHECK (status IN ('confirming', 'queued', 'running', 'succeeded', 'failed', 'cancelled', 'expired', 'rolling_back', 'rolled_back'));
+ALTER TABLE upgrades DROP COLUMN scheduled_reminder_claimed_at;
 ALTER TABLE upgrades DROP COLUMN scheduled_reminder_ts;
 ALTER TABLE upgrades DROP COLUMN scheduled_at;
