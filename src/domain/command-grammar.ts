@@ -40,7 +40,7 @@ export const COMMAND_GRAMMAR = [
   '• `/checkstack history [target]`: past upgrades and rollbacks of a target',
   '• `/checkstack resume [target]`: resume automatic patch upgrades of a target after a failed one paused them',
   '• `/checkstack backup [target]`: take a backup of the target\'s Checkstack database now',
-  '• `/checkstack drill [target]`: restore the newest backup into a throwaway database and compare every table\'s row count',
+  '• `/checkstack drill [target]`: restore the newest backup into a throwaway database and check that it starts',
   '• `/checkstack subscribe`: announce new releases in this channel',
   '• `/checkstack unsubscribe`: stop announcing releases in this channel',
   '• `/checkstack doctor`: approvers only: check Slack, GitHub, Docker or Kubernetes, Checkstack, Postgres and Redis without changing anything, and say how to fix each problem',
