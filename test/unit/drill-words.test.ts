@@ -32,4 +32,12 @@ describe('drill freshness and the status line', () => {
     expect(text).not.toContain('t5');
     expect(text.endsWith('…and 2 more')).toBe(true);
   });
+
+  it('words a failure that is not the counts by its reason, and a started instance on a pass', () => {
+    const base = { target: 'prod', backup: 'prod-1.0.0-20261204T100000Z.dump', tables: 9, mismatches: [], mismatchCount: 0, durationMs: 2000 };
+    expect(drillResultText({ ...base, passed: false, failure: 'instance', reason: 'the throwaway Checkstack exited with code 1 <oops>' }, 'U1')).toBe(
+      '❌ Restore drill of *prod* for <@U1> failed in 2.0 s (`prod-1.0.0-20261204T100000Z.dump`): the throwaway Checkstack exited with code 1 &lt;oops&gt;',
+    );
+    expect(drillResultText({ ...base, passed: true, instanceChecked: true, started: true }, null)).toMatch(/all 9 tables have the row counts of the backup, and a throwaway Checkstack started on it\.$/);
+  });
 });
