@@ -15,6 +15,7 @@ import { planUpgradeAction, upgradeCommand } from '../handlers/upgrade-command.j
 import { rollbackAction, rollbackCommand } from '../handlers/rollback.js';
 import { stopLogWatchAction } from '../handlers/log-watch-actions.js';
 import { backupCommand } from '../handlers/backup-command.js';
+import { drillCommand } from '../handlers/drill-command.js';
 import { promotionOverrideAction } from '../handlers/promotion-actions.js';
 import { createPromotionStore } from './db/promotion-store.js';
 import { createPromotionGate } from './upgrades/promotion-gate.js';
@@ -29,9 +30,11 @@ import { AUTO_UPGRADE_CANCEL_ACTION } from './slack/auto-upgrade-words.js';
 import { doctorCommand } from '../handlers/doctor-command.js';
 import { runDoctor } from './doctor/run-doctor.js';
 import { backupJobsProcessor } from '../jobs/backup-jobs.js';
+import { drillJobsProcessor, scheduleDrills } from '../jobs/drill-jobs.js';
 import { createBackupService } from './backup/backup-service.js';
 import { newestBackup } from './backup/catalog.js';
 import { createDrillService } from './backup/drill-service.js';
+import { createDrillStore } from './db/drill-store.js';
 import { logWatchProcessor } from '../jobs/log-watch.js';
 import { abandonGivenUpUpgrades, upgradeJobsProcessor } from '../jobs/upgrade-jobs.js';
 import { releaseJobsProcessor, scheduleReleasePolls, scheduleUpgradeSweep } from '../jobs/release-jobs.js';
@@ -190,6 +193,8 @@ function createServices(deps: Deps) {
     pool: deps.pool,
     countBackup: (target, result) => deps.metrics.backups.inc({ target, result }),
   });
+  const drills = createDrillService({ targets: deps.targets, logger: logger.child({ component: 'drills' }), now: () => deps.clock.now(), pool: deps.pool });
+  const drillStore = createDrillStore(deps.pool);
   const promotion = createPromotionGate({ store: createPromotionStore(deps.pool), targets: deps.targets, approvers: deps.approvers, now: () => deps.clock.now() });
   const scheduled = createScheduledUpgrades({
     upgrades: deps.db.upgrades,
@@ -219,6 +224,7 @@ function createServices(deps: Deps) {
     requestTtlMs: config.upgrades.requestTtlHours * 3600_000,
     requireSecondPerson: config.approvers.requireSecondPerson,
     backups,
+    drills: { latest: (target) => drillStore.latest(target), everyMs: (target) => config.targets.find((t) => t.name === target)?.drill?.every ?? null },
     promotion,
     scheduling: scheduled,
   });
@@ -262,7 +268,7 @@ function createServices(deps: Deps) {
     refreshMessage: (id) => upgradeRequests.refreshMessage(id),
   });
   deps.slack.on(WebClientEvent.RATE_LIMITED, () => deps.metrics.slackRetries.inc({ reason: 'rate_limited' }));
-  return { ingest, announcer, upgradeRequests, reporter, runner, backups, scheduled, autoUpgrades };
+  return { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades };
 }
 
 /** A timer that ends early (rejecting) when the signal aborts: long waits stop at shutdown. */
@@ -309,7 +315,7 @@ async function scheduleFollowUps(deps: Deps, reporter: ThreadReporter, upgrade: 
 
 type Services = ReturnType<typeof createServices>;
 
-function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, backups, autoUpgrades }: Services): void {
+function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, backups, drills, autoUpgrades }: Services): void {
   // Stamps when Bolt hands a verified request to the listeners, for the acknowledgement latency metric.
   app.use(async ({ context, next }) => {
     context.receivedAt = performance.now();
@@ -328,6 +334,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
       history: historyCommand(upgradeRequests),
       rollback: rollbackCommand(upgradeRequests),
       backup: backupCommand({ backups, approvers: deps.approvers, queues: deps.queues }),
+      drill: drillCommand({ drills, approvers: deps.approvers, queues: deps.queues }),
       resume: resumeCommand(autoUpgrades),
       doctor: doctorCommand({
         approvers: deps.approvers,
@@ -360,7 +367,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
   app.action(clicks.actionIds, clicks.listener);
 }
 
-async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, scheduled, autoUpgrades }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
+async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
   const { config, logger } = deps;
   const releaseWorker = new Worker(
     QUEUE.releases,
@@ -451,10 +458,26 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
   );
   autoUpgradeWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'automatic upgrade job failed'));
   // What a drill killed with the bot left (a database, a container) goes before anything else can drill.
-  void createDrillService({ targets: deps.targets, logger: logger.child({ component: 'drills' }), now: () => deps.clock.now(), pool: deps.pool })
+  void drills
     .sweepLeftovers()
     .catch((err: unknown) => logger.warn({ err }, 'could not sweep the leftovers of interrupted drills'));
-  for (const worker of [releaseWorker, upgradeWorker, backupWorker, scheduledWorker, autoUpgradeWorker]) {
+  const drillWorker = new Worker(
+    QUEUE.drills,
+    drillJobsProcessor({
+      drills,
+      store: drillStore,
+      slack: deps.slack,
+      logger: logger.child({ component: 'drill-jobs' }),
+      now: () => deps.clock.now(),
+      shutdownSignal: deps.shutdownSignal,
+      channelFor: async (target) => config.targets.find((t) => t.name === target)?.channel ?? config.announce.channels[0] ?? (await deps.db.subscriptions.activeChannels())[0] ?? null,
+    }),
+    // One drill per target at a time is the service's advisory lock; drills restore a whole database, so one at a time here.
+    { connection: deps.redis, prefix: config.queuePrefix, concurrency: 1, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
+  );
+  drillWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'drill job failed'));
+  await scheduleDrills(deps.queues, config.targets.map((t) => ({ name: t.name, every: t.drill?.every ?? null })), async (target) => (await drillStore.latest(target))?.finishedAt ?? null, deps.clock.now());
+  for (const worker of [releaseWorker, upgradeWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker]) {
     worker.on('active', (job) => {
       if (job.processedOn && job.timestamp) deps.metrics.jobWait.observe({ queue: worker.name }, Math.max(0, job.processedOn - job.timestamp - (job.delay ?? 0)) / 1000);
     });
@@ -463,7 +486,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
   await scheduleUpgradeSweep(deps.queues);
   // One poll right away; replicas starting in the same minute share it.
   await deps.queues.releases.add('poll', { reason: 'startup' }, { jobId: `startup-poll-${Math.floor(Date.now() / 60_000)}` });
-  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker, scheduledWorker, autoUpgradeWorker];
+  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker];
 }
 
 function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
@@ -511,7 +534,7 @@ async function recordBackupAge(deps: Deps): Promise<void> {
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 async function recordQueueDepth(deps: Deps): Promise<void> {
-  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups, deps.queues.scheduledUpgrades, deps.queues.autoUpgrades]) {
+  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups, deps.queues.scheduledUpgrades, deps.queues.autoUpgrades, deps.queues.drills]) {
     try {
       const counts = await queue.raw.getJobCounts(...QUEUE_STATES);
       for (const state of QUEUE_STATES) deps.metrics.queueDepth.set({ queue: queue.raw.name, state }, counts[state] ?? 0);

@@ -10,6 +10,7 @@ export const QUEUE = {
   backups: 'backups',
   scheduledUpgrades: 'scheduled-upgrades',
   autoUpgrades: 'auto-upgrades',
+  drills: 'drills',
 } as const;
 
 export const releasePollJob = z.object({ reason: z.enum(['schedule', 'startup', 'manual']) });
@@ -41,6 +42,16 @@ export const backupJob = z.object({
   requestedBy: z.string().min(1),
 });
 
+/**
+ * A restore drill: `/checkstack drill` (who asked, where to answer) or the `drill.every` scheduler (neither: the
+ * result goes to the target's channel). Never the database URL: the worker reads it from its config.
+ */
+export const drillJob = z.object({
+  target: z.string().min(1),
+  channelId: z.string().min(1).optional(),
+  requestedBy: z.string().min(1).optional(),
+});
+
 /** A scheduled upgrade's reminder or start (`--at`); the job id is derived from the upgrade, so adding it twice is a no-op. */
 export const scheduledUpgradeJob = z.object({ upgradeId: z.string().uuid() });
 /**
@@ -62,6 +73,7 @@ export interface JobPayloads {
   [QUEUE.backups]: { backup: z.infer<typeof backupJob> };
   [QUEUE.scheduledUpgrades]: { reminder: z.infer<typeof scheduledUpgradeJob>; start: z.infer<typeof scheduledUpgradeJob> };
   [QUEUE.autoUpgrades]: { decide: z.infer<typeof autoDecideJob>; phase: z.infer<typeof autoPhaseJob> };
+  [QUEUE.drills]: { drill: z.infer<typeof drillJob> };
 }
 
 export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
@@ -86,6 +98,7 @@ export interface Queues {
   backups: TypedQueue<typeof QUEUE.backups>;
   scheduledUpgrades: TypedQueue<typeof QUEUE.scheduledUpgrades>;
   autoUpgrades: TypedQueue<typeof QUEUE.autoUpgrades>;
+  drills: TypedQueue<typeof QUEUE.drills>;
   close(): Promise<void>;
 }
 
@@ -107,6 +120,7 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
   const backups = make(QUEUE.backups);
   const scheduledUpgrades = make(QUEUE.scheduledUpgrades);
   const autoUpgrades = make(QUEUE.autoUpgrades);
+  const drills = make(QUEUE.drills);
   return {
     releases: typed(releases),
     upgrades: typed(upgrades),
@@ -114,8 +128,9 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
     backups: typed(backups),
     scheduledUpgrades: typed(scheduledUpgrades),
     autoUpgrades: typed(autoUpgrades),
+    drills: typed(drills),
     async close() {
-      await Promise.all([releases.close(), upgrades.close(), logWatch.close(), backups.close(), scheduledUpgrades.close(), autoUpgrades.close()]);
+      await Promise.all([releases.close(), upgrades.close(), logWatch.close(), backups.close(), scheduledUpgrades.close(), autoUpgrades.close(), drills.close()]);
     },
   };
 }

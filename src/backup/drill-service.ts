@@ -93,7 +93,12 @@ export function createDrillService(deps: DrillServiceDeps) {
     }
   }
 
-  return { drill, sweepLeftovers };
+  /** The name of the target, refused with `backup_misconfigured` when it cannot be drilled (the slash command asks before queueing). */
+  function configuredTarget(targetName: string | undefined): string {
+    return configured(targetName).target;
+  }
+
+  return { drill, sweepLeftovers, configuredTarget };
 }
 
 export type DrillService = ReturnType<typeof createDrillService>;

@@ -79,3 +79,15 @@ export function backupFreshness(newest: BackupRecord | null, now: Date, maxAgeMs
   const ageMs = Math.max(0, now.getTime() - Date.parse(newest.finishedAt));
   return ageMs <= maxAgeMs ? { state: 'fresh', record: newest, ageMs } : { state: 'stale', record: newest, ageMs, maxAgeMs };
 }
+
+export type DrillFreshness =
+  | { state: 'none' }
+  | { state: 'recent'; ageMs: number }
+  | { state: 'overdue'; ageMs: number; everyMs: number };
+
+/** Whether the last drill is within the cadence: overdue when older than `drill.every` (never, for drills on demand only). */
+export function drillFreshness(lastFinishedAt: Date | null, now: Date, everyMs: number | null): DrillFreshness {
+  if (!lastFinishedAt) return { state: 'none' };
+  const ageMs = Math.max(0, now.getTime() - lastFinishedAt.getTime());
+  return everyMs !== null && ageMs > everyMs ? { state: 'overdue', ageMs, everyMs } : { state: 'recent', ageMs };
+}

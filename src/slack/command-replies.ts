@@ -1,8 +1,9 @@
 // The ephemeral answers to `/checkstack status`, `history` and `releases`: facts in, Slack text out. Whatever the
 // database holds (a status detail may be a 45,000-character check message) is escaped and clipped here.
-import type { BackupFreshness } from '../domain/backup.js';
+import type { BackupFreshness, DrillFreshness } from '../domain/backup.js';
 import { policyHint } from '../domain/bump-policy.js';
 import { backupStatusLine } from './backup-words.js';
+import { drillStatusLine } from './drill-words.js';
 import type { Bump } from '../domain/release-types.js';
 import { escapeMrkdwn, outside } from './clip.js';
 import type { VersionProofs } from '../domain/promotion.js';
@@ -61,6 +62,8 @@ export interface TargetStatus {
   last: (ListedUpgrade & { link?: string | undefined }) | null;
   /** The newest backup, for a target with `backup`. */
   backup?: { freshness: BackupFreshness; maxAgeMs: number } | null;
+  /** The last restore drill, for a target with `backup`. */
+  drill?: { last: { passed: boolean } | null; freshness: DrillFreshness } | null;
   /** Per version, where it has run and how it went (when some target has `promotion`). */
   proven?: VersionProofs[] | null;
   /** The active upgrade's start time, when it is scheduled (`--at`). */
@@ -84,6 +87,7 @@ export function statusReply(s: TargetStatus): string {
       ? `Last: ${linked(s.last.link, `${s.last.kind} ${outside(s.last.fromVersion, 40)} → ${outside(s.last.toVersion, 40)}`)}: ${s.last.status}${s.last.outcome === 'succeeded_with_warnings' ? ' (with warnings)' : ''}`
       : '',
     s.backup ? backupStatusLine(s.backup.freshness, s.backup.maxAgeMs) : '',
+    s.drill ? drillStatusLine(s.drill.last, s.drill.freshness) : '',
     s.active && s.scheduledAt ? scheduledLine(s.active.toVersion, s.scheduledAt, s.now ?? new Date()) : '',
     s.proven ? provenLines(s.proven) : '',
   ].filter(Boolean);

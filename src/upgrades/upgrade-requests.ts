@@ -23,6 +23,7 @@ import {
   type ChecklistItem,
   type ChecklistState,
 } from '../domain/checklist.js';
+import { drillFreshness } from '../domain/backup.js';
 import { summarizeRelease, versionFromTag } from '../domain/release-summary.js';
 import type { ReleaseSummary } from '../domain/release-types.js';
 import { hasVersionChanged, planUpgrade, type CurrentVersion, type UpgradePlan } from '../domain/upgrade-plan.js';
@@ -66,6 +67,8 @@ export interface UpgradeRequestsDeps {
   requireSecondPerson: boolean;
   /** Targets with `backup`: the checklist's backup item is the bot's check of the newest backup. */
   backups?: Pick<BackupService, 'state'>;
+  /** The last restore drill of a target and its cadence (`drill.every`, null for drills on demand only). */
+  drills?: { latest(target: string): Promise<{ passed: boolean; finishedAt: Date } | null>; everyMs(target: string): number | null };
   /** Targets with `promotion`: the checklist's promotion item is the bot's check of the version on `from`. */
   promotion?: PromotionGateService;
   /** `--at`: Start on a request with a time schedules it instead of queueing it. */
@@ -668,12 +671,13 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   async function status(targetName: string | undefined) {
     const runtime = deps.targets.resolve(targetName);
     const target = runtime.config.name;
-    const [{ current }, releases, { active, recent }, backup, proven] = await Promise.all([
+    const [{ current }, releases, { active, recent }, backup, proven, lastDrill] = await Promise.all([
       recentInspection(runtime),
       deps.releases.stableVersions(200),
       upgrades.statusListings(target, 10),
       deps.backups ? deps.backups.state(target) : Promise.resolve(null),
       deps.promotion ? deps.promotion.proofs() : Promise.resolve(null),
+      deps.drills && runtime.config.backup ? deps.drills.latest(target) : Promise.resolve(undefined),
     ]);
     const running = current.apiVersion ?? current.imageTag;
     const parsed = running ? semver.parse(running) : null;
@@ -688,6 +692,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       active,
       last: recent.find((u) => !IN_FLIGHT_STATUSES.includes(u.status)) ?? null,
       backup,
+      drill: deps.drills && lastDrill !== undefined ? { last: lastDrill, freshness: drillFreshness(lastDrill?.finishedAt ?? null, deps.now(), deps.drills.everyMs(target)) } : null,
       proven,
       scheduledAt: active?.status === 'scheduled' ? active.scheduledAt : null,
       now: deps.now(),
