@@ -30,7 +30,7 @@ function fileName(record: Pick<BackupRecord, 'file'>): string {
 
 /** `prod-0.30.0-20261204T100000Z.dump, 12.3 MB, sha256 1a2b3c4d5e6f…` */
 export function backupFacts(record: BackupRecord): string {
-  return `\`${escapeMrkdwn(outside(fileName(record), 120))}\`, ${formatSize(record.bytes)}, sha256 \`${record.sha256.slice(0, CHECKSUM_SHOWN)}…\``;
+  return `\`${outside(fileName(record), 120)}\`, ${formatSize(record.bytes)}, sha256 \`${record.sha256.slice(0, CHECKSUM_SHOWN)}…\``;
 }
 
 /** The checklist's backup item, checked by the bot: its title and the detail line. */
@@ -61,7 +61,7 @@ export function backupQueuedReply(target: string): string {
 export function backupTakenText(record: BackupRecord, requestedBy: string, durationMs: number, removed: number): string {
   const rows = Object.values(record.tables).reduce((a, b) => a + b, 0);
   const retention = removed > 0 ? ` Retention removed ${removed} older backup${removed === 1 ? '' : 's'}.` : '';
-  return `✅ Backup of *${escapeMrkdwn(record.target)}* (\`${escapeMrkdwn(outside(record.version, 40))}\`) taken for <@${requestedBy}> in ${(durationMs / 1000).toFixed(1)} s: ${backupFacts(record)}, ${Object.keys(record.tables).length} tables, ${rows} rows.${retention}`;
+  return `✅ Backup of *${escapeMrkdwn(record.target)}* (\`${outside(record.version, 40)}\`) taken for <@${requestedBy}> in ${(durationMs / 1000).toFixed(1)} s: ${backupFacts(record)}, ${Object.keys(record.tables).length} tables, ${rows} rows.${retention}`;
 }
 
 export function backupFailedText(target: string, requestedBy: string, reason: string): string {
@@ -70,7 +70,7 @@ export function backupFailedText(target: string, requestedBy: string, reason: st
 
 /** The finished line of the upgrade's Backup step. */
 export function backupStepDetail(record: BackupRecord): string {
-  return `${backupFacts(record)}, taken on ${escapeMrkdwn(outside(record.version, 40))}, ${Object.keys(record.tables).length} tables`;
+  return `${backupFacts(record)}, taken on ${outside(record.version, 40)}, ${Object.keys(record.tables).length} tables`;
 }
 
 export function backupStepProgress(bytes: number): string {

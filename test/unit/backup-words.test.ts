@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checklistItems, type AutomaticCheck } from '../../src/domain/checklist.js';
 import type { BackupRecord } from '../../src/domain/backup.js';
 import type { UpgradePlan } from '../../src/domain/upgrade-plan.js';
-import { backupCheckDetail, backupStatusLine, formatAge, formatSize } from '../../src/slack/backup-words.js';
+import { backupCheckDetail, backupStatusLine, backupStepDetail, formatAge, formatSize } from '../../src/slack/backup-words.js';
 
 const RECORD: BackupRecord = {
   target: 'prod', version: '0.30.0', file: '/backups/prod/prod-0.30.0-20261204T100000Z.dump', bytes: 12_900_000,
@@ -38,6 +38,15 @@ describe('backup words', () => {
     expect(backupCheckDetail({ state: 'stale', record: RECORD, ageMs: 30 * HOUR, maxAgeMs: 24 * HOUR }, 24 * HOUR, 'prod')).toMatch(/^the newest is 30 h old, older than the 24 h allowed: .*Type `\/checkstack backup prod`/);
     expect(backupCheckDetail({ state: 'none' }, 24 * HOUR, 'prod')).toMatch(/^no backup yet: type `\/checkstack backup prod`/);
     expect(backupStatusLine({ state: 'stale', record: RECORD, ageMs: 30 * HOUR, maxAgeMs: 24 * HOUR }, 24 * HOUR)).toMatch(/^⚠️ Backup: 30 h old, \*stale\*/);
+  });
+
+  it('escapes a file name or version with mrkdwn control characters once, not twice', () => {
+    const odd = { ...RECORD, version: '0.30.0<b>', file: '/backups/prod/a&b<c>.dump' };
+    const detail = backupStepDetail(odd);
+    expect(detail).toContain('`a&amp;b&lt;c&gt;.dump`');
+    expect(detail).toContain('taken on 0.30.0&lt;b&gt;');
+    expect(detail).not.toContain('&amp;lt;');
+    expect(detail).not.toContain('&amp;amp;');
   });
 });
 
