@@ -2,12 +2,14 @@
 // its file) against `pg_dump -Fc` by hand on the same database, as a ratio of medians; and how far the bot process'
 // resident size rises during the dump (streamed, never buffered: it must not grow with the dump).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { pgConnectionEnv } from '../src/backup/pg-connection.js';
+import { runRestoreDrill } from '../src/backup/restore-drill.js';
+import { createLogger, SecretRegistry } from '../src/logger.js';
 import { createBackupDatabase } from '../test/support/backup-database.js';
 import { shippedEnvironment } from './child-process.js';
 import { median } from './percentile.js';
@@ -111,8 +113,41 @@ export async function backupBench(report: Report, rounds = 5): Promise<void> {
     report.add('backup_bot_rss_growth_max', Math.max(...rssGrowth), 'MB');
     report.add('backup_bot_rss_growth_after_first_16mb_max', Math.max(...rssGrowthAfter16Mb), 'MB');
     report.note('backup_rounds', { byHandMs: byHand, botMs: bot, rssGrowthMb: rssGrowth, rssGrowthAfter16MbMb: rssGrowthAfter16Mb });
+    await drillBench(report, db.checkstackUrl, join(work, 'bot'), env);
   } finally {
     rmSync(work, { recursive: true, force: true });
     await db.drop();
   }
+}
+
+/**
+ * The drill of the newest dump (checksum, restore into a throwaway database, every table counted and compared, the
+ * database dropped) against `createdb` + `pg_restore` + `dropdb` by hand on the same dump, as a ratio of medians.
+ */
+async function drillBench(report: Report, databaseUrl: string, dir: string, env: Record<string, string>, rounds = 3): Promise<void> {
+  const logger = createLogger({ level: 'warn', format: 'json', secrets: new SecretRegistry(), destination: process.stderr });
+  const dump = readdirSync(join(dir, 'bench')).filter((f) => f.endsWith('.dump')).sort().pop();
+  if (!dump) throw new Error('drill bench: no dump of the backup bench to restore');
+  const file = join(dir, 'bench', dump);
+  const byHand: number[] = [];
+  const bot: number[] = [];
+  for (let round = 0; round < rounds; round += 1) {
+    const scratch = `bench_restore_by_hand_${round}`;
+    const admin = { ...env, PGDATABASE: 'postgres' };
+    const started = performance.now();
+    for (const [cmd, args] of [['createdb', [scratch]], ['pg_restore', ['--exit-on-error', '--no-owner', '--dbname', scratch, file]], ['dropdb', [scratch]]] as const) {
+      const out = await run(cmd, [...args], admin);
+      if (out.code !== 0) throw new Error(`${cmd} by hand failed: ${out.stderr}`);
+    }
+    byHand.push(performance.now() - started);
+
+    const drillStarted = performance.now();
+    const result = await runRestoreDrill({ target: 'bench', databaseUrl, dir }, { logger, now: () => new Date() });
+    if (!result.passed) throw new Error(`drill bench: the drill failed: ${JSON.stringify(result.failure ?? result.mismatches)}`);
+    bot.push(performance.now() - drillStarted);
+  }
+  report.add('drill_pg_restore_by_hand_median', Math.round(median(byHand)), 'ms');
+  report.add('drill_bot_median', Math.round(median(bot)), 'ms');
+  report.add('drill_restore_ratio', median(bot) / median(byHand), 'x');
+  report.note('drill_rounds', { byHandMs: byHand, botMs: bot });
 }
