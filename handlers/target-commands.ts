@@ -1,13 +1,15 @@
 // `/checkstack status [target]`, `/checkstack cancel [target]` and `/checkstack history [target]`.
+import type { AutoUpgradeStatus } from '../src/domain/auto-upgrade.js';
 import { historyReply, statusReply } from '../src/slack/command-replies.js';
 import type { UpgradeRequests } from '../src/upgrades/upgrade-requests.js';
 import type { SubcommandHandler } from './checkstack-command.js';
 
-export function statusCommand(requests: UpgradeRequests): SubcommandHandler<'status'> {
+export function statusCommand(requests: UpgradeRequests, automatic?: { statusOf(target: string): Promise<AutoUpgradeStatus | null> }): SubcommandHandler<'status'> {
   return async ({ command, reply }) => {
     const s = await requests.status(command.target);
+    const auto = automatic ? await automatic.statusOf(s.target) : null;
     const withLink = <U extends Parameters<UpgradeRequests['threadPermalink']>[0]>(u: U | null) => (u ? { ...u, link: requests.threadPermalink(u) } : null);
-    await reply({ text: statusReply({ ...s, active: withLink(s.active), last: withLink(s.last) }) });
+    await reply({ text: statusReply({ ...s, automatic: auto, active: withLink(s.active), last: withLink(s.last) }) });
     return { detail: { target: s.target } };
   };
 }

@@ -329,7 +329,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
       unsubscribe: unsubscribeCommand(deps.db.subscriptions),
       releases: releasesCommand(deps.db.releases, deps.config.announce.prereleases),
       upgrade: upgradeCommand(upgradeRequests),
-      status: statusCommand(upgradeRequests),
+      status: statusCommand(upgradeRequests, autoUpgrades),
       cancel: cancelCommand(upgradeRequests),
       history: historyCommand(upgradeRequests),
       rollback: rollbackCommand(upgradeRequests),

@@ -115,6 +115,12 @@ export function createAutoUpgradeStore(pool: Pool, botActor: string) {
       return facts;
     },
 
+    /** The target's pause, or null when its automatic upgrades are not paused. */
+    async pauseOf(target: string): Promise<AutoUpgradePause | null> {
+      const { rows } = await pool.query(PAUSES, [[target], botActor]);
+      return rows[0] ? toPause(rows[0]) : null;
+    },
+
     /** Records the plan, replacing any other of the target; its notice is not posted yet. */
     async schedule(row: Omit<ScheduledRow, 'noticePostedAt' | 'noticeTs'>): Promise<void> {
       await pool.query(

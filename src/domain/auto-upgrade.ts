@@ -70,6 +70,13 @@ export interface BusyTarget {
  * The automatic upgrade an earlier decision scheduled for this target, as the caller recorded it. The caller clears
  * it once the upgrade job has started: from then on the job is `busy`.
  */
+/** What `/checkstack status` says of a target with automatic patches: the planned upgrade and the pause. */
+export interface AutoUpgradeStatus {
+  planned: { version: string; noticeAt: Date; startAt: Date; noticePosted: boolean } | null;
+  paused: { version: string; since: Date } | null;
+  window: MaintenanceWindow | null;
+}
+
 export interface ScheduledAutoUpgrade {
   key: string;
   version: string;

@@ -1,7 +1,7 @@
 // Every word of automatic patch upgrades: the notice with Cancel, what becomes of it, the pause and resume, and the
 // per-target lines of a release announcement ("staging: automatic, in tonight's window").
 import type { KnownBlock } from '@slack/types';
-import type { AutoUpgradePause, HoldReason } from '../domain/auto-upgrade.js';
+import type { AutoUpgradePause, AutoUpgradeStatus, HoldReason } from '../domain/auto-upgrade.js';
 import { formatDuration } from '../domain/durations.js';
 import { localTimeIn, type MaintenanceWindow } from '../domain/maintenance-window.js';
 import type { TargetOutlook } from '../domain/release-outlook.js';
@@ -161,4 +161,16 @@ export function outlookBlock(outlooks: readonly TargetOutlook[], now: Date): Blo
   const hidden = outlooks.length - lines.length;
   if (hidden > 0) lines.push(`+${hidden} more targets`);
   return { type: 'section', text: { type: 'mrkdwn', text: clipMrkdwn(`${heading}\n${lines.join('\n')}`, OUTLOOK_CHARS) } };
+}
+
+/** The `/checkstack status` line of a target with automatic patches: paused, planned, or waiting for a patch. */
+export function autoUpgradeStatusLine(status: AutoUpgradeStatus, target: string): string {
+  if (status.paused) {
+    return `⏸️ Automatic patches: *paused* since the automatic upgrade to ${code(status.paused.version)} failed (${whenText(status.paused.since)}); \`/checkstack resume ${escapeMrkdwn(target)}\` lifts it.`;
+  }
+  if (status.planned) {
+    const notice = status.planned.noticePosted ? 'notice posted' : `notice at ${whenText(status.planned.noticeAt, status.window)}`;
+    return `🗓️ Automatic patch: ${code(status.planned.version)} starts ${whenText(status.planned.startAt, status.window)} (${notice}).`;
+  }
+  return '🗓️ Automatic patches: on; nothing planned.';
 }

@@ -4,6 +4,8 @@ import type { BackupFreshness, DrillFreshness } from '../domain/backup.js';
 import { policyHint } from '../domain/bump-policy.js';
 import { backupStatusLine } from './backup-words.js';
 import { drillStatusLine } from './drill-words.js';
+import { autoUpgradeStatusLine } from './auto-upgrade-words.js';
+import type { AutoUpgradeStatus } from '../domain/auto-upgrade.js';
 import type { Bump } from '../domain/release-types.js';
 import { escapeMrkdwn, outside } from './clip.js';
 import type { VersionProofs } from '../domain/promotion.js';
@@ -66,6 +68,8 @@ export interface TargetStatus {
   drill?: { last: { passed: boolean } | null; freshness: DrillFreshness } | null;
   /** Per version, where it has run and how it went (when some target has `promotion`). */
   proven?: VersionProofs[] | null;
+  /** Automatic patches of a target with `autoUpgrade.patches`: the planned upgrade and the pause. */
+  automatic?: AutoUpgradeStatus | null;
   /** The active upgrade's start time, when it is scheduled (`--at`). */
   scheduledAt?: Date | null;
   now?: Date;
@@ -88,6 +92,7 @@ export function statusReply(s: TargetStatus): string {
       : '',
     s.backup ? backupStatusLine(s.backup.freshness, s.backup.maxAgeMs) : '',
     s.drill ? drillStatusLine(s.drill.last, s.drill.freshness) : '',
+    s.automatic ? autoUpgradeStatusLine(s.automatic, s.target) : '',
     s.active && s.scheduledAt ? scheduledLine(s.active.toVersion, s.scheduledAt, s.now ?? new Date()) : '',
     s.proven ? provenLines(s.proven) : '',
   ].filter(Boolean);

@@ -10,7 +10,7 @@ import { withAdvisoryLock } from '../db/checked-out-client.js';
 import type { Pool } from '../db/pool.js';
 import type { ReleaseStore } from '../db/release-store.js';
 import type { UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
-import { decideAutoUpgrade, type AutoUpgradeDecision, type AutoUpgradePlan } from '../domain/auto-upgrade.js';
+import { decideAutoUpgrade, type AutoUpgradeDecision, type AutoUpgradePlan, type AutoUpgradeStatus } from '../domain/auto-upgrade.js';
 import { releaseOutlook, type TargetOutlook } from '../domain/release-outlook.js';
 import { planUpgrade } from '../domain/upgrade-plan.js';
 import { AppError } from '../errors.js';
@@ -438,7 +438,19 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
     });
   }
 
-  return { decideAll, decideTarget, upgradeEnded, resume, cancelNotice, outlook };
+  /** For `/checkstack status`: the planned automatic upgrade and the pause of a target with automatic patches; null otherwise. */
+  async function statusOf(target: string): Promise<AutoUpgradeStatus | null> {
+    const runtime = deps.targets.all().find((t) => t.config.name === target);
+    if (!runtime?.config.autoUpgrade?.patches) return null;
+    const [planned, paused] = await Promise.all([store.scheduledFor(target), store.pauseOf(target)]);
+    return {
+      planned: planned ? { version: planned.version, noticeAt: planned.noticeAt, startAt: planned.startAt, noticePosted: planned.noticePostedAt !== null } : null,
+      paused: paused ? { version: paused.version, since: paused.since } : null,
+      window: runtime.config.autoUpgrade.window ?? null,
+    };
+  }
+
+  return { decideAll, decideTarget, upgradeEnded, resume, cancelNotice, outlook, statusOf };
 }
 
 export type AutoUpgrades = ReturnType<typeof createAutoUpgrades>;

@@ -207,6 +207,11 @@ describe('automatic patch upgrades: from a release to the ordinary upgrade job',
     const announcement = bot.slack.messages(ANNOUNCE).find((m) => /0\.30\.2/.test(m.text ?? ''));
     expect(JSON.stringify(announcement?.blocks)).toMatch(/staging\*: automatic upgrades paused/);
 
+    // Status says it is paused, and how to lift it.
+    const status = await bot.driver.slashCommand('/checkstack', 'status staging', { user: MEMBER, channel: ANNOUNCE });
+    const statusReply = await bot.slack.waitFor(() => bot.slack.responses().find((r) => r.url === status.responseUrl));
+    expect(statusReply.payload.text).toMatch(/Automatic patches: \*paused\* since the automatic upgrade to `0\.30\.1` failed .*`\/checkstack resume staging` lifts it/);
+
     const refused = await bot.driver.slashCommand('/checkstack', 'resume staging', { user: MEMBER, channel: ANNOUNCE });
     await bot.slack.waitFor(() => bot.slack.responses().find((r) => r.url === refused.responseUrl && /Only approvers can resume/.test(r.payload.text ?? '')));
 

@@ -3,7 +3,7 @@ import type { AutoUpgradePolicy } from '../../src/domain/auto-upgrade.js';
 import { maintenanceWindowSchema } from '../../src/domain/maintenance-window.js';
 import { releaseOutlook, type OutlookTarget } from '../../src/domain/release-outlook.js';
 import { ConfigError, loadConfig, type ConfigProblem } from '../../src/config.js';
-import { AUTO_UPGRADE_CANCEL_ACTION, noticeMessage, outlookBlock, pausedText } from '../../src/slack/auto-upgrade-words.js';
+import { AUTO_UPGRADE_CANCEL_ACTION, autoUpgradeStatusLine, noticeMessage, outlookBlock, pausedText } from '../../src/slack/auto-upgrade-words.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -69,5 +69,24 @@ describe('a target\'s `channel` (where its automatic upgrade notices go)', () =>
       if (err instanceof ConfigError) problems = err.problems;
     }
     expect(problems).toContainEqual(expect.objectContaining({ key: 'targets[0].channel', message: expect.stringMatching(/Slack channel id/) }));
+  });
+});
+
+describe('the status line of automatic patches', () => {
+  const window = maintenanceWindowSchema.parse({ days: ['sat'], from: '02:00', to: '05:00', timeZone: 'Europe/Berlin' });
+  it('a pause wins over a plan and says how to lift it', () => {
+    const line = autoUpgradeStatusLine({ paused: { version: '0.30.1', since: NOW }, planned: { version: '0.30.2', noticeAt: NOW, startAt: NOW, noticePosted: false }, window }, 'prod');
+    expect(line).toBe('⏸️ Automatic patches: *paused* since the automatic upgrade to `0.30.1` failed (2026-01-30 12:00 UTC); `/checkstack resume prod` lifts it.');
+  });
+  it('a plan names its version, start and notice in the window\'s zone and in UTC', () => {
+    const startAt = new Date('2026-01-31T01:00:00Z');
+    const noticeAt = new Date('2026-01-31T00:50:00Z');
+    expect(autoUpgradeStatusLine({ paused: null, planned: { version: '0.30.2', noticeAt, startAt, noticePosted: false }, window }, 'prod')).toBe(
+      '🗓️ Automatic patch: `0.30.2` starts sat 2026-01-31 02:00 Europe/Berlin (2026-01-31 01:00 UTC) (notice at sat 2026-01-31 01:50 Europe/Berlin (2026-01-31 00:50 UTC)).',
+    );
+    expect(autoUpgradeStatusLine({ paused: null, planned: { version: '0.30.2', noticeAt, startAt, noticePosted: true }, window: null }, 'prod')).toBe('🗓️ Automatic patch: `0.30.2` starts 2026-01-31 01:00 UTC (notice posted).');
+  });
+  it('with nothing planned says automatic patches are on', () => {
+    expect(autoUpgradeStatusLine({ paused: null, planned: null, window: null }, 'prod')).toBe('🗓️ Automatic patches: on; nothing planned.');
   });
 });
