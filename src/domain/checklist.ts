@@ -84,6 +84,15 @@ export function restoresDatabase(items: readonly { id: ChecklistItemId }[] | rea
   return items.some((item) => (typeof item === 'string' ? item : item.id) === RESTORE_ITEM_ID);
 }
 
+/**
+ * Whether a rollback request offers Restore and roll back: the upgraded range ran a destructive migration, the
+ * upgrade's Backup step recorded a dump, the target has `backup`, the bot can stop its container itself (Docker),
+ * and a person asked (the bot's own automatic rollback never restores).
+ */
+export function offersRestore(args: { destructive: boolean; preUpgradeBackup: boolean; targetHasBackup: boolean; docker: boolean; automatic: boolean }): boolean {
+  return args.destructive && args.preUpgradeBackup && args.targetHasBackup && args.docker && !args.automatic;
+}
+
 /** The approval rules of a request: a restoring rollback needs two different approvers. */
 export function approvalRulesFor(items: readonly { id: ChecklistItemId }[] | readonly ChecklistItemId[], rules: ApprovalRules): ApprovalRules {
   return restoresDatabase(items) ? { ...rules, minimumApprovers: RESTORE_MINIMUM_APPROVERS } : rules;

@@ -37,7 +37,7 @@ import type { ApproverResolver } from '../slack/approvers.js';
 import { BACKUP_CHECK_TITLE, backupCheckDetail, backupStartRefusal } from '../slack/backup-words.js';
 import { checklistMessage, withConfirmations } from '../slack/checklist-message.js';
 import { autoRollbackText, rollbackRequestedText } from '../slack/upgrade-thread.js';
-import { approvalRulesFor, PROMOTION_CHECK_ID, RESTORE_ITEM_ID, restoresDatabase, type ApprovalRules } from '../domain/checklist.js';
+import { approvalRulesFor, offersRestore, PROMOTION_CHECK_ID, RESTORE_ITEM_ID, restoresDatabase, type ApprovalRules } from '../domain/checklist.js';
 import { restoreRollbackItem, restoreRollbackNotice } from '../slack/rollback-outcome.js';
 import type { PromotionGateService } from './promotion-gate.js';
 import { scheduledStart, type ScheduledUpgrades } from './scheduled-upgrades.js';
@@ -429,8 +429,13 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     };
     // Restore and roll back: only a person asks for it (never the bot's own rollback), only on Docker (the bot stops the
     // container itself), and only with the dump the Backup step of this very upgrade recorded.
-    const offerRestore = original.plan.flags.destructive && original.preUpgradeBackup !== null && runtime.config.backup !== undefined
-      && runtime.deployer.kind === 'docker' && input.userId !== AUTO_ROLLBACK_ACTOR;
+    const offerRestore = offersRestore({
+      destructive: original.plan.flags.destructive,
+      preUpgradeBackup: original.preUpgradeBackup !== null,
+      targetHasBackup: runtime.config.backup !== undefined,
+      docker: runtime.deployer.kind === 'docker',
+      automatic: input.userId === AUTO_ROLLBACK_ACTOR,
+    });
     const restore = offerRestore ? { ...restoreRollbackItem(original.preUpgradeBackup!, deps.now()), id: RESTORE_ITEM_ID } : undefined;
     const items = rollbackChecklistItems({ from: original.toVersion, to: original.fromVersion, destructive: original.plan.flags.destructive, migrations: original.plan.flags.migrations, ...(restore ? { restore } : {}) });
     const rollback = await createAndPost({
