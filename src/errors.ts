@@ -35,6 +35,7 @@ const USER_TEXT = {
   backup_misconfigured: 'own',
   backup_failed: 'own',
   drill_failed: 'own',
+  restore_failed: 'own',
   target_not_pinned: 'own',
   registry_unavailable: 'own',
   digest_unmatched: 'own',

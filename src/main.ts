@@ -250,6 +250,7 @@ function createServices(deps: Deps) {
     requireSecondPerson: config.approvers.requireSecondPerson,
     metrics: deps.metrics,
     backups,
+    audit: (entry) => deps.audit.record(entry),
   });
   const autoUpgrades = createAutoUpgrades({
     store: createAutoUpgradeStore(deps.pool, AUTO_UPGRADE_ACTOR),

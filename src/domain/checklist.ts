@@ -14,6 +14,7 @@ export type ChecklistItemId =
   | 'automatic_checks_ack'
   | 'migrations_not_reversed'
   | 'database_restored'
+  | 'restore_data_loss'
   | 'plugins_may_not_load';
 
 export interface ChecklistLink {
@@ -69,6 +70,36 @@ export interface ChecklistState {
 export interface ApprovalRules {
   requester: string;
   requireSecondPerson: boolean;
+  /** Start needs confirmations by at least this many different people (Restore and roll back: two). */
+  minimumApprovers?: number;
+}
+
+/** The item of a rollback that restores the pre-upgrade backup into the live database ("Restore and roll back"). */
+export const RESTORE_ITEM_ID: ChecklistItemId = 'restore_data_loss';
+/** Restore and roll back loses data: two different approvers confirm it, whatever `requireSecondPerson` says. */
+export const RESTORE_MINIMUM_APPROVERS = 2;
+
+/** Whether a checklist (a rollback's) restores the database: its items name the restore item. */
+export function restoresDatabase(items: readonly { id: ChecklistItemId }[] | readonly ChecklistItemId[]): boolean {
+  return items.some((item) => (typeof item === 'string' ? item : item.id) === RESTORE_ITEM_ID);
+}
+
+/**
+ * Whether a rollback request offers Restore and roll back: the upgraded range ran a destructive migration, the
+ * upgrade's Backup step recorded a dump, the target has `backup`, the bot can stop its container itself (Docker),
+ * and a person asked (the bot's own automatic rollback never restores).
+ */
+export function offersRestore(args: { destructive: boolean; preUpgradeBackup: boolean; targetHasBackup: boolean; docker: boolean; automatic: boolean }): boolean {
+  return args.destructive && args.preUpgradeBackup && args.targetHasBackup && args.docker && !args.automatic;
+}
+
+/** The approval rules of a request: a restoring rollback needs two different approvers. */
+export function approvalRulesFor(items: readonly { id: ChecklistItemId }[] | readonly ChecklistItemId[], rules: ApprovalRules): ApprovalRules {
+  return restoresDatabase(items) ? { ...rules, minimumApprovers: RESTORE_MINIMUM_APPROVERS } : rules;
+}
+
+function confirmers(state: ChecklistState): Set<string> {
+  return new Set(state.confirmations.filter((c) => state.items.includes(c.itemId)).map((c) => c.userId));
 }
 
 export const DEFAULT_REQUEST_TTL_MS = 24 * 60 * 60 * 1000;
@@ -147,7 +178,14 @@ export function checklistItems(plan: UpgradePlan, automatic: AutomaticCheck[], o
 }
 
 /** What a rollback cannot undo, as items to confirm: the image tag goes back, the database does not. */
-export function rollbackChecklistItems(args: { from: string; to: string; destructive: boolean; migrations: boolean }): ChecklistItem[] {
+export function rollbackChecklistItems(args: {
+  from: string;
+  to: string;
+  destructive: boolean;
+  migrations: boolean;
+  /** Restore and roll back: the item (worded in src/slack) that restores the pre-upgrade backup first. */
+  restore?: ChecklistItem;
+}): ChecklistItem[] {
   const items: ChecklistItem[] = [
     {
       id: 'migrations_not_reversed',
@@ -165,7 +203,9 @@ export function rollbackChecklistItems(args: { from: string; to: string; destruc
       why: 'The container restarts on the previous image.',
     },
   ];
-  if (args.destructive) {
+  if (args.destructive && args.restore) {
+    items.unshift({ ...args.restore, id: RESTORE_ITEM_ID });
+  } else if (args.destructive) {
     items.unshift({
       id: 'database_restored',
       title: 'The database was restored from the backup taken before the upgrade',
@@ -207,6 +247,17 @@ export function confirmItem(
     throw new AppError('stale_action', 'That item is not on this checklist any more; use the buttons of the latest message.');
   }
   if (confirmationOf(state, id) !== undefined) return state;
+  if (rules?.minimumApprovers && rules.minimumApprovers > 1) {
+    const open = state.items.filter((item) => confirmationOf(state, item) === undefined);
+    const people = confirmers(state);
+    people.add(userId);
+    if (open.length === 1 && people.size < rules.minimumApprovers) {
+      throw new AppError(
+        'not_authorized',
+        `This checklist restores the database and loses data: it needs ${rules.minimumApprovers} different approvers. Ask a colleague to confirm this last item.`,
+      );
+    }
+  }
   if (rules?.requireSecondPerson && userId === rules.requester) {
     const open = state.items.filter((item) => confirmationOf(state, item) === undefined);
     const byOthers = state.confirmations.some((confirmation) => confirmation.userId !== rules.requester);
@@ -223,6 +274,7 @@ export function confirmItem(
 export function isComplete(state: ChecklistState, rules: ApprovalRules): boolean {
   const allConfirmed = state.items.every((item) => confirmationOf(state, item) !== undefined);
   if (!allConfirmed) return false;
+  if (rules.minimumApprovers && confirmers(state).size < rules.minimumApprovers) return false;
   if (!rules.requireSecondPerson) return true;
   return state.confirmations.some(
     (confirmation) => state.items.includes(confirmation.itemId) && confirmation.userId !== rules.requester,

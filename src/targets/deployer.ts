@@ -94,6 +94,12 @@ export interface RollbackRequest {
   onProgress?: (text: string) => void;
   /** As in `ReplaceRequest`: stops the wait for a Kubernetes rollout. */
   signal?: AbortSignal;
+  /**
+   * Restore and roll back: runs once the rolled-back version is stopped and before the previous one starts (the
+   * live database restore). When it throws, the rolled-back version runs again and the rollback fails with its
+   * reason. Docker only: Kubernetes refuses a rollback that has it.
+   */
+  beforeStart?: () => Promise<void>;
 }
 
 export interface RollbackResult {

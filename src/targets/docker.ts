@@ -513,6 +513,15 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
         await engine('remove a stale kept container', () => docker.getContainer(stale.Id).remove({ v: false }));
       }
       if (!previousImage) await pull(request.previousImage);
+      if (request.beforeStart && current) {
+        await stopContainer(current.Id);
+        try {
+          await request.beforeStart();
+        } catch (err) {
+          await engine('start the rolled-back container again', () => startContainer(current.Id));
+          throw err;
+        }
+      }
       const result = await replace({ image: request.previousImage, version: previousVersion });
       return { instance: result.instance, method: 'recreated', alreadyDone: result.alreadyDone };
     }
@@ -533,6 +542,7 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
     try {
       await renameContainer(kept.Id, name);
       if (policySource) await setRestartPolicy(kept.Id, policySource.HostConfig.RestartPolicy);
+      await request.beforeStart?.();
       await engine('start the previous container', () => startContainer(kept.Id));
       const problem = await startupProblem(kept.Id);
       if (problem) throw new Error(problem);

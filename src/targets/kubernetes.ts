@@ -552,6 +552,9 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
   }
 
   async function rollback(request: RollbackRequest): Promise<RollbackResult> {
+    if (request.beforeStart) {
+      throw new AppError('deployer_error', `Restore and roll back is not available on Kubernetes: scale \`${label}\` to 0, restore the backup by hand, then roll back.`);
+    }
     const deployment = await readDeployment();
     const currentImage = containerOf(deployment).image ?? '';
 

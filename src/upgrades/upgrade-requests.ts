@@ -37,7 +37,8 @@ import type { ApproverResolver } from '../slack/approvers.js';
 import { BACKUP_CHECK_TITLE, backupCheckDetail, backupStartRefusal } from '../slack/backup-words.js';
 import { checklistMessage, withConfirmations } from '../slack/checklist-message.js';
 import { autoRollbackText, rollbackRequestedText } from '../slack/upgrade-thread.js';
-import { PROMOTION_CHECK_ID } from '../domain/checklist.js';
+import { approvalRulesFor, offersRestore, PROMOTION_CHECK_ID, RESTORE_ITEM_ID, restoresDatabase, type ApprovalRules } from '../domain/checklist.js';
+import { restoreRollbackItem, restoreRollbackNotice } from '../slack/rollback-outcome.js';
 import type { PromotionGateService } from './promotion-gate.js';
 import { scheduledStart, type ScheduledUpgrades } from './scheduled-upgrades.js';
 import type { UpgradeSchedule } from '../domain/schedule-time.js';
@@ -256,11 +257,16 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       ...(upgrade.step ? { step: upgrade.step } : {}),
       ...(upgrade.scheduledAt ? { scheduledAt: upgrade.scheduledAt } : {}),
       ...(gate && !gate.gate.holds && (!gate.allowsStart || gate.override.by.length > 0) ? { promotionOverride: { from: gate.gate.from, version: gate.gate.version, by: gate.override.by, missing: gate.override.missing } } : {}),
-      canStart: upgrade.status === 'confirming' && backupHolds && (!gate || gate.allowsStart) && isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson }),
+      canStart: upgrade.status === 'confirming' && backupHolds && (!gate || gate.allowsStart) && isComplete(state, rulesOf(upgrade)),
       kind: upgrade.kind,
       ...(upgrade.kind === 'rollback' ? { rollbackNotice: rollbackNotice(upgrade) } : {}),
       ...(upgrade.status === 'failed' && canRollBack(upgrade) ? { offerRollback: true } : {}),
     });
+  }
+
+  /** The approval rules of a request: Restore and roll back needs two different approvers. */
+  function rulesOf(upgrade: Pick<UpgradeRecord, 'requester' | 'items'>): ApprovalRules {
+    return approvalRulesFor(upgrade.items, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson });
   }
 
   function rollbackNotice(rollback: UpgradeRecord): string {
@@ -268,7 +274,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       `*What this rollback does*: the image tag goes back from \`${rollback.fromVersion}\` to \`${rollback.toVersion}\`.`,
       '*What it cannot undo*: database migrations are not reversed; runtime plugins upgraded in the same window may not load on the older core.',
     ];
-    if (rollback.plan.flags.destructive) lines.push('⚠️ A release in the upgraded range ran a *destructive migration*: restore the database from the backup taken before the upgrade first.');
+    if (restoresDatabase(rollback.items)) lines[1] = restoreRollbackNotice();
+    else if (rollback.plan.flags.destructive) lines.push('⚠️ A release in the upgraded range ran a *destructive migration*: restore the database from the backup taken before the upgrade first.');
     return lines.join('\n');
   }
 
@@ -420,7 +427,17 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       versionMismatch: false,
       unreachable: !inspection.current.reachable,
     };
-    const items = rollbackChecklistItems({ from: original.toVersion, to: original.fromVersion, destructive: original.plan.flags.destructive, migrations: original.plan.flags.migrations });
+    // Restore and roll back: only a person asks for it (never the bot's own rollback), only on Docker (the bot stops the
+    // container itself), and only with the dump the Backup step of this very upgrade recorded.
+    const offerRestore = offersRestore({
+      destructive: original.plan.flags.destructive,
+      preUpgradeBackup: original.preUpgradeBackup !== null,
+      targetHasBackup: runtime.config.backup !== undefined,
+      docker: runtime.deployer.kind === 'docker',
+      automatic: input.userId === AUTO_ROLLBACK_ACTOR,
+    });
+    const restore = offerRestore ? { ...restoreRollbackItem(original.preUpgradeBackup!, deps.now()), id: RESTORE_ITEM_ID } : undefined;
+    const items = rollbackChecklistItems({ from: original.toVersion, to: original.fromVersion, destructive: original.plan.flags.destructive, migrations: original.plan.flags.migrations, ...(restore ? { restore } : {}) });
     const rollback = await createAndPost({
       kind: 'rollback',
       rollbackOf: original.id,
@@ -499,7 +516,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     if (!approvers.has(userId)) {
       throw new AppError('not_authorized', 'Only approvers can confirm checklist items. Ask one of them, or an operator to add you to the approvers.');
     }
-    const rules = { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson };
+    const rules = rulesOf(upgrade);
     // Read without a lock first: a click on an item already confirmed, or one the rules refuse, needs no transaction.
     const state = clickedState(upgrade);
     if (confirmItem(state, itemId, userId, deps.now(), rules) === state) return { recorded: false };
@@ -525,8 +542,10 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     if (!approvers.has(userId)) throw new AppError('not_authorized', 'Only approvers can start an upgrade.');
     if (!allows(upgrade.status, 'start')) throw new AppError('request_not_active', `This upgrade is already ${upgrade.status}; nothing changed.`);
     const state = clickedState(upgrade);
-    if (!isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson })) {
-      throw new AppError('request_not_active', 'Every checklist item must be confirmed first (with at least one confirmation by someone other than the requester, when a second person is required).');
+    if (!isComplete(state, rulesOf(upgrade))) {
+      throw new AppError('request_not_active', restoresDatabase(upgrade.items)
+        ? 'Every checklist item must be confirmed first, by two different approvers: this rollback restores the database.'
+        : 'Every checklist item must be confirmed first (with at least one confirmation by someone other than the requester, when a second person is required).');
     }
     // A bot-checked backup item holds Start until a backup newer than `maxAge` exists (read now, not at planning).
     const record = deps.backups && upgrade.kind === 'upgrade' ? await upgrades.byId(upgrade.id) : null;

@@ -11,7 +11,11 @@ import { AppError, isAppError, newReferenceId } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { ApproverResolver } from '../slack/approvers.js';
-import { failedRollbackDetail, failedRollbackText, type RunningNow } from '../slack/rollback-outcome.js';
+import { failedRollbackDetail, failedRollbackText, restoredStepDetail, restoreProgress, type RunningNow } from '../slack/rollback-outcome.js';
+import { restoreLive, type RestoreLiveInput } from '../backup/restore-live.js';
+import { restoresDatabase } from '../domain/checklist.js';
+import { basename } from 'node:path';
+import type { AuditEntry } from '../db/audit-log.js';
 import { ACTION_IDS } from '../slack/action-ids.js';
 import type { ThreadReporter } from '../slack/thread-reporter.js';
 import { outside } from '../slack/clip.js';
@@ -63,6 +67,10 @@ export interface RunnerDeps {
   metrics?: Pick<Metrics, 'upgrades' | 'stepDuration'>;
   /** Takes the Backup step's dump for targets with `backup`. */
   backups?: Pick<BackupService, 'backup'>;
+  /** The pg_restore of Restore and roll back; `pg_restore` on the PATH by default. */
+  pgRestore?: string;
+  /** Writes a line of the audit log: Restore and roll back restoring the live database, done or failed. */
+  audit?: (entry: AuditEntry) => Promise<void>;
 }
 
 /** A step failure: the upgrade ends failed at this step with this reason. */
@@ -312,17 +320,45 @@ export function createUpgradeRunner(deps: RunnerDeps) {
   async function rollback({ upgrade, runtime, progress, signal }: StepContext): Promise<string> {
     const original = upgrade.rollbackOf ? await upgrades.byId(upgrade.rollbackOf) : null;
     const previousImage = original?.previousImage ?? `${runtime.config.image}:${upgrade.toVersion}`;
+    const restore = restoresDatabase(upgrade.items) ? restoreOf(upgrade, original, runtime) : null;
+    let restoredMs: number | null = null;
     const result = await runtime.deployer.rollback({
       signal,
       fromVersion: upgrade.fromVersion,
       previousImage,
       changeCause: await changeCause(upgrade),
       onProgress: (text) => void progress(`⏳ *Roll back*: ${text}`),
+      ...(restore
+        ? {
+            beforeStart: async () => {
+              await progress(restoreProgress(basename(restore.dumpPath)));
+              const audited = { userId: upgrade.startedBy ?? upgrade.requester, channelId: upgrade.channelId, kind: 'job' as const, action: 'rollback_restore', upgradeId: upgrade.id, detail: { target: upgrade.target, backup: basename(restore.dumpPath), sha256: restore.sha256 } };
+              try {
+                restoredMs = (await restoreLive({ ...restore, ...(signal ? { signal } : {}) }, { logger, ...(deps.pgRestore ? { pgRestore: deps.pgRestore } : {}) })).durationMs;
+              } catch (err) {
+                await deps.audit?.({ ...audited, outcome: 'error', errorCode: isAppError(err) ? err.code : 'internal' }).catch((e: unknown) => logger.warn({ err: e, upgradeId: upgrade.id }, 'could not audit the failed restore'));
+                throw err;
+              }
+              await deps.audit?.({ ...audited, outcome: 'ok' }).catch((e: unknown) => logger.warn({ err: e, upgradeId: upgrade.id }, 'could not audit the restore'));
+            },
+          }
+        : {}),
     });
     const kept = runtime.deployer.kind === 'docker' ? 'container' : 'ReplicaSet';
-    return result.method === 'kept'
+    const rolledBack = result.method === 'kept'
       ? `the kept previous ${kept} runs again (${result.instance.image})`
       : `recreated from ${previousImage}: the kept ${kept} was gone`;
+    if (restore && restoredMs !== null) return restoredStepDetail(basename(restore.dumpPath), restoredMs, rolledBack);
+    return rolledBack;
+  }
+
+  /** What Restore and roll back restores: the dump the upgrade's Backup step recorded, into the target's database. */
+  function restoreOf(rollback: UpgradeRecord, original: UpgradeRecord | null, runtime: TargetRuntime): RestoreLiveInput {
+    const backup = original?.preUpgradeBackup;
+    if (!backup) throw new AppError('restore_failed', `The rollback of target "${rollback.target}" restores the database, but its upgrade recorded no pre-upgrade backup; nothing was stopped.`);
+    const databaseUrl = runtime.config.backupDatabaseUrl;
+    if (!databaseUrl) throw new AppError('restore_failed', `The rollback of target "${rollback.target}" restores the database, but the bot has no database URL for it (set the environment variable of \`backup.databaseUrlEnv\`); nothing was stopped.`);
+    return { target: rollback.target, databaseUrl, dumpPath: backup.file, sha256: backup.sha256 };
   }
 
   async function gitRevert({ upgrade, runtime }: StepContext): Promise<string> {
