@@ -11,6 +11,7 @@ import { pgConnectionEnv } from '../src/backup/pg-connection.js';
 import { runRestoreDrill } from '../src/backup/restore-drill.js';
 import { createLogger, SecretRegistry } from '../src/logger.js';
 import { createBackupDatabase } from '../test/support/backup-database.js';
+import { ADMIN_DATABASE_URL } from '../test/support/database.js';
 import { shippedEnvironment } from './child-process.js';
 import { median } from './percentile.js';
 import type { Report } from './report.js';
@@ -113,6 +114,10 @@ export async function backupBench(report: Report, rounds = 5): Promise<void> {
     report.add('backup_bot_rss_growth_max', Math.max(...rssGrowth), 'MB');
     report.add('backup_bot_rss_growth_after_first_16mb_max', Math.max(...rssGrowthAfter16Mb), 'MB');
     report.note('backup_rounds', { byHandMs: byHand, botMs: bot, rssGrowthMb: rssGrowth, rssGrowthAfter16MbMb: rssGrowthAfter16Mb });
+    // A dedicated role needs CREATEDB for drills (README); the drill and the restore by hand both create a database.
+    const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+    await admin.connect();
+    await admin.query(`ALTER ROLE ${db.role} CREATEDB`).finally(() => admin.end());
     await drillBench(report, db.checkstackUrl, join(work, 'bot'), env);
   } finally {
     rmSync(work, { recursive: true, force: true });
