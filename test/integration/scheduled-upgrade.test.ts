@@ -187,6 +187,9 @@ describe('scheduled upgrades: --at', () => {
   it('gets its delayed jobs back from the sweep when Redis lost them, and still starts once at its time', async () => {
     const { message, id } = await schedule(`upgrade 0.30.0 --at ${isoIn(6_000)}`);
     await t.slack.waitFor(() => thread(message).some((r) => /Reminder/.test(r.text ?? '')));
+    // The reminder shows in Slack a moment before its job ends; an active job cannot be removed.
+    const reminderJob = () => t.bot.deps.queues.scheduledUpgrades.raw.getJob(`scheduled-reminder-${id}`);
+    await expect.poll(async () => (await reminderJob())?.getState() ?? 'gone', { timeout: 10_000, interval: 50 }).toMatch(/^(completed|gone)$/);
     for (const jobId of [`scheduled-start-${id}`, `scheduled-reminder-${id}`]) await (await t.bot.deps.queues.scheduledUpgrades.raw.getJob(jobId))?.remove();
     expect(await t.bot.deps.queues.scheduledUpgrades.raw.getJob(`scheduled-start-${id}`)).toBeUndefined();
 
