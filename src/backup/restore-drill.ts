@@ -2,11 +2,8 @@
 // database on the same server, every table's exact row count against the record (both ways), then optionally a
 // throwaway Checkstack on the restored database (the caller's `startInstance`, Docker targets). The throwaway
 // database is always dropped; `sweepDrillDatabases` drops those a crashed bot left behind.
-import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import type { BackupRecord } from '../domain/backup.js';
 import { compareRowCounts, drillDatabaseName, drillResultSchema, isDrillDatabaseOf, MAX_DATABASE_NAME, MISMATCHES_KEPT, type DrillFailure, type DrillResult, type TableMismatch } from '../domain/drill.js';
@@ -14,10 +11,9 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { newestBackup, type StoredBackup } from './catalog.js';
 import { classifyPgToolFailure, databaseNameOf, PG_TOOL_FAILURE_FIX, pgConnectionEnv, withDatabase } from './pg-connection.js';
+import { redactedFirstLine, sha256OfFile, startPgTool } from './pg-tool.js';
 import { countRows } from './take-backup.js';
 
-const STDERR_KEPT = 16 * 1024;
-const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR'];
 
 /** What the throwaway Checkstack of a drill came to. */
 export interface InstanceOutcome {
@@ -46,32 +42,20 @@ export interface RestoreDrillDeps {
   randomHex?: () => string;
 }
 
-function scrub(text: string, secrets: string[]): string {
-  let line = text.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
-  for (const s of secrets) if (s) line = line.split(s).join('[REDACTED]');
-  return line.slice(0, 300);
-}
-
 function drillError(target: string, what: string): AppError {
   return new AppError('drill_failed', `The restore drill of target "${target}" could not run: ${what}`);
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
 }
 
 /** Runs `fn` on a connection to `url`; a failure to connect is an AppError in plain words. */
 async function withClient<T>(url: string, target: string, secrets: string[], logger: Logger, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url, application_name: 'checkstack-chatops drill', connectionTimeoutMillis: 10_000 });
-  client.on('error', (err) => logger.warn({ target, err: { message: scrub(err.message, secrets) } }, 'drill connection lost'));
+  client.on('error', (err) => logger.warn({ target, err: { message: redactedFirstLine(err.message, secrets) } }, 'drill connection lost'));
   try {
     await client.connect();
   } catch (err) {
     const e = err as { code?: string; message?: string };
     const kind = e.code === '28P01' || e.code === '28000' ? 'auth' : e.code === '3D000' ? 'no_database' : e.code?.startsWith('E') ? 'unreachable' : classifyPgToolFailure(e.message ?? '');
-    logger.warn({ target, kind, err: { message: scrub(e.message ?? '', secrets), code: e.code } }, 'drill could not connect');
+    logger.warn({ target, kind, err: { message: redactedFirstLine(e.message ?? '', secrets), code: e.code } }, 'drill could not connect');
     throw drillError(target, `${PG_TOOL_FAILURE_FIX[kind]}.`);
   }
   try {
@@ -107,7 +91,7 @@ export async function sweepDrillDatabases(input: { target: string; databaseUrl: 
         dropped.push(name);
         logger.info({ target: input.target, database: name }, 'dropped the database of an interrupted drill');
       } catch (err) {
-        logger.warn({ target: input.target, database: name, err: { message: scrub((err as Error).message ?? '', secrets) } }, 'could not drop the database of an interrupted drill');
+        logger.warn({ target: input.target, database: name, err: { message: redactedFirstLine((err as Error).message ?? '', secrets) } }, 'could not drop the database of an interrupted drill');
       }
     }
     return dropped;
@@ -121,30 +105,19 @@ function secretsOf(databaseUrl: string, target: string): string[] {
 
 /** `pg_restore --exit-on-error --no-owner` of `dumpPath` into `database`; the failure's first line, or null. */
 async function runPgRestore(dumpPath: string, drillUrl: string, database: string, input: RestoreDrillInput, deps: RestoreDrillDeps, secrets: string[]): Promise<string | null> {
-  const source = deps.env ?? process.env;
-  const inherited = Object.fromEntries(INHERITED_ENV.flatMap((k) => (source[k] !== undefined ? [[k, source[k]!]] : [])));
-  const child = spawn(deps.pgRestore ?? 'pg_restore', ['--exit-on-error', '--no-owner', '--no-password', `--dbname=${database}`, dumpPath], {
-    env: { ...inherited, ...pgConnectionEnv(drillUrl, input.target) },
-    stdio: ['ignore', 'ignore', 'pipe'],
+  const run = startPgTool(deps.pgRestore ?? 'pg_restore', ['--exit-on-error', '--no-owner', '--no-password', `--dbname=${database}`, dumpPath], {
+    libpq: pgConnectionEnv(drillUrl, input.target),
+    env: deps.env,
+    signal: input.signal,
   });
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => {
-    if (stderr.length < STDERR_KEPT) stderr += chunk;
-  });
-  const onAbort = () => child.kill('SIGTERM');
-  input.signal?.addEventListener('abort', onAbort, { once: true });
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: NodeJS.ErrnoException }>((resolve) => {
-    child.once('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
-    child.once('close', (code, signal) => resolve({ code, signal }));
-  });
-  input.signal?.removeEventListener('abort', onAbort);
+  const exit = await run.exited;
+  const stderr = run.stderr();
   if (exit.spawnError) {
     throw drillError(input.target, exit.spawnError.code === 'ENOENT' ? "pg_restore is not installed in the bot's image (install postgresql-client, see the README)." : 'pg_restore could not be started (see the bot log).');
   }
   if (input.signal?.aborted) throw new Error('drill interrupted: the bot is shutting down');
   if (exit.code === 0) return null;
-  const said = scrub(stderr.split('\n').filter((l) => /error/i.test(l)).join('\n') || stderr, secrets);
+  const said = redactedFirstLine(stderr.split('\n').filter((l) => /error/i.test(l)).join('\n') || stderr, secrets);
   deps.logger.warn({ target: input.target, exitCode: exit.code, signal: exit.signal, stderr: said }, 'pg_restore failed');
   return said || (exit.signal ? `pg_restore was killed by ${exit.signal}` : `pg_restore exited with code ${exit.code}`);
 }
@@ -189,7 +162,7 @@ export async function runRestoreDrill(input: RestoreDrillInput, deps: RestoreDri
     return result;
   };
 
-  const actual = await sha256Of(backup.dumpPath);
+  const actual = await sha256OfFile(backup.dumpPath);
   if (actual !== record.sha256) {
     return finish({ ...NOTHING_RESTORED, failure: 'checksum', reason: `the dump's SHA-256 is ${actual.slice(0, 12)}…, its record says ${record.sha256.slice(0, 12)}…: the file changed after it was written.` });
   }
@@ -199,10 +172,10 @@ export async function runRestoreDrill(input: RestoreDrillInput, deps: RestoreDri
       await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(restoredInto)}`);
     } catch (err) {
       const e = err as { code?: string; message?: string };
-      logger.warn({ target, err: { message: scrub(e.message ?? '', secrets), code: e.code } }, 'drill could not create its database');
+      logger.warn({ target, err: { message: redactedFirstLine(e.message ?? '', secrets), code: e.code } }, 'drill could not create its database');
       throw drillError(target, e.code === '42501'
         ? `the database user may not create databases: grant it CREATEDB (ALTER ROLE … CREATEDB) so drills can restore into ${restoredInto}.`
-        : `the throwaway database ${restoredInto} could not be created (${scrub(e.message ?? '', secrets)}).`);
+        : `the throwaway database ${restoredInto} could not be created (${redactedFirstLine(e.message ?? '', secrets)}).`);
     }
     logger.info({ target, database: restoredInto, backup: basename(backup.dumpPath) }, 'drill database created');
     try {
@@ -210,7 +183,7 @@ export async function runRestoreDrill(input: RestoreDrillInput, deps: RestoreDri
     } finally {
       await dropDatabase(admin, restoredInto).then(
         () => logger.info({ target, database: restoredInto }, 'drill database dropped'),
-        (err: unknown) => logger.error({ target, database: restoredInto, err: { message: scrub((err as Error).message ?? '', secrets) } }, 'drill database could not be dropped; the next start sweeps it'),
+        (err: unknown) => logger.error({ target, database: restoredInto, err: { message: redactedFirstLine((err as Error).message ?? '', secrets) } }, 'drill database could not be dropped; the next start sweeps it'),
       );
     }
   });
@@ -240,5 +213,5 @@ async function restoreAndCheck(backup: StoredBackup, record: BackupRecord, resto
   const instance = await input.startInstance({ version: record.version, databaseUrl: drillUrl, signal: input.signal });
   return instance.started
     ? { rowsMatch: true, mismatches: [], started: true, instanceChecked: true, failure: null, reason: null }
-    : { rowsMatch: true, mismatches: [], started: false, instanceChecked: true, failure: 'instance', reason: scrub(instance.reason ?? 'the throwaway Checkstack did not start.', secrets) };
+    : { rowsMatch: true, mismatches: [], started: false, instanceChecked: true, failure: 'instance', reason: redactedFirstLine(instance.reason ?? 'the throwaway Checkstack did not start.', secrets) };
 }

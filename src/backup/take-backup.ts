@@ -1,7 +1,6 @@
 // Takes one backup of a target's Checkstack database: exact row counts and `pg_dump --format=custom` from one
 // exported snapshot, streamed through SHA-256 into a `.partial` file that is renamed only when whole, then the
 // record beside it, then retention. The database URL reaches pg_dump as libpq environment variables only.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
@@ -14,13 +13,10 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { DUMP_EXTENSION, listBackups, PARTIAL_SUFFIX, RECORD_EXTENSION, removeBackup, targetBackupDir, type StoredBackup } from './catalog.js';
 import { classifyPgToolFailure, PG_TOOL_FAILURE_FIX, pgConnectionEnv, type PgToolFailure } from './pg-connection.js';
+import { redactedFirstLine, startPgTool } from './pg-tool.js';
 
 /** Leftovers of an interrupted backup (a `.partial`, a dump whose record never came) older than this are removed. */
 export const LEFTOVER_AGE_MS = 15 * 60_000;
-/** How much of a pg tool's stderr is kept to classify and quote a failure. */
-const STDERR_KEPT = 16 * 1024;
-/** Environment a pg tool inherits from the bot besides the libpq variables: never another PG* of the bot's own. */
-const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR'];
 
 export interface TakeBackupInput {
   target: string;
@@ -88,13 +84,6 @@ function failure(target: string, kind: PgToolFailure, toolMessage?: string): App
   return new AppError('backup_failed', `The backup of target "${target}" failed: ${PG_TOOL_FAILURE_FIX[kind]}${said}`, { kind });
 }
 
-/** The first line of what a tool said, with every trace of the connection's secrets removed. */
-function firstLine(text: string, secrets: string[]): string {
-  let line = text.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
-  for (const s of secrets) if (s) line = line.split(s).join('[REDACTED]');
-  return line.slice(0, 300);
-}
-
 /** What node-postgres' connect or query error means, as the same kinds as a pg tool's failure. */
 function classifyPgError(err: unknown): PgToolFailure {
   const e = err as { code?: string; message?: string };
@@ -160,22 +149,13 @@ interface DumpResult {
 
 /** Runs pg_dump on the snapshot and streams its output through SHA-256 into `partialPath`. */
 async function runPgDump(input: TakeBackupInput, deps: TakeBackupDeps, snapshot: string, partialPath: string, secrets: string[]): Promise<DumpResult> {
-  const inherited = Object.fromEntries(INHERITED_ENV.flatMap((k) => (deps.env ?? process.env)[k] !== undefined ? [[k, (deps.env ?? process.env)[k]!]] : []));
-  const child = spawn(deps.pgDump ?? 'pg_dump', ['--format=custom', `--snapshot=${snapshot}`, '--no-password'], {
-    env: { ...inherited, ...pgConnectionEnv(input.databaseUrl, input.target) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const run = startPgTool(deps.pgDump ?? 'pg_dump', ['--format=custom', `--snapshot=${snapshot}`, '--no-password'], {
+    libpq: pgConnectionEnv(input.databaseUrl, input.target),
+    env: deps.env,
+    signal: input.signal,
+    stdout: 'pipe',
   });
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => {
-    if (stderr.length < STDERR_KEPT) stderr += chunk;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
-    child.once('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
-    child.once('close', (code, signal) => resolve({ code, signal }));
-  });
-  const onAbort = () => child.kill('SIGTERM');
-  input.signal?.addEventListener('abort', onAbort, { once: true });
+  const child = run.child;
 
   const hash = createHash('sha256');
   let bytes = 0;
@@ -193,13 +173,13 @@ async function runPgDump(input: TakeBackupInput, deps: TakeBackupDeps, snapshot:
   });
   let writeError: NodeJS.ErrnoException | null = null;
   try {
-    await pipeline(child.stdout, hashing, createWriteStream(partialPath, { flags: 'wx' }));
+    await pipeline(child.stdout!, hashing, createWriteStream(partialPath, { flags: 'wx' }));
   } catch (err) {
     writeError = err as NodeJS.ErrnoException;
     child.kill('SIGTERM');
   }
-  const exit = await exited;
-  input.signal?.removeEventListener('abort', onAbort);
+  const exit = await run.exited;
+  const stderr = run.stderr();
   if (exit.spawnError) {
     const missing = (exit.spawnError as NodeJS.ErrnoException).code === 'ENOENT';
     throw new AppError('backup_failed', `The backup of target "${input.target}" failed: ${missing ? 'pg_dump is not installed in the bot\'s image (install postgresql-client, see the README)' : 'pg_dump could not be started (see the bot log)'}.`, { kind: 'other' }, { cause: exit.spawnError });
@@ -208,8 +188,8 @@ async function runPgDump(input: TakeBackupInput, deps: TakeBackupDeps, snapshot:
   if (writeError && writeError.code === 'ENOSPC') throw failure(input.target, 'disk_full');
   if (exit.code !== 0) {
     const kind = classifyPgToolFailure(stderr, writeError?.code);
-    const said = firstLine(stderr, secrets) || (exit.signal ? `pg_dump was killed by ${exit.signal}` : `pg_dump exited with code ${exit.code}`);
-    deps.logger.warn({ target: input.target, kind, exitCode: exit.code, signal: exit.signal, stderr: firstLine(stderr, secrets) }, 'pg_dump failed');
+    const said = redactedFirstLine(stderr, secrets) || (exit.signal ? `pg_dump was killed by ${exit.signal}` : `pg_dump exited with code ${exit.code}`);
+    deps.logger.warn({ target: input.target, kind, exitCode: exit.code, signal: exit.signal, stderr: redactedFirstLine(stderr, secrets) }, 'pg_dump failed');
     throw failure(input.target, kind, said);
   }
   if (writeError) {
@@ -267,7 +247,7 @@ export async function takeBackup(input: TakeBackupInput, deps: TakeBackupDeps): 
 
   const client = new pg.Client({ connectionString: input.databaseUrl, application_name: 'checkstack-chatops backup', connectionTimeoutMillis: 10_000 });
   // A connection that breaks mid-backup must fail the backup, not the process.
-  client.on('error', (err) => logger.warn({ target, err: { message: firstLine(err.message, secrets), code: (err as { code?: string }).code } }, 'backup connection lost'));
+  client.on('error', (err) => logger.warn({ target, err: { message: redactedFirstLine(err.message, secrets), code: (err as { code?: string }).code } }, 'backup connection lost'));
   let written = false;
   // A shutdown stops the counts too (pg_dump is stopped by runPgDump): the bot need not wait for a count(*) to end.
   const stopCounting = () => void client.end().catch(() => undefined);
@@ -277,8 +257,8 @@ export async function takeBackup(input: TakeBackupInput, deps: TakeBackupDeps): 
       await client.connect();
     } catch (err) {
       const kind = classifyPgError(err);
-      logger.warn({ target, kind, err: { message: firstLine((err as Error).message ?? '', secrets), code: (err as { code?: string }).code } }, 'backup could not connect');
-      throw failure(target, kind, kind === 'other' ? firstLine((err as Error).message ?? '', secrets) : undefined);
+      logger.warn({ target, kind, err: { message: redactedFirstLine((err as Error).message ?? '', secrets), code: (err as { code?: string }).code } }, 'backup could not connect');
+      throw failure(target, kind, kind === 'other' ? redactedFirstLine((err as Error).message ?? '', secrets) : undefined);
     }
     let tables: Record<string, number>;
     let serverVersion: string;
@@ -300,8 +280,8 @@ export async function takeBackup(input: TakeBackupInput, deps: TakeBackupDeps): 
     } catch (err) {
       if (err instanceof AppError || (err instanceof Error && /interrupted/.test(err.message))) throw err;
       const kind = classifyPgError(err);
-      logger.warn({ target, kind, err: { message: firstLine((err as Error).message ?? '', secrets), code: (err as { code?: string }).code } }, 'backup query failed');
-      throw failure(target, kind, firstLine((err as Error).message ?? '', secrets));
+      logger.warn({ target, kind, err: { message: redactedFirstLine((err as Error).message ?? '', secrets), code: (err as { code?: string }).code } }, 'backup query failed');
+      throw failure(target, kind, redactedFirstLine((err as Error).message ?? '', secrets));
     }
 
     await fsyncPath(partialDump);
