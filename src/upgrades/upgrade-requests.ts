@@ -623,7 +623,13 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
 
   /** The Cancel button of a scheduled upgrade's reminder (in its thread) or of its checklist. */
   async function cancelScheduledByClick(upgradeId: string, userId: string, source: ClickSource) {
-    const upgrade = await upgrades.byId(upgradeId);
+    let upgrade = await upgrades.byId(upgradeId);
+    // As for a checklist (loadForClick): Slack shows the reminder before the bot has recorded its ts.
+    for (const waitMs of POSTING_WAITS_MS) {
+      if (!upgrade || upgrade.status !== 'scheduled' || upgrade.scheduledReminderTs !== null || source.messageTs === upgrade.messageTs) break;
+      await delay(waitMs);
+      upgrade = await upgrades.byId(upgradeId);
+    }
     if (!upgrade) throw new AppError('not_found', 'This upgrade request no longer exists; nothing changed.');
     if (upgrade.channelId !== source.channelId || (source.messageTs !== upgrade.scheduledReminderTs && source.messageTs !== upgrade.messageTs)) {
       throw new AppError('stale_action', 'That button does not belong to this message; nothing changed.');
