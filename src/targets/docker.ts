@@ -19,7 +19,7 @@ import type {
   RuntimeState,
 } from './deployer.js';
 import { runDrillInstance, sweepDrillContainers } from './docker-drill.js';
-import { digestsOf } from './deployer.js';
+import { digestsOf, DOCKER_FACTS } from './deployer.js';
 import { engineRetryDelayMs, engineUnreachableReason, followPull } from './docker-pull.js';
 import { sleep as defaultSleep } from '../util/sleep.js';
 
@@ -721,7 +721,7 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
   }
 
   return {
-    kind: 'docker',
+    ...DOCKER_FACTS,
     describe: async () => toInstance(await currentContainer()),
     pull,
     replace,

@@ -29,7 +29,7 @@ import type {
   RollbackResult,
   RuntimeState,
 } from './deployer.js';
-import { digestsOf } from './deployer.js';
+import { digestsOf, KUBERNETES_FACTS } from './deployer.js';
 import { imageTag } from './docker.js';
 import { sleep as defaultSleep } from '../util/sleep.js';
 
@@ -697,7 +697,7 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
   }
 
   return {
-    kind: 'kubernetes',
+    ...KUBERNETES_FACTS,
     describe,
     runningImageDigests: async () => digestsOf([(await describe()).imageId]),
     /** Kubernetes pulls the image itself when the new pod starts; a failed pull surfaces during `replace` as `image_pull_failed`. */
