@@ -22,6 +22,9 @@ import { runDrillInstance, sweepDrillContainers } from './docker-drill.js';
 import { digestsOf, DOCKER_FACTS } from './deployer.js';
 import { engineRetryDelayMs, engineUnreachableReason, followPull } from './docker-pull.js';
 import { sleep as defaultSleep } from '../util/sleep.js';
+import { rollbackUndoOutcome } from '../slack/deployer-words.js';
+import { imageTag } from './image-ref.js';
+import { demuxLogBuffer, timestampedLogLines, type LineSplitter } from './log-lines.js';
 
 export interface DockerTarget {
   /** The container's name; or give `composeProject` and `composeService` to find it by Compose labels. */
@@ -68,14 +71,6 @@ export function rolledBackContainerName(name: string, version: string): string {
 /** Docker container names allow `[a-zA-Z0-9][a-zA-Z0-9_.-]`; a `+build` suffix would not fit. */
 function safeNamePart(version: string): string {
   return version.replace(/[^A-Za-z0-9_.-]/g, '_');
-}
-
-/** The tag of an image reference (`host:5000/repo:1.2.3` → `1.2.3`), or null for digests and untagged refs. */
-export function imageTag(ref: string): string | null {
-  if (ref.includes('@')) return null;
-  const lastSlash = ref.lastIndexOf('/');
-  const colon = ref.indexOf(':', lastSlash + 1);
-  return colon === -1 ? null : ref.slice(colon + 1);
 }
 
 export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
@@ -309,7 +304,7 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
       const container = docker.getContainer(id);
       const info = await container.inspect();
       const raw = await container.logs({ stdout: true, stderr: true, tail: LOG_TAIL_LINES, follow: false });
-      const text = info.Config.Tty ? raw.toString('utf8') : demuxBuffer(raw);
+      const text = info.Config.Tty ? raw.toString('utf8') : demuxLogBuffer(raw);
       // A restarting container repeats itself: each distinct line once, in the order it last appeared.
       const lines = text.split('\n').map((line) => line.trim()).filter(Boolean);
       const distinct = lines.filter((line, index) => lines.lastIndexOf(line) === index);
@@ -553,7 +548,7 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
       throw new AppError(
         'recreate_failed',
         `Rolling \`${name}\` back failed: ${reason}. ` +
-          (undoProblem ? `Bringing ${request.fromVersion} back failed too (${undoProblem}).` : `${request.fromVersion} runs again.`),
+          rollbackUndoOutcome(request.fromVersion, undoProblem),
         { container: name, reason, restored: undoProblem === null },
       );
     }
@@ -673,16 +668,8 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
       if (signal.aborted) return;
       throw new AppError('deployer_error', `Docker could not follow the logs: ${engineReason(err)}`, {}, { cause: err });
     }
-    const emit = (streamName: LogLine['stream']) => lineSplitter((raw) => {
-      const space = raw.indexOf(' ');
-      const timestamp = space > 0 ? raw.slice(0, space) : '';
-      const text = space > 0 ? raw.slice(space + 1) : raw;
-      const at = Date.parse(timestamp);
-      if (!Number.isNaN(at) && at < sinceMs) return;
-      onLine({ stream: streamName, timestamp, text });
-    });
-    const stdout = emit('stdout');
-    const stderr = emit('stderr');
+    const stdout = timestampedLogLines('stdout', sinceMs, onLine);
+    const stderr = timestampedLogLines('stderr', sinceMs, onLine);
     await new Promise<void>((resolve, reject) => {
       const onAbort = () => {
         (stream as unknown as { destroy?: () => void }).destroy?.();
@@ -690,7 +677,7 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
       };
       signal.addEventListener('abort', onAbort, { once: true });
       if (info.Config.Tty) stream.on('data', (chunk: Buffer) => stdout.write(chunk));
-      else docker.modem.demuxStream(stream, stdout.sink, stderr.sink);
+      else docker.modem.demuxStream(stream, writeOnly(stdout), writeOnly(stderr));
       stream.once('end', () => {
         stdout.flush();
         stderr.flush();
@@ -792,39 +779,9 @@ function engineReason(err: unknown): string {
   return message.replace(/^\(HTTP code \d+\) [^-]*- /, '').trim();
 }
 
-/** Splits bytes into lines, calling `onLine` for each complete one; `sink` is what demuxStream writes to. */
-function lineSplitter(onLine: (line: string) => void): { sink: NodeJS.WritableStream; write(chunk: Buffer): void; flush(): void } {
-  let buffered = '';
-  const write = (chunk: Buffer) => {
-    buffered += chunk.toString('utf8');
-    let newline: number;
-    while ((newline = buffered.indexOf('\n')) >= 0) {
-      onLine(buffered.slice(0, newline).replace(/\r$/, ''));
-      buffered = buffered.slice(newline + 1);
-    }
-  };
-  // demuxStream only ever calls write(); a full Writable would defer lines past the stream's end.
-  const sink = { write: (chunk: Buffer) => (write(chunk), true) } as unknown as NodeJS.WritableStream;
-  return {
-    sink,
-    write,
-    flush: () => {
-      if (buffered) onLine(buffered);
-      buffered = '';
-    },
-  };
-}
-
-/** Stdout and stderr of a non-TTY log buffer, interleaved in order (8-byte frame headers dropped). */
-function demuxBuffer(raw: Buffer): string {
-  let text = '';
-  let offset = 0;
-  while (offset + 8 <= raw.length) {
-    const size = raw.readUInt32BE(offset + 4);
-    text += raw.subarray(offset + 8, offset + 8 + size).toString('utf8');
-    offset += 8 + size;
-  }
-  return text;
+/** What demuxStream writes a stream to: it only ever calls write(); a full Writable would defer lines past the stream's end. */
+function writeOnly(lines: LineSplitter): NodeJS.WritableStream {
+  return { write: (chunk: Buffer) => (lines.write(chunk), true) } as unknown as NodeJS.WritableStream;
 }
 
 /** Environment variables whose value is a secret (`ENCRYPTION_MASTER_KEY`, `*_TOKEN`, `*_PASSWORD`, …). */

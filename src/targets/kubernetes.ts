@@ -30,8 +30,10 @@ import type {
   RuntimeState,
 } from './deployer.js';
 import { digestsOf, KUBERNETES_FACTS } from './deployer.js';
-import { imageTag } from './docker.js';
 import { sleep as defaultSleep } from '../util/sleep.js';
+import { rollbackUndoOutcome } from '../slack/deployer-words.js';
+import { imageTag } from './image-ref.js';
+import { timestampedLogLines } from './log-lines.js';
 
 export interface KubernetesTarget {
   namespace: string;
@@ -593,7 +595,7 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
       throw new AppError(
         err.code === 'image_pull_failed' ? 'image_pull_failed' : 'recreate_failed',
         `Rolling \`${label}\` back to \`${image}\` failed: ${err.message}. ` +
-          (undoProblem ? `Bringing ${request.fromVersion} back failed too (${undoProblem}).` : `${request.fromVersion} runs again.`),
+          rollbackUndoOutcome(request.fromVersion, undoProblem),
         { ...err.details, namespace, deployment: target.deployment, restored: undoProblem === null },
       );
     }
@@ -610,14 +612,7 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
     }
     const sinceMs = since.getTime();
     // The API merges stdout and stderr into one stream; every line is reported as stdout.
-    const splitter = lineSplitter((raw) => {
-      const space = raw.indexOf(' ');
-      const timestamp = space > 0 ? raw.slice(0, space) : '';
-      const text = space > 0 ? raw.slice(space + 1) : raw;
-      const at = Date.parse(timestamp);
-      if (!Number.isNaN(at) && at < sinceMs) return;
-      onLine({ stream: 'stdout', timestamp, text });
-    });
+    const splitter = timestampedLogLines('stdout', sinceMs, onLine);
     log.info({ pod: podName, since: since.toISOString() }, 'following pod logs');
     await new Promise<void>((resolve, reject) => {
       let controller: AbortController | null = null;
@@ -789,23 +784,4 @@ function apiError(action: string, err: unknown): AppError {
         ? ' The bot\'s Role does not allow it: compare it with deploy/kubernetes/role.yaml.'
         : '';
   return new AppError('deployer_error', `Kubernetes could not ${action}: ${reason}.${hint}`, { action, statusCode: status }, { cause: err });
-}
-
-/** Splits bytes into lines, calling `onLine` for each complete one. */
-function lineSplitter(onLine: (line: string) => void): { write(chunk: Buffer): void; flush(): void } {
-  let buffered = '';
-  return {
-    write(chunk: Buffer) {
-      buffered += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        onLine(buffered.slice(0, newline).replace(/\r$/, ''));
-        buffered = buffered.slice(newline + 1);
-      }
-    },
-    flush() {
-      if (buffered) onLine(buffered);
-      buffered = '';
-    },
-  };
 }
