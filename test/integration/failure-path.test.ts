@@ -263,3 +263,46 @@ targets:
     expect(logged).toMatchObject({ referenceId, err: { message: expect.stringMatching(/Slack did not accept a reply/) } });
   }, 90_000);
 });
+
+describe('a target that changed between the plan and the start', () => {
+  let github: FakeGithub;
+  let checkstack: FakeCheckstack;
+  let t: TestBot;
+  const deployer = staticDeployer({ tag: '0.28.0', id: 'a1b2c3d4e5f6a7b8c9d0' });
+
+  beforeAll(async () => {
+    github = await startFakeGithub({ releases: loadFixtureReleases() });
+    checkstack = await startFakeCheckstack({ state: { releaseVersion: '0.28.0' } });
+    t = await startTestBot({
+      env: { GITHUB_API_URL: github.url, RELEASE_POLL_INTERVAL: '3600' },
+      configYaml: `approvers:
+  users: [${REQUESTER}, ${APPROVER}]
+targets:
+  - name: prod
+    baseUrl: ${checkstack.url}
+    docker: { container: checkstack }
+`,
+      deployers: { docker: () => deployer },
+    });
+    await waitForQueueIdle(t.bot.deps.queues.releases);
+  }, 60_000);
+
+  afterAll(async () => {
+    await t?.close();
+    await Promise.all([github?.close(), checkstack?.close()]);
+  });
+
+  it('fails the Re-check with target_drifted, naming the container the plan saw and the one that runs now', async () => {
+    const flow = upgradeFlow({ slack: t.slack, channel: CHANNEL, requester: REQUESTER, approver: APPROVER });
+    const message = await flow.request(t.driver, 'upgrade 0.30.0');
+    // Someone recreated the container by hand after the plan: same tag, another id.
+    deployer.instance.id = 'f0e1d2c3b4a5968778695a4b';
+
+    await flow.confirmAndStart(t.driver, message);
+
+    expect(await flow.finalState(message, 60_000)).toBe('failed');
+    const replies = t.slack.threadReplies(message.ts).map((m) => m.text ?? '');
+    expect(replies).toContainEqual(expect.stringMatching(/^❌ \*Upgrade failed\* at \*Re-check\*: the container changed since the plan \(was a1b2c3d4e5f6, now f0e1d2c3b4a5\)/));
+    expect(t.logs.entries().find((e) => e.msg === 'upgrade step failed')).toMatchObject({ step: 'recheck', err: { code: 'target_drifted' } });
+  }, 90_000);
+});
