@@ -17,6 +17,8 @@ const USER_TEXT = {
   upgrade_in_progress: 'own',
   not_authorized: 'own',
   request_not_active: 'own',
+  /** What runs is no longer what the plan saw (another version, instance or `/api/about`): the upgrade's Re-check. */
+  target_drifted: 'own',
   stale_action: 'own',
   not_found: 'own',
   fingerprint_mismatch: 'own',

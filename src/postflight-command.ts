@@ -60,7 +60,7 @@ export async function runPostflightCommand(args: string[], io: PostflightCommand
     if (started && !Number.isNaN(started.getTime()) && started.getTime() > 0) readyAt = started;
   } catch (err) {
     deps.logger.warn({ target: target.name, err: isAppError(err) ? err.message : String(err) }, 'post-flight could not describe the instance');
-    io.err.write(`Note: the ${deployer.kind} deployment of ${target.name} could not be read; health checks are measured from now.\n`);
+    io.err.write(`Note: the ${deployer.nouns.platform} deployment of ${target.name} could not be read; health checks are measured from now.\n`);
   }
   const about = runningTag ? null : await checkstack.about().catch(() => null);
   const version = runningTag ?? about?.releaseVersion ?? null;

@@ -86,11 +86,12 @@ export function restoresDatabase(items: readonly { id: ChecklistItemId }[] | rea
 
 /**
  * Whether a rollback request offers Restore and roll back: the upgraded range ran a destructive migration, the
- * upgrade's Backup step recorded a dump, the target has `backup`, the bot can stop its container itself (Docker),
+ * upgrade's Backup step recorded a dump, the target has `backup`, its platform lets the bot restore between stop and
+ * start (Docker, where the bot stops the container itself),
  * and a person asked (the bot's own automatic rollback never restores).
  */
-export function offersRestore(args: { destructive: boolean; preUpgradeBackup: boolean; targetHasBackup: boolean; docker: boolean; automatic: boolean }): boolean {
-  return args.destructive && args.preUpgradeBackup && args.targetHasBackup && args.docker && !args.automatic;
+export function offersRestore(args: { destructive: boolean; preUpgradeBackup: boolean; targetHasBackup: boolean; platformRestores: boolean; automatic: boolean }): boolean {
+  return args.destructive && args.preUpgradeBackup && args.targetHasBackup && args.platformRestores && !args.automatic;
 }
 
 /** The approval rules of a request: a restoring rollback needs two different approvers. */

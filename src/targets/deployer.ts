@@ -97,7 +97,7 @@ export interface RollbackRequest {
   /**
    * Restore and roll back: runs once the rolled-back version is stopped and before the previous one starts (the
    * live database restore). When it throws, the rolled-back version runs again and the rollback fails with its
-   * reason. Docker only: Kubernetes refuses a rollback that has it.
+   * reason. Only where `rollbackRunsBeforeStart` (Docker): Kubernetes refuses a rollback that has it.
    */
   beforeStart?: () => Promise<void>;
 }
@@ -116,8 +116,39 @@ export interface LogLine {
   text: string;
 }
 
-export interface Deployer {
-  readonly kind: 'docker' | 'kubernetes';
+/** What a platform calls the things it runs and keeps: `src/slack/` builds sentences around them, nobody branches on them. */
+export interface DeployerNouns {
+  /** The platform as operators name it. */
+  platform: 'docker' | 'kubernetes';
+  /** What runs Checkstack. */
+  instance: 'container' | 'deployment';
+  /** What `replace` keeps for a fast rollback (`ReplaceResult.keptAs`). */
+  kept: 'container' | 'ReplicaSet';
+}
+
+/** Where the platforms differ, as facts: callers read these instead of asking which platform a target is on. */
+export interface PlatformFacts {
+  readonly nouns: DeployerNouns;
+  /** False when the platform pulls the image itself as the new instance starts (Kubernetes): `pull` does nothing. */
+  readonly pullsImage: boolean;
+  /** True when `rollback` runs `RollbackRequest.beforeStart` (Docker: the bot stops and starts the container itself). */
+  readonly rollbackRunsBeforeStart: boolean;
+}
+
+export const DOCKER_FACTS: PlatformFacts = {
+  nouns: { platform: 'docker', instance: 'container', kept: 'container' },
+  pullsImage: true,
+  rollbackRunsBeforeStart: true,
+};
+
+/** Here, not in kubernetes.ts: the deployer that stands in until `@kubernetes/client-node` is loaded needs them. */
+export const KUBERNETES_FACTS: PlatformFacts = {
+  nouns: { platform: 'kubernetes', instance: 'deployment', kept: 'ReplicaSet' },
+  pullsImage: false,
+  rollbackRunsBeforeStart: false,
+};
+
+export interface Deployer extends PlatformFacts {
   /** Finds the target; `not_found` when it does not exist. */
   describe(): Promise<DeployedInstance>;
   /**

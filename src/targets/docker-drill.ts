@@ -8,6 +8,8 @@ import type Dockerode from 'dockerode';
 import type { ContainerCreateOptions, ContainerInspectInfo } from 'dockerode';
 import { INITIALIZED_LOG_TEXT } from '../checkstack/wait-for-ready.js';
 import type { Logger } from '../logger.js';
+import { sleep } from '../util/sleep.js';
+import { demuxLogBuffer } from './log-lines.js';
 
 export const DRILL_LABEL = 'dev.checkstack-chatops.drill';
 /** How long the throwaway instance must stay up after its init line (CONTRACT.md: 10 s). */
@@ -86,19 +88,6 @@ export function drillContainerConfig(live: ContainerInspectInfo, request: DrillI
   };
 }
 
-function demux(raw: Buffer): string {
-  const out: string[] = [];
-  let at = 0;
-  while (at + 8 <= raw.length && raw[at]! <= 2 && raw[at + 1] === 0) {
-    const size = raw.readUInt32BE(at + 4);
-    out.push(raw.subarray(at + 8, at + 8 + size).toString('utf8'));
-    at += 8 + size;
-  }
-  return at === 0 ? raw.toString('utf8') : out.join('');
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Starts the throwaway instance, waits for its init line, keeps watching it for `stayUpMs`, asks `/.checkstack/ready`
  * where it can (host network; 404 means a release without the endpoint), and removes it in every case.
@@ -123,7 +112,7 @@ export async function runDrillInstance(
     for (;;) {
       if (request.signal?.aborted) return { started: false, reason: 'the drill was interrupted' };
       const info = await container.inspect();
-      const logs = demux(await container.logs({ stdout: true, stderr: true, follow: false }));
+      const logs = demuxLogBuffer(await container.logs({ stdout: true, stderr: true, follow: false }));
       if (logs.includes(INITIALIZED_LOG_TEXT)) break;
       if (!info.State.Running) return { started: false, reason: `the throwaway Checkstack on ${config.Image} exited (code ${info.State.ExitCode}) before logging "${INITIALIZED_LOG_TEXT}"` };
       if (Date.now() >= initDeadline) return { started: false, reason: `the throwaway Checkstack on ${config.Image} did not log "${INITIALIZED_LOG_TEXT}" within ${Math.round(request.initTimeoutMs / 1000)} s` };

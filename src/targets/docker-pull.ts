@@ -3,6 +3,7 @@
 // Also tells a pull the engine broke off (its connection dropped: dockerd restarting) from one it refused.
 import { AppError, isAppError } from '../errors.js';
 import type { PullProgress } from './deployer.js';
+import { lineSplitter } from './log-lines.js';
 
 /**
  * The engine broke off a pull without a verdict on the image: the connection dropped mid-stream, or dockerd
@@ -120,7 +121,6 @@ export async function followPull(
   onProgress?: (progress: PullProgress) => void,
 ): Promise<void> {
   const tracker = createPullProgressTracker();
-  let buffered = '';
   let failure: string | null = null;
 
   const handleLine = (line: string) => {
@@ -140,15 +140,9 @@ export async function followPull(
     if (progress && onProgress) onProgress(progress);
   };
 
+  const lines = lineSplitter(handleLine);
   await new Promise<void>((resolve, reject) => {
-    stream.on('data', (chunk: Buffer | string) => {
-      buffered += chunk.toString();
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        handleLine(buffered.slice(0, newline));
-        buffered = buffered.slice(newline + 1);
-      }
-    });
+    stream.on('data', (chunk: Buffer | string) => lines.write(chunk));
     let ended = false;
     stream.once('error', (err: Error) => {
       const reason = engineUnreachableReason(err);
@@ -156,7 +150,7 @@ export async function followPull(
     });
     stream.once('end', () => {
       ended = true;
-      handleLine(buffered);
+      lines.flush();
       resolve();
     });
     stream.once('close', () => {

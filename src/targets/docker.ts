@@ -19,9 +19,12 @@ import type {
   RuntimeState,
 } from './deployer.js';
 import { runDrillInstance, sweepDrillContainers } from './docker-drill.js';
-import { digestsOf } from './deployer.js';
+import { digestsOf, DOCKER_FACTS } from './deployer.js';
 import { engineRetryDelayMs, engineUnreachableReason, followPull } from './docker-pull.js';
 import { sleep as defaultSleep } from '../util/sleep.js';
+import { rollbackUndoOutcome } from '../slack/deployer-words.js';
+import { imageTag } from './image-ref.js';
+import { demuxLogBuffer, timestampedLogLines, type LineSplitter } from './log-lines.js';
 
 export interface DockerTarget {
   /** The container's name; or give `composeProject` and `composeService` to find it by Compose labels. */
@@ -65,19 +68,6 @@ export function rolledBackContainerName(name: string, version: string): string {
   return `${name}-rolledback-${safeNamePart(version)}`;
 }
 
-/** Docker container names allow `[a-zA-Z0-9][a-zA-Z0-9_.-]`; a `+build` suffix would not fit. */
-function safeNamePart(version: string): string {
-  return version.replace(/[^A-Za-z0-9_.-]/g, '_');
-}
-
-/** The tag of an image reference (`host:5000/repo:1.2.3` → `1.2.3`), or null for digests and untagged refs. */
-export function imageTag(ref: string): string | null {
-  if (ref.includes('@')) return null;
-  const lastSlash = ref.lastIndexOf('/');
-  const colon = ref.indexOf(':', lastSlash + 1);
-  return colon === -1 ? null : ref.slice(colon + 1);
-}
-
 export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
   const { docker, target, logger } = options;
   const fingerprintAndRegister = (env: string[] | null | undefined): string | null => {
@@ -99,6 +89,343 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
     );
   }
 
+  return {
+    ...DOCKER_FACTS,
+    describe: async () => toInstance(await currentContainer()),
+    pull,
+    replace,
+    rollback,
+    removeKept,
+    followLogs,
+    state,
+    startDrillInstance: async (request) =>
+      runDrillInstance(docker, await currentContainer(), request, {
+        logger: log,
+        ensureImage: async (image) => {
+          if (!(await inspectImage(image))) await pull(image);
+        },
+      }),
+    sweepDrillInstances: (drillTarget) => sweepDrillContainers(docker, drillTarget, log),
+    runningImageDigests: async () => {
+      const info = await currentContainer();
+      const image = await inspectImage(info.Image);
+      return digestsOf(image?.RepoDigests ?? []);
+    },
+  };
+
+  /**
+   * A pull is idempotent, so one the engine broke off (dockerd restarting) is started again once the engine
+   * answers, for up to `engineRetryBudgetMs` of waiting in all. What the engine or registry refused is not retried.
+   */
+  async function pull(image: string, onProgress?: (progress: PullProgress) => void, signal?: AbortSignal): Promise<void> {
+    log.info({ image }, 'pulling image');
+    let last: PullProgress = { layersTotal: 0, layersDone: 0, bytesCurrent: 0, bytesTotal: 0, status: '' };
+    const report = (progress: PullProgress) => {
+      last = progress;
+      onProgress?.(progress);
+    };
+    let unreachableMs = 0;
+    let outageStartedAt: number | null = null;
+    let retry = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      try {
+        const stream: NodeJS.ReadableStream = await docker.createImage(options.registryAuth ?? {}, { fromImage: image, abortSignal: signal });
+        if (outageStartedAt !== null) {
+          unreachableMs += Date.now() - outageStartedAt;
+          outageStartedAt = null;
+          retry = 0;
+          log.info({ image, unreachableMs }, 'docker engine answers again, pull restarted');
+        }
+        await followPull(image, stream, report);
+        break;
+      } catch (err) {
+        // A pull cut short by our own abort is no failure of the engine: the caller stops (the bot shuts down).
+        if (signal?.aborted) throw err;
+        const reason = engineUnreachableReason(err);
+        if (reason === null) throw isAppError(err) ? err : pullError(image, err);
+        outageStartedAt ??= Date.now();
+        const waitedMs = unreachableMs + (Date.now() - outageStartedAt);
+        const waitMs = Math.min(engineRetryDelayMs(retry), engineRetryBudgetMs - waitedMs);
+        if (waitMs <= 0) throw engineUnreachable(image, reason, waitedMs, err);
+        retry += 1;
+        log.warn({ image, engine: engineAddress(docker), reason, retryInMs: waitMs, waitedMs }, 'docker engine unreachable during pull, retrying');
+        report({ ...last, status: `Docker engine unreachable: ${reason}; retrying in ${formatSeconds(waitMs)}` });
+        await sleep(waitMs, signal);
+      }
+    }
+    log.info({ image }, 'image pulled');
+  }
+
+  async function replace(request: ReplaceRequest, onStep?: (step: ReplaceStep) => void): Promise<ReplaceResult> {
+    const name = await baseName();
+    const keptName = keptContainerName(name, request.version);
+    const step = (value: ReplaceStep) => {
+      log.info({ step: value, container: name, image: request.image }, 'replace step done');
+      onStep?.(value);
+    };
+
+    const newImage = await inspectImage(request.image);
+    if (!newImage) {
+      throw new AppError('image_pull_failed', `Image \`${request.image}\` is not on the Docker host; pull it first.`, {
+        image: request.image,
+      });
+    }
+    const current = await inspectContainer(name);
+    const kept = await inspectContainer(keptName);
+
+    // A previous run got as far as creating the replacement: finish it, change nothing else.
+    if (current && runsImage(current, request.image, newImage.Id)) {
+      let alreadyDone = current.State.Running;
+      if (!current.State.Running) {
+        await engine('start the new container', () => startContainer(current.Id));
+        const problem = await startupProblem(current.Id);
+        if (problem) {
+          if (!kept) {
+            throw new AppError(
+              'recreate_failed',
+              `The container \`${name}\` on \`${request.image}\` did not start: ${problem}. No previous container is kept ` +
+                `(\`${keptName}\` does not exist), so there is nothing to restore: roll back to an earlier version.`,
+              { container: name, image: request.image, reason: problem, restored: false },
+            );
+          }
+          // The kept container's own policy may be demoted already; the replacement carries the operator's.
+          const restoreProblem = await restorePrevious(name, kept, current.Id, current.HostConfig.RestartPolicy);
+          if (!restoreProblem) step('restored');
+          throw recreateFailed(name, request, problem, restoreProblem);
+        }
+        step('started');
+        alreadyDone = false;
+      }
+      if (kept) await demoteKept(kept);
+      const now = await inspectContainer(current.Id);
+      return {
+        instance: toInstance(now ?? current),
+        previousImage: kept?.Config.Image ?? current.Config.Image,
+        keptAs: kept ? keptName : null,
+        alreadyDone,
+      };
+    }
+
+    if (current && kept) {
+      throw new AppError(
+        'deployer_error',
+        `\`${name}\` does not run \`${request.image}\`, but \`${keptName}\` already exists from an earlier attempt; ` +
+          `remove or rename \`${keptName}\` (after checking it is not needed), then retry.`,
+        { container: name, kept: keptName },
+      );
+    }
+    const previous = current ?? kept;
+    if (!previous) throw notFound();
+
+    const oldImage = await inspectImage(previous.Image);
+    if (!oldImage) {
+      throw new AppError('deployer_error', `The image of \`${name}\` (${previous.Image}) is no longer on the Docker host.`, {
+        container: name,
+      });
+    }
+    const config = buildReplacementConfig(previous, oldImage, newImage, request.image);
+
+    // The key decides whether every stored secret stays readable: check it before anything stops.
+    const previousFingerprint = encryptionKeyFingerprint(previous.Config.Env);
+    const expected = request.expectedEncryptionKeyFingerprint;
+    if (expected !== undefined && previousFingerprint !== expected) {
+      throw new AppError(
+        'fingerprint_mismatch',
+        `The \`ENCRYPTION_MASTER_KEY\` of \`${name}\` changed since the pre-flight; nothing was stopped. Run the pre-flight again.`,
+        { container: name },
+      );
+    }
+    if (encryptionKeyFingerprint(config.Env) !== previousFingerprint) {
+      throw new AppError(
+        'fingerprint_mismatch',
+        `The new container for \`${name}\` would get a different \`ENCRYPTION_MASTER_KEY\`; nothing was stopped.`,
+        { container: name },
+      );
+    }
+
+    let newId: string | null = null;
+    try {
+      if (current) {
+        log.info({ container: name, timeoutSeconds: stopTimeout }, 'stopping the previous container');
+        await stopContainer(current.Id);
+        step('stopped');
+        await renameContainer(current.Id, keptName);
+        step('renamed');
+      }
+      const created = await createContainer(name, config);
+      newId = created.id;
+      step('created');
+      await demoteKept(previous);
+      await startContainer(created.id);
+      const problem = await startupProblem(created.id);
+      if (problem) throw new Error(problem);
+      step('started');
+    } catch (err) {
+      const reason = err instanceof Error && !statusOf(err) ? err.message : engineReason(err);
+      log.warn({ container: name, image: request.image, reason }, 'replacement failed, restoring the previous container');
+      const restoreProblem = await restorePrevious(name, previous, newId, previous.HostConfig.RestartPolicy);
+      if (!restoreProblem) step('restored');
+      throw recreateFailed(name, request, reason, restoreProblem, keptName);
+    }
+
+    const now = await inspectContainer(name);
+    if (!now) throw notFound();
+    return { instance: toInstance(now), previousImage: previous.Config.Image, keptAs: keptName, alreadyDone: false };
+  }
+
+  async function rollback(request: RollbackRequest): Promise<RollbackResult> {
+    const name = await baseName();
+    const keptName = keptContainerName(name, request.fromVersion);
+    const asideName = rolledBackContainerName(name, request.fromVersion);
+    const current = await inspectContainer(name);
+    const kept = await inspectContainer(keptName);
+    const aside = await inspectContainer(asideName);
+
+    if (!kept) {
+      const previousImage = await inspectImage(request.previousImage);
+      if (current?.State.Running && runsImage(current, request.previousImage, previousImage?.Id ?? null)) {
+        return { instance: toInstance(current), method: aside ? 'kept' : 'recreated', alreadyDone: true };
+      }
+      const previousVersion = imageTag(request.previousImage);
+      if (!previousVersion) {
+        throw new AppError('invalid_input', `Cannot roll back to \`${request.previousImage}\`: it has no tag.`);
+      }
+      log.info({ container: name, image: request.previousImage }, 'no kept container, recreating from the previous image');
+      // A stopped `<name>-pre-<previous>` left by an older upgrade to that same version would be taken for this
+      // replace's own kept container (its crash-resume state): it is superseded, so it goes first.
+      const stale = await inspectContainer(keptContainerName(name, previousVersion));
+      if (stale && !stale.State.Running && stale.Id !== current?.Id) {
+        log.warn({ container: stale.Name, image: stale.Config.Image }, 'removing a stale kept container from an older upgrade');
+        await engine('remove a stale kept container', () => docker.getContainer(stale.Id).remove({ v: false }));
+      }
+      if (!previousImage) await pull(request.previousImage);
+      if (request.beforeStart && current) {
+        await stopContainer(current.Id);
+        try {
+          await request.beforeStart();
+        } catch (err) {
+          await engine('start the rolled-back container again', () => startContainer(current.Id));
+          throw err;
+        }
+      }
+      const result = await replace({ image: request.previousImage, version: previousVersion });
+      return { instance: result.instance, method: 'recreated', alreadyDone: result.alreadyDone };
+    }
+
+    if (current && aside) {
+      throw new AppError(
+        'deployer_error',
+        `Both \`${name}\` and \`${asideName}\` exist; remove or rename \`${asideName}\` by hand, then retry.`,
+        { container: name, aside: asideName },
+      );
+    }
+    // The restart policy the operator chose lives on the container that replaced the kept one.
+    const policySource = current ?? aside;
+    if (current) {
+      await stopContainer(current.Id);
+      await renameContainer(current.Id, asideName);
+    }
+    try {
+      await renameContainer(kept.Id, name);
+      if (policySource) await setRestartPolicy(kept.Id, policySource.HostConfig.RestartPolicy);
+      await request.beforeStart?.();
+      await engine('start the previous container', () => startContainer(kept.Id));
+      const problem = await startupProblem(kept.Id);
+      if (problem) throw new Error(problem);
+    } catch (err) {
+      const reason = err instanceof Error && !statusOf(err) ? err.message : engineReason(err);
+      log.warn({ container: name, reason }, 'rollback failed, restarting the rolled-back version');
+      const undoProblem = await undoRollback(name, keptName, kept, policySource);
+      throw new AppError(
+        'recreate_failed',
+        `Rolling \`${name}\` back failed: ${reason}. ` +
+          rollbackUndoOutcome(request.fromVersion, undoProblem),
+        { container: name, reason, restored: undoProblem === null },
+      );
+    }
+    if (policySource) await demoteKept(policySource);
+    const now = await inspectContainer(kept.Id);
+    return { instance: toInstance(now ?? kept), method: 'kept', alreadyDone: false };
+  }
+
+  async function removeKept(version: string): Promise<boolean> {
+    const name = await baseName();
+    let removed = false;
+    for (const keptName of [keptContainerName(name, version), rolledBackContainerName(name, version)]) {
+      const info = await inspectContainer(keptName);
+      if (!info) continue;
+      if (info.State.Running) {
+        throw new AppError('deployer_error', `\`${keptName}\` is running; it is not removed. Stop it first if it is not needed.`, {
+          container: keptName,
+        });
+      }
+      // Volumes stay: the running container mounts the same ones.
+      await engine(`remove \`${keptName}\``, () => docker.getContainer(info.Id).remove({ v: false }));
+      log.info({ container: keptName }, 'kept container removed');
+      removed = true;
+    }
+    return removed;
+  }
+
+  async function followLogs(since: Date, onLine: (line: LogLine) => void, signal: AbortSignal): Promise<void> {
+    const info = await currentContainer();
+    const sinceMs = since.getTime();
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await docker.getContainer(info.Id).logs({
+        follow: true,
+        stdout: true,
+        stderr: true,
+        timestamps: true,
+        since: Math.floor(sinceMs / 1000),
+        abortSignal: signal,
+      });
+    } catch (err) {
+      if (signal.aborted) return;
+      throw new AppError('deployer_error', `Docker could not follow the logs: ${engineReason(err)}`, {}, { cause: err });
+    }
+    const stdout = timestampedLogLines('stdout', sinceMs, onLine);
+    const stderr = timestampedLogLines('stderr', sinceMs, onLine);
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        (stream as unknown as { destroy?: () => void }).destroy?.();
+        resolve();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (info.Config.Tty) stream.on('data', (chunk: Buffer) => stdout.write(chunk));
+      else docker.modem.demuxStream(stream, writeOnly(stdout), writeOnly(stderr));
+      stream.once('end', () => {
+        stdout.flush();
+        stderr.flush();
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+      stream.once('error', (err: Error) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) resolve();
+        else reject(new AppError('deployer_error', `The log stream broke: ${err.message}`, {}, { cause: err }));
+      });
+    });
+  }
+
+  async function state(): Promise<RuntimeState> {
+    const info = await currentContainer();
+    return {
+      running: info.State.Running,
+      restarting: info.State.Restarting,
+      restartCount: info.RestartCount,
+      exitCode: info.State.Running ? null : info.State.ExitCode,
+      oomKilled: info.State.OOMKilled,
+      startedAt: info.State.StartedAt || null,
+      finishedAt: info.State.FinishedAt && !info.State.FinishedAt.startsWith('0001-') ? info.State.FinishedAt : null,
+      error: info.State.Error || null,
+      health: info.State.Health?.Status ?? null,
+    };
+  }
+
+  // Below: what those methods are made of.
+
   /** Wraps an engine call so every failure is a coded error naming what was being done. */
   async function engine<T>(action: string, call: () => Promise<T>): Promise<T> {
     try {
@@ -113,25 +440,11 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
   }
 
   async function inspectContainer(nameOrId: string): Promise<ContainerInspectInfo | null> {
-    try {
-      return await docker.getContainer(nameOrId).inspect();
-    } catch (err) {
-      if (statusOf(err) === 404) return null;
-      throw new AppError('deployer_error', `Docker could not inspect container \`${nameOrId}\`: ${engineReason(err)}`, {
-        statusCode: statusOf(err),
-      }, { cause: err });
-    }
+    return inspectOrNull(`container \`${nameOrId}\``, () => docker.getContainer(nameOrId).inspect());
   }
 
   async function inspectImage(ref: string): Promise<ImageInspectInfo | null> {
-    try {
-      return await docker.getImage(ref).inspect();
-    } catch (err) {
-      if (statusOf(err) === 404) return null;
-      throw new AppError('deployer_error', `Docker could not inspect image \`${ref}\`: ${engineReason(err)}`, {
-        statusCode: statusOf(err),
-      }, { cause: err });
-    }
+    return inspectOrNull(`image \`${ref}\``, () => docker.getImage(ref).inspect());
   }
 
   /** The Compose containers of the service, the kept-aside ones apart. */
@@ -309,7 +622,7 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
       const container = docker.getContainer(id);
       const info = await container.inspect();
       const raw = await container.logs({ stdout: true, stderr: true, tail: LOG_TAIL_LINES, follow: false });
-      const text = info.Config.Tty ? raw.toString('utf8') : demuxBuffer(raw);
+      const text = info.Config.Tty ? raw.toString('utf8') : demuxLogBuffer(raw);
       // A restarting container repeats itself: each distinct line once, in the order it last appeared.
       const lines = text.split('\n').map((line) => line.trim()).filter(Boolean);
       const distinct = lines.filter((line, index) => lines.lastIndexOf(line) === index);
@@ -352,123 +665,6 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
     }
   }
 
-  async function replace(request: ReplaceRequest, onStep?: (step: ReplaceStep) => void): Promise<ReplaceResult> {
-    const name = await baseName();
-    const keptName = keptContainerName(name, request.version);
-    const step = (value: ReplaceStep) => {
-      log.info({ step: value, container: name, image: request.image }, 'replace step done');
-      onStep?.(value);
-    };
-
-    const newImage = await inspectImage(request.image);
-    if (!newImage) {
-      throw new AppError('image_pull_failed', `Image \`${request.image}\` is not on the Docker host; pull it first.`, {
-        image: request.image,
-      });
-    }
-    const current = await inspectContainer(name);
-    const kept = await inspectContainer(keptName);
-
-    // A previous run got as far as creating the replacement: finish it, change nothing else.
-    if (current && runsImage(current, request.image, newImage.Id)) {
-      let alreadyDone = current.State.Running;
-      if (!current.State.Running) {
-        await engine('start the new container', () => startContainer(current.Id));
-        const problem = await startupProblem(current.Id);
-        if (problem) {
-          if (!kept) {
-            throw new AppError(
-              'recreate_failed',
-              `The container \`${name}\` on \`${request.image}\` did not start: ${problem}. No previous container is kept ` +
-                `(\`${keptName}\` does not exist), so there is nothing to restore: roll back to an earlier version.`,
-              { container: name, image: request.image, reason: problem, restored: false },
-            );
-          }
-          // The kept container's own policy may be demoted already; the replacement carries the operator's.
-          const restoreProblem = await restorePrevious(name, kept, current.Id, current.HostConfig.RestartPolicy);
-          if (!restoreProblem) step('restored');
-          throw recreateFailed(name, request, problem, restoreProblem);
-        }
-        step('started');
-        alreadyDone = false;
-      }
-      if (kept) await demoteKept(kept);
-      const now = await inspectContainer(current.Id);
-      return {
-        instance: toInstance(now ?? current),
-        previousImage: kept?.Config.Image ?? current.Config.Image,
-        keptAs: kept ? keptName : null,
-        alreadyDone,
-      };
-    }
-
-    if (current && kept) {
-      throw new AppError(
-        'deployer_error',
-        `\`${name}\` does not run \`${request.image}\`, but \`${keptName}\` already exists from an earlier attempt; ` +
-          `remove or rename \`${keptName}\` (after checking it is not needed), then retry.`,
-        { container: name, kept: keptName },
-      );
-    }
-    const previous = current ?? kept;
-    if (!previous) throw notFound();
-
-    const oldImage = await inspectImage(previous.Image);
-    if (!oldImage) {
-      throw new AppError('deployer_error', `The image of \`${name}\` (${previous.Image}) is no longer on the Docker host.`, {
-        container: name,
-      });
-    }
-    const config = buildReplacementConfig(previous, oldImage, newImage, request.image);
-
-    // The key decides whether every stored secret stays readable: check it before anything stops.
-    const previousFingerprint = encryptionKeyFingerprint(previous.Config.Env);
-    const expected = request.expectedEncryptionKeyFingerprint;
-    if (expected !== undefined && previousFingerprint !== expected) {
-      throw new AppError(
-        'fingerprint_mismatch',
-        `The \`ENCRYPTION_MASTER_KEY\` of \`${name}\` changed since the pre-flight; nothing was stopped. Run the pre-flight again.`,
-        { container: name },
-      );
-    }
-    if (encryptionKeyFingerprint(config.Env) !== previousFingerprint) {
-      throw new AppError(
-        'fingerprint_mismatch',
-        `The new container for \`${name}\` would get a different \`ENCRYPTION_MASTER_KEY\`; nothing was stopped.`,
-        { container: name },
-      );
-    }
-
-    let newId: string | null = null;
-    try {
-      if (current) {
-        log.info({ container: name, timeoutSeconds: stopTimeout }, 'stopping the previous container');
-        await stopContainer(current.Id);
-        step('stopped');
-        await renameContainer(current.Id, keptName);
-        step('renamed');
-      }
-      const created = await createContainer(name, config);
-      newId = created.id;
-      step('created');
-      await demoteKept(previous);
-      await startContainer(created.id);
-      const problem = await startupProblem(created.id);
-      if (problem) throw new Error(problem);
-      step('started');
-    } catch (err) {
-      const reason = err instanceof Error && !statusOf(err) ? err.message : engineReason(err);
-      log.warn({ container: name, image: request.image, reason }, 'replacement failed, restoring the previous container');
-      const restoreProblem = await restorePrevious(name, previous, newId, previous.HostConfig.RestartPolicy);
-      if (!restoreProblem) step('restored');
-      throw recreateFailed(name, request, reason, restoreProblem, keptName);
-    }
-
-    const now = await inspectContainer(name);
-    if (!now) throw notFound();
-    return { instance: toInstance(now), previousImage: previous.Config.Image, keptAs: keptName, alreadyDone: false };
-  }
-
   function recreateFailed(
     name: string,
     request: ReplaceRequest,
@@ -485,81 +681,6 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
       `The new container for \`${request.image}\` did not start: ${reason}. ${outcome}`,
       { container: name, image: request.image, reason, restored: restoreProblem === null },
     );
-  }
-
-  async function rollback(request: RollbackRequest): Promise<RollbackResult> {
-    const name = await baseName();
-    const keptName = keptContainerName(name, request.fromVersion);
-    const asideName = rolledBackContainerName(name, request.fromVersion);
-    const current = await inspectContainer(name);
-    const kept = await inspectContainer(keptName);
-    const aside = await inspectContainer(asideName);
-
-    if (!kept) {
-      const previousImage = await inspectImage(request.previousImage);
-      if (current?.State.Running && runsImage(current, request.previousImage, previousImage?.Id ?? null)) {
-        return { instance: toInstance(current), method: aside ? 'kept' : 'recreated', alreadyDone: true };
-      }
-      const previousVersion = imageTag(request.previousImage);
-      if (!previousVersion) {
-        throw new AppError('invalid_input', `Cannot roll back to \`${request.previousImage}\`: it has no tag.`);
-      }
-      log.info({ container: name, image: request.previousImage }, 'no kept container, recreating from the previous image');
-      // A stopped `<name>-pre-<previous>` left by an older upgrade to that same version would be taken for this
-      // replace's own kept container (its crash-resume state): it is superseded, so it goes first.
-      const stale = await inspectContainer(keptContainerName(name, previousVersion));
-      if (stale && !stale.State.Running && stale.Id !== current?.Id) {
-        log.warn({ container: stale.Name, image: stale.Config.Image }, 'removing a stale kept container from an older upgrade');
-        await engine('remove a stale kept container', () => docker.getContainer(stale.Id).remove({ v: false }));
-      }
-      if (!previousImage) await pull(request.previousImage);
-      if (request.beforeStart && current) {
-        await stopContainer(current.Id);
-        try {
-          await request.beforeStart();
-        } catch (err) {
-          await engine('start the rolled-back container again', () => startContainer(current.Id));
-          throw err;
-        }
-      }
-      const result = await replace({ image: request.previousImage, version: previousVersion });
-      return { instance: result.instance, method: 'recreated', alreadyDone: result.alreadyDone };
-    }
-
-    if (current && aside) {
-      throw new AppError(
-        'deployer_error',
-        `Both \`${name}\` and \`${asideName}\` exist; remove or rename \`${asideName}\` by hand, then retry.`,
-        { container: name, aside: asideName },
-      );
-    }
-    // The restart policy the operator chose lives on the container that replaced the kept one.
-    const policySource = current ?? aside;
-    if (current) {
-      await stopContainer(current.Id);
-      await renameContainer(current.Id, asideName);
-    }
-    try {
-      await renameContainer(kept.Id, name);
-      if (policySource) await setRestartPolicy(kept.Id, policySource.HostConfig.RestartPolicy);
-      await request.beforeStart?.();
-      await engine('start the previous container', () => startContainer(kept.Id));
-      const problem = await startupProblem(kept.Id);
-      if (problem) throw new Error(problem);
-    } catch (err) {
-      const reason = err instanceof Error && !statusOf(err) ? err.message : engineReason(err);
-      log.warn({ container: name, reason }, 'rollback failed, restarting the rolled-back version');
-      const undoProblem = await undoRollback(name, keptName, kept, policySource);
-      throw new AppError(
-        'recreate_failed',
-        `Rolling \`${name}\` back failed: ${reason}. ` +
-          (undoProblem ? `Bringing ${request.fromVersion} back failed too (${undoProblem}).` : `${request.fromVersion} runs again.`),
-        { container: name, reason, restored: undoProblem === null },
-      );
-    }
-    if (policySource) await demoteKept(policySource);
-    const now = await inspectContainer(kept.Id);
-    return { instance: toInstance(now ?? kept), method: 'kept', alreadyDone: false };
   }
 
   async function undoRollback(
@@ -582,50 +703,6 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
     }
   }
 
-  /**
-   * A pull is idempotent, so one the engine broke off (dockerd restarting) is started again once the engine
-   * answers, for up to `engineRetryBudgetMs` of waiting in all. What the engine or registry refused is not retried.
-   */
-  async function pull(image: string, onProgress?: (progress: PullProgress) => void, signal?: AbortSignal): Promise<void> {
-    log.info({ image }, 'pulling image');
-    let last: PullProgress = { layersTotal: 0, layersDone: 0, bytesCurrent: 0, bytesTotal: 0, status: '' };
-    const report = (progress: PullProgress) => {
-      last = progress;
-      onProgress?.(progress);
-    };
-    let unreachableMs = 0;
-    let outageStartedAt: number | null = null;
-    let retry = 0;
-    for (;;) {
-      signal?.throwIfAborted();
-      try {
-        const stream: NodeJS.ReadableStream = await docker.createImage(options.registryAuth ?? {}, { fromImage: image, abortSignal: signal });
-        if (outageStartedAt !== null) {
-          unreachableMs += Date.now() - outageStartedAt;
-          outageStartedAt = null;
-          retry = 0;
-          log.info({ image, unreachableMs }, 'docker engine answers again, pull restarted');
-        }
-        await followPull(image, stream, report);
-        break;
-      } catch (err) {
-        // A pull cut short by our own abort is no failure of the engine: the caller stops (the bot shuts down).
-        if (signal?.aborted) throw err;
-        const reason = engineUnreachableReason(err);
-        if (reason === null) throw isAppError(err) ? err : pullError(image, err);
-        outageStartedAt ??= Date.now();
-        const waitedMs = unreachableMs + (Date.now() - outageStartedAt);
-        const waitMs = Math.min(engineRetryDelayMs(retry), engineRetryBudgetMs - waitedMs);
-        if (waitMs <= 0) throw engineUnreachable(image, reason, waitedMs, err);
-        retry += 1;
-        log.warn({ image, engine: engineAddress(docker), reason, retryInMs: waitMs, waitedMs }, 'docker engine unreachable during pull, retrying');
-        report({ ...last, status: `Docker engine unreachable: ${reason}; retrying in ${formatSeconds(waitMs)}` });
-        await sleep(waitMs, signal);
-      }
-    }
-    log.info({ image }, 'image pulled');
-  }
-
   function engineUnreachable(image: string, reason: string, waitedMs: number, cause: unknown): AppError {
     const engine = engineAddress(docker);
     return new AppError(
@@ -636,113 +713,18 @@ export function createDockerDeployer(options: DockerDeployerOptions): Deployer {
       { cause },
     );
   }
+}
 
-  async function removeKept(version: string): Promise<boolean> {
-    const name = await baseName();
-    let removed = false;
-    for (const keptName of [keptContainerName(name, version), rolledBackContainerName(name, version)]) {
-      const info = await inspectContainer(keptName);
-      if (!info) continue;
-      if (info.State.Running) {
-        throw new AppError('deployer_error', `\`${keptName}\` is running; it is not removed. Stop it first if it is not needed.`, {
-          container: keptName,
-        });
-      }
-      // Volumes stay: the running container mounts the same ones.
-      await engine(`remove \`${keptName}\``, () => docker.getContainer(info.Id).remove({ v: false }));
-      log.info({ container: keptName }, 'kept container removed');
-      removed = true;
-    }
-    return removed;
+/** What an inspect found, or null when the engine does not know it (404). */
+async function inspectOrNull<T>(what: string, inspect: () => Promise<T>): Promise<T | null> {
+  try {
+    return await inspect();
+  } catch (err) {
+    if (statusOf(err) === 404) return null;
+    throw new AppError('deployer_error', `Docker could not inspect ${what}: ${engineReason(err)}`, {
+      statusCode: statusOf(err),
+    }, { cause: err });
   }
-
-  async function followLogs(since: Date, onLine: (line: LogLine) => void, signal: AbortSignal): Promise<void> {
-    const info = await currentContainer();
-    const sinceMs = since.getTime();
-    let stream: NodeJS.ReadableStream;
-    try {
-      stream = await docker.getContainer(info.Id).logs({
-        follow: true,
-        stdout: true,
-        stderr: true,
-        timestamps: true,
-        since: Math.floor(sinceMs / 1000),
-        abortSignal: signal,
-      });
-    } catch (err) {
-      if (signal.aborted) return;
-      throw new AppError('deployer_error', `Docker could not follow the logs: ${engineReason(err)}`, {}, { cause: err });
-    }
-    const emit = (streamName: LogLine['stream']) => lineSplitter((raw) => {
-      const space = raw.indexOf(' ');
-      const timestamp = space > 0 ? raw.slice(0, space) : '';
-      const text = space > 0 ? raw.slice(space + 1) : raw;
-      const at = Date.parse(timestamp);
-      if (!Number.isNaN(at) && at < sinceMs) return;
-      onLine({ stream: streamName, timestamp, text });
-    });
-    const stdout = emit('stdout');
-    const stderr = emit('stderr');
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        (stream as unknown as { destroy?: () => void }).destroy?.();
-        resolve();
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      if (info.Config.Tty) stream.on('data', (chunk: Buffer) => stdout.write(chunk));
-      else docker.modem.demuxStream(stream, stdout.sink, stderr.sink);
-      stream.once('end', () => {
-        stdout.flush();
-        stderr.flush();
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      });
-      stream.once('error', (err: Error) => {
-        signal.removeEventListener('abort', onAbort);
-        if (signal.aborted) resolve();
-        else reject(new AppError('deployer_error', `The log stream broke: ${err.message}`, {}, { cause: err }));
-      });
-    });
-  }
-
-  async function state(): Promise<RuntimeState> {
-    const info = await currentContainer();
-    return {
-      running: info.State.Running,
-      restarting: info.State.Restarting,
-      restartCount: info.RestartCount,
-      exitCode: info.State.Running ? null : info.State.ExitCode,
-      oomKilled: info.State.OOMKilled,
-      startedAt: info.State.StartedAt || null,
-      finishedAt: info.State.FinishedAt && !info.State.FinishedAt.startsWith('0001-') ? info.State.FinishedAt : null,
-      error: info.State.Error || null,
-      health: info.State.Health?.Status ?? null,
-    };
-  }
-
-  return {
-    kind: 'docker',
-    describe: async () => toInstance(await currentContainer()),
-    pull,
-    replace,
-    rollback,
-    removeKept,
-    followLogs,
-    state,
-    startDrillInstance: async (request) =>
-      runDrillInstance(docker, await currentContainer(), request, {
-        logger: log,
-        ensureImage: async (image) => {
-          if (!(await inspectImage(image))) await pull(image);
-        },
-      }),
-    sweepDrillInstances: (drillTarget) => sweepDrillContainers(docker, drillTarget, log),
-    runningImageDigests: async () => {
-      const info = await currentContainer();
-      const image = await inspectImage(info.Image);
-      return digestsOf(image?.RepoDigests ?? []);
-    },
-  };
 }
 
 /** Turns the engine's answer to a pull into an error the operator can act on. */
@@ -792,39 +774,9 @@ function engineReason(err: unknown): string {
   return message.replace(/^\(HTTP code \d+\) [^-]*- /, '').trim();
 }
 
-/** Splits bytes into lines, calling `onLine` for each complete one; `sink` is what demuxStream writes to. */
-function lineSplitter(onLine: (line: string) => void): { sink: NodeJS.WritableStream; write(chunk: Buffer): void; flush(): void } {
-  let buffered = '';
-  const write = (chunk: Buffer) => {
-    buffered += chunk.toString('utf8');
-    let newline: number;
-    while ((newline = buffered.indexOf('\n')) >= 0) {
-      onLine(buffered.slice(0, newline).replace(/\r$/, ''));
-      buffered = buffered.slice(newline + 1);
-    }
-  };
-  // demuxStream only ever calls write(); a full Writable would defer lines past the stream's end.
-  const sink = { write: (chunk: Buffer) => (write(chunk), true) } as unknown as NodeJS.WritableStream;
-  return {
-    sink,
-    write,
-    flush: () => {
-      if (buffered) onLine(buffered);
-      buffered = '';
-    },
-  };
-}
-
-/** Stdout and stderr of a non-TTY log buffer, interleaved in order (8-byte frame headers dropped). */
-function demuxBuffer(raw: Buffer): string {
-  let text = '';
-  let offset = 0;
-  while (offset + 8 <= raw.length) {
-    const size = raw.readUInt32BE(offset + 4);
-    text += raw.subarray(offset + 8, offset + 8 + size).toString('utf8');
-    offset += 8 + size;
-  }
-  return text;
+/** What demuxStream writes a stream to: it only ever calls write(); a full Writable would defer lines past the stream's end. */
+function writeOnly(lines: LineSplitter): NodeJS.WritableStream {
+  return { write: (chunk: Buffer) => (lines.write(chunk), true) } as unknown as NodeJS.WritableStream;
 }
 
 /** Environment variables whose value is a secret (`ENCRYPTION_MASTER_KEY`, `*_TOKEN`, `*_PASSWORD`, …). */
@@ -841,4 +793,9 @@ function secretEnvValues(env: readonly string[] | null | undefined): string[] {
 
 function withoutValues(text: string, values: readonly string[]): string {
   return [...values].sort((a, b) => b.length - a.length).reduce((out, value) => out.split(value).join(MASK), text);
+}
+
+/** Docker container names allow `[a-zA-Z0-9][a-zA-Z0-9_.-]`; a `+build` suffix would not fit. */
+function safeNamePart(version: string): string {
+  return version.replace(/[^A-Za-z0-9_.-]/g, '_');
 }

@@ -29,9 +29,11 @@ import type {
   RollbackResult,
   RuntimeState,
 } from './deployer.js';
-import { digestsOf } from './deployer.js';
-import { imageTag } from './docker.js';
+import { digestsOf, KUBERNETES_FACTS } from './deployer.js';
 import { sleep as defaultSleep } from '../util/sleep.js';
+import { rollbackUndoOutcome } from '../slack/deployer-words.js';
+import { imageTag } from './image-ref.js';
+import { timestampedLogLines } from './log-lines.js';
 
 export interface KubernetesTarget {
   namespace: string;
@@ -71,52 +73,6 @@ const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'Invalid
 /** Waiting reasons that mean the new container does not start. */
 const START_FAILURE_REASONS = new Set(['CrashLoopBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
 
-/** A rollout that ended without success; `replace` and `rollback` turn it into an AppError after restoring. */
-class RolloutFailed extends Error {
-  constructor(
-    readonly code: Extract<ErrorCode, 'image_pull_failed' | 'recreate_failed' | 'readiness_timeout'>,
-    message: string,
-    readonly details: Record<string, unknown>,
-  ) {
-    super(message);
-  }
-}
-
-interface RolloutStatus {
-  done: boolean;
-  /** kubectl's wording, which operators know. */
-  message: string;
-  /** Set when the Deployment controller gave up (`ProgressDeadlineExceeded`). */
-  failure?: { reason: string; message: string };
-}
-
-/** `kubectl rollout status` for one Deployment read. */
-function rolloutStatus(deployment: V1Deployment): RolloutStatus {
-  const name = deployment.metadata?.name ?? '';
-  const generation = deployment.metadata?.generation ?? 0;
-  const status = deployment.status ?? {};
-  if ((status.observedGeneration ?? 0) < generation) {
-    return { done: false, message: `Waiting for deployment spec update to be observed...` };
-  }
-  const progressing = status.conditions?.find((condition) => condition.type === 'Progressing');
-  if (progressing?.reason === 'ProgressDeadlineExceeded') {
-    return {
-      done: false,
-      message: `deployment "${name}" exceeded its progress deadline`,
-      failure: { reason: progressing.reason, message: progressing.message ?? '' },
-    };
-  }
-  const replicas = deployment.spec?.replicas ?? 1;
-  const updated = status.updatedReplicas ?? 0;
-  const total = status.replicas ?? 0;
-  const available = status.availableReplicas ?? 0;
-  const waiting = `Waiting for deployment "${name}" rollout to finish: `;
-  if (updated < replicas) return { done: false, message: `${waiting}${updated} out of ${replicas} new replicas have been updated...` };
-  if (total > updated) return { done: false, message: `${waiting}${total - updated} old replicas are pending termination...` };
-  if (available < updated) return { done: false, message: `${waiting}${available} of ${updated} updated replicas are available...` };
-  return { done: true, message: `deployment "${name}" successfully rolled out` };
-}
-
 export function createKubernetesDeployer(options: KubernetesDeployerOptions): Deployer {
   const { kubeConfig, target, logger } = options;
   const { namespace } = target;
@@ -129,6 +85,240 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
   const apps = kubeConfig.makeApiClient(AppsV1Api);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const logs = new Log(kubeConfig);
+
+  return {
+    ...KUBERNETES_FACTS,
+    describe,
+    runningImageDigests: async () => digestsOf([(await describe()).imageId]),
+    /** Kubernetes pulls the image itself when the new pod starts; a failed pull surfaces during `replace` as `image_pull_failed`. */
+    pull: async () => undefined,
+    replace,
+    rollback,
+    /** Kubernetes keeps the previous ReplicaSets itself (`revisionHistoryLimit`): nothing to remove. */
+    removeKept: async () => false,
+    followLogs,
+    state,
+    preflightWarnings,
+  };
+
+  async function describe(): Promise<DeployedInstance> {
+    return toInstance(await readDeployment());
+  }
+
+  async function preflightWarnings(context: { migrations: boolean }): Promise<string[]> {
+    const deployment = await readDeployment();
+    containerOf(deployment);
+    const warnings: string[] = [];
+    const replicas = deployment.spec?.replicas ?? 1;
+    const available = deployment.status?.availableReplicas ?? 0;
+    if (available < replicas) {
+      warnings.push(`Deployment \`${label}\` has ${available} of ${replicas} replicas available: the upgrade would start from an unhealthy state.`);
+    }
+    if (deployment.spec?.paused) {
+      warnings.push(`Deployment \`${label}\` is paused: no rollout would start. Resume it first (\`kubectl rollout resume deployment/${target.deployment} -n ${namespace}\`).`);
+    }
+    const strategy = deployment.spec?.strategy?.type ?? 'RollingUpdate';
+    if (strategy === 'RollingUpdate' && context.migrations) {
+      const surge = scaledValue(deployment.spec?.strategy?.rollingUpdate?.maxSurge ?? '25%', replicas);
+      if (replicas > 1 || surge > 0) {
+        warnings.push(
+          `Deployment \`${label}\` uses \`strategy.type: RollingUpdate\`${replicas > 1 ? ` with ${replicas} replicas` : ''} and this upgrade runs database migrations: ` +
+            `old and new pods would run against a migrating database. Set \`strategy.type: Recreate\` (recommended for a single replica) before upgrading.`,
+        );
+      }
+    }
+    warnings.push(...(await encryptionKey(deployment)).warnings);
+    return warnings;
+  }
+
+  async function replace(request: ReplaceRequest, onStep?: (step: ReplaceStep) => void): Promise<ReplaceResult> {
+    const step = (value: ReplaceStep) => {
+      log.info({ step: value, image: request.image }, 'replace step done');
+      onStep?.(value);
+    };
+    const deployment = await readDeployment();
+    const currentImage = containerOf(deployment).image ?? '';
+
+    // The key decides whether every stored secret stays readable: check it before anything changes.
+    const expected = request.expectedEncryptionKeyFingerprint;
+    if (expected !== undefined && (await encryptionKey(deployment)).fingerprint !== expected) {
+      throw new AppError(
+        'fingerprint_mismatch',
+        `The \`${KEY_VAR}\` of Deployment \`${label}\` changed since the pre-flight; nothing was changed. Run the pre-flight again.`,
+        { namespace, deployment: target.deployment },
+      );
+    }
+
+    // A previous run patched already: only the rollout gate is left.
+    if (currentImage === request.image) {
+      const previous = await previousRevision(deployment);
+      try {
+        await waitForRollout(request.image, request.onProgress, request.signal);
+      } catch (err) {
+        if (!(err instanceof RolloutFailed)) throw err;
+        throw await failedRollout(err, request.image, previous?.image ?? null, request.onProgress, step);
+      }
+      return {
+        instance: await describe(),
+        previousImage: previous?.image ?? currentImage,
+        keptAs: previous?.name ?? null,
+        alreadyDone: true,
+      };
+    }
+
+    await patchImage(request.image, request.changeCause ?? `checkstack-chatops: upgrade to ${request.version}`);
+    step('created');
+    let after: V1Deployment;
+    try {
+      after = await waitForRollout(request.image, request.onProgress, request.signal);
+    } catch (err) {
+      if (!(err instanceof RolloutFailed)) throw err;
+      throw await failedRollout(err, request.image, currentImage, request.onProgress, step);
+    }
+    step('started');
+    const previous = await previousRevision(after);
+    return { instance: await toInstance(after), previousImage: currentImage, keptAs: previous?.name ?? null, alreadyDone: false };
+  }
+
+  async function rollback(request: RollbackRequest): Promise<RollbackResult> {
+    if (request.beforeStart) {
+      throw new AppError('deployer_error', `Restore and roll back is not available on Kubernetes: scale \`${label}\` to 0, restore the backup by hand, then roll back.`);
+    }
+    const deployment = await readDeployment();
+    const currentImage = containerOf(deployment).image ?? '';
+
+    if (currentImage === request.previousImage) {
+      try {
+        await waitForRollout(currentImage, request.onProgress, request.signal);
+      } catch (err) {
+        if (!(err instanceof RolloutFailed)) throw err;
+        throw new AppError(err.code, `Rolling \`${label}\` back did not finish: ${err.message}.`, { ...err.details, restored: false });
+      }
+      return { instance: await describe(), method: 'kept', alreadyDone: true };
+    }
+    if (imageTag(currentImage) !== request.fromVersion) {
+      throw new AppError(
+        'deployer_error',
+        `Deployment \`${label}\` runs \`${currentImage}\`, not ${request.fromVersion}: it changed since the upgrade, so nothing was rolled back. ` +
+          `Check \`kubectl rollout history deployment/${target.deployment} -n ${namespace}\`.`,
+        { namespace, deployment: target.deployment, image: currentImage },
+      );
+    }
+
+    // The previous ReplicaSet's template is what ran before; the recorded image only stands in when history is gone.
+    const previous = await previousRevision(deployment);
+    const image = previous?.image ?? request.previousImage;
+    if (previous && previous.image !== request.previousImage) {
+      log.warn({ replicaSet: previous.name, image: previous.image, recorded: request.previousImage }, 'previous ReplicaSet differs from the recorded image, using the ReplicaSet');
+    }
+    await patchImage(image, request.changeCause ?? `checkstack-chatops: roll back ${request.fromVersion} to ${imageTag(image) ?? image}`);
+    let after: V1Deployment;
+    try {
+      after = await waitForRollout(image, request.onProgress, request.signal);
+    } catch (err) {
+      if (!(err instanceof RolloutFailed)) throw err;
+      log.warn({ image, reason: err.details.reason }, 'rollback failed, restoring the rolled-back version');
+      const undoProblem = await restoreImage(currentImage, `checkstack-chatops: restored ${currentImage} after the rollback to ${image} failed`, request.onProgress);
+      throw new AppError(
+        err.code === 'image_pull_failed' ? 'image_pull_failed' : 'recreate_failed',
+        `Rolling \`${label}\` back to \`${image}\` failed: ${err.message}. ` +
+          rollbackUndoOutcome(request.fromVersion, undoProblem),
+        { ...err.details, namespace, deployment: target.deployment, restored: undoProblem === null },
+      );
+    }
+    return { instance: await toInstance(after), method: previous ? 'kept' : 'recreated', alreadyDone: false };
+  }
+
+  async function followLogs(since: Date, onLine: (line: LogLine) => void, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
+    const deployment = await readDeployment();
+    const pod = servingPod(await currentPods(deployment));
+    const podName = pod?.metadata?.name;
+    if (!podName) {
+      throw new AppError('not_found', `Deployment \`${label}\` has no pod whose logs could be followed.`, { namespace, deployment: target.deployment });
+    }
+    const sinceMs = since.getTime();
+    // The API merges stdout and stderr into one stream; every line is reported as stdout.
+    const splitter = timestampedLogLines('stdout', sinceMs, onLine);
+    log.info({ pod: podName, since: since.toISOString() }, 'following pod logs');
+    await new Promise<void>((resolve, reject) => {
+      let controller: AbortController | null = null;
+      let settled = false;
+      const settle = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onAbort = () => {
+        controller?.abort();
+        settle();
+      };
+      const sink = new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          splitter.write(chunk);
+          callback();
+        },
+        final(callback) {
+          splitter.flush();
+          callback();
+        },
+      });
+      // The client pipes the response into `sink` without listening for the response's errors (an abort emits one).
+      sink.on('pipe', (source) => {
+        source.on('error', (err: Error) => {
+          if (signal.aborted) settle();
+          else settle(new AppError('deployer_error', `The log stream of pod \`${podName}\` broke: ${err.message}`, { pod: podName }, { cause: err }));
+        });
+      });
+      sink.on('finish', () => settle());
+      signal.addEventListener('abort', onAbort, { once: true });
+      logs
+        .log(namespace, podName, target.container, sink, { follow: true, timestamps: true, sinceTime: since.toISOString() })
+        .then((started) => {
+          controller = started;
+          if (signal.aborted || settled) started.abort();
+        })
+        .catch((err: unknown) => settle(signal.aborted ? undefined : apiError(`follow the logs of pod \`${podName}\``, err)));
+    });
+  }
+
+  async function state(): Promise<RuntimeState> {
+    const deployment = await readDeployment();
+    const pods = await currentPods(deployment);
+    const pod = servingPod(pods);
+    const status = containerStatus(pod);
+    if (!pod || !status) {
+      return {
+        running: false,
+        restarting: false,
+        restartCount: 0,
+        exitCode: null,
+        oomKilled: false,
+        startedAt: null,
+        finishedAt: null,
+        error: pod ? `Pod \`${pod.metadata?.name}\` has not started its container yet.` : `Deployment \`${label}\` has no pods.`,
+        health: null,
+      };
+    }
+    const running = Boolean(status.state?.running);
+    const waiting = status.state?.waiting;
+    const terminated = status.state?.terminated ?? status.lastState?.terminated;
+    return {
+      running,
+      restarting: waiting?.reason === 'CrashLoopBackOff' || (Boolean(waiting) && status.restartCount > 0),
+      restartCount: pods.reduce((sum, each) => sum + (containerStatus(each)?.restartCount ?? 0), 0),
+      exitCode: running ? null : (terminated?.exitCode ?? null),
+      oomKilled: terminated?.reason === 'OOMKilled',
+      startedAt: iso(status.state?.running?.startedAt ?? status.state?.terminated?.startedAt),
+      finishedAt: iso(terminated?.finishedAt),
+      error: running ? null : (waiting ? [waiting.reason, waiting.message].filter(Boolean).join(': ') : terminated?.message) || null,
+      health: running ? (status.ready ? 'healthy' : status.started === false ? 'starting' : 'unhealthy') : null,
+    };
+  }
+
+  // Below: what those methods are made of.
 
   /** Wraps an API call so every failure is a coded error naming what was being done. */
   async function api<T>(action: string, call: () => Promise<T>): Promise<T> {
@@ -347,36 +537,6 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
     };
   }
 
-  async function describe(): Promise<DeployedInstance> {
-    return toInstance(await readDeployment());
-  }
-
-  async function preflightWarnings(context: { migrations: boolean }): Promise<string[]> {
-    const deployment = await readDeployment();
-    containerOf(deployment);
-    const warnings: string[] = [];
-    const replicas = deployment.spec?.replicas ?? 1;
-    const available = deployment.status?.availableReplicas ?? 0;
-    if (available < replicas) {
-      warnings.push(`Deployment \`${label}\` has ${available} of ${replicas} replicas available: the upgrade would start from an unhealthy state.`);
-    }
-    if (deployment.spec?.paused) {
-      warnings.push(`Deployment \`${label}\` is paused: no rollout would start. Resume it first (\`kubectl rollout resume deployment/${target.deployment} -n ${namespace}\`).`);
-    }
-    const strategy = deployment.spec?.strategy?.type ?? 'RollingUpdate';
-    if (strategy === 'RollingUpdate' && context.migrations) {
-      const surge = scaledValue(deployment.spec?.strategy?.rollingUpdate?.maxSurge ?? '25%', replicas);
-      if (replicas > 1 || surge > 0) {
-        warnings.push(
-          `Deployment \`${label}\` uses \`strategy.type: RollingUpdate\`${replicas > 1 ? ` with ${replicas} replicas` : ''} and this upgrade runs database migrations: ` +
-            `old and new pods would run against a migrating database. Set \`strategy.type: Recreate\` (recommended for a single replica) before upgrading.`,
-        );
-      }
-    }
-    warnings.push(...(await encryptionKey(deployment)).warnings);
-    return warnings;
-  }
-
   async function patchImage(image: string, changeCause: string): Promise<void> {
     log.info({ container: target.container, image }, 'patching the container image');
     await api(`patch the image of Deployment \`${label}\``, () =>
@@ -478,55 +638,6 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
     return `\`kubectl rollout undo deployment/${target.deployment} -n ${namespace}\``;
   }
 
-  async function replace(request: ReplaceRequest, onStep?: (step: ReplaceStep) => void): Promise<ReplaceResult> {
-    const step = (value: ReplaceStep) => {
-      log.info({ step: value, image: request.image }, 'replace step done');
-      onStep?.(value);
-    };
-    const deployment = await readDeployment();
-    const currentImage = containerOf(deployment).image ?? '';
-
-    // The key decides whether every stored secret stays readable: check it before anything changes.
-    const expected = request.expectedEncryptionKeyFingerprint;
-    if (expected !== undefined && (await encryptionKey(deployment)).fingerprint !== expected) {
-      throw new AppError(
-        'fingerprint_mismatch',
-        `The \`${KEY_VAR}\` of Deployment \`${label}\` changed since the pre-flight; nothing was changed. Run the pre-flight again.`,
-        { namespace, deployment: target.deployment },
-      );
-    }
-
-    // A previous run patched already: only the rollout gate is left.
-    if (currentImage === request.image) {
-      const previous = await previousRevision(deployment);
-      try {
-        await waitForRollout(request.image, request.onProgress, request.signal);
-      } catch (err) {
-        if (!(err instanceof RolloutFailed)) throw err;
-        throw await failedRollout(err, request.image, previous?.image ?? null, request.onProgress, step);
-      }
-      return {
-        instance: await describe(),
-        previousImage: previous?.image ?? currentImage,
-        keptAs: previous?.name ?? null,
-        alreadyDone: true,
-      };
-    }
-
-    await patchImage(request.image, request.changeCause ?? `checkstack-chatops: upgrade to ${request.version}`);
-    step('created');
-    let after: V1Deployment;
-    try {
-      after = await waitForRollout(request.image, request.onProgress, request.signal);
-    } catch (err) {
-      if (!(err instanceof RolloutFailed)) throw err;
-      throw await failedRollout(err, request.image, currentImage, request.onProgress, step);
-    }
-    step('started');
-    const previous = await previousRevision(after);
-    return { instance: await toInstance(after), previousImage: currentImage, keptAs: previous?.name ?? null, alreadyDone: false };
-  }
-
   /** Restores `previousImage` after a failed rollout of `image` and says how that went, in the failure's own code. */
   async function failedRollout(
     failure: RolloutFailed,
@@ -550,166 +661,52 @@ export function createKubernetesDeployer(options: KubernetesDeployerOptions): De
       restored: restoreProblem === null,
     });
   }
+}
 
-  async function rollback(request: RollbackRequest): Promise<RollbackResult> {
-    if (request.beforeStart) {
-      throw new AppError('deployer_error', `Restore and roll back is not available on Kubernetes: scale \`${label}\` to 0, restore the backup by hand, then roll back.`);
-    }
-    const deployment = await readDeployment();
-    const currentImage = containerOf(deployment).image ?? '';
-
-    if (currentImage === request.previousImage) {
-      try {
-        await waitForRollout(currentImage, request.onProgress, request.signal);
-      } catch (err) {
-        if (!(err instanceof RolloutFailed)) throw err;
-        throw new AppError(err.code, `Rolling \`${label}\` back did not finish: ${err.message}.`, { ...err.details, restored: false });
-      }
-      return { instance: await describe(), method: 'kept', alreadyDone: true };
-    }
-    if (imageTag(currentImage) !== request.fromVersion) {
-      throw new AppError(
-        'deployer_error',
-        `Deployment \`${label}\` runs \`${currentImage}\`, not ${request.fromVersion}: it changed since the upgrade, so nothing was rolled back. ` +
-          `Check \`kubectl rollout history deployment/${target.deployment} -n ${namespace}\`.`,
-        { namespace, deployment: target.deployment, image: currentImage },
-      );
-    }
-
-    // The previous ReplicaSet's template is what ran before; the recorded image only stands in when history is gone.
-    const previous = await previousRevision(deployment);
-    const image = previous?.image ?? request.previousImage;
-    if (previous && previous.image !== request.previousImage) {
-      log.warn({ replicaSet: previous.name, image: previous.image, recorded: request.previousImage }, 'previous ReplicaSet differs from the recorded image, using the ReplicaSet');
-    }
-    await patchImage(image, request.changeCause ?? `checkstack-chatops: roll back ${request.fromVersion} to ${imageTag(image) ?? image}`);
-    let after: V1Deployment;
-    try {
-      after = await waitForRollout(image, request.onProgress, request.signal);
-    } catch (err) {
-      if (!(err instanceof RolloutFailed)) throw err;
-      log.warn({ image, reason: err.details.reason }, 'rollback failed, restoring the rolled-back version');
-      const undoProblem = await restoreImage(currentImage, `checkstack-chatops: restored ${currentImage} after the rollback to ${image} failed`, request.onProgress);
-      throw new AppError(
-        err.code === 'image_pull_failed' ? 'image_pull_failed' : 'recreate_failed',
-        `Rolling \`${label}\` back to \`${image}\` failed: ${err.message}. ` +
-          (undoProblem ? `Bringing ${request.fromVersion} back failed too (${undoProblem}).` : `${request.fromVersion} runs again.`),
-        { ...err.details, namespace, deployment: target.deployment, restored: undoProblem === null },
-      );
-    }
-    return { instance: await toInstance(after), method: previous ? 'kept' : 'recreated', alreadyDone: false };
+/** A rollout that ended without success; `replace` and `rollback` turn it into an AppError after restoring. */
+class RolloutFailed extends Error {
+  constructor(
+    readonly code: Extract<ErrorCode, 'image_pull_failed' | 'recreate_failed' | 'readiness_timeout'>,
+    message: string,
+    readonly details: Record<string, unknown>,
+  ) {
+    super(message);
   }
+}
 
-  async function followLogs(since: Date, onLine: (line: LogLine) => void, signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return;
-    const deployment = await readDeployment();
-    const pod = servingPod(await currentPods(deployment));
-    const podName = pod?.metadata?.name;
-    if (!podName) {
-      throw new AppError('not_found', `Deployment \`${label}\` has no pod whose logs could be followed.`, { namespace, deployment: target.deployment });
-    }
-    const sinceMs = since.getTime();
-    // The API merges stdout and stderr into one stream; every line is reported as stdout.
-    const splitter = lineSplitter((raw) => {
-      const space = raw.indexOf(' ');
-      const timestamp = space > 0 ? raw.slice(0, space) : '';
-      const text = space > 0 ? raw.slice(space + 1) : raw;
-      const at = Date.parse(timestamp);
-      if (!Number.isNaN(at) && at < sinceMs) return;
-      onLine({ stream: 'stdout', timestamp, text });
-    });
-    log.info({ pod: podName, since: since.toISOString() }, 'following pod logs');
-    await new Promise<void>((resolve, reject) => {
-      let controller: AbortController | null = null;
-      let settled = false;
-      const settle = (err?: Error) => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onAbort = () => {
-        controller?.abort();
-        settle();
-      };
-      const sink = new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          splitter.write(chunk);
-          callback();
-        },
-        final(callback) {
-          splitter.flush();
-          callback();
-        },
-      });
-      // The client pipes the response into `sink` without listening for the response's errors (an abort emits one).
-      sink.on('pipe', (source) => {
-        source.on('error', (err: Error) => {
-          if (signal.aborted) settle();
-          else settle(new AppError('deployer_error', `The log stream of pod \`${podName}\` broke: ${err.message}`, { pod: podName }, { cause: err }));
-        });
-      });
-      sink.on('finish', () => settle());
-      signal.addEventListener('abort', onAbort, { once: true });
-      logs
-        .log(namespace, podName, target.container, sink, { follow: true, timestamps: true, sinceTime: since.toISOString() })
-        .then((started) => {
-          controller = started;
-          if (signal.aborted || settled) started.abort();
-        })
-        .catch((err: unknown) => settle(signal.aborted ? undefined : apiError(`follow the logs of pod \`${podName}\``, err)));
-    });
+interface RolloutStatus {
+  done: boolean;
+  /** kubectl's wording, which operators know. */
+  message: string;
+  /** Set when the Deployment controller gave up (`ProgressDeadlineExceeded`). */
+  failure?: { reason: string; message: string };
+}
+
+/** `kubectl rollout status` for one Deployment read. */
+function rolloutStatus(deployment: V1Deployment): RolloutStatus {
+  const name = deployment.metadata?.name ?? '';
+  const generation = deployment.metadata?.generation ?? 0;
+  const status = deployment.status ?? {};
+  if ((status.observedGeneration ?? 0) < generation) {
+    return { done: false, message: `Waiting for deployment spec update to be observed...` };
   }
-
-  async function state(): Promise<RuntimeState> {
-    const deployment = await readDeployment();
-    const pods = await currentPods(deployment);
-    const pod = servingPod(pods);
-    const status = containerStatus(pod);
-    if (!pod || !status) {
-      return {
-        running: false,
-        restarting: false,
-        restartCount: 0,
-        exitCode: null,
-        oomKilled: false,
-        startedAt: null,
-        finishedAt: null,
-        error: pod ? `Pod \`${pod.metadata?.name}\` has not started its container yet.` : `Deployment \`${label}\` has no pods.`,
-        health: null,
-      };
-    }
-    const running = Boolean(status.state?.running);
-    const waiting = status.state?.waiting;
-    const terminated = status.state?.terminated ?? status.lastState?.terminated;
+  const progressing = status.conditions?.find((condition) => condition.type === 'Progressing');
+  if (progressing?.reason === 'ProgressDeadlineExceeded') {
     return {
-      running,
-      restarting: waiting?.reason === 'CrashLoopBackOff' || (Boolean(waiting) && status.restartCount > 0),
-      restartCount: pods.reduce((sum, each) => sum + (containerStatus(each)?.restartCount ?? 0), 0),
-      exitCode: running ? null : (terminated?.exitCode ?? null),
-      oomKilled: terminated?.reason === 'OOMKilled',
-      startedAt: iso(status.state?.running?.startedAt ?? status.state?.terminated?.startedAt),
-      finishedAt: iso(terminated?.finishedAt),
-      error: running ? null : (waiting ? [waiting.reason, waiting.message].filter(Boolean).join(': ') : terminated?.message) || null,
-      health: running ? (status.ready ? 'healthy' : status.started === false ? 'starting' : 'unhealthy') : null,
+      done: false,
+      message: `deployment "${name}" exceeded its progress deadline`,
+      failure: { reason: progressing.reason, message: progressing.message ?? '' },
     };
   }
-
-  return {
-    kind: 'kubernetes',
-    describe,
-    runningImageDigests: async () => digestsOf([(await describe()).imageId]),
-    /** Kubernetes pulls the image itself when the new pod starts; a failed pull surfaces during `replace` as `image_pull_failed`. */
-    pull: async () => undefined,
-    replace,
-    rollback,
-    /** Kubernetes keeps the previous ReplicaSets itself (`revisionHistoryLimit`): nothing to remove. */
-    removeKept: async () => false,
-    followLogs,
-    state,
-    preflightWarnings,
-  };
+  const replicas = deployment.spec?.replicas ?? 1;
+  const updated = status.updatedReplicas ?? 0;
+  const total = status.replicas ?? 0;
+  const available = status.availableReplicas ?? 0;
+  const waiting = `Waiting for deployment "${name}" rollout to finish: `;
+  if (updated < replicas) return { done: false, message: `${waiting}${updated} out of ${replicas} new replicas have been updated...` };
+  if (total > updated) return { done: false, message: `${waiting}${total - updated} old replicas are pending termination...` };
+  if (available < updated) return { done: false, message: `${waiting}${available} of ${updated} updated replicas are available...` };
+  return { done: true, message: `deployment "${name}" successfully rolled out` };
 }
 
 /** `matchLabels` and `matchExpressions` as a label selector query. */
@@ -789,23 +786,4 @@ function apiError(action: string, err: unknown): AppError {
         ? ' The bot\'s Role does not allow it: compare it with deploy/kubernetes/role.yaml.'
         : '';
   return new AppError('deployer_error', `Kubernetes could not ${action}: ${reason}.${hint}`, { action, statusCode: status }, { cause: err });
-}
-
-/** Splits bytes into lines, calling `onLine` for each complete one. */
-function lineSplitter(onLine: (line: string) => void): { write(chunk: Buffer): void; flush(): void } {
-  let buffered = '';
-  return {
-    write(chunk: Buffer) {
-      buffered += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        onLine(buffered.slice(0, newline).replace(/\r$/, ''));
-        buffered = buffered.slice(newline + 1);
-      }
-    },
-    flush() {
-      if (buffered) onLine(buffered);
-      buffered = '';
-    },
-  };
 }

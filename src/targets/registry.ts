@@ -5,7 +5,7 @@ import { createCheckstackClient, type CheckstackClient } from '../checkstack/cli
 import type { TargetConfig } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Deployer } from './deployer.js';
+import { KUBERNETES_FACTS, type Deployer, type PlatformFacts } from './deployer.js';
 import { createDockerDeployer } from './docker.js';
 
 export interface TargetRuntime {
@@ -56,11 +56,11 @@ export function dockerDeployerFactory(registerSecret?: SecretSink): DeployerFact
  * A Deployer whose implementation is loaded on first use. `@kubernetes/client-node` is large (megabytes of
  * source on the heap, seconds to import on a busy machine): a bot without Kubernetes targets never loads it.
  */
-function lazyDeployer(kind: Deployer['kind'], load: () => Promise<Deployer>): Deployer {
+function lazyDeployer(facts: PlatformFacts, load: () => Promise<Deployer>): Deployer {
   let loading: Promise<Deployer> | null = null;
   const deployer = () => (loading ??= load());
   return {
-    kind,
+    ...facts,
     describe: async () => (await deployer()).describe(),
     pull: async (image, onProgress, signal) => (await deployer()).pull(image, onProgress, signal),
     replace: async (request, onStep) => (await deployer()).replace(request, onStep),
@@ -78,7 +78,7 @@ export function kubernetesDeployerFactory(kubeconfigPath: string | null, registe
   return (target, logger) => {
     const kubernetes = target.kubernetes;
     if (!kubernetes) throw new AppError('config_invalid', `Target ${target.name} has no kubernetes block.`);
-    return lazyDeployer('kubernetes', async () => {
+    return lazyDeployer(KUBERNETES_FACTS, async () => {
       const [{ createKubernetesDeployer }, { loadKubeConfig }] = await Promise.all([import('./kubernetes.js'), import('./kube-config.js')]);
       kubeConfig ??= loadKubeConfig({ kubeconfigPath });
       return createKubernetesDeployer({

@@ -39,6 +39,7 @@ import { checklistMessage, withConfirmations } from '../slack/checklist-message.
 import { autoRollbackText, rollbackRequestedText } from '../slack/upgrade-thread.js';
 import { approvalRulesFor, offersRestore, PROMOTION_CHECK_ID, RESTORE_ITEM_ID, restoresDatabase, type ApprovalRules } from '../domain/checklist.js';
 import { restoreRollbackItem, restoreRollbackNotice } from '../slack/rollback-outcome.js';
+import { instanceFoundTitle, versionUnknownText } from '../slack/deployer-words.js';
 import type { PromotionGateService } from './promotion-gate.js';
 import { scheduledStart, type ScheduledUpgrades } from './scheduled-upgrades.js';
 import type { UpgradeSchedule } from '../domain/schedule-time.js';
@@ -142,13 +143,13 @@ export async function inspectTarget(runtime: TargetRuntime, logger: Logger) {
   else automatic.push({ id: 'target_ready', title: 'Target reachable and ready', result: 'failed', detail: `not ready (${ready.ready.reason ?? ready.ready.error ?? `HTTP ${ready.ready.status}`})` });
 
   if (!instance.ok) {
-    automatic.push({ id: 'deployment_found', title: `${deployer.kind === 'docker' ? 'Container' : 'Deployment'} found and running`, result: 'failed', detail: reason(instance.error) });
+    automatic.push({ id: 'deployment_found', title: instanceFoundTitle(deployer.nouns), result: 'failed', detail: reason(instance.error) });
     automatic.push({ id: 'master_key_present', title: '`ENCRYPTION_MASTER_KEY` present', result: 'failed', detail: 'cannot tell: the container was not found' });
   } else {
     const i = instance.instance;
     automatic.push({
       id: 'deployment_found',
-      title: `${deployer.kind === 'docker' ? 'Container' : 'Deployment'} found and running`,
+      title: instanceFoundTitle(deployer.nouns),
       result: i.running ? 'ok' : 'failed',
       detail: `${i.name} ${i.running ? 'runs' : 'is NOT running'} ${i.image}`,
     });
@@ -360,7 +361,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     if (!inspection.current.apiVersion && !inspection.current.imageTag) {
       throw new AppError(
         'checkstack_unreachable',
-        `Cannot tell which version \`${target}\` runs: neither /api/about nor the ${runtime.deployer.kind === 'docker' ? 'container' : 'deployment'} answered.`,
+        versionUnknownText(target, runtime.deployer.nouns),
       );
     }
     const plan = planUpgrade({ current: inspection.current, target: input.version, releases: summaries, allowPrerelease: input.allowPrerelease });
@@ -433,7 +434,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       destructive: original.plan.flags.destructive,
       preUpgradeBackup: original.preUpgradeBackup !== null,
       targetHasBackup: runtime.config.backup !== undefined,
-      docker: runtime.deployer.kind === 'docker',
+      platformRestores: runtime.deployer.rollbackRunsBeforeStart,
       automatic: input.userId === AUTO_ROLLBACK_ACTOR,
     });
     const restore = offerRestore ? { ...restoreRollbackItem(original.preUpgradeBackup!, deps.now()), id: RESTORE_ITEM_ID } : undefined;

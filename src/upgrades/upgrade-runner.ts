@@ -24,6 +24,7 @@ import type { PullProgress } from '../targets/deployer.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
 import type { BackupService } from '../backup/backup-service.js';
 import { backupStepDetail, backupStepProgress } from '../slack/backup-words.js';
+import { instanceChangedText, pulledByPlatformDetail, recreateStepDetail, rolledBackDetail } from '../slack/deployer-words.js';
 import type { PinRecorder } from './pin-recorder.js';
 import { AUTO_ROLLBACK_ACTOR } from './upgrade-requests.js';
 
@@ -196,15 +197,15 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     const instance = await runtime.deployer.describe();
     const expectedTag = upgrade.kind === 'upgrade' ? upgrade.imageTag : upgrade.fromVersion;
     if (expectedTag && instance.tag !== expectedTag) {
-      throw new AppError('request_not_active', `the target runs \`${instance.tag ?? instance.image}\`, not the planned \`${expectedTag}\``);
+      throw new AppError('target_drifted', `the target runs \`${instance.tag ?? instance.image}\`, not the planned \`${expectedTag}\``);
     }
     if (upgrade.kind === 'upgrade' && upgrade.instanceId && instance.id !== upgrade.instanceId) {
-      throw new AppError('request_not_active', `the ${runtime.deployer.kind === 'docker' ? 'container' : 'deployment'} changed since the plan (was ${shortId(upgrade.instanceId)}, now ${shortId(instance.id)})`);
+      throw new AppError('target_drifted', instanceChangedText(runtime.deployer.nouns, shortId(upgrade.instanceId), shortId(instance.id)));
     }
-    if (upgrade.kind === 'upgrade' && !instance.running) throw new AppError('request_not_active', `${instance.name} is not running`);
+    if (upgrade.kind === 'upgrade' && !instance.running) throw new AppError('target_drifted', `${instance.name} is not running`);
     const about = await runtime.checkstack.about().catch(() => null);
     if (upgrade.kind === 'upgrade' && upgrade.apiVersion && about && about.releaseVersion !== upgrade.apiVersion) {
-      throw new AppError('request_not_active', `/api/about reports \`${about.releaseVersion}\`, not the planned \`${upgrade.apiVersion}\``);
+      throw new AppError('target_drifted', `/api/about reports \`${about.releaseVersion}\`, not the planned \`${upgrade.apiVersion}\``);
     }
     if (upgrade.kind === 'upgrade') {
       const ready = await runtime.checkstack.ready().catch((err: unknown) => {
@@ -284,7 +285,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       signal,
     );
     const done = last as PullProgress | null;
-    if (runtime.deployer.kind === 'kubernetes') return `nothing to pull here: the cluster pulls ${image} when the new pod starts`;
+    if (!runtime.deployer.pullsImage) return pulledByPlatformDetail(image);
     return done ? `${image}: ${done.layersTotal} layers, ${formatBytes(done.bytesTotal)}` : image;
   }
 
@@ -313,8 +314,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       onProgress: (text) => void progress(`⏳ *Recreate*: ${text}`),
     });
     await upgrades.recordJobFacts(upgrade.id, { previousImage: result.previousImage });
-    const kept = runtime.deployer.kind === 'docker' ? 'container' : 'ReplicaSet';
-    return `${result.instance.name} runs ${result.instance.image}${result.keptAs ? `; the previous ${kept} is kept as ${result.keptAs}` : ''}${result.alreadyDone ? ' (already done before a restart)' : ''}`;
+    return recreateStepDetail(result, runtime.deployer.nouns);
   }
 
   async function rollback({ upgrade, runtime, progress, signal }: StepContext): Promise<string> {
@@ -344,10 +344,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
           }
         : {}),
     });
-    const kept = runtime.deployer.kind === 'docker' ? 'container' : 'ReplicaSet';
-    const rolledBack = result.method === 'kept'
-      ? `the kept previous ${kept} runs again (${result.instance.image})`
-      : `recreated from ${previousImage}: the kept ${kept} was gone`;
+    const rolledBack = rolledBackDetail(result, previousImage, runtime.deployer.nouns);
     if (restore && restoredMs !== null) return restoredStepDetail(basename(restore.dumpPath), restoredMs, rolledBack);
     return rolledBack;
   }

@@ -2,6 +2,7 @@
 // characters must still end in a failure the channel sees, a Roll back offer, and (with autoRollback) a rollback,
 // whatever Slack accepts or refuses on the way. Kubernetes targets on the fake API server keep it fast.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Deployer } from '../../src/targets/deployer.js';
 import { createKubernetesDeployer } from '../../src/targets/kubernetes.js';
 import { startFakeCheckstack, type FakeCheckstack } from '../fakes/fake-checkstack.js';
 import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
@@ -190,11 +191,35 @@ targets:
   }, 30_000);
 });
 
+/** A bot with one Docker target, `prod`, whose deployer is `deployer` and whose Checkstack runs 0.28.0. */
+async function startStaticTargetBot(deployer: Deployer): Promise<{ t: TestBot; close(): Promise<void> }> {
+  const github = await startFakeGithub({ releases: loadFixtureReleases() });
+  const checkstack = await startFakeCheckstack({ state: { releaseVersion: '0.28.0' } });
+  const t = await startTestBot({
+    env: { GITHUB_API_URL: github.url, RELEASE_POLL_INTERVAL: '3600' },
+    configYaml: `approvers:
+  users: [${REQUESTER}, ${APPROVER}]
+targets:
+  - name: prod
+    baseUrl: ${checkstack.url}
+    docker: { container: checkstack }
+`,
+    deployers: { docker: () => deployer },
+  });
+  await waitForQueueIdle(t.bot.deps.queues.releases);
+  return {
+    t,
+    close: async () => {
+      await t.close();
+      await Promise.all([github.close(), checkstack.close()]);
+    },
+  };
+}
+
 describe('an error in a step that nobody foresaw', () => {
   const RAW = "Cannot read properties of undefined (reading 'internal-detail-7f3a')";
-  let github: FakeGithub;
-  let checkstack: FakeCheckstack;
   let t: TestBot;
+  let close: (() => Promise<void>) | undefined;
   let broken = false;
   const deployer = staticDeployer({ tag: '0.28.0' });
   const describeInstance = deployer.describe;
@@ -204,26 +229,10 @@ describe('an error in a step that nobody foresaw', () => {
   };
 
   beforeAll(async () => {
-    github = await startFakeGithub({ releases: loadFixtureReleases() });
-    checkstack = await startFakeCheckstack({ state: { releaseVersion: '0.28.0' } });
-    t = await startTestBot({
-      env: { GITHUB_API_URL: github.url, RELEASE_POLL_INTERVAL: '3600' },
-      configYaml: `approvers:
-  users: [${REQUESTER}, ${APPROVER}]
-targets:
-  - name: prod
-    baseUrl: ${checkstack.url}
-    docker: { container: checkstack }
-`,
-      deployers: { docker: () => deployer },
-    });
-    await waitForQueueIdle(t.bot.deps.queues.releases);
+    ({ t, close } = await startStaticTargetBot(deployer));
   }, 60_000);
 
-  afterAll(async () => {
-    await t?.close();
-    await Promise.all([github?.close(), checkstack?.close()]);
-  });
+  afterAll(async () => close?.());
 
   it('is shown in the thread by a reference id, on every attempt, and the log has the error and its stack under that id', async () => {
     const flow = upgradeFlow({ slack: t.slack, channel: CHANNEL, requester: REQUESTER, approver: APPROVER });
@@ -261,5 +270,31 @@ targets:
     expect(JSON.stringify(flow.current(message).blocks)).toContain(`the job gave up after 3 attempts (reference ${referenceId})`);
     const logged = t.logs.entries().find((e) => e.msg === 'upgrade job given up');
     expect(logged).toMatchObject({ referenceId, err: { message: expect.stringMatching(/Slack did not accept a reply/) } });
+  }, 90_000);
+});
+
+describe('a target that changed between the plan and the start', () => {
+  let t: TestBot;
+  let close: (() => Promise<void>) | undefined;
+  const deployer = staticDeployer({ tag: '0.28.0', id: 'a1b2c3d4e5f6a7b8c9d0' });
+
+  beforeAll(async () => {
+    ({ t, close } = await startStaticTargetBot(deployer));
+  }, 60_000);
+
+  afterAll(async () => close?.());
+
+  it('fails the Re-check with target_drifted, naming the container the plan saw and the one that runs now', async () => {
+    const flow = upgradeFlow({ slack: t.slack, channel: CHANNEL, requester: REQUESTER, approver: APPROVER });
+    const message = await flow.request(t.driver, 'upgrade 0.30.0');
+    // Someone recreated the container by hand after the plan: same tag, another id.
+    deployer.instance.id = 'f0e1d2c3b4a5968778695a4b';
+
+    await flow.confirmAndStart(t.driver, message);
+
+    expect(await flow.finalState(message, 60_000)).toBe('failed');
+    const replies = t.slack.threadReplies(message.ts).map((m) => m.text ?? '');
+    expect(replies).toContainEqual(expect.stringMatching(/^❌ \*Upgrade failed\* at \*Re-check\*: the container changed since the plan \(was a1b2c3d4e5f6, now f0e1d2c3b4a5\)/));
+    expect(t.logs.entries().find((e) => e.msg === 'upgrade step failed')).toMatchObject({ step: 'recheck', err: { code: 'target_drifted' } });
   }, 90_000);
 });

@@ -1,7 +1,7 @@
 // A Deployer that reports a fixed running instance: for tests of the command, checklist and approvals, which
 // read the instance but never change it. The upgrade job's tests use the real Docker engine instead.
 import { fingerprintSecret } from '../../src/domain/fingerprint.js';
-import type { DeployedInstance, Deployer } from '../../src/targets/deployer.js';
+import { DOCKER_FACTS, type DeployedInstance, type Deployer } from '../../src/targets/deployer.js';
 
 export const TEST_MASTER_KEY = 'c0ffee'.repeat(10) + 'beef';
 
@@ -21,7 +21,7 @@ export function staticDeployer(instance: Partial<DeployedInstance> & { tag: stri
     throw new Error(`staticDeployer: ${what} is not available in this test`);
   };
   return {
-    kind: 'docker',
+    ...DOCKER_FACTS,
     instance: full,
     describe: async () => ({ ...full }),
     preflightWarnings: async () => [...preflightWarnings],

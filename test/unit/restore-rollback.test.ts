@@ -17,7 +17,7 @@ import { restoreRollbackItem } from '../../src/slack/rollback-outcome.js';
 
 const NOW = new Date('2026-12-04T18:00:00Z');
 const BACKUP = { startedAt: '2026-12-04T15:30:12.000Z', version: '0.30.0' };
-const ALL = { destructive: true, preUpgradeBackup: true, targetHasBackup: true, docker: true, automatic: false };
+const ALL = { destructive: true, preUpgradeBackup: true, targetHasBackup: true, platformRestores: true, automatic: false };
 
 function restoreChecklist(): ReturnType<typeof rollbackChecklistItems> {
   return rollbackChecklistItems({ from: '0.31.0', to: '0.30.0', destructive: true, migrations: true, restore: { ...restoreRollbackItem(BACKUP, NOW), id: RESTORE_ITEM_ID } });
@@ -32,7 +32,7 @@ describe('whether a rollback offers Restore and roll back', () => {
     ['no destructive migration in the range', { destructive: false }],
     ['the upgrade recorded no pre-upgrade backup', { preUpgradeBackup: false }],
     ['the target has no `backup`', { targetHasBackup: false }],
-    ['a Kubernetes target', { docker: false }],
+    ['a Kubernetes target', { platformRestores: false }],
     ["the bot's own automatic rollback", { automatic: true }],
   ])('not for %s', (_, change) => {
     expect(offersRestore({ ...ALL, ...change })).toBe(false);
