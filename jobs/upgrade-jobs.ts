@@ -6,6 +6,7 @@ import type { Pool } from '../src/db/pool.js';
 import type { UpgradeStore } from '../src/db/upgrade-store.js';
 import type { Logger } from '../src/logger.js';
 import { retentionJob, upgradeJob } from '../src/queue.js';
+import { retentionEndedText } from '../src/slack/log-watch-words.js';
 import type { ThreadReporter } from '../src/slack/thread-reporter.js';
 import type { TargetRegistry } from '../src/targets/registry.js';
 import type { UpgradeRunner } from '../src/upgrades/upgrade-runner.js';
@@ -85,7 +86,7 @@ export function upgradeJobsProcessor(deps: UpgradeJobDeps) {
     const removed = await runtime.deployer.removeKept(upgrade.toVersion);
     if (removed && upgrade.messageTs) {
       await deps.reporter.post(upgrade.channelId, upgrade.messageTs, {
-        text: `🧹 The retention period ended: the previous container kept for a fast rollback was removed. A rollback now recreates \`${upgrade.fromVersion}\` from its image.`,
+        text: retentionEndedText(upgrade.fromVersion),
       });
       await deps.reporter.flush();
     }

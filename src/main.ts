@@ -47,12 +47,16 @@ import { QUEUE } from './queue.js';
 import { createAnnouncer } from './releases/announcer.js';
 import { ACTION_IDS, LINK_BUTTON_ACTIONS } from './slack/action-ids.js';
 import { createUpgradeRequests, inspectTarget } from './upgrades/upgrade-requests.js';
-import type { UpgradeRecord } from './db/upgrade-store.js';
 import { createGithubPinRecord } from './github/pin-record.js';
-import { createThreadReporter, type ThreadReporter } from './slack/thread-reporter.js';
+import { createThreadReporter } from './slack/thread-reporter.js';
+import { createAnnouncementPoster } from './slack/announcement-poster.js';
+import { createAutoUpgradePoster } from './slack/auto-upgrade-poster.js';
+import { createBackupPoster } from './slack/backup-poster.js';
+import { createChecklistPoster } from './slack/checklist-poster.js';
+import { createScheduledUpgradePoster } from './slack/scheduled-upgrade-poster.js';
+import { createFollowUps } from './upgrades/follow-ups.js';
 import { createPinRecorder } from './upgrades/pin-recorder.js';
 import { createUpgradeRunner } from './upgrades/upgrade-runner.js';
-import { logWatchStopButton } from './upgrades/log-watch-control.js';
 import { createReleaseIngest } from './releases/ingest.js';
 import { closeServer, createHttpServer, listen, sendJson, type RouteHandler } from './http/server.js';
 import { slackLogger } from './slack/bolt-logger.js';
@@ -178,7 +182,7 @@ function createServices(deps: Deps) {
     releases: deps.db.releases,
     subscriptions: deps.db.subscriptions,
     announcements: deps.db.announcements,
-    slack: deps.slack,
+    poster: createAnnouncementPoster(deps.slack),
     logger: logger.child({ component: 'announcer' }),
     announcePrereleases: config.announce.prereleases,
     planUpgradeButton: config.targets.some((t) => t.default),
@@ -199,7 +203,7 @@ function createServices(deps: Deps) {
   const scheduled = createScheduledUpgrades({
     upgrades: deps.db.upgrades,
     queues: deps.queues,
-    slack: deps.slack,
+    poster: createScheduledUpgradePoster(deps.slack),
     approvers: deps.approvers,
     targets: deps.targets,
     promotion,
@@ -216,7 +220,7 @@ function createServices(deps: Deps) {
     ingest,
     targets: deps.targets,
     approvers: deps.approvers,
-    slack: deps.slack,
+    checklists: createChecklistPoster(deps.slack),
     queues: deps.queues,
     pool: deps.pool,
     logger: logger.child({ component: 'upgrade-requests' }),
@@ -234,6 +238,7 @@ function createServices(deps: Deps) {
     minUpdateIntervalMs: 2_000,
     scrub: (text) => deps.secrets.scrub(text),
   });
+  const followUps = createFollowUps({ upgrades: deps.db.upgrades, targets: deps.targets, queues: deps.queues, reporter, logger: logger.child({ component: 'follow-ups' }) });
   const pins = createPinRecorder({ github: createGithubPinRecord({ octokit: deps.octokit, logger: logger.child({ component: 'pin-record' }) }), now: () => deps.clock.now(), sleep: abortableSleep });
   const runner = createUpgradeRunner({
     upgrades: deps.db.upgrades,
@@ -242,7 +247,7 @@ function createServices(deps: Deps) {
     pins,
     reporter,
     refreshMessage: (id) => upgradeRequests.refreshMessage(id),
-    scheduleFollowUps: (upgrade, readyAt) => scheduleFollowUps(deps, reporter, upgrade, readyAt),
+    scheduleFollowUps: (upgrade, readyAt) => followUps.schedule(upgrade, readyAt),
     autoRollback: (upgrade, reason) => upgradeRequests.autoRollback(upgrade, reason),
     logger: logger.child({ component: 'upgrade-runner' }),
     now: () => deps.clock.now(),
@@ -258,7 +263,7 @@ function createServices(deps: Deps) {
     releases: deps.db.releases,
     targets: deps.targets,
     approvers: deps.approvers,
-    slack: deps.slack,
+    poster: createAutoUpgradePoster(deps.slack),
     queues: deps.queues,
     audit: deps.audit,
     pool: deps.pool,
@@ -286,32 +291,6 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-/** After a successful upgrade: watch the logs for `postflight.logWatch`, and remove the kept container after the retention period. */
-async function scheduleFollowUps(deps: Deps, reporter: ThreadReporter, upgrade: UpgradeRecord, readyAt: Date): Promise<void> {
-  const runtime = deps.targets.resolve(upgrade.target);
-  const since = Math.floor(readyAt.getTime() / 1000);
-  const until = since + runtime.config.postflight.logWatch;
-  await deps.db.upgrades.recordJobFacts(upgrade.id, { logWatchUntil: new Date(until * 1000) });
-  await deps.queues.logWatch.add('watch', { upgradeId: upgrade.id, since, until }, { jobId: `logwatch-${upgrade.id}`, attempts: 5 });
-  if (upgrade.messageTs) {
-    const seconds = runtime.config.postflight.logWatch;
-    const text = `🔎 Watching the logs for ${seconds >= 120 ? `${Math.round(seconds / 60)} min` : `${seconds} s`}: fatal lines, restarts and exits are reported here at once.`;
-    // The watch is queued: a reply Slack does not take must not keep the retention below from being scheduled.
-    await reporter
-      .post(upgrade.channelId, upgrade.messageTs, {
-        text,
-        blocks: [
-          { type: 'section', text: { type: 'mrkdwn', text } },
-          logWatchStopButton(upgrade.id),
-        ],
-      })
-      .catch((err: unknown) => deps.logger.warn({ err, upgradeId: upgrade.id }, 'could not announce the log watch'));
-  }
-  if (upgrade.kind === 'upgrade') {
-    await deps.queues.upgrades.add('retention', { upgradeId: upgrade.id }, { jobId: `retention-${upgrade.id}`, delay: runtime.config.postflight.retention * 1000 });
-  }
 }
 
 type Services = ReturnType<typeof createServices>;
@@ -370,6 +349,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
 
 async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
   const { config, logger } = deps;
+  const backupPoster = createBackupPoster(deps.slack);
   const releaseWorker = new Worker(
     QUEUE.releases,
     releaseJobsProcessor({
@@ -436,7 +416,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
     QUEUE.backups,
     backupJobsProcessor({
       backups,
-      slack: deps.slack,
+      poster: backupPoster,
       logger: logger.child({ component: 'backup-jobs' }),
       shutdownSignal: deps.shutdownSignal,
       onBackupTaken: (target) => upgradeRequests.refreshActive(target),
@@ -467,7 +447,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
     drillJobsProcessor({
       drills,
       store: drillStore,
-      slack: deps.slack,
+      poster: backupPoster,
       logger: logger.child({ component: 'drill-jobs' }),
       now: () => deps.clock.now(),
       shutdownSignal: deps.shutdownSignal,

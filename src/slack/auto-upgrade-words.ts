@@ -174,3 +174,8 @@ export function autoUpgradeStatusLine(status: AutoUpgradeStatus, target: string)
   }
   return '🗓️ Automatic patches: on; nothing planned.';
 }
+
+/** The parent message of an automatic upgrade whose notice Slack did not take: its thread needs a message. */
+export function autoUpgradeParentText(target: string, version: string): string {
+  return `Automatic patch upgrade of ${target} to ${version}`;
+}

@@ -3,7 +3,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import semver from 'semver';
-import type { WebClient } from '@slack/web-api';
 import { isReadyUnknown } from '../checkstack/client.js';
 import type { ReleaseStore } from '../db/release-store.js';
 import type { ClickedUpgrade, UpgradeListing, UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
@@ -35,10 +34,23 @@ import { UPGRADE_JOB_ATTEMPTS, type Queues } from '../queue.js';
 import type { ReleaseIngest } from '../releases/ingest.js';
 import type { ApproverResolver } from '../slack/approvers.js';
 import { BACKUP_CHECK_TITLE, backupCheckDetail, backupStartRefusal } from '../slack/backup-words.js';
-import { checklistMessage, withConfirmations } from '../slack/checklist-message.js';
-import { autoRollbackText, rollbackRequestedText } from '../slack/upgrade-thread.js';
+import { withConfirmations, type ChecklistMessageView } from '../slack/checklist-message.js';
+import type { ChecklistPoster } from '../slack/checklist-poster.js';
+import {
+  activeRequestGoneRefusal,
+  activeRequestRefusal,
+  autoRollbackDetail,
+  cancelledDetail,
+  cancelledWhileWaitingForMergeDetail,
+  EXPIRED_DETAIL,
+  invalidatedDetail,
+  NOT_QUEUED_DETAIL,
+  queuePositionDetail,
+  rollbackNoticeText,
+  unknownVersionRefusal,
+} from '../slack/checklist-words.js';
 import { approvalRulesFor, offersRestore, PROMOTION_CHECK_ID, RESTORE_ITEM_ID, restoresDatabase, type ApprovalRules } from '../domain/checklist.js';
-import { restoreRollbackItem, restoreRollbackNotice } from '../slack/rollback-outcome.js';
+import { restoreRollbackItem } from '../slack/rollback-outcome.js';
 import type { PromotionGateService } from './promotion-gate.js';
 import { scheduledStart, type ScheduledUpgrades } from './scheduled-upgrades.js';
 import type { UpgradeSchedule } from '../domain/schedule-time.js';
@@ -59,7 +71,8 @@ export interface UpgradeRequestsDeps {
   ingest: ReleaseIngest;
   targets: TargetRegistry;
   approvers: ApproverResolver;
-  slack: WebClient;
+  /** The checklist message in Slack: posted, updated, and the replies of a rollback request. */
+  checklists: ChecklistPoster;
   queues: Pick<Queues, 'upgrades'>;
   pool: Pool;
   logger: Logger;
@@ -168,7 +181,7 @@ export async function inspectTarget(runtime: TargetRuntime, logger: Logger) {
 }
 
 export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
-  const { upgrades, slack, logger } = deps;
+  const { upgrades, checklists, logger } = deps;
 
   async function knownSummaries(): Promise<ReleaseSummary[]> {
     return (await deps.releases.all()).filter((r) => !r.draft && !r.deletedAt).map((r) => r.summary);
@@ -211,8 +224,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       async () => {
         const upgrade = await upgrades.byId(upgradeId);
         if (!upgrade?.messageTs) return;
-        const message = await renderChecklist(upgrade, extra);
-        await slack.chat.update({ channel: upgrade.channelId, ts: upgrade.messageTs, text: message.text, blocks: message.blocks });
+        await checklists.update(upgrade.channelId, upgrade.messageTs, await checklistView(upgrade, extra));
       },
     );
   }
@@ -232,7 +244,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     return decision && soakedByThen ? { ...decision, allowsStart: true } : decision;
   }
 
-  async function renderChecklist(upgrade: UpgradeRecord, extra: { queuePosition?: number } = {}) {
+  /** What the checklist message shows of `upgrade` now (src/slack lays it out). */
+  async function checklistView(upgrade: UpgradeRecord, extra: { queuePosition?: number } = {}): Promise<ChecklistMessageView> {
     const state = await approvalState(upgrade);
     // While the checklist waits, its backup check is read again at each render: a backup taken meanwhile shows.
     const backup = upgrade.status === 'confirming' ? await backupStateFor(upgrade) : null;
@@ -243,9 +256,9 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     const promoted = gate ? automatic.map((c) => (c.id === PROMOTION_CHECK_ID ? deps.promotion!.check(gate.gate) : c)) : automatic;
     const detail =
       upgrade.status === 'queued' && extra.queuePosition !== undefined
-        ? `position ${extra.queuePosition} in the queue`
+        ? queuePositionDetail(extra.queuePosition)
         : upgrade.statusDetail ?? undefined;
-    return checklistMessage({
+    return {
       upgradeId: upgrade.id,
       target: upgrade.target,
       requester: upgrade.requester,
@@ -261,7 +274,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       kind: upgrade.kind,
       ...(upgrade.kind === 'rollback' ? { rollbackNotice: rollbackNotice(upgrade) } : {}),
       ...(upgrade.status === 'failed' && canRollBack(upgrade) ? { offerRollback: true } : {}),
-    });
+    };
   }
 
   /** The approval rules of a request: Restore and roll back needs two different approvers. */
@@ -270,21 +283,11 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }
 
   function rollbackNotice(rollback: UpgradeRecord): string {
-    const lines = [
-      `*What this rollback does*: the image tag goes back from \`${rollback.fromVersion}\` to \`${rollback.toVersion}\`.`,
-      '*What it cannot undo*: database migrations are not reversed; runtime plugins upgraded in the same window may not load on the older core.',
-    ];
-    if (restoresDatabase(rollback.items)) lines[1] = restoreRollbackNotice();
-    else if (rollback.plan.flags.destructive) lines.push('⚠️ A release in the upgraded range ran a *destructive migration*: restore the database from the backup taken before the upgrade first.');
-    return lines.join('\n');
+    return rollbackNoticeText({ fromVersion: rollback.fromVersion, toVersion: rollback.toVersion, restoresDatabase: restoresDatabase(rollback.items), destructive: rollback.plan.flags.destructive });
   }
 
   function activeRefusal(active: UpgradeRecord): AppError {
-    const link = threadPermalink(active);
-    return new AppError(
-      'upgrade_in_progress',
-      `Target \`${active.target}\` already has ${active.kind === 'rollback' ? 'a rollback' : `an upgrade to \`${active.toVersion}\``} that is ${active.status}${link ? `: <${link}|see its thread>` : ''}. Finish or cancel it first (\`/checkstack cancel ${active.target}\`).`,
-    );
+    return new AppError('upgrade_in_progress', activeRequestRefusal(active, threadPermalink(active)));
   }
 
   /**
@@ -330,14 +333,13 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     });
     if (!created) {
       const other = await upgrades.activeForTarget(request.target);
-      throw other ? activeRefusal(other) : new AppError('upgrade_in_progress', `Target \`${request.target}\` already has an active request.`);
+      throw other ? activeRefusal(other) : new AppError('upgrade_in_progress', activeRequestGoneRefusal(request.target));
     }
     try {
-      const message = await renderChecklist(created);
-      const posted = await slack.chat.postMessage({ channel: request.channelId, text: message.text, blocks: message.blocks, unfurl_links: false });
-      await upgrades.setMessage(created.id, posted.ts!);
+      const ts = await checklists.post(request.channelId, await checklistView(created));
+      await upgrades.setMessage(created.id, ts);
       logger.info({ upgradeId: created.id, kind: request.kind, target: request.target, from: plan.from, to: plan.to, requester: request.requester }, `${request.kind} requested`);
-      return { ...created, messageTs: posted.ts! };
+      return { ...created, messageTs: ts };
     } catch (err) {
       if (request.keepUnposted) {
         logger.error({ err, upgradeId: created.id }, 'the checklist could not be posted; the request goes on without its own message');
@@ -358,10 +360,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
 
     const [summaries, inspection] = await Promise.all([summariesIncluding(input.version), inspectTarget(runtime, logger)]);
     if (!inspection.current.apiVersion && !inspection.current.imageTag) {
-      throw new AppError(
-        'checkstack_unreachable',
-        `Cannot tell which version \`${target}\` runs: neither /api/about nor the ${runtime.deployer.kind === 'docker' ? 'container' : 'deployment'} answered.`,
-      );
+      throw new AppError('checkstack_unreachable', unknownVersionRefusal(target, runtime.deployer.kind === 'docker' ? 'container' : 'deployment'));
     }
     const plan = planUpgrade({ current: inspection.current, target: input.version, releases: summaries, allowPrerelease: input.allowPrerelease });
     // Platform-specific doubts, e.g. a RollingUpdate Deployment whose old and new pods would share a migrating database.
@@ -453,8 +452,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     });
     // The bot's own rollback says so in its own words (autoRollback); the request is made whatever Slack answers.
     if (original.messageTs && input.userId !== AUTO_ROLLBACK_ACTOR) {
-      await slack.chat
-        .postMessage({ channel: original.channelId, thread_ts: original.messageTs, text: rollbackRequestedText(input.userId, original.fromVersion, threadPermalink(rollback)) })
+      await checklists
+        .rollbackRequested({ channelId: original.channelId, messageTs: original.messageTs }, { userId: input.userId, toVersion: original.fromVersion, checklistLink: threadPermalink(rollback) })
         .catch((err: unknown) => logger.warn({ err, upgradeId: original.id }, 'could not say in the thread that a rollback was requested'));
     }
     return rollback;
@@ -466,12 +465,12 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
    */
   async function autoRollback(original: UpgradeRecord, reason: string): Promise<void> {
     const rollback = await requestRollback({ userId: AUTO_ROLLBACK_ACTOR, channelId: original.channelId, teamDomain: original.teamDomain, ofUpgradeId: original.id });
-    const queued = await upgrades.apply(rollback.id, 'start', { startedBy: AUTO_ROLLBACK_ACTOR, statusDetail: `automatic rollback: ${reason}` });
+    const queued = await upgrades.apply(rollback.id, 'start', { startedBy: AUTO_ROLLBACK_ACTOR, statusDetail: autoRollbackDetail(reason) });
     if (!queued) return;
     await deps.queues.upgrades.add('rollback', { upgradeId: queued.id, kind: 'rollback', doneStep: null }, { jobId: queued.id, attempts: UPGRADE_JOB_ATTEMPTS });
     if (original.messageTs) {
-      await slack.chat
-        .postMessage({ channel: original.channelId, thread_ts: original.messageTs, text: autoRollbackText(reason, threadPermalink(rollback)) })
+      await checklists
+        .autoRollbackStarted({ channelId: original.channelId, messageTs: original.messageTs }, { reason, rollbackLink: threadPermalink(rollback) })
         .catch((err: unknown) => logger.warn({ err, upgradeId: original.id }, 'could not say in the thread that the rollback started'));
     }
     await refreshMessage(queued.id);
@@ -501,7 +500,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   /** Expires a confirming request past its deadline; true when it did (the caller then refuses the click). */
   async function expireIfDue(upgrade: Pick<UpgradeRecord, 'id' | 'status' | 'expiresAt'>): Promise<boolean> {
     if (!allows(upgrade.status, 'expire') || upgrade.expiresAt.getTime() > deps.now().getTime()) return false;
-    const expired = await upgrades.apply(upgrade.id, 'expire', { statusDetail: 'no one started it within the time allowed' });
+    const expired = await upgrades.apply(upgrade.id, 'expire', { statusDetail: EXPIRED_DETAIL });
     if (expired) await refreshMessage(upgrade.id);
     return true;
   }
@@ -569,7 +568,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       // The job id is the upgrade id: a second add of the same upgrade is a no-op in BullMQ.
       await deps.queues.upgrades.add(queued.kind, { upgradeId: queued.id, kind: queued.kind, doneStep: null }, { jobId: queued.id, attempts: UPGRADE_JOB_ATTEMPTS });
     } catch (err) {
-      await upgrades.apply(upgrade.id, 'unqueue', { statusDetail: 'could not be queued; press Start again' });
+      await upgrades.apply(upgrade.id, 'unqueue', { statusDetail: NOT_QUEUED_DETAIL });
       await refreshMessage(upgrade.id);
       throw err;
     }
@@ -585,14 +584,14 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     }
     if (upgrade.status === 'running') {
       // Waiting for the pin's pull request to be merged is the one running moment that changed nothing yet.
-      const cancelled = await upgrades.cancelWhileWaitingForMerge(upgrade.id, `cancelled by <@${userId}> while waiting for the pull request to be merged`);
+      const cancelled = await upgrades.cancelWhileWaitingForMerge(upgrade.id, cancelledWhileWaitingForMergeDetail(userId));
       if (cancelled) {
         await refreshMessage(upgrade.id);
         return cancelled;
       }
       throw new AppError('request_not_active', 'This upgrade is already running and cannot be stopped halfway. Follow its thread; if it fails, type `/checkstack rollback`.');
     }
-    const cancelled = await upgrades.apply(upgrade.id, 'cancel', { statusDetail: `cancelled by <@${userId}>` });
+    const cancelled = await upgrades.apply(upgrade.id, 'cancel', { statusDetail: cancelledDetail(userId) });
     if (!cancelled) throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
     if (upgrade.status === 'scheduled') await deps.scheduling?.cancelled(cancelled, userId);
     if (upgrade.status === 'queued') {
@@ -667,9 +666,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       try {
         const { current } = await inspectTarget(deps.targets.resolve(upgrade.target), logger);
         if (hasVersionChanged(upgrade.plan, current)) {
-          const invalidated = await upgrades.apply(upgrade.id, 'invalidate', {
-            statusDetail: `the target's version changed underneath this request (now ${current.apiVersion ?? current.imageTag}); plan it again`,
-          });
+          const invalidated = await upgrades.apply(upgrade.id, 'invalidate', { statusDetail: invalidatedDetail(current.apiVersion ?? current.imageTag) });
           if (invalidated) {
             await refreshMessage(upgrade.id);
             result.invalidated.push(upgrade.id);
@@ -736,7 +733,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     if (active?.status === 'confirming') await refreshMessage(active.id);
   }
 
-  return { cancelScheduledByClick, overridePromotion, refreshActive, requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, renderChecklist, sweep, status, history, threadPermalink };
+  return { cancelScheduledByClick, overridePromotion, refreshActive, requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, sweep, status, history, threadPermalink };
 }
 
 export type UpgradeRequests = ReturnType<typeof createUpgradeRequests>;
