@@ -37,7 +37,9 @@ import { createDrillService } from './backup/drill-service.js';
 import { createDrillStore } from './db/drill-store.js';
 import { logWatchProcessor } from '../jobs/log-watch.js';
 import { abandonGivenUpUpgrades, upgradeJobsProcessor } from '../jobs/upgrade-jobs.js';
-import { releaseJobsProcessor, scheduleReleasePolls, scheduleUpgradeSweep } from '../jobs/release-jobs.js';
+import { releaseJobsProcessor, scheduleReleasePolls } from '../jobs/release-jobs.js';
+import { housekeepingJobsProcessor, scheduleHousekeeping } from '../jobs/housekeeping-jobs.js';
+import { createHousekeeping } from './upgrades/housekeeping.js';
 import { loadConfig, type Config } from './config.js';
 import { runMigrations } from './db/migrate.js';
 import { createDeps, type Deps, type DepsOverrides } from './deps.js';
@@ -238,7 +240,14 @@ function createServices(deps: Deps) {
     minUpdateIntervalMs: 2_000,
     scrub: (text) => deps.secrets.scrub(text),
   });
-  const followUps = createFollowUps({ upgrades: deps.db.upgrades, targets: deps.targets, queues: deps.queues, reporter, logger: logger.child({ component: 'follow-ups' }) });
+  const followUps = createFollowUps({
+    upgrades: deps.db.upgrades,
+    targets: deps.targets,
+    queues: deps.queues,
+    reporter,
+    logger: logger.child({ component: 'follow-ups' }),
+    scheduleRetention: (upgrade, seconds) => housekeeping.scheduleRetention(upgrade, seconds),
+  });
   const pins = createPinRecorder({ github: createGithubPinRecord({ octokit: deps.octokit, logger: logger.child({ component: 'pin-record' }) }), now: () => deps.clock.now(), sleep: abortableSleep });
   const runner = createUpgradeRunner({
     upgrades: deps.db.upgrades,
@@ -274,7 +283,18 @@ function createServices(deps: Deps) {
     refreshMessage: (id) => upgradeRequests.refreshMessage(id),
   });
   deps.slack.on(WebClientEvent.RATE_LIMITED, () => deps.metrics.slackRetries.inc({ reason: 'rate_limited' }));
-  return { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades };
+  const housekeeping = createHousekeeping({
+    upgrades: deps.db.upgrades,
+    targets: deps.targets,
+    queues: deps.queues,
+    reporter,
+    logger: logger.child({ component: 'housekeeping' }),
+    expireIfDue: (upgrade) => upgradeRequests.expireIfDue(upgrade),
+    refreshMessage: (id) => upgradeRequests.refreshMessage(id),
+    settleStrandedRollbacks: () => runner.settleStrandedRollbacks(),
+    sweepScheduled: () => scheduled.sweep(),
+  });
+  return { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades, housekeeping };
 }
 
 /** A timer that ends early (rejecting) when the signal aborts: long waits stop at shutdown. */
@@ -347,7 +367,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
   app.action(clicks.actionIds, clicks.listener);
 }
 
-async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
+async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades, housekeeping }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
   const { config, logger } = deps;
   const backupPoster = createBackupPoster(deps.slack);
   const releaseWorker = new Worker(
@@ -361,7 +381,6 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       queues: deps.queues,
       logger: logger.child({ component: 'release-jobs' }),
       now: () => deps.clock.now(),
-      sweepUpgrades: async () => ({ ...(await upgradeRequests.sweep()), settledRollbacks: await runner.settleStrandedRollbacks(), scheduled: await scheduled.sweep() }),
       countPoll: (outcome) => deps.metrics.releasePolls.inc({ outcome }),
       afterReleases: (event) => autoUpgrades.decideAll(event),
     }),
@@ -379,6 +398,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       logger: logger.child({ component: 'upgrade-jobs' }),
       shutdownSignal: deps.shutdownSignal,
       onEnded: (upgradeId) => autoUpgrades.upgradeEnded(upgradeId),
+      retention: (upgradeId) => housekeeping.retention(upgradeId),
     }),
     // Several targets at once; the per-target lock keeps one job per target.
     {
@@ -458,16 +478,23 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
   );
   drillWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'drill job failed'));
   await scheduleDrills(deps.queues, config.targets.map((t) => ({ name: t.name, every: t.drill?.every ?? null })), async (target) => (await drillStore.latest(target))?.finishedAt ?? null, deps.clock.now());
-  for (const worker of [releaseWorker, upgradeWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker]) {
+  const housekeepingWorker = new Worker(
+    QUEUE.housekeeping,
+    housekeepingJobsProcessor(housekeeping),
+    // A sweep a minute and the odd retention: one at a time.
+    { connection: deps.redis, prefix: config.queuePrefix, concurrency: 1, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
+  );
+  housekeepingWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'housekeeping job failed'));
+  for (const worker of [releaseWorker, upgradeWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker, housekeepingWorker]) {
     worker.on('active', (job) => {
       if (job.processedOn && job.timestamp) deps.metrics.jobWait.observe({ queue: worker.name }, Math.max(0, job.processedOn - job.timestamp - (job.delay ?? 0)) / 1000);
     });
   }
   await scheduleReleasePolls(deps.queues, config.github.pollIntervalSeconds);
-  await scheduleUpgradeSweep(deps.queues);
+  await scheduleHousekeeping(deps.queues);
   // One poll right away; replicas starting in the same minute share it.
   await deps.queues.releases.add('poll', { reason: 'startup' }, { jobId: `startup-poll-${Math.floor(Date.now() / 60_000)}` });
-  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker];
+  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker, housekeepingWorker];
 }
 
 function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
@@ -515,7 +542,7 @@ async function recordBackupAge(deps: Deps): Promise<void> {
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 async function recordQueueDepth(deps: Deps): Promise<void> {
-  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups, deps.queues.scheduledUpgrades, deps.queues.autoUpgrades, deps.queues.drills]) {
+  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups, deps.queues.scheduledUpgrades, deps.queues.autoUpgrades, deps.queues.drills, deps.queues.housekeeping]) {
     try {
       const counts = await queue.raw.getJobCounts(...QUEUE_STATES);
       for (const state of QUEUE_STATES) deps.metrics.queueDepth.set({ queue: queue.raw.name, state }, counts[state] ?? 0);

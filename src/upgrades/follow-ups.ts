@@ -1,5 +1,5 @@
 // After a successful upgrade: the log watch for `postflight.logWatch`, announced in the thread with its Stop button,
-// and the removal of the kept container after `postflight.retention`.
+// and the removal of the kept container after `postflight.retention` (a housekeeping job).
 import type { UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queue.js';
@@ -10,7 +10,9 @@ import type { TargetRegistry } from '../targets/registry.js';
 export interface FollowUpsDeps {
   upgrades: Pick<UpgradeStore, 'recordJobFacts'>;
   targets: Pick<TargetRegistry, 'resolve'>;
-  queues: Pick<Queues, 'logWatch' | 'upgrades'>;
+  queues: Pick<Queues, 'logWatch'>;
+  /** Queues the removal of the kept container after the retention period. */
+  scheduleRetention(upgrade: Pick<UpgradeRecord, 'id'>, retentionSeconds: number): Promise<void>;
   reporter: Pick<ThreadReporter, 'post'>;
   logger: Logger;
 }
@@ -29,7 +31,7 @@ export function createFollowUps(deps: FollowUpsDeps) {
         .catch((err: unknown) => deps.logger.warn({ err, upgradeId: upgrade.id }, 'could not announce the log watch'));
     }
     if (upgrade.kind === 'upgrade') {
-      await deps.queues.upgrades.add('retention', { upgradeId: upgrade.id }, { jobId: `retention-${upgrade.id}`, delay: runtime.config.postflight.retention * 1000 });
+      await deps.scheduleRetention(upgrade, runtime.config.postflight.retention);
     }
   }
 

@@ -25,7 +25,7 @@ import {
 import { drillFreshness } from '../domain/backup.js';
 import { summarizeRelease, versionFromTag } from '../domain/release-summary.js';
 import type { ReleaseSummary } from '../domain/release-types.js';
-import { hasVersionChanged, planUpgrade, type CurrentVersion, type UpgradePlan } from '../domain/upgrade-plan.js';
+import { planUpgrade, type CurrentVersion, type UpgradePlan } from '../domain/upgrade-plan.js';
 import { tagForVersion } from '../domain/versions.js';
 import { AppError, isAppError } from '../errors.js';
 import type { ReleaseSource } from '../github/release-source.js';
@@ -43,7 +43,6 @@ import {
   cancelledDetail,
   cancelledWhileWaitingForMergeDetail,
   EXPIRED_DETAIL,
-  invalidatedDetail,
   NOT_QUEUED_DETAIL,
   queuePositionDetail,
   rollbackNoticeText,
@@ -643,42 +642,6 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     return cancel(active, userId);
   }
 
-  /**
-   * Housekeeping, run on a schedule: expire stale requests, invalidate those whose target changed version
-   * underneath them, and re-queue a queued upgrade whose job is missing (e.g. Redis lost it).
-   */
-  async function sweep(): Promise<{ expired: string[]; invalidated: string[]; requeued: string[] }> {
-    const result = { expired: [] as string[], invalidated: [] as string[], requeued: [] as string[] };
-    for (const upgrade of await upgrades.inStatus(['confirming', 'queued'])) {
-      if (await expireIfDue(upgrade)) {
-        result.expired.push(upgrade.id);
-        continue;
-      }
-      if (upgrade.status === 'queued') {
-        const job = await deps.queues.upgrades.raw.getJob(upgrade.id);
-        if (!job) {
-          await deps.queues.upgrades.add(upgrade.kind, { upgradeId: upgrade.id, kind: upgrade.kind, doneStep: null }, { jobId: upgrade.id, attempts: UPGRADE_JOB_ATTEMPTS });
-          result.requeued.push(upgrade.id);
-        }
-        continue;
-      }
-      if (upgrade.kind !== 'upgrade') continue;
-      try {
-        const { current } = await inspectTarget(deps.targets.resolve(upgrade.target), logger);
-        if (hasVersionChanged(upgrade.plan, current)) {
-          const invalidated = await upgrades.apply(upgrade.id, 'invalidate', { statusDetail: invalidatedDetail(current.apiVersion ?? current.imageTag) });
-          if (invalidated) {
-            await refreshMessage(upgrade.id);
-            result.invalidated.push(upgrade.id);
-          }
-        }
-      } catch (err) {
-        logger.warn({ err, upgradeId: upgrade.id }, 'sweep could not inspect the target');
-      }
-    }
-    return result;
-  }
-
   /** `/checkstack status` in a busy channel must not hammer the target: one inspection serves every caller for a few seconds. */
   const statusInspections = new Map<string, { at: number; inspection: ReturnType<typeof inspectTarget> }>();
   function recentInspection(runtime: TargetRuntime) {
@@ -733,7 +696,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     if (active?.status === 'confirming') await refreshMessage(active.id);
   }
 
-  return { cancelScheduledByClick, overridePromotion, refreshActive, requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, sweep, status, history, threadPermalink };
+  return { cancelScheduledByClick, overridePromotion, refreshActive, requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, expireIfDue, status, history, threadPermalink };
 }
 
 export type UpgradeRequests = ReturnType<typeof createUpgradeRequests>;
