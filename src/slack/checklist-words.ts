@@ -56,3 +56,52 @@ export function rollbackNoticeText(rollback: { fromVersion: string; toVersion: s
   else if (rollback.destructive) lines.push('⚠️ A release in the upgraded range ran a *destructive migration*: restore the database from the backup taken before the upgrade first.');
   return lines.join('\n');
 }
+
+/** Why a request or a click on its checklist changed nothing: the ephemeral answer, through AppError's message. */
+export const REQUEST_REFUSALS = {
+  schedulingUnavailable: 'Scheduled upgrades (`--at`) are not available in this bot: nothing was planned.',
+  buttonOfOtherChannel: 'That button does not belong to this channel; nothing changed.',
+  buttonOfOtherMessage: 'That button does not belong to this message; nothing changed.',
+  requestGone: 'This upgrade request no longer exists; type `/checkstack upgrade <version>` for a new one.',
+  requestGoneNothingChanged: 'This upgrade request no longer exists; nothing changed.',
+  messageNotRecorded: 'The bot has not recorded this checklist message yet; nothing changed. Press the button again in a moment.',
+  expiredAskAgain: 'This upgrade request expired; nothing changed. Type `/checkstack upgrade <version>` for a new one.',
+  expired: 'This upgrade request expired; nothing changed.',
+  confirmNeedsApprover: 'Only approvers can confirm checklist items. Ask one of them, or an operator to add you to the approvers.',
+  startNeedsApprover: 'Only approvers can start an upgrade.',
+  startedByOther: 'This upgrade was already started (or changed) by someone else; nothing changed.',
+  scheduledByOther: 'This upgrade was already started or scheduled (or changed) by someone else; nothing changed.',
+  cancelNeedsRequesterOrApprover: 'Only the requester or an approver can cancel this upgrade.',
+  runningCannotCancel: 'This upgrade is already running and cannot be stopped halfway. Follow its thread; if it fails, type `/checkstack rollback`.',
+  noPromotionGate: 'This target has no promotion gate; nothing changed.',
+} as const;
+
+export function requestIsRefusal(status: string): string {
+  return `This upgrade request is ${status}; nothing changed.`;
+}
+
+export function alreadyStatusRefusal(status: string): string {
+  return `This upgrade is already ${status}; nothing changed.`;
+}
+
+export function notConfirmedRefusal(restoresDatabase: boolean): string {
+  return restoresDatabase
+    ? 'Every checklist item must be confirmed first, by two different approvers: this rollback restores the database.'
+    : 'Every checklist item must be confirmed first (with at least one confirmation by someone other than the requester, when a second person is required).';
+}
+
+export function nothingPendingRefusal(target: string): string {
+  return `Target \`${target}\` has no upgrade pending.`;
+}
+
+export function noFinishedUpgradeRefusal(target: string): string {
+  return `Target \`${target}\` has no finished upgrade to roll back.`;
+}
+
+export function unfinishedRollbackRefusal(toVersion: string, status: string): string {
+  return `The upgrade to \`${toVersion}\` is ${status}: only a finished upgrade (succeeded or failed) can be rolled back.`;
+}
+
+export function nothingToRollBackRefusal(f: { toVersion: string; fromVersion: string; step: string | null }): string {
+  return `The upgrade to \`${f.toVersion}\` failed before the new container ran (at ${f.step}); \`${f.fromVersion}\` still runs, so there is nothing to roll back.`;
+}

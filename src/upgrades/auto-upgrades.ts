@@ -16,7 +16,7 @@ import type { Logger } from '../logger.js';
 import type { Queues } from '../queue.js';
 import type { ApproverResolver } from '../slack/approvers.js';
 import type { AutoUpgradePoster, NoticeOutcome } from '../slack/auto-upgrade-poster.js';
-import { cancelledReply, resumedReply } from '../slack/auto-upgrade-words.js';
+import { AUTO_UPGRADE_REFUSALS, cancelledReply, nothingToResumeRefusal, resumedReply, startedAlreadyRefusal } from '../slack/auto-upgrade-words.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
 
 /** The requester and starter recorded for an upgrade the bot started by itself (history, audit log, change-cause). */
@@ -374,10 +374,10 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
     const runtime = deps.targets.resolve(targetName);
     const target = runtime.config.name;
     if (!(await deps.approvers.approvers()).has(userId)) {
-      throw new AppError('not_authorized', 'Only approvers can resume automatic upgrades. Ask one of them.');
+      throw new AppError('not_authorized', AUTO_UPGRADE_REFUSALS.resumeNeedsApprover);
     }
     if (!runtime.config.autoUpgrade?.patches) {
-      throw new AppError('invalid_input', `Target \`${target}\` has no automatic patch upgrades (\`autoUpgrade.patches\`): there is nothing to resume.`);
+      throw new AppError('invalid_input', nothingToResumeRefusal(target));
     }
     const lifted = await store.resume(target, userId);
     if (lifted) await deps.queues.autoUpgrades.add('decide', { target, reason: `resumed by ${userId}` }, { ...JOB_OPTIONS, jobId: `decide@${target}@resume@${deps.now().getTime()}` });
@@ -388,24 +388,24 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
   /** **Cancel** on a notice (approvers): the plan is dropped and its version remembered as declined. */
   async function cancelNotice(key: string, userId: string, source: { channelId: string; messageTs: string }): Promise<{ target: string; version: string; text: string }> {
     const target = targetOfKey(key);
-    if (target === null || !deps.targets.names().includes(target)) throw new AppError('stale_action', 'That button does not name a scheduled upgrade; nothing changed.');
-    if (!(await deps.approvers.approvers()).has(userId)) throw new AppError('not_authorized', 'Only approvers can cancel an automatic upgrade. Ask one of them.');
+    if (target === null || !deps.targets.names().includes(target)) throw new AppError('stale_action', AUTO_UPGRADE_REFUSALS.buttonNamesNoUpgrade);
+    if (!(await deps.approvers.approvers()).has(userId)) throw new AppError('not_authorized', AUTO_UPGRADE_REFUSALS.cancelNeedsApprover);
     const result = await withAdvisoryLock(deps.pool, { space: 'auto-upgrade', id: target }, { wait: true }, async () => {
       const row = await store.scheduledFor(target);
       if (!row || row.key !== key) {
         const started = await upgrades.byId(upgradeIdForKey(key));
         if (started) {
-          throw new AppError('request_not_active', `This automatic upgrade has started already; nothing changed. While it is queued, \`/checkstack cancel ${target}\` stops it; once it runs, follow its thread.`);
+          throw new AppError('request_not_active', startedAlreadyRefusal(target));
         }
-        throw new AppError('request_not_active', 'This automatic upgrade is no longer scheduled; nothing changed.');
+        throw new AppError('request_not_active', AUTO_UPGRADE_REFUSALS.noLongerScheduled);
       }
-      if (row.channelId !== source.channelId || row.noticeTs !== source.messageTs) throw new AppError('stale_action', 'That button does not belong to this message; nothing changed.');
+      if (row.channelId !== source.channelId || row.noticeTs !== source.messageTs) throw new AppError('stale_action', AUTO_UPGRADE_REFUSALS.buttonOfOtherMessage);
       await store.decline(target, row.version, userId);
       await store.unschedule(target, key);
       await editNotice(row, { kind: 'cancelled', target, version: row.version, by: userId });
       return row;
     });
-    if (!result.locked) throw new AppError('request_not_active', 'Try again in a moment; nothing changed.');
+    if (!result.locked) throw new AppError('request_not_active', AUTO_UPGRADE_REFUSALS.busy);
     logger.info({ target, key, userId, version: result.value.version }, 'automatic upgrade cancelled');
     return { target, version: result.value.version, text: cancelledReply(target, result.value.version) };
   }

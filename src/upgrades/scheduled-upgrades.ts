@@ -11,6 +11,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queue.js';
 import type { ApproverResolver } from '../slack/approvers.js';
+import { REQUEST_REFUSALS } from '../slack/checklist-words.js';
 import { scheduledLapsedDetail, scheduleLapseReasons, scheduleTimePassedText } from '../slack/promotion-words.js';
 import type { ScheduledNote, ScheduledUpgradePoster } from '../slack/scheduled-upgrade-poster.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
@@ -88,7 +89,7 @@ export function createScheduledUpgrades(deps: ScheduledUpgradesDeps) {
     // Confirmed after its time: starting now could fall outside the downtime that was planned for it.
     if (scheduledAt.getTime() < deps.now().getTime() - SCHEDULE_GRACE_MS) throw new AppError('request_not_active', scheduleTimePassedText(scheduledAt));
     const scheduled = await upgrades.apply(upgradeId, 'schedule', { startedBy: userId, statusDetail: null });
-    if (!scheduled) throw new AppError('request_not_active', 'This upgrade was already started or scheduled (or changed) by someone else; nothing changed.');
+    if (!scheduled) throw new AppError('request_not_active', REQUEST_REFUSALS.scheduledByOther);
     try {
       await enqueue(scheduled);
     } catch (err) {

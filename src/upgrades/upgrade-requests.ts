@@ -39,13 +39,21 @@ import type { ChecklistPoster } from '../slack/checklist-poster.js';
 import {
   activeRequestGoneRefusal,
   activeRequestRefusal,
+  alreadyStatusRefusal,
   autoRollbackDetail,
   cancelledDetail,
   cancelledWhileWaitingForMergeDetail,
   EXPIRED_DETAIL,
+  noFinishedUpgradeRefusal,
   NOT_QUEUED_DETAIL,
+  notConfirmedRefusal,
+  nothingPendingRefusal,
+  nothingToRollBackRefusal,
   queuePositionDetail,
+  REQUEST_REFUSALS,
+  requestIsRefusal,
   rollbackNoticeText,
+  unfinishedRollbackRefusal,
   unknownVersionRefusal,
 } from '../slack/checklist-words.js';
 import { approvalRulesFor, offersRestore, PROMOTION_CHECK_ID, RESTORE_ITEM_ID, restoresDatabase, type ApprovalRules } from '../domain/checklist.js';
@@ -354,7 +362,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     const target = runtime.config.name;
     const active = await upgrades.activeForTarget(target);
     if (active) throw activeRefusal(active);
-    if (input.schedule && !deps.scheduling) throw new AppError('invalid_input', 'Scheduled upgrades (`--at`) are not available in this bot: nothing was planned.');
+    if (input.schedule && !deps.scheduling) throw new AppError('invalid_input', REQUEST_REFUSALS.schedulingUnavailable);
     const scheduledAt = input.schedule ? scheduledStart(input.schedule, runtime, deps.now()) : null;
 
     const [summaries, inspection] = await Promise.all([summariesIncluding(input.version), inspectTarget(runtime, logger)]);
@@ -401,15 +409,15 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }): Promise<UpgradeRecord> {
     const original = input.ofUpgradeId ? await upgrades.byId(input.ofUpgradeId) : await upgrades.lastFinishedUpgrade(deps.targets.resolve(input.targetName).config.name);
     if (original && input.clickedInChannel && original.channelId !== input.clickedInChannel) {
-      throw new AppError('stale_action', 'That button does not belong to this channel; nothing changed.');
+      throw new AppError('stale_action', REQUEST_REFUSALS.buttonOfOtherChannel);
     }
     const runtime = deps.targets.resolve(original?.target ?? input.targetName);
-    if (!original || original.kind !== 'upgrade') throw new AppError('not_found', `Target \`${runtime.config.name}\` has no finished upgrade to roll back.`);
+    if (!original || original.kind !== 'upgrade') throw new AppError('not_found', noFinishedUpgradeRefusal(runtime.config.name));
     if (!allows(original.status, 'rollback')) {
-      throw new AppError('request_not_active', `The upgrade to \`${original.toVersion}\` is ${original.status}: only a finished upgrade (succeeded or failed) can be rolled back.`);
+      throw new AppError('request_not_active', unfinishedRollbackRefusal(original.toVersion, original.status));
     }
     if (!canRollBack(original)) {
-      throw new AppError('request_not_active', `The upgrade to \`${original.toVersion}\` failed before the new container ran (at ${original.step}); \`${original.fromVersion}\` still runs, so there is nothing to roll back.`);
+      throw new AppError('request_not_active', nothingToRollBackRefusal(original));
     }
     const active = await upgrades.activeForTarget(original.target);
     if (active) throw activeRefusal(active);
@@ -486,12 +494,12 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       await delay(waitMs);
       upgrade = await read();
     }
-    if (!upgrade) throw new AppError('not_found', 'This upgrade request no longer exists; type `/checkstack upgrade <version>` for a new one.');
+    if (!upgrade) throw new AppError('not_found', REQUEST_REFUSALS.requestGone);
     if (upgrade.messageTs === null && upgrade.channelId === source.channelId) {
-      throw new AppError('request_not_active', 'The bot has not recorded this checklist message yet; nothing changed. Press the button again in a moment.');
+      throw new AppError('request_not_active', REQUEST_REFUSALS.messageNotRecorded);
     }
     if (upgrade.channelId !== source.channelId || upgrade.messageTs !== source.messageTs) {
-      throw new AppError('stale_action', 'That button does not belong to this message; nothing changed.');
+      throw new AppError('stale_action', REQUEST_REFUSALS.buttonOfOtherMessage);
     }
     return upgrade;
   }
@@ -506,13 +514,13 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
 
   async function confirm(upgradeId: string, itemId: string, userId: string, source: ClickSource): Promise<{ recorded: boolean }> {
     const upgrade = await loadForClick(() => upgrades.forClick(upgradeId), source);
-    if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed. Type `/checkstack upgrade <version>` for a new one.');
+    if (await expireIfDue(upgrade)) throw new AppError('request_not_active', REQUEST_REFUSALS.expiredAskAgain);
     if (upgrade.status !== 'confirming') {
-      throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
+      throw new AppError('request_not_active', requestIsRefusal(upgrade.status));
     }
     const approvers = await deps.approvers.approvers();
     if (!approvers.has(userId)) {
-      throw new AppError('not_authorized', 'Only approvers can confirm checklist items. Ask one of them, or an operator to add you to the approvers.');
+      throw new AppError('not_authorized', REQUEST_REFUSALS.confirmNeedsApprover);
     }
     const rules = rulesOf(upgrade);
     // Read without a lock first: a click on an item already confirmed, or one the rules refuse, needs no transaction.
@@ -535,15 +543,13 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
 
   async function start(upgradeId: string, userId: string, source: ClickSource): Promise<UpgradeRecord> {
     const upgrade = await loadForClick(() => upgrades.forClick(upgradeId), source);
-    if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed.');
+    if (await expireIfDue(upgrade)) throw new AppError('request_not_active', REQUEST_REFUSALS.expired);
     const approvers = await deps.approvers.approvers();
-    if (!approvers.has(userId)) throw new AppError('not_authorized', 'Only approvers can start an upgrade.');
-    if (!allows(upgrade.status, 'start')) throw new AppError('request_not_active', `This upgrade is already ${upgrade.status}; nothing changed.`);
+    if (!approvers.has(userId)) throw new AppError('not_authorized', REQUEST_REFUSALS.startNeedsApprover);
+    if (!allows(upgrade.status, 'start')) throw new AppError('request_not_active', alreadyStatusRefusal(upgrade.status));
     const state = clickedState(upgrade);
     if (!isComplete(state, rulesOf(upgrade))) {
-      throw new AppError('request_not_active', restoresDatabase(upgrade.items)
-        ? 'Every checklist item must be confirmed first, by two different approvers: this rollback restores the database.'
-        : 'Every checklist item must be confirmed first (with at least one confirmation by someone other than the requester, when a second person is required).');
+      throw new AppError('request_not_active', notConfirmedRefusal(restoresDatabase(upgrade.items)));
     }
     // A bot-checked backup item holds Start until a backup newer than `maxAge` exists (read now, not at planning).
     const record = deps.backups && upgrade.kind === 'upgrade' ? await upgrades.byId(upgrade.id) : null;
@@ -562,7 +568,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     // `--at`: the checklist is confirmed now; the upgrade waits for its time.
     if (upgrade.scheduledAt && deps.scheduling) return deps.scheduling.schedule(upgrade.id, userId, upgrade.scheduledAt);
     const queued = await upgrades.apply(upgrade.id, 'start', { startedBy: userId, statusDetail: null });
-    if (!queued) throw new AppError('request_not_active', 'This upgrade was already started (or changed) by someone else; nothing changed.');
+    if (!queued) throw new AppError('request_not_active', REQUEST_REFUSALS.startedByOther);
     try {
       // The job id is the upgrade id: a second add of the same upgrade is a no-op in BullMQ.
       await deps.queues.upgrades.add(queued.kind, { upgradeId: queued.id, kind: queued.kind, doneStep: null }, { jobId: queued.id, attempts: UPGRADE_JOB_ATTEMPTS });
@@ -579,7 +585,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   async function cancel(upgrade: UpgradeRecord, userId: string): Promise<UpgradeRecord> {
     const approvers = await deps.approvers.approvers();
     if (!canCancel({ userId, requester: upgrade.requester, approvers })) {
-      throw new AppError('not_authorized', 'Only the requester or an approver can cancel this upgrade.');
+      throw new AppError('not_authorized', REQUEST_REFUSALS.cancelNeedsRequesterOrApprover);
     }
     if (upgrade.status === 'running') {
       // Waiting for the pin's pull request to be merged is the one running moment that changed nothing yet.
@@ -588,10 +594,10 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
         await refreshMessage(upgrade.id);
         return cancelled;
       }
-      throw new AppError('request_not_active', 'This upgrade is already running and cannot be stopped halfway. Follow its thread; if it fails, type `/checkstack rollback`.');
+      throw new AppError('request_not_active', REQUEST_REFUSALS.runningCannotCancel);
     }
     const cancelled = await upgrades.apply(upgrade.id, 'cancel', { statusDetail: cancelledDetail(userId) });
-    if (!cancelled) throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
+    if (!cancelled) throw new AppError('request_not_active', requestIsRefusal(upgrade.status));
     if (upgrade.status === 'scheduled') await deps.scheduling?.cancelled(cancelled, userId);
     if (upgrade.status === 'queued') {
       const job = await deps.queues.upgrades.raw.getJob(upgrade.id);
@@ -604,9 +610,9 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   /** The promotion override item: one approver's confirmation; two different approvers make it hold. */
   async function overridePromotion(upgradeId: string, userId: string, source: ClickSource): Promise<{ recorded: boolean; approved: boolean }> {
     const upgrade = await loadForClick(() => upgrades.forClick(upgradeId), source);
-    if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed.');
-    if (upgrade.status !== 'confirming') throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
-    if (!deps.promotion) throw new AppError('request_not_active', 'This target has no promotion gate; nothing changed.');
+    if (await expireIfDue(upgrade)) throw new AppError('request_not_active', REQUEST_REFUSALS.expired);
+    if (upgrade.status !== 'confirming') throw new AppError('request_not_active', requestIsRefusal(upgrade.status));
+    if (!deps.promotion) throw new AppError('request_not_active', REQUEST_REFUSALS.noPromotionGate);
     const { recorded, override } = await deps.promotion.confirmOverride(upgrade, userId);
     if (recorded) {
       logger.info({ upgradeId, userId, approved: override.approved }, 'promotion override confirmed');
@@ -628,9 +634,9 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       await delay(waitMs);
       upgrade = await upgrades.byId(upgradeId);
     }
-    if (!upgrade) throw new AppError('not_found', 'This upgrade request no longer exists; nothing changed.');
+    if (!upgrade) throw new AppError('not_found', REQUEST_REFUSALS.requestGoneNothingChanged);
     if (upgrade.channelId !== source.channelId || (source.messageTs !== upgrade.scheduledReminderTs && source.messageTs !== upgrade.messageTs)) {
-      throw new AppError('stale_action', 'That button does not belong to this message; nothing changed.');
+      throw new AppError('stale_action', REQUEST_REFUSALS.buttonOfOtherMessage);
     }
     return cancel(upgrade, userId);
   }
@@ -638,7 +644,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   async function cancelForTarget(targetName: string | undefined, userId: string) {
     const runtime = deps.targets.resolve(targetName);
     const active = await upgrades.activeForTarget(runtime.config.name);
-    if (!active) throw new AppError('not_found', `Target \`${runtime.config.name}\` has no upgrade pending.`);
+    if (!active) throw new AppError('not_found', nothingPendingRefusal(runtime.config.name));
     return cancel(active, userId);
   }
 
