@@ -4,17 +4,11 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { z } from 'zod';
 import type { UpgradeRecord, UpgradeStore } from '../src/db/upgrade-store.js';
-import {
-  classifyLogLine,
-  logLineForSlack,
-  summarizeLogWatch,
-  type LogWatchEnd,
-  type LogWatchRuntime,
-} from '../src/domain/log-levels.js';
+import { classifyLogLine, logLineForSlack, type LogWatchEnd, type LogWatchRuntime } from '../src/domain/log-levels.js';
 import { isAppError } from '../src/errors.js';
 import type { Logger } from '../src/logger.js';
 import { logWatchJob } from '../src/queue.js';
-import { exitedAlert, fatalLineAlert, lostSightAlert, restartedAlert } from '../src/slack/log-watch-words.js';
+import { exitedAlert, fatalLineAlert, lostSightAlert, restartedAlert, summarizeLogWatch } from '../src/slack/log-watch-words.js';
 import type { ThreadReporter } from '../src/slack/thread-reporter.js';
 import type { Deployer, LogLine, RuntimeState } from '../src/targets/deployer.js';
 import type { TargetRegistry } from '../src/targets/registry.js';

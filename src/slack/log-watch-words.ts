@@ -1,6 +1,7 @@
 // Every word of the log watch after an upgrade (its announcement with the Stop button, the alerts in the thread) and
 // of the retention of the kept container.
 import type { SectionBlock } from '@slack/types';
+import type { LogCounts, LogWatchEnd, LogWatchRuntime } from '../domain/log-levels.js';
 import { escapeMrkdwn } from '../util/escape-mrkdwn.js';
 import { plural } from '../util/plural.js';
 import { ACTION_IDS, BLOCK_IDS } from './action-ids.js';
@@ -61,4 +62,24 @@ export function exitedAlert(f: { target: string; exitCode: number | null; oomKil
 /** In the upgrade's thread once the previous container kept for a fast rollback was removed. */
 export function retentionEndedText(fromVersion: string): string {
   return `🧹 The retention period ended: the previous container kept for a fast rollback was removed. A rollback now recreates \`${fromVersion}\` from its image.`;
+}
+
+function describeRuntime(runtime: LogWatchRuntime | null | undefined): string {
+  if (!runtime || runtime.running) return '';
+  const code = runtime.exitCode === null ? '' : ` with code ${runtime.exitCode}`;
+  return `; the container is not running (exited${code}${runtime.oomKilled ? ', OOM killed' : ''})`;
+}
+
+/** One line for the thread: `🔎 Log watch ended after 60 min: 2 warnings, 1 error, 0 fatal; no restarts`. */
+export function summarizeLogWatch(counts: LogCounts, restarts: number, state: LogWatchEnd): string {
+  const minutes = state.minutes < 1 ? 'less than a minute' : `${Math.round(state.minutes)} min`;
+  const head =
+    state.kind === 'stopped'
+      ? `🔎 Log watch stopped${state.by ? ` by <@${state.by}>` : ''} after ${minutes}`
+      : state.kind === 'superseded'
+        ? `🔎 Log watch ended after ${minutes} (the upgrade is now ${state.status.replace(/_/g, ' ')})`
+        : `🔎 Log watch ended after ${minutes}`;
+  const tally = `${plural(counts.warn, 'warning')}, ${plural(counts.error, 'error')}, ${counts.fatal} fatal`;
+  const restartText = restarts > 0 ? `restarted ${plural(restarts, 'time')}` : 'no restarts';
+  return `${head}: ${tally}; ${restartText}${describeRuntime(state.runtime)}`;
 }
