@@ -36,11 +36,6 @@ export function activeRequestGoneRefusal(target: string): string {
   return `Target \`${target}\` already has an active request.`;
 }
 
-/** Neither Checkstack's API nor the platform told the running version: nothing can be planned. */
-export function unknownVersionRefusal(target: string, instanceNoun: string): string {
-  return `Cannot tell which version \`${target}\` runs: neither /api/about nor the ${instanceNoun} answered.`;
-}
-
 /** `/checkstack cancel`: the ephemeral answer once the request is cancelled. */
 export function cancelledReply(cancelled: { kind: 'upgrade' | 'rollback'; target: string; toVersion: string }): string {
   return `Cancelled the ${cancelled.kind} of \`${cancelled.target}\` to \`${cancelled.toVersion}\`.`;

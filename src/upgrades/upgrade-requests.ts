@@ -54,7 +54,6 @@ import {
   requestIsRefusal,
   rollbackNoticeText,
   unfinishedRollbackRefusal,
-  unknownVersionRefusal,
 } from '../slack/checklist-words.js';
 import { approvalRulesFor, offersRestore, PROMOTION_CHECK_ID, RESTORE_ITEM_ID, restoresDatabase, type ApprovalRules } from '../domain/checklist.js';
 import { restoreRollbackItem } from '../slack/rollback-outcome.js';
@@ -367,7 +366,10 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
 
     const [summaries, inspection] = await Promise.all([summariesIncluding(input.version), inspectTarget(runtime, logger)]);
     if (!inspection.current.apiVersion && !inspection.current.imageTag) {
-      throw new AppError('checkstack_unreachable', unknownVersionRefusal(target, runtime.deployer.kind === 'docker' ? 'container' : 'deployment'));
+      throw new AppError(
+        'checkstack_unreachable',
+        `Cannot tell which version \`${target}\` runs: neither /api/about nor the ${runtime.deployer.kind === 'docker' ? 'container' : 'deployment'} answered.`,
+      );
     }
     const plan = planUpgrade({ current: inspection.current, target: input.version, releases: summaries, allowPrerelease: input.allowPrerelease });
     // Platform-specific doubts, e.g. a RollingUpdate Deployment whose old and new pods would share a migrating database.
