@@ -100,3 +100,29 @@ export function unfinishedRollbackRefusal(toVersion: string, status: string): st
 export function nothingToRollBackRefusal(f: { toVersion: string; fromVersion: string; step: string | null }): string {
   return `The upgrade to \`${f.toVersion}\` failed before the new container ran (at ${f.step}); \`${f.fromVersion}\` still runs, so there is nothing to roll back.`;
 }
+
+/** `/checkstack upgrade`: the ephemeral answer once the checklist is posted. */
+export function upgradePlannedReply(upgrade: { target: string; fromVersion: string; toVersion: string; scheduledAt: Date | null }, checklistLink: string | undefined): string {
+  const when = upgrade.scheduledAt ? `, to start at ${upgrade.scheduledAt.toISOString().slice(0, 16).replace('T', ' ')} UTC` : '';
+  return `Upgrade of \`${upgrade.target}\` from \`${upgrade.fromVersion}\` to \`${upgrade.toVersion}\` planned${when}: approvers confirm its checklist <${checklistLink}|here>.`;
+}
+
+/** An announcement's Plan upgrade button: the ephemeral answer once the checklist is posted. */
+export function upgradePlannedFromButtonReply(upgrade: { target: string; toVersion: string }, checklistLink: string | undefined): string {
+  return `Upgrade to \`${upgrade.toVersion}\` planned for \`${upgrade.target}\`: <${checklistLink}|its checklist>.`;
+}
+
+export function rollbackPlannedReply(rollback: { target: string; toVersion: string }, checklistLink: string | undefined): string {
+  return `Rollback of \`${rollback.target}\` to \`${rollback.toVersion}\` planned: approvers confirm <${checklistLink}|its checklist>.`;
+}
+
+export function rollbackPlannedFromButtonReply(rollback: { toVersion: string }, checklistLink: string | undefined): string {
+  return `Rollback to \`${rollback.toVersion}\` planned: approvers confirm <${checklistLink}|its checklist>.`;
+}
+
+export function scheduledCancelledReply(cancelled: { target: string; toVersion: string }): string {
+  return `Cancelled the scheduled upgrade of \`${cancelled.target}\` to \`${cancelled.toVersion}\`.`;
+}
+
+export const ALREADY_CONFIRMED_REPLY = 'That item was already confirmed; nothing changed.';
+export const OVERRIDE_ALREADY_CONFIRMED_REPLY = 'Your confirmation of the override was already recorded; nothing changed.';

@@ -83,3 +83,8 @@ export function summarizeLogWatch(counts: LogCounts, restarts: number, state: Lo
   const restartText = restarts > 0 ? `restarted ${plural(restarts, 'time')}` : 'no restarts';
   return `${head}: ${tally}; ${restartText}${describeRuntime(state.runtime)}`;
 }
+
+/** The Stop log watch button's ephemeral answer. */
+export function stopLogWatchReply(outcome: 'stopped' | 'not_running' | 'not_found'): string {
+  return outcome === 'stopped' ? 'The log watch stops at its next check and posts its summary.' : 'The log watch is not running any more; nothing changed.';
+}
