@@ -4,6 +4,7 @@ import { AppError } from '../src/errors.js';
 import type { AutoUpgrades } from '../src/upgrades/auto-upgrades.js';
 import type { ClickHandler } from './block-action.js';
 import type { SubcommandHandler } from './checkstack-command.js';
+import { CLICK_REFUSALS } from '../src/slack/click-refusals.js';
 
 const decisionKey = z.string().regex(/^auto@[a-z0-9][a-z0-9_-]{0,62}@[0-9A-Za-z.+-]{1,80}@[0-9TZ.]{1,24}$/i);
 
@@ -18,7 +19,7 @@ export function resumeCommand(autoUpgrades: Pick<AutoUpgrades, 'resume'>): Subco
 export function cancelAutoUpgradeAction(autoUpgrades: Pick<AutoUpgrades, 'cancelNotice'>): ClickHandler {
   return async ({ value, userId, channelId, messageTs, reply }) => {
     const parsed = decisionKey.safeParse(value);
-    if (!parsed.success) throw new AppError('stale_action', 'That button does not name a scheduled upgrade; nothing changed.');
+    if (!parsed.success) throw new AppError('stale_action', CLICK_REFUSALS.noScheduledUpgradeNamed);
     const result = await autoUpgrades.cancelNotice(parsed.data, userId, { channelId, messageTs });
     await reply({ text: result.text });
     return { detail: { target: result.target, version: result.version, key: parsed.data } };

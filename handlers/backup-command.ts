@@ -6,11 +6,12 @@ import type { Queues } from '../src/queue.js';
 import type { ApproverResolver } from '../src/slack/approvers.js';
 import { backupQueuedReply } from '../src/slack/backup-words.js';
 import type { SubcommandHandler } from './checkstack-command.js';
+import { CLICK_REFUSALS } from '../src/slack/click-refusals.js';
 
 export function backupCommand(deps: { backups: Pick<BackupService, 'configuredTarget'>; approvers: ApproverResolver; queues: Pick<Queues, 'backups'> }): SubcommandHandler<'backup'> {
   return async ({ command, userId, channelId, reply }) => {
     const approvers = await deps.approvers.approvers();
-    if (!approvers.has(userId)) throw new AppError('not_authorized', 'Only approvers can take a backup. Ask one of them, or an operator to add you to the approvers.');
+    if (!approvers.has(userId)) throw new AppError('not_authorized', CLICK_REFUSALS.backupNeedsApprover);
     const target = deps.backups.configuredTarget(command.target);
     await deps.queues.backups.add('backup', { target: target, channelId, requestedBy: userId }, { jobId: `backup-${randomUUID()}`, attempts: 2 });
     await reply({ text: backupQueuedReply(target) });

@@ -5,6 +5,7 @@ import type { Deps } from '../src/deps.js';
 import { escapeRegExp } from '../src/domain/regexp.js';
 import { AppError } from '../src/errors.js';
 import { acknowledge, fitReply, runInteraction, type EphemeralReply, type InteractionResult } from '../src/slack/interaction.js';
+import { CLICK_REFUSALS } from '../src/slack/click-refusals.js';
 
 const MAX_VALUE = 2000;
 
@@ -89,12 +90,12 @@ function blockAction(deps: Deps, action: string, handler: ClickHandler): ClickLi
       { kind: 'action', action, userId, channelId, detail: { retry: context.retryNum ?? 0 }, reply },
       async () => {
         const parsed = clickSchema.safeParse(body);
-        if (!parsed.success) throw new AppError('invalid_input', 'That click could not be understood; nothing changed. Try again from the latest message.');
+        if (!parsed.success) throw new AppError('invalid_input', CLICK_REFUSALS.unreadableClick);
         const data = parsed.data;
         const channel = data.channel?.id ?? data.container?.channel_id;
         const messageTs = data.message?.ts ?? data.container?.message_ts;
         const first = data.actions[0]!;
-        if (!channel || !messageTs) throw new AppError('stale_action', 'That button is not on a message the bot can find; nothing changed.');
+        if (!channel || !messageTs) throw new AppError('stale_action', CLICK_REFUSALS.messageNotFound);
         return handler({
           userId: data.user.id,
           channelId: channel,

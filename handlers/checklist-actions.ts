@@ -4,13 +4,15 @@ import { AppError } from '../src/errors.js';
 import type { UpgradeRequests } from '../src/upgrades/upgrade-requests.js';
 import type { ClickHandler } from './block-action.js';
 import { ACTION_IDS } from '../src/slack/action-ids.js';
+import { ALREADY_CONFIRMED_REPLY, scheduledCancelledReply } from '../src/slack/checklist-words.js';
+import { CLICK_REFUSALS } from '../src/slack/click-refusals.js';
 
 const upgradeId = z.string().uuid();
 const itemId = z.string().regex(/^[a-z_]{1,40}$/);
 
 function parseUpgradeId(value: string): string {
   const parsed = upgradeId.safeParse(value);
-  if (!parsed.success) throw new AppError('stale_action', 'That button does not name an upgrade request; nothing changed.');
+  if (!parsed.success) throw new AppError('stale_action', CLICK_REFUSALS.noRequestNamed);
   return parsed.data;
 }
 
@@ -20,11 +22,11 @@ export function confirmAction(requests: UpgradeRequests): ClickHandler {
     const [id = '', item = '', ...rest] = value.split(':');
     const fromAction = actionId.slice(ACTION_IDS.confirmPrefix.length);
     if (rest.length || !itemId.safeParse(item).success || item !== fromAction) {
-      throw new AppError('stale_action', 'That confirmation button is not valid for this message; nothing changed.');
+      throw new AppError('stale_action', CLICK_REFUSALS.invalidConfirmation);
     }
     const upgrade = parseUpgradeId(id);
     const { recorded } = await requests.confirm(upgrade, item, userId, { channelId, messageTs });
-    if (!recorded) await reply({ text: 'That item was already confirmed; nothing changed.' });
+    if (!recorded) await reply({ text: ALREADY_CONFIRMED_REPLY });
     return { upgradeId: upgrade, detail: { item, recorded } };
   };
 }
@@ -50,7 +52,7 @@ export function cancelScheduledAction(requests: UpgradeRequests): ClickHandler {
   return async ({ value, userId, channelId, messageTs, reply }) => {
     const id = parseUpgradeId(value);
     const cancelled = await requests.cancelScheduledByClick(id, userId, { channelId, messageTs });
-    await reply({ text: `Cancelled the scheduled upgrade of \`${cancelled.target}\` to \`${cancelled.toVersion}\`.` });
+    await reply({ text: scheduledCancelledReply(cancelled) });
     return { upgradeId: id };
   };
 }

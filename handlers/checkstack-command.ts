@@ -4,6 +4,7 @@ import type { Deps } from '../src/deps.js';
 import { parseCommand, type Command, type CommandKind } from '../src/domain/command-grammar.js';
 import { AppError } from '../src/errors.js';
 import { acknowledge, fitReply, runInteraction, type EphemeralReply, type InteractionResult } from '../src/slack/interaction.js';
+import { CLICK_REFUSALS, unavailableSubcommandRefusal } from '../src/slack/click-refusals.js';
 
 export interface CommandContext<K extends CommandKind = CommandKind> {
   command: Extract<Command, { kind: K }>;
@@ -51,12 +52,12 @@ export function checkstackCommand(deps: Deps, subcommands: SubcommandHandlers) {
       },
       async () => {
         if (command.text !== undefined && typeof command.text !== 'string') {
-          throw new AppError('invalid_input', 'That command could not be read; nothing changed. Type `/checkstack help` for the list.');
+          throw new AppError('invalid_input', CLICK_REFUSALS.unreadableCommand);
         }
         const parsed = parseCommand(command.text ?? '');
         action = parsed.kind;
         const handler = subcommands[parsed.kind] as SubcommandHandler<typeof parsed.kind> | undefined;
-        if (!handler) throw new AppError('unknown_subcommand', `\`/checkstack ${parsed.kind}\` is not available in this version of the bot.`);
+        if (!handler) throw new AppError('unknown_subcommand', unavailableSubcommandRefusal(parsed.kind));
         return handler({ command: parsed, userId: command.user_id, channelId: command.channel_id, teamDomain: command.team_domain || null, reply });
       },
     );

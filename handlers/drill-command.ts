@@ -6,11 +6,12 @@ import type { Queues } from '../src/queue.js';
 import type { ApproverResolver } from '../src/slack/approvers.js';
 import { drillQueuedReply } from '../src/slack/drill-words.js';
 import type { SubcommandHandler } from './checkstack-command.js';
+import { CLICK_REFUSALS } from '../src/slack/click-refusals.js';
 
 export function drillCommand(deps: { drills: Pick<DrillService, 'configuredTarget'>; approvers: ApproverResolver; queues: Pick<Queues, 'drills'> }): SubcommandHandler<'drill'> {
   return async ({ command, userId, channelId, reply }) => {
     const approvers = await deps.approvers.approvers();
-    if (!approvers.has(userId)) throw new AppError('not_authorized', 'Only approvers can run a restore drill. Ask one of them, or an operator to add you to the approvers.');
+    if (!approvers.has(userId)) throw new AppError('not_authorized', CLICK_REFUSALS.drillNeedsApprover);
     const target = deps.drills.configuredTarget(command.target);
     await deps.queues.drills.add('drill', { target, channelId, requestedBy: userId }, { jobId: `drill-${randomUUID()}`, attempts: 1 });
     await reply({ text: drillQueuedReply(target) });

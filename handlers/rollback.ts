@@ -5,11 +5,13 @@ import { AppError } from '../src/errors.js';
 import type { UpgradeRequests } from '../src/upgrades/upgrade-requests.js';
 import type { ClickHandler } from './block-action.js';
 import type { SubcommandHandler } from './checkstack-command.js';
+import { rollbackPlannedFromButtonReply, rollbackPlannedReply } from '../src/slack/checklist-words.js';
+import { CLICK_REFUSALS } from '../src/slack/click-refusals.js';
 
 export function rollbackCommand(requests: UpgradeRequests): SubcommandHandler<'rollback'> {
   return async ({ command, userId, channelId, teamDomain, reply }) => {
     const rollback = await requests.requestRollback({ userId, channelId, teamDomain, ...(command.target ? { targetName: command.target } : {}) });
-    await reply({ text: `Rollback of \`${rollback.target}\` to \`${rollback.toVersion}\` planned: approvers confirm <${requests.threadPermalink(rollback)}|its checklist>.` });
+    await reply({ text: rollbackPlannedReply(rollback, requests.threadPermalink(rollback)) });
     return { upgradeId: rollback.id, detail: { target: rollback.target, to: rollback.toVersion } };
   };
 }
@@ -17,9 +19,9 @@ export function rollbackCommand(requests: UpgradeRequests): SubcommandHandler<'r
 export function rollbackAction(requests: UpgradeRequests): ClickHandler {
   return async ({ value, userId, channelId, teamDomain, reply }) => {
     const parsed = z.string().uuid().safeParse(value);
-    if (!parsed.success) throw new AppError('stale_action', 'That button does not name an upgrade; nothing changed.');
+    if (!parsed.success) throw new AppError('stale_action', CLICK_REFUSALS.noUpgradeNamed);
     const rollback = await requests.requestRollback({ userId, channelId, teamDomain, ofUpgradeId: parsed.data, clickedInChannel: channelId });
-    await reply({ text: `Rollback to \`${rollback.toVersion}\` planned: approvers confirm <${requests.threadPermalink(rollback)}|its checklist>.` });
+    await reply({ text: rollbackPlannedFromButtonReply(rollback, requests.threadPermalink(rollback)) });
     return { upgradeId: rollback.id };
   };
 }

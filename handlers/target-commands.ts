@@ -1,5 +1,6 @@
 // `/checkstack status [target]`, `/checkstack cancel [target]` and `/checkstack history [target]`.
 import type { AutoUpgradeStatus } from '../src/domain/auto-upgrade.js';
+import { cancelledReply } from '../src/slack/checklist-words.js';
 import { historyReply, statusReply } from '../src/slack/command-replies.js';
 import type { UpgradeRequests } from '../src/upgrades/upgrade-requests.js';
 import type { SubcommandHandler } from './checkstack-command.js';
@@ -17,7 +18,7 @@ export function statusCommand(requests: UpgradeRequests, automatic?: { statusOf(
 export function cancelCommand(requests: UpgradeRequests): SubcommandHandler<'cancel'> {
   return async ({ command, userId, reply }) => {
     const cancelled = await requests.cancelForTarget(command.target, userId);
-    await reply({ text: `Cancelled the ${cancelled.kind} of \`${cancelled.target}\` to \`${cancelled.toVersion}\`.` });
+    await reply({ text: cancelledReply(cancelled) });
     return { upgradeId: cancelled.id };
   };
 }

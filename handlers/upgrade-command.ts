@@ -5,6 +5,8 @@ import { AppError } from '../src/errors.js';
 import type { UpgradeRequests } from '../src/upgrades/upgrade-requests.js';
 import type { ClickHandler } from './block-action.js';
 import type { SubcommandHandler } from './checkstack-command.js';
+import { upgradePlannedFromButtonReply, upgradePlannedReply } from '../src/slack/checklist-words.js';
+import { CLICK_REFUSALS } from '../src/slack/click-refusals.js';
 
 export function upgradeCommand(requests: UpgradeRequests): SubcommandHandler<'upgrade'> {
   return async ({ command, userId, channelId, teamDomain, reply }) => {
@@ -17,10 +19,7 @@ export function upgradeCommand(requests: UpgradeRequests): SubcommandHandler<'up
       allowPrerelease: command.allowPrerelease,
       ...(command.at ? { schedule: command.at } : {}),
     });
-    const when = upgrade.scheduledAt ? `, to start at ${upgrade.scheduledAt.toISOString().slice(0, 16).replace('T', ' ')} UTC` : '';
-    await reply({
-      text: `Upgrade of \`${upgrade.target}\` from \`${upgrade.fromVersion}\` to \`${upgrade.toVersion}\` planned${when}: approvers confirm its checklist <${requests.threadPermalink(upgrade)}|here>.`,
-    });
+    await reply({ text: upgradePlannedReply(upgrade, requests.threadPermalink(upgrade)) });
     return { upgradeId: upgrade.id, detail: { target: upgrade.target, from: upgrade.fromVersion, to: upgrade.toVersion, ...(upgrade.scheduledAt ? { scheduledAt: upgrade.scheduledAt.toISOString() } : {}) } };
   };
 }
@@ -28,9 +27,9 @@ export function upgradeCommand(requests: UpgradeRequests): SubcommandHandler<'up
 export function planUpgradeAction(requests: UpgradeRequests): ClickHandler {
   return async ({ userId, channelId, teamDomain, value, reply }) => {
     const version = semver.valid(value);
-    if (!version) throw new AppError('invalid_input', 'That button does not name a version; nothing changed.');
+    if (!version) throw new AppError('invalid_input', CLICK_REFUSALS.noVersionNamed);
     const upgrade = await requests.requestUpgrade({ userId, channelId, teamDomain, version, allowPrerelease: semver.prerelease(version) !== null });
-    await reply({ text: `Upgrade to \`${upgrade.toVersion}\` planned for \`${upgrade.target}\`: <${requests.threadPermalink(upgrade)}|its checklist>.` });
+    await reply({ text: upgradePlannedFromButtonReply(upgrade, requests.threadPermalink(upgrade)) });
     return { upgradeId: upgrade.id, detail: { target: upgrade.target, to: upgrade.toVersion } };
   };
 }

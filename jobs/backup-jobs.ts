@@ -1,16 +1,16 @@
 // The backups queue: `/checkstack backup` runs here, off the request path; the result goes to the channel it was
 // asked in. A failed backup is reported, not retried: the person who asked decides whether to try again.
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { WebClient } from '@slack/web-api';
 import type { BackupService } from '../src/backup/backup-service.js';
 import { isAppError, newReferenceId } from '../src/errors.js';
 import type { Logger } from '../src/logger.js';
 import { backupJob } from '../src/queue.js';
-import { backupFailedText, backupTakenText } from '../src/slack/backup-words.js';
+import type { BackupPoster } from '../src/slack/backup-poster.js';
+import { unexpectedJobReason } from '../src/slack/backup-words.js';
 
 export interface BackupJobDeps {
   backups: Pick<BackupService, 'backup'>;
-  slack: WebClient;
+  poster: Pick<BackupPoster, 'backupTaken' | 'backupFailed'>;
   logger: Logger;
   shutdownSignal: AbortSignal;
   /** After a backup: the active checklist of the target shows the new one. */
@@ -20,8 +20,8 @@ export interface BackupJobDeps {
 export function backupJobsProcessor(deps: BackupJobDeps) {
   const { logger } = deps;
 
-  async function post(channel: string, text: string): Promise<void> {
-    await deps.slack.chat.postMessage({ channel, text, unfurl_links: false }).catch((err: unknown) => logger.error({ err, channel }, 'could not post the backup result'));
+  async function post(channel: string, posting: (channel: string) => Promise<void>): Promise<void> {
+    await posting(channel).catch((err: unknown) => logger.error({ err, channel }, 'could not post the backup result'));
   }
 
   async function runBackup(job: Job): Promise<unknown> {
@@ -39,12 +39,12 @@ export function backupJobsProcessor(deps: BackupJobDeps) {
       } else {
         const referenceId = newReferenceId();
         logger.error({ err, target: data.target, referenceId }, 'backup hit an unexpected error');
-        reason = `unexpected error; give an operator the reference \`${referenceId}\` (the details are in the bot's log).`;
+        reason = unexpectedJobReason(referenceId);
       }
-      await post(data.channelId, backupFailedText(data.target, data.requestedBy, reason));
+      await post(data.channelId, (channel) => deps.poster.backupFailed(channel, { target: data.target, requestedBy: data.requestedBy, reason }));
       return { outcome: 'failed' };
     }
-    await post(data.channelId, backupTakenText(outcome.record, data.requestedBy, outcome.durationMs, outcome.removed.length));
+    await post(data.channelId, (channel) => deps.poster.backupTaken(channel, { record: outcome.record, requestedBy: data.requestedBy, durationMs: outcome.durationMs, removed: outcome.removed.length }));
     await deps.onBackupTaken(data.target).catch((err: unknown) => logger.warn({ err, target: data.target }, 'could not refresh the checklist after a backup'));
     return { outcome: 'taken', file: outcome.record.file, bytes: outcome.record.bytes };
   }

@@ -2,18 +2,19 @@
 // is recorded (the drills table, for `/checkstack status`) and its result posted: in the channel it was asked in, or
 // for a scheduled drill in the target's channel. A failed drill is reported, not retried.
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { WebClient } from '@slack/web-api';
 import type { DrillService } from '../src/backup/drill-service.js';
 import type { DrillStore } from '../src/db/drill-store.js';
 import { isAppError, newReferenceId } from '../src/errors.js';
 import type { Logger } from '../src/logger.js';
 import { drillJob, type Queues } from '../src/queue.js';
-import { drillFailedText, drillResultText } from '../src/slack/drill-words.js';
+import type { BackupPoster } from '../src/slack/backup-poster.js';
+import { unexpectedJobReason } from '../src/slack/backup-words.js';
+import { DRILL_INTERRUPTED_REASON } from '../src/slack/drill-words.js';
 
 export interface DrillJobDeps {
   drills: Pick<DrillService, 'drill'>;
   store: Pick<DrillStore, 'record'>;
-  slack: WebClient;
+  poster: Pick<BackupPoster, 'drillResult' | 'drillFailed'>;
   logger: Logger;
   now(): Date;
   /** A shutdown stops a drill's restore (its database is still dropped); the drill is reported as interrupted. */
@@ -30,12 +31,12 @@ export function drillSchedulerId(target: string): string {
 export function drillJobsProcessor(deps: DrillJobDeps) {
   const { logger } = deps;
 
-  async function post(channel: string | null, text: string, target: string): Promise<void> {
+  async function post(channel: string | null, target: string, posting: (channel: string) => Promise<void>): Promise<void> {
     if (!channel) {
       logger.warn({ target }, 'no channel for the drill result: set the target\'s channel or an announce channel');
       return;
     }
-    await deps.slack.chat.postMessage({ channel, text, unfurl_links: false }).catch((err: unknown) => logger.error({ err, channel }, 'could not post the drill result'));
+    await posting(channel).catch((err: unknown) => logger.error({ err, channel }, 'could not post the drill result'));
   }
 
   async function runDrill(job: Job): Promise<unknown> {
@@ -48,12 +49,12 @@ export function drillJobsProcessor(deps: DrillJobDeps) {
       await deps.store
         .record({ target: data.target, dumpFile: result.backup, passed: result.passed, tables: result.tables, mismatches: result.mismatches, error: result.reason, startedAt, finishedAt: deps.now() })
         .catch((err: unknown) => logger.error({ err, target: data.target }, 'could not record the drill'));
-      await post(channel, drillResultText(result, requestedBy), data.target);
+      await post(channel, data.target, (to) => deps.poster.drillResult(to, { result, requestedBy }));
       return { outcome: result.passed ? 'passed' : 'failed', tables: result.tables, mismatches: result.mismatchCount };
     } catch (err) {
       let reason: string;
       if (deps.shutdownSignal?.aborted && !isAppError(err)) {
-        reason = 'the bot was shutting down, so the drill was stopped (its throwaway database is dropped at the next start); run it again.';
+        reason = DRILL_INTERRUPTED_REASON;
         logger.warn({ target: data.target }, 'drill interrupted by shutdown');
       } else if (isAppError(err)) {
         reason = err.message;
@@ -61,12 +62,12 @@ export function drillJobsProcessor(deps: DrillJobDeps) {
       } else {
         const referenceId = newReferenceId();
         logger.error({ err, target: data.target, referenceId }, 'drill hit an unexpected error');
-        reason = `unexpected error; give an operator the reference \`${referenceId}\` (the details are in the bot's log).`;
+        reason = unexpectedJobReason(referenceId);
       }
       await deps.store
         .record({ target: data.target, dumpFile: null, passed: false, tables: 0, mismatches: [], error: reason, startedAt, finishedAt: deps.now() })
         .catch((recordErr: unknown) => logger.error({ err: recordErr, target: data.target }, 'could not record the drill'));
-      await post(channel, drillFailedText(data.target, requestedBy, reason), data.target);
+      await post(channel, data.target, (to) => deps.poster.drillFailed(to, { target: data.target, requestedBy, reason }));
       return { outcome: 'failed' };
     }
   }

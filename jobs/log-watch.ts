@@ -4,21 +4,14 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { z } from 'zod';
 import type { UpgradeRecord, UpgradeStore } from '../src/db/upgrade-store.js';
-import {
-  classifyLogLine,
-  logLineForSlack,
-  summarizeLogWatch,
-  type LogWatchEnd,
-  type LogWatchRuntime,
-} from '../src/domain/log-levels.js';
+import { classifyLogLine, logLineForSlack, type LogWatchEnd, type LogWatchRuntime } from '../src/domain/log-levels.js';
 import { isAppError } from '../src/errors.js';
 import type { Logger } from '../src/logger.js';
 import { logWatchJob } from '../src/queue.js';
+import { exitedAlert, fatalLineAlert, lostSightAlert, restartedAlert, summarizeLogWatch } from '../src/slack/log-watch-words.js';
 import type { ThreadReporter } from '../src/slack/thread-reporter.js';
 import type { Deployer, LogLine, RuntimeState } from '../src/targets/deployer.js';
 import type { TargetRegistry } from '../src/targets/registry.js';
-import { escapeMrkdwn } from '../src/util/escape-mrkdwn.js';
-import { plural } from '../src/util/plural.js';
 import { sleep } from '../src/util/sleep.js';
 
 export const DEFAULT_STATE_POLL_MS = 15_000;
@@ -214,8 +207,7 @@ async function runWatch(
     if (level === 'warn' || level === 'error' || level === 'fatal') progress.counts[level] += 1;
     if (level === 'fatal' && progress.fatalAlerts < MAX_FATAL_ALERTS) {
       progress.fatalAlerts += 1;
-      const more = progress.fatalAlerts === MAX_FATAL_ALERTS ? '\n_Further fatal lines are only counted, in the summary._' : '';
-      post(`🚨 Fatal log line from \`${upgrade.target}\` (${upgrade.toVersion}):\n${codeBlock(logLineForSlack(deps.scrub ? deps.scrub(line.text) : line.text))}${more}`);
+      post(fatalLineAlert({ target: upgrade.target, version: upgrade.toVersion, line: logLineForSlack(deps.scrub ? deps.scrub(line.text) : line.text), last: progress.fatalAlerts === MAX_FATAL_ALERTS }));
     }
     dirty = true;
     void save(false);
@@ -242,7 +234,7 @@ async function runWatch(
     } catch (err) {
       const problem = errorText(err);
       if (problem !== stateProblem && isAppError(err) && err.code === 'not_found') {
-        post(`⚠️ The log watch cannot see \`${upgrade.target}\` any more: ${problem}`);
+        post(lostSightAlert(upgrade.target, problem));
       }
       if (problem !== stateProblem) log.warn({ err: problem }, 'log watch could not read the container state');
       stateProblem = problem;
@@ -253,8 +245,7 @@ async function runWatch(
     if (state.restartCount > progress.restarts) {
       progress.restarts = state.restartCount;
       dirty = true;
-      const oom = state.oomKilled ? ', OOM killed' : '';
-      post(`🔁 \`${upgrade.target}\` restarted (${plural(state.restartCount, 'time')} since the upgrade${oom})`);
+      post(restartedAlert({ target: upgrade.target, restartCount: state.restartCount, oomKilled: state.oomKilled }));
       await save(true);
     }
     if (!state.running) {
@@ -262,10 +253,7 @@ async function runWatch(
       if (key !== progress.exitAlerted) {
         progress.exitAlerted = key;
         dirty = true;
-        const code = state.exitCode === null ? 'an unknown code' : `code ${state.exitCode}`;
-        const why = [state.oomKilled ? 'OOM killed' : null, state.error].filter(Boolean).join('; ');
-        const restarting = state.restarting ? '; the platform is restarting it' : '';
-        post(`🛑 \`${upgrade.target}\` exited with ${code}${why ? ` (${why})` : ''}${restarting}`);
+        post(exitedAlert({ target: upgrade.target, exitCode: state.exitCode, oomKilled: state.oomKilled, error: state.error, restarting: state.restarting }));
         await save(true);
       }
     }
@@ -326,12 +314,6 @@ function timestampNanos(timestamp: string): bigint | null {
   const ms = Date.parse(`${match[1]}${match[3]}`);
   if (Number.isNaN(ms)) return null;
   return BigInt(ms) * 1_000_000n + BigInt((match[2] ?? '').padEnd(9, '0'));
-}
-
-/** A Slack code block that the line cannot break out of. */
-function codeBlock(text: string): string {
-  const safe = escapeMrkdwn(text).replace(/```/g, "'''");
-  return `\`\`\`${safe}\`\`\``;
 }
 
 function errorText(err: unknown): string {

@@ -1,5 +1,5 @@
-// The releases queue: the scheduled poll, webhook deliveries, announcements, and the upgrade-request sweep. One scheduler across all
-// replicas means one poll per interval however many bots run.
+// The releases queue: the scheduled poll, webhook deliveries and announcements. One scheduler across all replicas
+// means one poll per interval however many bots run.
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { BotState, StagedEtagStore } from '../src/db/release-store.js';
 import { isAppError } from '../src/errors.js';
@@ -10,8 +10,6 @@ import type { Announcer } from '../src/releases/announcer.js';
 import type { ReleaseIngest } from '../src/releases/ingest.js';
 
 export const POLL_SCHEDULER_ID = 'release-poll';
-export const SWEEP_SCHEDULER_ID = 'upgrade-sweep';
-const SWEEP_INTERVAL_MS = 60_000;
 const BACKOFF_KEY = 'github_backoff_until';
 
 export interface ReleaseJobDeps {
@@ -23,8 +21,6 @@ export interface ReleaseJobDeps {
   queues: Pick<Queues, 'releases'>;
   logger: Logger;
   now(): Date;
-  /** Expires stale upgrade requests and re-queues lost jobs (runs on this queue's scheduler). */
-  sweepUpgrades(): Promise<unknown>;
   countPoll?(outcome: 'not_modified' | 'changed' | 'backoff' | 'skipped' | 'error'): void;
   /** After each poll and webhook delivery: automatic patch upgrades decide for every target (never fails the poll). */
   afterReleases?(event: string): Promise<unknown>;
@@ -82,7 +78,8 @@ export function releaseJobsProcessor(deps: ReleaseJobDeps) {
         return afterReleases('webhook', await ingest.ingest([data.release], { complete: false }));
       }
       case 'sweep':
-        return deps.sweepUpgrades();
+        // Queued by the scheduler this queue had before the housekeeping queue (removed at startup): that queue sweeps.
+        return { skipped: 'the sweep runs on the housekeeping queue' };
       case 'announce':
         return announcer.announce(announceReleaseJob.parse(job.data).tag);
       default:
@@ -97,8 +94,4 @@ export async function scheduleReleasePolls(queues: Pick<Queues, 'releases'>, int
     { every: intervalSeconds * 1000 },
     { name: 'poll', data: { reason: 'schedule' }, opts: { attempts: 3, backoff: { type: 'exponential', delay: 10_000 } } },
   );
-}
-
-export async function scheduleUpgradeSweep(queues: Pick<Queues, 'releases'>): Promise<void> {
-  await queues.releases.raw.upsertJobScheduler(SWEEP_SCHEDULER_ID, { every: SWEEP_INTERVAL_MS }, { name: 'sweep', data: {}, opts: { attempts: 1 } });
 }

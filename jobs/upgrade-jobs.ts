@@ -1,5 +1,5 @@
-// The upgrades queue: approved upgrades and rollbacks (one at a time per target, several targets in parallel),
-// and the retention of kept containers. Only here do the runner's outcomes meet BullMQ.
+// The upgrades queue: approved upgrades and rollbacks (one at a time per target, several targets in parallel).
+// Only here do the runner's outcomes meet BullMQ.
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { withAdvisoryLock } from '../src/db/checked-out-client.js';
 import type { Pool } from '../src/db/pool.js';
@@ -22,6 +22,8 @@ export interface UpgradeJobDeps {
   lockRetryMs?: number;
   /** After an upgrade or rollback ended (automatic upgrades pause on a failure and decide again). */
   onEnded?(upgradeId: string): Promise<void>;
+  /** A retention job an older bot queued here (retention runs on the housekeeping queue now). */
+  retention(upgradeId: string): Promise<unknown>;
 }
 
 /**
@@ -77,29 +79,13 @@ export function upgradeJobsProcessor(deps: UpgradeJobDeps) {
     return { outcome: result.value };
   }
 
-  async function runRetention(job: Job): Promise<unknown> {
-    const { upgradeId } = retentionJob.parse(job.data);
-    const upgrade = await upgrades.byId(upgradeId);
-    if (!upgrade || upgrade.status !== 'succeeded') return { skipped: `upgrade is ${upgrade?.status ?? 'gone'}` };
-    const runtime = deps.targets.resolve(upgrade.target);
-    const removed = await runtime.deployer.removeKept(upgrade.toVersion);
-    if (removed && upgrade.messageTs) {
-      await deps.reporter.post(upgrade.channelId, upgrade.messageTs, {
-        text: `🧹 The retention period ended: the previous container kept for a fast rollback was removed. A rollback now recreates \`${upgrade.fromVersion}\` from its image.`,
-      });
-      await deps.reporter.flush();
-    }
-    logger.info({ upgradeId, removed }, 'retention done');
-    return { removed };
-  }
-
   return async (job: Job, token?: string): Promise<unknown> => {
     switch (job.name) {
       case 'upgrade':
       case 'rollback':
         return runUpgradeJob(job, token);
       case 'retention':
-        return runRetention(job);
+        return deps.retention(retentionJob.parse(job.data).upgradeId);
       default:
         throw new UnrecoverableError(`unknown job ${job.name} on the upgrades queue`);
     }

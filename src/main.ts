@@ -37,7 +37,9 @@ import { createDrillService } from './backup/drill-service.js';
 import { createDrillStore } from './db/drill-store.js';
 import { logWatchProcessor } from '../jobs/log-watch.js';
 import { abandonGivenUpUpgrades, upgradeJobsProcessor } from '../jobs/upgrade-jobs.js';
-import { releaseJobsProcessor, scheduleReleasePolls, scheduleUpgradeSweep } from '../jobs/release-jobs.js';
+import { releaseJobsProcessor, scheduleReleasePolls } from '../jobs/release-jobs.js';
+import { housekeepingJobsProcessor, scheduleHousekeeping } from '../jobs/housekeeping-jobs.js';
+import { createHousekeeping } from './upgrades/housekeeping.js';
 import { loadConfig, type Config } from './config.js';
 import { runMigrations } from './db/migrate.js';
 import { createDeps, type Deps, type DepsOverrides } from './deps.js';
@@ -47,12 +49,16 @@ import { QUEUE } from './queue.js';
 import { createAnnouncer } from './releases/announcer.js';
 import { ACTION_IDS, LINK_BUTTON_ACTIONS } from './slack/action-ids.js';
 import { createUpgradeRequests, inspectTarget } from './upgrades/upgrade-requests.js';
-import type { UpgradeRecord } from './db/upgrade-store.js';
 import { createGithubPinRecord } from './github/pin-record.js';
-import { createThreadReporter, type ThreadReporter } from './slack/thread-reporter.js';
+import { createThreadReporter } from './slack/thread-reporter.js';
+import { createAnnouncementPoster } from './slack/announcement-poster.js';
+import { createAutoUpgradePoster } from './slack/auto-upgrade-poster.js';
+import { createBackupPoster } from './slack/backup-poster.js';
+import { createChecklistPoster } from './slack/checklist-poster.js';
+import { createScheduledUpgradePoster } from './slack/scheduled-upgrade-poster.js';
+import { createFollowUps } from './upgrades/follow-ups.js';
 import { createPinRecorder } from './upgrades/pin-recorder.js';
 import { createUpgradeRunner } from './upgrades/upgrade-runner.js';
-import { logWatchStopButton } from './upgrades/log-watch-control.js';
 import { createReleaseIngest } from './releases/ingest.js';
 import { closeServer, createHttpServer, listen, sendJson, type RouteHandler } from './http/server.js';
 import { slackLogger } from './slack/bolt-logger.js';
@@ -178,7 +184,7 @@ function createServices(deps: Deps) {
     releases: deps.db.releases,
     subscriptions: deps.db.subscriptions,
     announcements: deps.db.announcements,
-    slack: deps.slack,
+    poster: createAnnouncementPoster(deps.slack),
     logger: logger.child({ component: 'announcer' }),
     announcePrereleases: config.announce.prereleases,
     planUpgradeButton: config.targets.some((t) => t.default),
@@ -199,7 +205,7 @@ function createServices(deps: Deps) {
   const scheduled = createScheduledUpgrades({
     upgrades: deps.db.upgrades,
     queues: deps.queues,
-    slack: deps.slack,
+    poster: createScheduledUpgradePoster(deps.slack),
     approvers: deps.approvers,
     targets: deps.targets,
     promotion,
@@ -216,7 +222,7 @@ function createServices(deps: Deps) {
     ingest,
     targets: deps.targets,
     approvers: deps.approvers,
-    slack: deps.slack,
+    checklists: createChecklistPoster(deps.slack),
     queues: deps.queues,
     pool: deps.pool,
     logger: logger.child({ component: 'upgrade-requests' }),
@@ -234,6 +240,14 @@ function createServices(deps: Deps) {
     minUpdateIntervalMs: 2_000,
     scrub: (text) => deps.secrets.scrub(text),
   });
+  const followUps = createFollowUps({
+    upgrades: deps.db.upgrades,
+    targets: deps.targets,
+    queues: deps.queues,
+    reporter,
+    logger: logger.child({ component: 'follow-ups' }),
+    scheduleRetention: (upgrade, seconds) => housekeeping.scheduleRetention(upgrade, seconds),
+  });
   const pins = createPinRecorder({ github: createGithubPinRecord({ octokit: deps.octokit, logger: logger.child({ component: 'pin-record' }) }), now: () => deps.clock.now(), sleep: abortableSleep });
   const runner = createUpgradeRunner({
     upgrades: deps.db.upgrades,
@@ -242,7 +256,7 @@ function createServices(deps: Deps) {
     pins,
     reporter,
     refreshMessage: (id) => upgradeRequests.refreshMessage(id),
-    scheduleFollowUps: (upgrade, readyAt) => scheduleFollowUps(deps, reporter, upgrade, readyAt),
+    scheduleFollowUps: (upgrade, readyAt) => followUps.schedule(upgrade, readyAt),
     autoRollback: (upgrade, reason) => upgradeRequests.autoRollback(upgrade, reason),
     logger: logger.child({ component: 'upgrade-runner' }),
     now: () => deps.clock.now(),
@@ -258,7 +272,7 @@ function createServices(deps: Deps) {
     releases: deps.db.releases,
     targets: deps.targets,
     approvers: deps.approvers,
-    slack: deps.slack,
+    poster: createAutoUpgradePoster(deps.slack),
     queues: deps.queues,
     audit: deps.audit,
     pool: deps.pool,
@@ -269,7 +283,18 @@ function createServices(deps: Deps) {
     refreshMessage: (id) => upgradeRequests.refreshMessage(id),
   });
   deps.slack.on(WebClientEvent.RATE_LIMITED, () => deps.metrics.slackRetries.inc({ reason: 'rate_limited' }));
-  return { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades };
+  const housekeeping = createHousekeeping({
+    upgrades: deps.db.upgrades,
+    targets: deps.targets,
+    queues: deps.queues,
+    reporter,
+    logger: logger.child({ component: 'housekeeping' }),
+    expireIfDue: (upgrade) => upgradeRequests.expireIfDue(upgrade),
+    refreshMessage: (id) => upgradeRequests.refreshMessage(id),
+    settleStrandedRollbacks: () => runner.settleStrandedRollbacks(),
+    sweepScheduled: () => scheduled.sweep(),
+  });
+  return { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades, housekeeping };
 }
 
 /** A timer that ends early (rejecting) when the signal aborts: long waits stop at shutdown. */
@@ -286,32 +311,6 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-/** After a successful upgrade: watch the logs for `postflight.logWatch`, and remove the kept container after the retention period. */
-async function scheduleFollowUps(deps: Deps, reporter: ThreadReporter, upgrade: UpgradeRecord, readyAt: Date): Promise<void> {
-  const runtime = deps.targets.resolve(upgrade.target);
-  const since = Math.floor(readyAt.getTime() / 1000);
-  const until = since + runtime.config.postflight.logWatch;
-  await deps.db.upgrades.recordJobFacts(upgrade.id, { logWatchUntil: new Date(until * 1000) });
-  await deps.queues.logWatch.add('watch', { upgradeId: upgrade.id, since, until }, { jobId: `logwatch-${upgrade.id}`, attempts: 5 });
-  if (upgrade.messageTs) {
-    const seconds = runtime.config.postflight.logWatch;
-    const text = `🔎 Watching the logs for ${seconds >= 120 ? `${Math.round(seconds / 60)} min` : `${seconds} s`}: fatal lines, restarts and exits are reported here at once.`;
-    // The watch is queued: a reply Slack does not take must not keep the retention below from being scheduled.
-    await reporter
-      .post(upgrade.channelId, upgrade.messageTs, {
-        text,
-        blocks: [
-          { type: 'section', text: { type: 'mrkdwn', text } },
-          logWatchStopButton(upgrade.id),
-        ],
-      })
-      .catch((err: unknown) => deps.logger.warn({ err, upgradeId: upgrade.id }, 'could not announce the log watch'));
-  }
-  if (upgrade.kind === 'upgrade') {
-    await deps.queues.upgrades.add('retention', { upgradeId: upgrade.id }, { jobId: `retention-${upgrade.id}`, delay: runtime.config.postflight.retention * 1000 });
-  }
 }
 
 type Services = ReturnType<typeof createServices>;
@@ -368,8 +367,9 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
   app.action(clicks.actionIds, clicks.listener);
 }
 
-async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
+async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades, housekeeping }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
   const { config, logger } = deps;
+  const backupPoster = createBackupPoster(deps.slack);
   const releaseWorker = new Worker(
     QUEUE.releases,
     releaseJobsProcessor({
@@ -381,7 +381,6 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       queues: deps.queues,
       logger: logger.child({ component: 'release-jobs' }),
       now: () => deps.clock.now(),
-      sweepUpgrades: async () => ({ ...(await upgradeRequests.sweep()), settledRollbacks: await runner.settleStrandedRollbacks(), scheduled: await scheduled.sweep() }),
       countPoll: (outcome) => deps.metrics.releasePolls.inc({ outcome }),
       afterReleases: (event) => autoUpgrades.decideAll(event),
     }),
@@ -399,6 +398,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
       logger: logger.child({ component: 'upgrade-jobs' }),
       shutdownSignal: deps.shutdownSignal,
       onEnded: (upgradeId) => autoUpgrades.upgradeEnded(upgradeId),
+      retention: (upgradeId) => housekeeping.retention(upgradeId),
     }),
     // Several targets at once; the per-target lock keeps one job per target.
     {
@@ -436,7 +436,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
     QUEUE.backups,
     backupJobsProcessor({
       backups,
-      slack: deps.slack,
+      poster: backupPoster,
       logger: logger.child({ component: 'backup-jobs' }),
       shutdownSignal: deps.shutdownSignal,
       onBackupTaken: (target) => upgradeRequests.refreshActive(target),
@@ -467,7 +467,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
     drillJobsProcessor({
       drills,
       store: drillStore,
-      slack: deps.slack,
+      poster: backupPoster,
       logger: logger.child({ component: 'drill-jobs' }),
       now: () => deps.clock.now(),
       shutdownSignal: deps.shutdownSignal,
@@ -478,16 +478,23 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
   );
   drillWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'drill job failed'));
   await scheduleDrills(deps.queues, config.targets.map((t) => ({ name: t.name, every: t.drill?.every ?? null })), async (target) => (await drillStore.latest(target))?.finishedAt ?? null, deps.clock.now());
-  for (const worker of [releaseWorker, upgradeWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker]) {
+  const housekeepingWorker = new Worker(
+    QUEUE.housekeeping,
+    housekeepingJobsProcessor(housekeeping),
+    // A sweep a minute and the odd retention: one at a time.
+    { connection: deps.redis, prefix: config.queuePrefix, concurrency: 1, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
+  );
+  housekeepingWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'housekeeping job failed'));
+  for (const worker of [releaseWorker, upgradeWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker, housekeepingWorker]) {
     worker.on('active', (job) => {
       if (job.processedOn && job.timestamp) deps.metrics.jobWait.observe({ queue: worker.name }, Math.max(0, job.processedOn - job.timestamp - (job.delay ?? 0)) / 1000);
     });
   }
   await scheduleReleasePolls(deps.queues, config.github.pollIntervalSeconds);
-  await scheduleUpgradeSweep(deps.queues);
+  await scheduleHousekeeping(deps.queues);
   // One poll right away; replicas starting in the same minute share it.
   await deps.queues.releases.add('poll', { reason: 'startup' }, { jobId: `startup-poll-${Math.floor(Date.now() / 60_000)}` });
-  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker];
+  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker, housekeepingWorker];
 }
 
 function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
@@ -535,7 +542,7 @@ async function recordBackupAge(deps: Deps): Promise<void> {
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 async function recordQueueDepth(deps: Deps): Promise<void> {
-  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups, deps.queues.scheduledUpgrades, deps.queues.autoUpgrades, deps.queues.drills]) {
+  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups, deps.queues.scheduledUpgrades, deps.queues.autoUpgrades, deps.queues.drills, deps.queues.housekeeping]) {
     try {
       const counts = await queue.raw.getJobCounts(...QUEUE_STATES);
       for (const state of QUEUE_STATES) deps.metrics.queueDepth.set({ queue: queue.raw.name, state }, counts[state] ?? 0);

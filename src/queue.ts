@@ -11,6 +11,7 @@ export const QUEUE = {
   scheduledUpgrades: 'scheduled-upgrades',
   autoUpgrades: 'auto-upgrades',
   drills: 'drills',
+  housekeeping: 'housekeeping',
 } as const;
 
 export const releasePollJob = z.object({ reason: z.enum(['schedule', 'startup', 'manual']) });
@@ -66,14 +67,15 @@ export interface JobPayloads {
     poll: z.infer<typeof releasePollJob>;
     webhook: z.infer<typeof releaseWebhookJob>;
     announce: z.infer<typeof announceReleaseJob>;
-    sweep: Record<string, never>;
   };
-  [QUEUE.upgrades]: { upgrade: z.input<typeof upgradeJob>; rollback: z.input<typeof upgradeJob>; retention: z.infer<typeof retentionJob> };
+  [QUEUE.upgrades]: { upgrade: z.input<typeof upgradeJob>; rollback: z.input<typeof upgradeJob> };
   [QUEUE.logWatch]: { watch: z.infer<typeof logWatchJob> };
   [QUEUE.backups]: { backup: z.infer<typeof backupJob> };
   [QUEUE.scheduledUpgrades]: { reminder: z.infer<typeof scheduledUpgradeJob>; start: z.infer<typeof scheduledUpgradeJob> };
   [QUEUE.autoUpgrades]: { decide: z.infer<typeof autoDecideJob>; phase: z.infer<typeof autoPhaseJob> };
   [QUEUE.drills]: { drill: z.infer<typeof drillJob> };
+  /** The request sweep (its job scheduler) and the removal of a kept container once its retention ends. */
+  [QUEUE.housekeeping]: { sweep: Record<string, never>; retention: z.infer<typeof retentionJob> };
 }
 
 export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
@@ -99,6 +101,7 @@ export interface Queues {
   scheduledUpgrades: TypedQueue<typeof QUEUE.scheduledUpgrades>;
   autoUpgrades: TypedQueue<typeof QUEUE.autoUpgrades>;
   drills: TypedQueue<typeof QUEUE.drills>;
+  housekeeping: TypedQueue<typeof QUEUE.housekeeping>;
   close(): Promise<void>;
 }
 
@@ -121,6 +124,7 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
   const scheduledUpgrades = make(QUEUE.scheduledUpgrades);
   const autoUpgrades = make(QUEUE.autoUpgrades);
   const drills = make(QUEUE.drills);
+  const housekeeping = make(QUEUE.housekeeping);
   return {
     releases: typed(releases),
     upgrades: typed(upgrades),
@@ -129,8 +133,9 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
     scheduledUpgrades: typed(scheduledUpgrades),
     autoUpgrades: typed(autoUpgrades),
     drills: typed(drills),
+    housekeeping: typed(housekeeping),
     async close() {
-      await Promise.all([releases.close(), upgrades.close(), logWatch.close(), backups.close(), scheduledUpgrades.close(), autoUpgrades.close(), drills.close()]);
+      await Promise.all([releases.close(), upgrades.close(), logWatch.close(), backups.close(), scheduledUpgrades.close(), autoUpgrades.close(), drills.close(), housekeeping.close()]);
     },
   };
 }

@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import { newestBackup, type StoredBackup } from './catalog.js';
 import { classifyPgToolFailure, databaseNameOf, PG_TOOL_FAILURE_FIX, pgConnectionEnv, withDatabase } from './pg-connection.js';
 import { redactedFirstLine, sha256OfFile, startPgTool } from './pg-tool.js';
-import { countRows } from './take-backup.js';
+import { countRows, createDatabase, databaseNames, dropDatabase } from '../db/checkstack-database.js';
 
 
 /** What the throwaway Checkstack of a drill came to. */
@@ -67,13 +67,7 @@ async function withClient<T>(url: string, target: string, secrets: string[], log
 
 /** The server's names of drill databases of the live database, oldest first by name. */
 async function drillDatabasesOn(client: pg.Client, database: string): Promise<string[]> {
-  const { rows } = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datistemplate = false ORDER BY datname`);
-  return rows.map((r) => r.datname).filter((name) => isDrillDatabaseOf(database, name));
-}
-
-async function dropDatabase(client: pg.Client, name: string): Promise<void> {
-  // A throwaway instance may still hold connections; WITH (FORCE) (Postgres 13+) ends them.
-  await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
+  return (await databaseNames(client)).filter((name) => isDrillDatabaseOf(database, name));
 }
 
 /**
@@ -169,7 +163,7 @@ export async function runRestoreDrill(input: RestoreDrillInput, deps: RestoreDri
 
   return withClient(input.databaseUrl, target, secrets, logger, async (admin) => {
     try {
-      await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(restoredInto)}`);
+      await createDatabase(admin, restoredInto);
     } catch (err) {
       const e = err as { code?: string; message?: string };
       logger.warn({ target, err: { message: redactedFirstLine(e.message ?? '', secrets), code: e.code } }, 'drill could not create its database');

@@ -11,6 +11,7 @@ import pg from 'pg';
 import { backupRecordSchema, backupStem, retentionVictims, type BackupRecord } from '../domain/backup.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { commitSnapshot, countRows, exportSnapshot } from '../db/checkstack-database.js';
 import { DUMP_EXTENSION, listBackups, PARTIAL_SUFFIX, RECORD_EXTENSION, removeBackup, targetBackupDir, type StoredBackup } from './catalog.js';
 import { classifyPgToolFailure, PG_TOOL_FAILURE_FIX, pgConnectionEnv, type PgToolFailure } from './pg-connection.js';
 import { redactedFirstLine, startPgTool } from './pg-tool.js';
@@ -200,27 +201,6 @@ async function runPgDump(input: TakeBackupInput, deps: TakeBackupDeps, snapshot:
 }
 
 /**
- * Exact row counts of every user table, in the transaction (and so the snapshot) the dump reads. A restore drill
- * counts the restored database with the same function, so both sides count the same tables the same way.
- */
-export async function countRows(client: pg.Client): Promise<Record<string, number>> {
-  const { rows } = await client.query<{ schema: string; name: string }>(
-    `SELECT n.nspname AS schema, c.relname AS name
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p')
-        AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-        AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
-      ORDER BY 1, 2`,
-  );
-  const tables: Record<string, number> = {};
-  for (const { schema, name } of rows) {
-    const { rows: counted } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${client.escapeIdentifier(schema)}.${client.escapeIdentifier(name)}`);
-    tables[`${schema}.${name}`] = Number(counted[0]!.n);
-  }
-  return tables;
-}
-
-/**
  * Takes a backup now. Throws AppError `backup_misconfigured` (a bad URL) or `backup_failed` (with the reason in plain
  * words, never the URL); whatever it leaves behind on failure does not count as a backup and is removed.
  */
@@ -265,9 +245,9 @@ export async function takeBackup(input: TakeBackupInput, deps: TakeBackupDeps): 
     let dump: DumpResult;
     try {
       // The snapshot lives as long as this transaction: it stays open until pg_dump has finished.
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
-      serverVersion = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
+      const exported = await exportSnapshot(client);
+      const snapshot = exported.snapshot;
+      serverVersion = exported.serverVersion;
       // pg_dump imports the snapshot at its start; the counts run meanwhile in the same snapshot, so they cost no wall time.
       const dumping = runPgDump(input, deps, snapshot, partialDump, secrets);
       const counting = countRows(client);
@@ -276,7 +256,7 @@ export async function takeBackup(input: TakeBackupInput, deps: TakeBackupDeps): 
       if (counted.status === 'rejected') throw counted.reason;
       dump = dumped.value;
       tables = counted.value;
-      await client.query('COMMIT');
+      await commitSnapshot(client);
     } catch (err) {
       if (err instanceof AppError || (err instanceof Error && /interrupted/.test(err.message))) throw err;
       const kind = classifyPgError(err);

@@ -18,3 +18,13 @@ export function createPool(databaseUrl: string, logger: Logger): pg.Pool {
   pool.on('error', (err) => logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'postgres idle client error'));
   return pool;
 }
+
+/** One round trip: Postgres answers. */
+export async function pingPostgres(pool: pg.Pool): Promise<void> {
+  await pool.query('SELECT 1');
+}
+
+export async function postgresServerVersion(pool: pg.Pool): Promise<string> {
+  const { rows } = await pool.query<{ server_version: string }>('SHOW server_version');
+  return rows[0]?.server_version ?? '';
+}

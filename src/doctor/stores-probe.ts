@@ -2,7 +2,7 @@
 // persists (AOF or RDB). CONFIG GET may be refused (managed Redis): that is reported as unknown, not as a fault.
 import type { Redis } from 'ioredis';
 import type { PostgresFacts, RedisFacts } from '../domain/doctor.js';
-import type { Pool } from '../db/pool.js';
+import { postgresServerVersion, type Pool } from '../db/pool.js';
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -10,8 +10,7 @@ function messageOf(err: unknown): string {
 
 export async function probePostgres(pool: Pool): Promise<PostgresFacts> {
   try {
-    const { rows } = await pool.query<{ server_version: string }>('SHOW server_version');
-    return { reachable: true, serverVersion: rows[0]?.server_version ?? '' };
+    return { reachable: true, serverVersion: await postgresServerVersion(pool) };
   } catch (err) {
     return { reachable: false, error: messageOf(err) };
   }

@@ -1,11 +1,11 @@
-// What a Checkstack log line says about its severity, what the log watch may show of it, and its summary; pure.
+// What a Checkstack log line says about its severity, and what the log watch may show of it; pure. The watch's
+// summary in words is src/slack/log-watch-words.ts.
 //
 // Checkstack's backend logs through winston (`rootLogger` in core/backend) with `format.simple()` and colours:
 // `error: message {"meta":…}`, the level wrapped in ANSI colour codes. Bun prints uncaught errors as
 // `error: message` followed by `at …` frames, and Node as `TypeError: message`. Operators often put a JSON
 // logger or a log shipper in front, so JSON lines (pino numeric levels, winston/bunyan string levels) count too.
 import { maskSecrets } from '../secret-mask.js';
-import { plural } from '../util/plural.js';
 import { squashWhitespace } from '../util/squash-whitespace.js';
 
 export type LogLineLevel = 'fatal' | 'error' | 'warn' | 'info' | 'other';
@@ -183,24 +183,4 @@ export function classifyLogLine(text: string): LogLineLevel {
 /** A log line as the thread may show it: colours gone, secrets masked, one line, at most `max` characters. */
 export function logLineForSlack(text: string, max = 300): string {
   return squashWhitespace(maskSecrets(text.replace(ANSI, '')), max);
-}
-
-function describeRuntime(runtime: LogWatchRuntime | null | undefined): string {
-  if (!runtime || runtime.running) return '';
-  const code = runtime.exitCode === null ? '' : ` with code ${runtime.exitCode}`;
-  return `; the container is not running (exited${code}${runtime.oomKilled ? ', OOM killed' : ''})`;
-}
-
-/** One line for the thread: `🔎 Log watch ended after 60 min: 2 warnings, 1 error, 0 fatal; no restarts`. */
-export function summarizeLogWatch(counts: LogCounts, restarts: number, state: LogWatchEnd): string {
-  const minutes = state.minutes < 1 ? 'less than a minute' : `${Math.round(state.minutes)} min`;
-  const head =
-    state.kind === 'stopped'
-      ? `🔎 Log watch stopped${state.by ? ` by <@${state.by}>` : ''} after ${minutes}`
-      : state.kind === 'superseded'
-        ? `🔎 Log watch ended after ${minutes} (the upgrade is now ${state.status.replace(/_/g, ' ')})`
-        : `🔎 Log watch ended after ${minutes}`;
-  const tally = `${plural(counts.warn, 'warning')}, ${plural(counts.error, 'error')}, ${counts.fatal} fatal`;
-  const restartText = restarts > 0 ? `restarted ${plural(restarts, 'time')}` : 'no restarts';
-  return `${head}: ${tally}; ${restartText}${describeRuntime(state.runtime)}`;
 }

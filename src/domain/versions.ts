@@ -169,3 +169,16 @@ export function tagForVersion(version: string): string {
 export function imageTag(version: string): string {
   return normalizeVersion(version);
 }
+
+/**
+ * How far `running` is behind the releases: newer minor lines (each `major.minor` counted once) and newer patches of
+ * its own line. Null when the running version is unknown or not a version.
+ */
+export function versionsBehind(running: string | null, releases: readonly { version: string }[]): { minors: number; patches: number } | null {
+  const parsed = running ? semver.parse(running) : null;
+  if (!parsed) return null;
+  const newer = releases.filter((r) => semver.valid(r.version) && semver.gt(r.version, parsed));
+  const sameLine = (v: string) => semver.major(v) === parsed.major && semver.minor(v) === parsed.minor;
+  const minorLines = new Set(newer.filter((r) => !sameLine(r.version)).map((r) => `${semver.major(r.version)}.${semver.minor(r.version)}`));
+  return { minors: minorLines.size, patches: newer.filter((r) => sameLine(r.version)).length };
+}

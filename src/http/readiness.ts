@@ -2,7 +2,7 @@
 // so the bot turns ready again by itself when a dependency comes back.
 import type { Redis } from 'ioredis';
 import { pendingMigrations } from '../db/migrate.js';
-import type { Pool } from '../db/pool.js';
+import { pingPostgres, type Pool } from '../db/pool.js';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -21,7 +21,7 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
 
 export async function checkReadiness(pool: Pool, redis: Redis): Promise<ReadinessReport> {
   const [postgres, redisCheck] = await Promise.all([
-    withTimeout(pool.query('SELECT 1'), 'postgres').then(
+    withTimeout(pingPostgres(pool), 'postgres').then(
       () => ({ ok: true }),
       (err: Error) => ({ ok: false, detail: err.message }),
     ),

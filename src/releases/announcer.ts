@@ -1,11 +1,11 @@
 // Posts each release once per subscribed channel, and keeps the posted messages true when the release is
 // edited or deleted. The claim in Postgres decides who posts; Slack is only called by the claim's holder.
-import type { WebClient } from '@slack/web-api';
 import type { AnnouncementStore, ReleaseStore, StoredRelease, SubscriptionStore } from '../db/release-store.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TargetOutlook } from '../domain/release-outlook.js';
-import { announcementMessage, type AnnouncementState } from '../slack/announcement-message.js';
+import type { AnnouncementState } from '../slack/announcement-message.js';
+import type { AnnouncementFacts, AnnouncementPoster } from '../slack/announcement-poster.js';
 import { ACTION_IDS } from '../slack/action-ids.js';
 
 /** A claim with no recorded message is taken over after this long (its holder crashed before posting). */
@@ -16,7 +16,8 @@ export interface AnnouncerDeps {
   releases: ReleaseStore;
   subscriptions: SubscriptionStore;
   announcements: AnnouncementStore;
-  slack: WebClient;
+  /** The announcement messages in Slack. */
+  poster: AnnouncementPoster;
   logger: Logger;
   announcePrereleases: boolean;
   /** Adds the "Plan upgrade" button once a default target exists. */
@@ -40,18 +41,19 @@ function shouldAnnounce(release: StoredRelease, announcePrereleases: boolean): s
 }
 
 export function createAnnouncer(deps: AnnouncerDeps) {
-  const { releases, subscriptions, announcements, slack, logger } = deps;
+  const { releases, subscriptions, announcements, poster, logger } = deps;
 
-  function message(release: StoredRelease, state: AnnouncementState, outlook: TargetOutlook[] = []) {
-    return announcementMessage(
-      release.summary,
-      { publishedAt: release.publishedAt?.toISOString() ?? null, prerelease: release.prerelease },
-      {
-        state,
-        ...(deps.planUpgradeButton ? { planUpgradeButton: { actionId: PLAN_UPGRADE_ACTION, value: release.version } } : {}),
-        ...(outlook.length > 0 ? { outlook: { targets: outlook, now: deps.now?.() ?? new Date() } } : {}),
-      },
-    );
+  function facts(release: StoredRelease, state: AnnouncementState, outlook: TargetOutlook[]): AnnouncementFacts {
+    return {
+      version: release.version,
+      summary: release.summary,
+      publishedAt: release.publishedAt,
+      prerelease: release.prerelease,
+      state,
+      planUpgradeButton: deps.planUpgradeButton,
+      outlook,
+      now: deps.now?.() ?? new Date(),
+    };
   }
 
   /** The per-target outlook; an announcement goes out without it rather than not at all. */
@@ -75,8 +77,7 @@ export function createAnnouncer(deps: AnnouncerDeps) {
     // Existing messages follow every edit and deletion, whatever the release's status now.
     for (const row of await announcements.forRelease(tag)) {
       if (row.shownSha === release.contentSha && row.shownDeleted === deleted) continue;
-      const msg = message(release, deleted ? 'deleted' : 'edited', await outlookOnce());
-      await slack.chat.update({ channel: row.channelId, ts: row.messageTs!, text: msg.text, blocks: msg.blocks });
+      await poster.update(row.channelId, row.messageTs!, facts(release, deleted ? 'deleted' : 'edited', await outlookOnce()));
       await announcements.recordShown(tag, row.channelId, row.shownSha, row.shownDeleted, release.contentSha, deleted);
       result.updated.push(row.channelId);
     }
@@ -95,10 +96,9 @@ export function createAnnouncer(deps: AnnouncerDeps) {
         heldElsewhere.push(channel);
         continue;
       }
-      const msg = message(release, 'published', await outlookOnce());
-      const posted = await slack.chat.postMessage({ channel, text: msg.text, blocks: msg.blocks, unfurl_links: false, unfurl_media: false });
-      const recorded = await announcements.recordPosted(tag, channel, claim.token, posted.ts!, release.contentSha, false);
-      if (!recorded) logger.error({ tag, channel, ts: posted.ts }, 'announcement claim was taken over while posting; the channel may show it twice');
+      const ts = await poster.post(channel, facts(release, 'published', await outlookOnce()));
+      const recorded = await announcements.recordPosted(tag, channel, claim.token, ts, release.contentSha, false);
+      if (!recorded) logger.error({ tag, channel, ts }, 'announcement claim was taken over while posting; the channel may show it twice');
       result.posted.push(channel);
     }
     if (heldElsewhere.length) {

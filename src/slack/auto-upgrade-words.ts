@@ -174,3 +174,26 @@ export function autoUpgradeStatusLine(status: AutoUpgradeStatus, target: string)
   }
   return '🗓️ Automatic patches: on; nothing planned.';
 }
+
+/** The parent message of an automatic upgrade whose notice Slack did not take: its thread needs a message. */
+export function autoUpgradeParentText(target: string, version: string): string {
+  return `Automatic patch upgrade of ${target} to ${version}`;
+}
+
+/** Why `/checkstack resume` or a notice's Cancel changed nothing: the ephemeral answer, through AppError's message. */
+export const AUTO_UPGRADE_REFUSALS = {
+  resumeNeedsApprover: 'Only approvers can resume automatic upgrades. Ask one of them.',
+  buttonNamesNoUpgrade: 'That button does not name a scheduled upgrade; nothing changed.',
+  cancelNeedsApprover: 'Only approvers can cancel an automatic upgrade. Ask one of them.',
+  noLongerScheduled: 'This automatic upgrade is no longer scheduled; nothing changed.',
+  buttonOfOtherMessage: 'That button does not belong to this message; nothing changed.',
+  busy: 'Try again in a moment; nothing changed.',
+} as const;
+
+export function nothingToResumeRefusal(target: string): string {
+  return `Target \`${target}\` has no automatic patch upgrades (\`autoUpgrade.patches\`): there is nothing to resume.`;
+}
+
+export function startedAlreadyRefusal(target: string): string {
+  return `This automatic upgrade has started already; nothing changed. While it is queued, \`/checkstack cancel ${target}\` stops it; once it runs, follow its thread.`;
+}

@@ -88,3 +88,8 @@ export function backupStatusLine(freshness: BackupFreshness, maxAgeMs: number): 
       return `⚠️ Backup: ${formatAge(freshness.ageMs)} old, *stale* (older than ${formatAge(maxAgeMs)}; ${backupFacts(freshness.record)}).`;
   }
 }
+
+/** A backup or drill that failed for a reason the bot did not foresee: a reference, never the raw error. */
+export function unexpectedJobReason(referenceId: string): string {
+  return `unexpected error; give an operator the reference \`${referenceId}\` (the details are in the bot's log).`;
+}

@@ -66,3 +66,6 @@ export function drillStatusLine(last: { passed: boolean } | null, freshness: Dri
   const overdue = freshness.state === 'overdue' ? `, *overdue* (older than ${formatAge(freshness.everyMs)})` : '';
   return `${flag}Restore drill: ${result} ${formatAge(freshness.ageMs)} ago${overdue}.`;
 }
+
+/** The reason recorded and posted for a drill a shutdown stopped. */
+export const DRILL_INTERRUPTED_REASON = 'the bot was shutting down, so the drill was stopped (its throwaway database is dropped at the next start); run it again.';

@@ -176,3 +176,8 @@ export function scheduledConfirmationText(target: string, version: string, at: D
 export function scheduleTimePassedText(at: Date): string {
   return `This upgrade was to start at ${utc(at)}, which has passed: nothing changed. Cancel it and type \`/checkstack upgrade\` again with a later \`--at\`, or without one to start it when ready.`;
 }
+
+/** The state detail of a scheduled upgrade that lapsed at its time. */
+export function scheduledLapsedDetail(reason: string): string {
+  return `not started at its time: ${reason}`;
+}

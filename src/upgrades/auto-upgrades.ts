@@ -1,9 +1,7 @@
 // Automatic patch upgrades: reads the facts, asks `decideAutoUpgrade`, and acts on the one answer. A decision is a
 // delayed BullMQ job whose id is the decision's key, asked again when it fires; the rows in Postgres and a per-target
 // advisory lock make every step safe to repeat across restarts and replicas. The upgrade itself is the ordinary job.
-import type { KnownBlock } from '@slack/types';
 import { createHash } from 'node:crypto';
-import type { WebClient } from '@slack/web-api';
 import type { AuditLog } from '../db/audit-log.js';
 import type { AutoUpgradeFacts, AutoUpgradeStore, ScheduledRow } from '../db/auto-upgrade-store.js';
 import { withAdvisoryLock } from '../db/checked-out-client.js';
@@ -17,16 +15,8 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queue.js';
 import type { ApproverResolver } from '../slack/approvers.js';
-import {
-  cancelledReply,
-  noticeCancelledMessage,
-  noticeDroppedMessage,
-  noticeMessage,
-  noticeMovedMessage,
-  noticeReplacedMessage,
-  pausedText,
-  resumedReply,
-} from '../slack/auto-upgrade-words.js';
+import type { AutoUpgradePoster, NoticeOutcome } from '../slack/auto-upgrade-poster.js';
+import { AUTO_UPGRADE_REFUSALS, cancelledReply, nothingToResumeRefusal, resumedReply, startedAlreadyRefusal } from '../slack/auto-upgrade-words.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
 
 /** The requester and starter recorded for an upgrade the bot started by itself (history, audit log, change-cause). */
@@ -40,7 +30,8 @@ export interface AutoUpgradeDeps {
   releases: Pick<ReleaseStore, 'all'>;
   targets: TargetRegistry;
   approvers: ApproverResolver;
-  slack: WebClient;
+  /** The notices and thread replies in Slack. */
+  poster: AutoUpgradePoster;
   queues: Pick<Queues, 'autoUpgrades' | 'upgrades'>;
   audit: Pick<AuditLog, 'record'>;
   pool: Pool;
@@ -67,7 +58,7 @@ function targetOfKey(key: string): string | null {
 }
 
 export function createAutoUpgrades(deps: AutoUpgradeDeps) {
-  const { store, upgrades, slack, logger } = deps;
+  const { store, upgrades, poster, logger } = deps;
 
   const autoTargets = (): TargetRuntime[] => deps.targets.all().filter((t) => t.config.autoUpgrade?.patches);
 
@@ -117,10 +108,10 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
     await deps.queues.autoUpgrades.add('phase', { target: plan.target, key: plan.key }, { ...JOB_OPTIONS, jobId, delay: Math.max(0, at.getTime() - now.getTime()) });
   }
 
-  async function editNotice(row: Pick<ScheduledRow, 'channelId' | 'noticeTs'>, message: { text: string; blocks: KnownBlock[] }): Promise<void> {
+  async function editNotice(row: Pick<ScheduledRow, 'channelId' | 'noticeTs'>, outcome: NoticeOutcome): Promise<void> {
     if (!row.channelId || !row.noticeTs) return;
-    await slack.chat
-      .update({ channel: row.channelId, ts: row.noticeTs, text: message.text, blocks: message.blocks })
+    await poster
+      .noticeOutcome(row.channelId, row.noticeTs, outcome)
       .catch((err: unknown) => logger.warn({ err, channel: row.channelId }, 'could not update an automatic upgrade notice'));
   }
 
@@ -164,7 +155,7 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
         const { plan, replaces } = decision;
         const channelId = await deps.noticeChannel(target);
         await store.schedule({ target, key: plan.key, from: plan.from, version: plan.version, noticeAt: plan.noticeAt, startAt: plan.startAt, channelId });
-        if (replaces && row) await editNotice(row, replaces.key !== plan.key ? noticeReplacedMessage(target, replaces.version, plan.version) : noticeMovedMessage(target, plan.version));
+        if (replaces && row) await editNotice(row, replaces.key !== plan.key ? { kind: 'replaced', target, version: replaces.version, by: plan.version } : { kind: 'moved', target, version: plan.version });
         // The first plan's job id is its key; a plan moved under the same key gets the new time in its id.
         await addPhase(plan, replaces?.key === plan.key ? `${plan.key}@notice@${plan.noticeAt.getTime()}` : plan.key, plan.noticeAt, now);
         logger.info({ target, key: plan.key, from: plan.from, version: plan.version, noticeAt: plan.noticeAt, startAt: plan.startAt, skipping: plan.skipping, event }, 'automatic upgrade scheduled');
@@ -179,7 +170,7 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
       case 'cancel': {
         const dropped = await store.unschedule(target, decision.scheduled.key);
         // Once started, the notice is the upgrade's own message: it is not the plan's to change.
-        if (dropped && !(await upgrades.byId(upgradeIdForKey(dropped.key)))) await editNotice(dropped, noticeDroppedMessage(target, dropped.version, decision.hold));
+        if (dropped && !(await upgrades.byId(upgradeIdForKey(dropped.key)))) await editNotice(dropped, { kind: 'dropped', target, version: dropped.version, hold: decision.hold });
         logger.info({ target, key: decision.scheduled.key, hold: decision.hold.reason, event }, 'automatic upgrade dropped');
         if (decision.recheckAt) await addRecheck(target, decision.recheckAt, now);
         return;
@@ -193,7 +184,7 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
     if (!(await store.claimNotice(target, plan.key, plan.startAt, now))) return;
     const channelId = row?.channelId ?? (await deps.noticeChannel(target));
     if (channelId) {
-      const message = noticeMessage({
+      const facts = {
         target,
         from: plan.from,
         version: plan.version,
@@ -202,10 +193,10 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
         skipping: plan.skipping,
         key: plan.key,
         window: runtime.config.autoUpgrade!.window,
-      });
+      };
       try {
-        const posted = await slack.chat.postMessage({ channel: channelId, text: message.text, blocks: message.blocks, unfurl_links: false });
-        await store.recordNotice(target, plan.key, channelId, posted.ts!);
+        const ts = await poster.notice(channelId, facts);
+        await store.recordNotice(target, plan.key, channelId, ts);
       } catch (err) {
         // The upgrade still waits out the notice; without a message nobody can press Cancel, so the log says so.
         logger.error({ err, target, key: plan.key, channelId }, 'automatic upgrade notice could not be posted');
@@ -293,8 +284,8 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
   async function postParent(upgrade: UpgradeRecord): Promise<void> {
     if (upgrade.channelId === 'none') return;
     try {
-      const posted = await slack.chat.postMessage({ channel: upgrade.channelId, text: `Automatic patch upgrade of ${upgrade.target} to ${upgrade.toVersion}` });
-      await upgrades.setMessage(upgrade.id, posted.ts!);
+      const ts = await poster.parent(upgrade.channelId, { target: upgrade.target, version: upgrade.toVersion });
+      await upgrades.setMessage(upgrade.id, ts);
     } catch (err) {
       logger.warn({ err, upgradeId: upgrade.id }, 'could not post the automatic upgrade message');
     }
@@ -365,8 +356,8 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
       await deps.audit.record({ userId: AUTO_UPGRADE_ACTOR, channelId: upgrade.channelId, kind: 'job', action: 'auto_upgrade_paused', detail: { target: upgrade.target, version: upgrade.toVersion }, outcome: 'ok', upgradeId: upgrade.id });
       logger.warn({ target: upgrade.target, upgradeId, version: upgrade.toVersion }, 'automatic upgrades paused after a failed automatic upgrade');
       if (upgrade.messageTs) {
-        await slack.chat
-          .postMessage({ channel: upgrade.channelId, thread_ts: upgrade.messageTs, text: pausedText(upgrade.target, upgrade.toVersion) })
+        await poster
+          .paused({ channelId: upgrade.channelId, messageTs: upgrade.messageTs }, { target: upgrade.target, version: upgrade.toVersion })
           .catch((err: unknown) => logger.warn({ err, upgradeId }, 'could not say in the thread that automatic upgrades are paused'));
       }
     }
@@ -383,10 +374,10 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
     const runtime = deps.targets.resolve(targetName);
     const target = runtime.config.name;
     if (!(await deps.approvers.approvers()).has(userId)) {
-      throw new AppError('not_authorized', 'Only approvers can resume automatic upgrades. Ask one of them.');
+      throw new AppError('not_authorized', AUTO_UPGRADE_REFUSALS.resumeNeedsApprover);
     }
     if (!runtime.config.autoUpgrade?.patches) {
-      throw new AppError('invalid_input', `Target \`${target}\` has no automatic patch upgrades (\`autoUpgrade.patches\`): there is nothing to resume.`);
+      throw new AppError('invalid_input', nothingToResumeRefusal(target));
     }
     const lifted = await store.resume(target, userId);
     if (lifted) await deps.queues.autoUpgrades.add('decide', { target, reason: `resumed by ${userId}` }, { ...JOB_OPTIONS, jobId: `decide@${target}@resume@${deps.now().getTime()}` });
@@ -397,24 +388,24 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
   /** **Cancel** on a notice (approvers): the plan is dropped and its version remembered as declined. */
   async function cancelNotice(key: string, userId: string, source: { channelId: string; messageTs: string }): Promise<{ target: string; version: string; text: string }> {
     const target = targetOfKey(key);
-    if (target === null || !deps.targets.names().includes(target)) throw new AppError('stale_action', 'That button does not name a scheduled upgrade; nothing changed.');
-    if (!(await deps.approvers.approvers()).has(userId)) throw new AppError('not_authorized', 'Only approvers can cancel an automatic upgrade. Ask one of them.');
+    if (target === null || !deps.targets.names().includes(target)) throw new AppError('stale_action', AUTO_UPGRADE_REFUSALS.buttonNamesNoUpgrade);
+    if (!(await deps.approvers.approvers()).has(userId)) throw new AppError('not_authorized', AUTO_UPGRADE_REFUSALS.cancelNeedsApprover);
     const result = await withAdvisoryLock(deps.pool, { space: 'auto-upgrade', id: target }, { wait: true }, async () => {
       const row = await store.scheduledFor(target);
       if (!row || row.key !== key) {
         const started = await upgrades.byId(upgradeIdForKey(key));
         if (started) {
-          throw new AppError('request_not_active', `This automatic upgrade has started already; nothing changed. While it is queued, \`/checkstack cancel ${target}\` stops it; once it runs, follow its thread.`);
+          throw new AppError('request_not_active', startedAlreadyRefusal(target));
         }
-        throw new AppError('request_not_active', 'This automatic upgrade is no longer scheduled; nothing changed.');
+        throw new AppError('request_not_active', AUTO_UPGRADE_REFUSALS.noLongerScheduled);
       }
-      if (row.channelId !== source.channelId || row.noticeTs !== source.messageTs) throw new AppError('stale_action', 'That button does not belong to this message; nothing changed.');
+      if (row.channelId !== source.channelId || row.noticeTs !== source.messageTs) throw new AppError('stale_action', AUTO_UPGRADE_REFUSALS.buttonOfOtherMessage);
       await store.decline(target, row.version, userId);
       await store.unschedule(target, key);
-      await editNotice(row, noticeCancelledMessage(target, row.version, userId));
+      await editNotice(row, { kind: 'cancelled', target, version: row.version, by: userId });
       return row;
     });
-    if (!result.locked) throw new AppError('request_not_active', 'Try again in a moment; nothing changed.');
+    if (!result.locked) throw new AppError('request_not_active', AUTO_UPGRADE_REFUSALS.busy);
     logger.info({ target, key, userId, version: result.value.version }, 'automatic upgrade cancelled');
     return { target, version: result.value.version, text: cancelledReply(target, result.value.version) };
   }

@@ -2,7 +2,6 @@
 // two delayed jobs (the reminder 15 minutes before, and the start), and at the start the bot checks the approvals,
 // the version and the promotion gate again before it queues the ordinary upgrade job. The job ids come from the
 // upgrade id, so a restart, a second replica or the sweep adding them again changes nothing.
-import type { WebClient } from '@slack/web-api';
 import { isComplete } from '../domain/checklist.js';
 import { nextMomentInWindow } from '../domain/maintenance-window.js';
 import type { UpgradeSchedule } from '../domain/schedule-time.js';
@@ -12,16 +11,9 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queue.js';
 import type { ApproverResolver } from '../slack/approvers.js';
-import {
-  scheduledCancelledText,
-  scheduledConfirmationText,
-  scheduledLapsedText,
-  scheduledStartedText,
-  scheduleLapseReasons,
-  scheduleReminderMessage,
-  scheduleReminderDoneMessage,
-  scheduleTimePassedText,
-} from '../slack/promotion-words.js';
+import { REQUEST_REFUSALS } from '../slack/checklist-words.js';
+import { scheduledLapsedDetail, scheduleLapseReasons, scheduleTimePassedText } from '../slack/promotion-words.js';
+import type { ScheduledNote, ScheduledUpgradePoster } from '../slack/scheduled-upgrade-poster.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
 import type { PromotionGateService } from './promotion-gate.js';
 
@@ -49,7 +41,8 @@ export function scheduledStart(schedule: UpgradeSchedule, target: Pick<TargetRun
 export interface ScheduledUpgradesDeps {
   upgrades: UpgradeStore;
   queues: Pick<Queues, 'upgrades' | 'scheduledUpgrades'>;
-  slack: WebClient;
+  /** The thread replies and the reminder in Slack. */
+  poster: ScheduledUpgradePoster;
   approvers: ApproverResolver;
   targets: TargetRegistry;
   promotion?: PromotionGateService;
@@ -64,21 +57,20 @@ export interface ScheduledUpgradesDeps {
 export type FireOutcome = { fired: 'queued' | 'lapsed' | 'not_scheduled' } | { notBefore: Date };
 
 export function createScheduledUpgrades(deps: ScheduledUpgradesDeps) {
-  const { upgrades, slack, logger } = deps;
+  const { upgrades, poster, logger } = deps;
 
-  async function say(upgrade: Pick<UpgradeRecord, 'id' | 'channelId' | 'messageTs'>, text: string): Promise<void> {
+  async function say(upgrade: Pick<UpgradeRecord, 'id' | 'channelId' | 'messageTs'>, note: ScheduledNote): Promise<void> {
     if (!upgrade.messageTs) return;
-    await slack.chat
-      .postMessage({ channel: upgrade.channelId, thread_ts: upgrade.messageTs, text })
+    await poster
+      .note({ channelId: upgrade.channelId, messageTs: upgrade.messageTs }, note)
       .catch((err: unknown) => logger.warn({ err, upgradeId: upgrade.id }, 'could not post in a scheduled upgrade thread'));
   }
 
   /** The reminder keeps its words but loses its Cancel button once the upgrade started, lapsed or was cancelled. */
-  async function closeReminder(upgrade: UpgradeRecord, outcome: string): Promise<void> {
+  async function closeReminder(upgrade: UpgradeRecord, outcome: 'started' | 'did not start' | 'cancelled'): Promise<void> {
     if (!upgrade.scheduledReminderTs || !upgrade.scheduledAt) return;
-    const message = scheduleReminderDoneMessage(upgrade.toVersion, upgrade.target, upgrade.scheduledAt, outcome);
-    await slack.chat
-      .update({ channel: upgrade.channelId, ts: upgrade.scheduledReminderTs, text: message.text, blocks: message.blocks })
+    await poster
+      .closeReminder(upgrade.channelId, upgrade.scheduledReminderTs, { version: upgrade.toVersion, target: upgrade.target, at: upgrade.scheduledAt, outcome })
       .catch((err: unknown) => logger.warn({ err, upgradeId: upgrade.id }, 'could not update a scheduled upgrade reminder'));
   }
 
@@ -97,7 +89,7 @@ export function createScheduledUpgrades(deps: ScheduledUpgradesDeps) {
     // Confirmed after its time: starting now could fall outside the downtime that was planned for it.
     if (scheduledAt.getTime() < deps.now().getTime() - SCHEDULE_GRACE_MS) throw new AppError('request_not_active', scheduleTimePassedText(scheduledAt));
     const scheduled = await upgrades.apply(upgradeId, 'schedule', { startedBy: userId, statusDetail: null });
-    if (!scheduled) throw new AppError('request_not_active', 'This upgrade was already started or scheduled (or changed) by someone else; nothing changed.');
+    if (!scheduled) throw new AppError('request_not_active', REQUEST_REFUSALS.scheduledByOther);
     try {
       await enqueue(scheduled);
     } catch (err) {
@@ -105,7 +97,7 @@ export function createScheduledUpgrades(deps: ScheduledUpgradesDeps) {
       logger.warn({ err, upgradeId }, 'scheduled upgrade jobs could not be added; the sweep adds them');
     }
     await deps.refreshMessage(upgradeId);
-    await say(scheduled, scheduledConfirmationText(scheduled.target, scheduled.toVersion, scheduled.scheduledAt!, deps.now()));
+    await say(scheduled, { kind: 'scheduled', target: scheduled.target, version: scheduled.toVersion, at: scheduled.scheduledAt!, now: deps.now() });
     logger.info({ upgradeId, userId, at: scheduled.scheduledAt }, 'upgrade scheduled');
     return scheduled;
   }
@@ -114,9 +106,11 @@ export function createScheduledUpgrades(deps: ScheduledUpgradesDeps) {
     const upgrade = await upgrades.byId(upgradeId);
     if (!upgrade || upgrade.status !== 'scheduled' || !upgrade.messageTs || !upgrade.scheduledAt || upgrade.scheduledReminderTs) return 'skipped';
     if (!(await upgrades.claimScheduledReminder(upgrade.id))) return 'skipped';
-    const message = scheduleReminderMessage(upgrade.id, upgrade.toVersion, upgrade.target, upgrade.scheduledAt, deps.now());
-    const posted = await slack.chat.postMessage({ channel: upgrade.channelId, thread_ts: upgrade.messageTs, text: message.text, blocks: message.blocks });
-    await upgrades.setScheduledReminder(upgrade.id, posted.ts!);
+    const ts = await poster.reminder(
+      { channelId: upgrade.channelId, messageTs: upgrade.messageTs },
+      { upgradeId: upgrade.id, version: upgrade.toVersion, target: upgrade.target, at: upgrade.scheduledAt, now: deps.now() },
+    );
+    await upgrades.setScheduledReminder(upgrade.id, ts);
     return 'posted';
   }
 
@@ -144,11 +138,11 @@ export function createScheduledUpgrades(deps: ScheduledUpgradesDeps) {
     const reasons = await lapseReasons(upgrade);
     if (reasons.length > 0) {
       const reason = reasons.join('; ');
-      const lapsed = await upgrades.apply(upgradeId, 'lapse', { statusDetail: `not started at its time: ${reason}` });
+      const lapsed = await upgrades.apply(upgradeId, 'lapse', { statusDetail: scheduledLapsedDetail(reason) });
       if (!lapsed) return { fired: 'not_scheduled' };
       logger.info({ upgradeId, reasons }, 'scheduled upgrade lapsed');
       await deps.refreshMessage(upgradeId);
-      await say(upgrade, scheduledLapsedText(reason));
+      await say(upgrade, { kind: 'lapsed', reason });
       await closeReminder(upgrade, 'did not start');
       return { fired: 'lapsed' };
     }
@@ -158,7 +152,7 @@ export function createScheduledUpgrades(deps: ScheduledUpgradesDeps) {
     await deps.queues.upgrades.add(queued.kind, { upgradeId: queued.id, kind: queued.kind, doneStep: null }, { jobId: queued.id, attempts: 3 });
     logger.info({ upgradeId }, 'scheduled upgrade queued');
     await deps.refreshMessage(upgradeId);
-    await say(upgrade, scheduledStartedText(upgrade.toVersion));
+    await say(upgrade, { kind: 'started', version: upgrade.toVersion });
     await closeReminder(upgrade, 'started');
     return { fired: 'queued' };
   }
@@ -170,7 +164,7 @@ export function createScheduledUpgrades(deps: ScheduledUpgradesDeps) {
       const job = await deps.queues.scheduledUpgrades.raw.getJob(id);
       await job?.remove().catch((err: unknown) => logger.warn({ err, upgradeId: upgrade.id }, 'scheduled job could not be removed; it finds the upgrade cancelled'));
     }
-    await say(upgrade, scheduledCancelledText(userId));
+    await say(upgrade, { kind: 'cancelled', by: userId });
     await closeReminder(upgrade, 'cancelled');
   }
 

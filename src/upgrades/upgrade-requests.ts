@@ -3,7 +3,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import semver from 'semver';
-import type { WebClient } from '@slack/web-api';
 import { isReadyUnknown } from '../checkstack/client.js';
 import type { ReleaseStore } from '../db/release-store.js';
 import type { ClickedUpgrade, UpgradeListing, UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
@@ -26,7 +25,7 @@ import {
 import { drillFreshness } from '../domain/backup.js';
 import { summarizeRelease, versionFromTag } from '../domain/release-summary.js';
 import type { ReleaseSummary } from '../domain/release-types.js';
-import { hasVersionChanged, planUpgrade, type CurrentVersion, type UpgradePlan } from '../domain/upgrade-plan.js';
+import { planUpgrade, type CurrentVersion, type UpgradePlan } from '../domain/upgrade-plan.js';
 import { tagForVersion } from '../domain/versions.js';
 import { AppError, isAppError } from '../errors.js';
 import type { ReleaseSource } from '../github/release-source.js';
@@ -35,10 +34,29 @@ import { UPGRADE_JOB_ATTEMPTS, type Queues } from '../queue.js';
 import type { ReleaseIngest } from '../releases/ingest.js';
 import type { ApproverResolver } from '../slack/approvers.js';
 import { BACKUP_CHECK_TITLE, backupCheckDetail, backupStartRefusal } from '../slack/backup-words.js';
-import { checklistMessage, withConfirmations } from '../slack/checklist-message.js';
-import { autoRollbackText, rollbackRequestedText } from '../slack/upgrade-thread.js';
+import { withConfirmations, type ChecklistMessageView } from '../slack/checklist-message.js';
+import type { ChecklistPoster } from '../slack/checklist-poster.js';
+import {
+  activeRequestGoneRefusal,
+  activeRequestRefusal,
+  alreadyStatusRefusal,
+  autoRollbackDetail,
+  cancelledDetail,
+  cancelledWhileWaitingForMergeDetail,
+  EXPIRED_DETAIL,
+  noFinishedUpgradeRefusal,
+  NOT_QUEUED_DETAIL,
+  notConfirmedRefusal,
+  nothingPendingRefusal,
+  nothingToRollBackRefusal,
+  queuePositionDetail,
+  REQUEST_REFUSALS,
+  requestIsRefusal,
+  rollbackNoticeText,
+  unfinishedRollbackRefusal,
+} from '../slack/checklist-words.js';
 import { approvalRulesFor, offersRestore, PROMOTION_CHECK_ID, RESTORE_ITEM_ID, restoresDatabase, type ApprovalRules } from '../domain/checklist.js';
-import { restoreRollbackItem, restoreRollbackNotice } from '../slack/rollback-outcome.js';
+import { restoreRollbackItem } from '../slack/rollback-outcome.js';
 import { instanceFoundTitle, versionUnknownText } from '../slack/deployer-words.js';
 import type { PromotionGateService } from './promotion-gate.js';
 import { scheduledStart, type ScheduledUpgrades } from './scheduled-upgrades.js';
@@ -60,7 +78,8 @@ export interface UpgradeRequestsDeps {
   ingest: ReleaseIngest;
   targets: TargetRegistry;
   approvers: ApproverResolver;
-  slack: WebClient;
+  /** The checklist message in Slack: posted, updated, and the replies of a rollback request. */
+  checklists: ChecklistPoster;
   queues: Pick<Queues, 'upgrades'>;
   pool: Pool;
   logger: Logger;
@@ -169,7 +188,7 @@ export async function inspectTarget(runtime: TargetRuntime, logger: Logger) {
 }
 
 export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
-  const { upgrades, slack, logger } = deps;
+  const { upgrades, checklists, logger } = deps;
 
   async function knownSummaries(): Promise<ReleaseSummary[]> {
     return (await deps.releases.all()).filter((r) => !r.draft && !r.deletedAt).map((r) => r.summary);
@@ -212,8 +231,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       async () => {
         const upgrade = await upgrades.byId(upgradeId);
         if (!upgrade?.messageTs) return;
-        const message = await renderChecklist(upgrade, extra);
-        await slack.chat.update({ channel: upgrade.channelId, ts: upgrade.messageTs, text: message.text, blocks: message.blocks });
+        await checklists.update(upgrade.channelId, upgrade.messageTs, await checklistView(upgrade, extra));
       },
     );
   }
@@ -233,7 +251,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     return decision && soakedByThen ? { ...decision, allowsStart: true } : decision;
   }
 
-  async function renderChecklist(upgrade: UpgradeRecord, extra: { queuePosition?: number } = {}) {
+  /** What the checklist message shows of `upgrade` now (src/slack lays it out). */
+  async function checklistView(upgrade: UpgradeRecord, extra: { queuePosition?: number } = {}): Promise<ChecklistMessageView> {
     const state = await approvalState(upgrade);
     // While the checklist waits, its backup check is read again at each render: a backup taken meanwhile shows.
     const backup = upgrade.status === 'confirming' ? await backupStateFor(upgrade) : null;
@@ -244,9 +263,9 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     const promoted = gate ? automatic.map((c) => (c.id === PROMOTION_CHECK_ID ? deps.promotion!.check(gate.gate) : c)) : automatic;
     const detail =
       upgrade.status === 'queued' && extra.queuePosition !== undefined
-        ? `position ${extra.queuePosition} in the queue`
+        ? queuePositionDetail(extra.queuePosition)
         : upgrade.statusDetail ?? undefined;
-    return checklistMessage({
+    return {
       upgradeId: upgrade.id,
       target: upgrade.target,
       requester: upgrade.requester,
@@ -262,7 +281,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       kind: upgrade.kind,
       ...(upgrade.kind === 'rollback' ? { rollbackNotice: rollbackNotice(upgrade) } : {}),
       ...(upgrade.status === 'failed' && canRollBack(upgrade) ? { offerRollback: true } : {}),
-    });
+    };
   }
 
   /** The approval rules of a request: Restore and roll back needs two different approvers. */
@@ -271,21 +290,11 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }
 
   function rollbackNotice(rollback: UpgradeRecord): string {
-    const lines = [
-      `*What this rollback does*: the image tag goes back from \`${rollback.fromVersion}\` to \`${rollback.toVersion}\`.`,
-      '*What it cannot undo*: database migrations are not reversed; runtime plugins upgraded in the same window may not load on the older core.',
-    ];
-    if (restoresDatabase(rollback.items)) lines[1] = restoreRollbackNotice();
-    else if (rollback.plan.flags.destructive) lines.push('⚠️ A release in the upgraded range ran a *destructive migration*: restore the database from the backup taken before the upgrade first.');
-    return lines.join('\n');
+    return rollbackNoticeText({ fromVersion: rollback.fromVersion, toVersion: rollback.toVersion, restoresDatabase: restoresDatabase(rollback.items), destructive: rollback.plan.flags.destructive });
   }
 
   function activeRefusal(active: UpgradeRecord): AppError {
-    const link = threadPermalink(active);
-    return new AppError(
-      'upgrade_in_progress',
-      `Target \`${active.target}\` already has ${active.kind === 'rollback' ? 'a rollback' : `an upgrade to \`${active.toVersion}\``} that is ${active.status}${link ? `: <${link}|see its thread>` : ''}. Finish or cancel it first (\`/checkstack cancel ${active.target}\`).`,
-    );
+    return new AppError('upgrade_in_progress', activeRequestRefusal(active, threadPermalink(active)));
   }
 
   /**
@@ -331,14 +340,13 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     });
     if (!created) {
       const other = await upgrades.activeForTarget(request.target);
-      throw other ? activeRefusal(other) : new AppError('upgrade_in_progress', `Target \`${request.target}\` already has an active request.`);
+      throw other ? activeRefusal(other) : new AppError('upgrade_in_progress', activeRequestGoneRefusal(request.target));
     }
     try {
-      const message = await renderChecklist(created);
-      const posted = await slack.chat.postMessage({ channel: request.channelId, text: message.text, blocks: message.blocks, unfurl_links: false });
-      await upgrades.setMessage(created.id, posted.ts!);
+      const ts = await checklists.post(request.channelId, await checklistView(created));
+      await upgrades.setMessage(created.id, ts);
       logger.info({ upgradeId: created.id, kind: request.kind, target: request.target, from: plan.from, to: plan.to, requester: request.requester }, `${request.kind} requested`);
-      return { ...created, messageTs: posted.ts! };
+      return { ...created, messageTs: ts };
     } catch (err) {
       if (request.keepUnposted) {
         logger.error({ err, upgradeId: created.id }, 'the checklist could not be posted; the request goes on without its own message');
@@ -354,7 +362,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     const target = runtime.config.name;
     const active = await upgrades.activeForTarget(target);
     if (active) throw activeRefusal(active);
-    if (input.schedule && !deps.scheduling) throw new AppError('invalid_input', 'Scheduled upgrades (`--at`) are not available in this bot: nothing was planned.');
+    if (input.schedule && !deps.scheduling) throw new AppError('invalid_input', REQUEST_REFUSALS.schedulingUnavailable);
     const scheduledAt = input.schedule ? scheduledStart(input.schedule, runtime, deps.now()) : null;
 
     const [summaries, inspection] = await Promise.all([summariesIncluding(input.version), inspectTarget(runtime, logger)]);
@@ -404,15 +412,15 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   }): Promise<UpgradeRecord> {
     const original = input.ofUpgradeId ? await upgrades.byId(input.ofUpgradeId) : await upgrades.lastFinishedUpgrade(deps.targets.resolve(input.targetName).config.name);
     if (original && input.clickedInChannel && original.channelId !== input.clickedInChannel) {
-      throw new AppError('stale_action', 'That button does not belong to this channel; nothing changed.');
+      throw new AppError('stale_action', REQUEST_REFUSALS.buttonOfOtherChannel);
     }
     const runtime = deps.targets.resolve(original?.target ?? input.targetName);
-    if (!original || original.kind !== 'upgrade') throw new AppError('not_found', `Target \`${runtime.config.name}\` has no finished upgrade to roll back.`);
+    if (!original || original.kind !== 'upgrade') throw new AppError('not_found', noFinishedUpgradeRefusal(runtime.config.name));
     if (!allows(original.status, 'rollback')) {
-      throw new AppError('request_not_active', `The upgrade to \`${original.toVersion}\` is ${original.status}: only a finished upgrade (succeeded or failed) can be rolled back.`);
+      throw new AppError('request_not_active', unfinishedRollbackRefusal(original.toVersion, original.status));
     }
     if (!canRollBack(original)) {
-      throw new AppError('request_not_active', `The upgrade to \`${original.toVersion}\` failed before the new container ran (at ${original.step}); \`${original.fromVersion}\` still runs, so there is nothing to roll back.`);
+      throw new AppError('request_not_active', nothingToRollBackRefusal(original));
     }
     const active = await upgrades.activeForTarget(original.target);
     if (active) throw activeRefusal(active);
@@ -454,8 +462,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     });
     // The bot's own rollback says so in its own words (autoRollback); the request is made whatever Slack answers.
     if (original.messageTs && input.userId !== AUTO_ROLLBACK_ACTOR) {
-      await slack.chat
-        .postMessage({ channel: original.channelId, thread_ts: original.messageTs, text: rollbackRequestedText(input.userId, original.fromVersion, threadPermalink(rollback)) })
+      await checklists
+        .rollbackRequested({ channelId: original.channelId, messageTs: original.messageTs }, { userId: input.userId, toVersion: original.fromVersion, checklistLink: threadPermalink(rollback) })
         .catch((err: unknown) => logger.warn({ err, upgradeId: original.id }, 'could not say in the thread that a rollback was requested'));
     }
     return rollback;
@@ -467,12 +475,12 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
    */
   async function autoRollback(original: UpgradeRecord, reason: string): Promise<void> {
     const rollback = await requestRollback({ userId: AUTO_ROLLBACK_ACTOR, channelId: original.channelId, teamDomain: original.teamDomain, ofUpgradeId: original.id });
-    const queued = await upgrades.apply(rollback.id, 'start', { startedBy: AUTO_ROLLBACK_ACTOR, statusDetail: `automatic rollback: ${reason}` });
+    const queued = await upgrades.apply(rollback.id, 'start', { startedBy: AUTO_ROLLBACK_ACTOR, statusDetail: autoRollbackDetail(reason) });
     if (!queued) return;
     await deps.queues.upgrades.add('rollback', { upgradeId: queued.id, kind: 'rollback', doneStep: null }, { jobId: queued.id, attempts: UPGRADE_JOB_ATTEMPTS });
     if (original.messageTs) {
-      await slack.chat
-        .postMessage({ channel: original.channelId, thread_ts: original.messageTs, text: autoRollbackText(reason, threadPermalink(rollback)) })
+      await checklists
+        .autoRollbackStarted({ channelId: original.channelId, messageTs: original.messageTs }, { reason, rollbackLink: threadPermalink(rollback) })
         .catch((err: unknown) => logger.warn({ err, upgradeId: original.id }, 'could not say in the thread that the rollback started'));
     }
     await refreshMessage(queued.id);
@@ -489,12 +497,12 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       await delay(waitMs);
       upgrade = await read();
     }
-    if (!upgrade) throw new AppError('not_found', 'This upgrade request no longer exists; type `/checkstack upgrade <version>` for a new one.');
+    if (!upgrade) throw new AppError('not_found', REQUEST_REFUSALS.requestGone);
     if (upgrade.messageTs === null && upgrade.channelId === source.channelId) {
-      throw new AppError('request_not_active', 'The bot has not recorded this checklist message yet; nothing changed. Press the button again in a moment.');
+      throw new AppError('request_not_active', REQUEST_REFUSALS.messageNotRecorded);
     }
     if (upgrade.channelId !== source.channelId || upgrade.messageTs !== source.messageTs) {
-      throw new AppError('stale_action', 'That button does not belong to this message; nothing changed.');
+      throw new AppError('stale_action', REQUEST_REFUSALS.buttonOfOtherMessage);
     }
     return upgrade;
   }
@@ -502,20 +510,20 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   /** Expires a confirming request past its deadline; true when it did (the caller then refuses the click). */
   async function expireIfDue(upgrade: Pick<UpgradeRecord, 'id' | 'status' | 'expiresAt'>): Promise<boolean> {
     if (!allows(upgrade.status, 'expire') || upgrade.expiresAt.getTime() > deps.now().getTime()) return false;
-    const expired = await upgrades.apply(upgrade.id, 'expire', { statusDetail: 'no one started it within the time allowed' });
+    const expired = await upgrades.apply(upgrade.id, 'expire', { statusDetail: EXPIRED_DETAIL });
     if (expired) await refreshMessage(upgrade.id);
     return true;
   }
 
   async function confirm(upgradeId: string, itemId: string, userId: string, source: ClickSource): Promise<{ recorded: boolean }> {
     const upgrade = await loadForClick(() => upgrades.forClick(upgradeId), source);
-    if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed. Type `/checkstack upgrade <version>` for a new one.');
+    if (await expireIfDue(upgrade)) throw new AppError('request_not_active', REQUEST_REFUSALS.expiredAskAgain);
     if (upgrade.status !== 'confirming') {
-      throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
+      throw new AppError('request_not_active', requestIsRefusal(upgrade.status));
     }
     const approvers = await deps.approvers.approvers();
     if (!approvers.has(userId)) {
-      throw new AppError('not_authorized', 'Only approvers can confirm checklist items. Ask one of them, or an operator to add you to the approvers.');
+      throw new AppError('not_authorized', REQUEST_REFUSALS.confirmNeedsApprover);
     }
     const rules = rulesOf(upgrade);
     // Read without a lock first: a click on an item already confirmed, or one the rules refuse, needs no transaction.
@@ -538,15 +546,13 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
 
   async function start(upgradeId: string, userId: string, source: ClickSource): Promise<UpgradeRecord> {
     const upgrade = await loadForClick(() => upgrades.forClick(upgradeId), source);
-    if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed.');
+    if (await expireIfDue(upgrade)) throw new AppError('request_not_active', REQUEST_REFUSALS.expired);
     const approvers = await deps.approvers.approvers();
-    if (!approvers.has(userId)) throw new AppError('not_authorized', 'Only approvers can start an upgrade.');
-    if (!allows(upgrade.status, 'start')) throw new AppError('request_not_active', `This upgrade is already ${upgrade.status}; nothing changed.`);
+    if (!approvers.has(userId)) throw new AppError('not_authorized', REQUEST_REFUSALS.startNeedsApprover);
+    if (!allows(upgrade.status, 'start')) throw new AppError('request_not_active', alreadyStatusRefusal(upgrade.status));
     const state = clickedState(upgrade);
     if (!isComplete(state, rulesOf(upgrade))) {
-      throw new AppError('request_not_active', restoresDatabase(upgrade.items)
-        ? 'Every checklist item must be confirmed first, by two different approvers: this rollback restores the database.'
-        : 'Every checklist item must be confirmed first (with at least one confirmation by someone other than the requester, when a second person is required).');
+      throw new AppError('request_not_active', notConfirmedRefusal(restoresDatabase(upgrade.items)));
     }
     // A bot-checked backup item holds Start until a backup newer than `maxAge` exists (read now, not at planning).
     const record = deps.backups && upgrade.kind === 'upgrade' ? await upgrades.byId(upgrade.id) : null;
@@ -565,12 +571,12 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     // `--at`: the checklist is confirmed now; the upgrade waits for its time.
     if (upgrade.scheduledAt && deps.scheduling) return deps.scheduling.schedule(upgrade.id, userId, upgrade.scheduledAt);
     const queued = await upgrades.apply(upgrade.id, 'start', { startedBy: userId, statusDetail: null });
-    if (!queued) throw new AppError('request_not_active', 'This upgrade was already started (or changed) by someone else; nothing changed.');
+    if (!queued) throw new AppError('request_not_active', REQUEST_REFUSALS.startedByOther);
     try {
       // The job id is the upgrade id: a second add of the same upgrade is a no-op in BullMQ.
       await deps.queues.upgrades.add(queued.kind, { upgradeId: queued.id, kind: queued.kind, doneStep: null }, { jobId: queued.id, attempts: UPGRADE_JOB_ATTEMPTS });
     } catch (err) {
-      await upgrades.apply(upgrade.id, 'unqueue', { statusDetail: 'could not be queued; press Start again' });
+      await upgrades.apply(upgrade.id, 'unqueue', { statusDetail: NOT_QUEUED_DETAIL });
       await refreshMessage(upgrade.id);
       throw err;
     }
@@ -582,19 +588,19 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   async function cancel(upgrade: UpgradeRecord, userId: string): Promise<UpgradeRecord> {
     const approvers = await deps.approvers.approvers();
     if (!canCancel({ userId, requester: upgrade.requester, approvers })) {
-      throw new AppError('not_authorized', 'Only the requester or an approver can cancel this upgrade.');
+      throw new AppError('not_authorized', REQUEST_REFUSALS.cancelNeedsRequesterOrApprover);
     }
     if (upgrade.status === 'running') {
       // Waiting for the pin's pull request to be merged is the one running moment that changed nothing yet.
-      const cancelled = await upgrades.cancelWhileWaitingForMerge(upgrade.id, `cancelled by <@${userId}> while waiting for the pull request to be merged`);
+      const cancelled = await upgrades.cancelWhileWaitingForMerge(upgrade.id, cancelledWhileWaitingForMergeDetail(userId));
       if (cancelled) {
         await refreshMessage(upgrade.id);
         return cancelled;
       }
-      throw new AppError('request_not_active', 'This upgrade is already running and cannot be stopped halfway. Follow its thread; if it fails, type `/checkstack rollback`.');
+      throw new AppError('request_not_active', REQUEST_REFUSALS.runningCannotCancel);
     }
-    const cancelled = await upgrades.apply(upgrade.id, 'cancel', { statusDetail: `cancelled by <@${userId}>` });
-    if (!cancelled) throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
+    const cancelled = await upgrades.apply(upgrade.id, 'cancel', { statusDetail: cancelledDetail(userId) });
+    if (!cancelled) throw new AppError('request_not_active', requestIsRefusal(upgrade.status));
     if (upgrade.status === 'scheduled') await deps.scheduling?.cancelled(cancelled, userId);
     if (upgrade.status === 'queued') {
       const job = await deps.queues.upgrades.raw.getJob(upgrade.id);
@@ -607,9 +613,9 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   /** The promotion override item: one approver's confirmation; two different approvers make it hold. */
   async function overridePromotion(upgradeId: string, userId: string, source: ClickSource): Promise<{ recorded: boolean; approved: boolean }> {
     const upgrade = await loadForClick(() => upgrades.forClick(upgradeId), source);
-    if (await expireIfDue(upgrade)) throw new AppError('request_not_active', 'This upgrade request expired; nothing changed.');
-    if (upgrade.status !== 'confirming') throw new AppError('request_not_active', `This upgrade request is ${upgrade.status}; nothing changed.`);
-    if (!deps.promotion) throw new AppError('request_not_active', 'This target has no promotion gate; nothing changed.');
+    if (await expireIfDue(upgrade)) throw new AppError('request_not_active', REQUEST_REFUSALS.expired);
+    if (upgrade.status !== 'confirming') throw new AppError('request_not_active', requestIsRefusal(upgrade.status));
+    if (!deps.promotion) throw new AppError('request_not_active', REQUEST_REFUSALS.noPromotionGate);
     const { recorded, override } = await deps.promotion.confirmOverride(upgrade, userId);
     if (recorded) {
       logger.info({ upgradeId, userId, approved: override.approved }, 'promotion override confirmed');
@@ -631,9 +637,9 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
       await delay(waitMs);
       upgrade = await upgrades.byId(upgradeId);
     }
-    if (!upgrade) throw new AppError('not_found', 'This upgrade request no longer exists; nothing changed.');
+    if (!upgrade) throw new AppError('not_found', REQUEST_REFUSALS.requestGoneNothingChanged);
     if (upgrade.channelId !== source.channelId || (source.messageTs !== upgrade.scheduledReminderTs && source.messageTs !== upgrade.messageTs)) {
-      throw new AppError('stale_action', 'That button does not belong to this message; nothing changed.');
+      throw new AppError('stale_action', REQUEST_REFUSALS.buttonOfOtherMessage);
     }
     return cancel(upgrade, userId);
   }
@@ -641,46 +647,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
   async function cancelForTarget(targetName: string | undefined, userId: string) {
     const runtime = deps.targets.resolve(targetName);
     const active = await upgrades.activeForTarget(runtime.config.name);
-    if (!active) throw new AppError('not_found', `Target \`${runtime.config.name}\` has no upgrade pending.`);
+    if (!active) throw new AppError('not_found', nothingPendingRefusal(runtime.config.name));
     return cancel(active, userId);
-  }
-
-  /**
-   * Housekeeping, run on a schedule: expire stale requests, invalidate those whose target changed version
-   * underneath them, and re-queue a queued upgrade whose job is missing (e.g. Redis lost it).
-   */
-  async function sweep(): Promise<{ expired: string[]; invalidated: string[]; requeued: string[] }> {
-    const result = { expired: [] as string[], invalidated: [] as string[], requeued: [] as string[] };
-    for (const upgrade of await upgrades.inStatus(['confirming', 'queued'])) {
-      if (await expireIfDue(upgrade)) {
-        result.expired.push(upgrade.id);
-        continue;
-      }
-      if (upgrade.status === 'queued') {
-        const job = await deps.queues.upgrades.raw.getJob(upgrade.id);
-        if (!job) {
-          await deps.queues.upgrades.add(upgrade.kind, { upgradeId: upgrade.id, kind: upgrade.kind, doneStep: null }, { jobId: upgrade.id, attempts: UPGRADE_JOB_ATTEMPTS });
-          result.requeued.push(upgrade.id);
-        }
-        continue;
-      }
-      if (upgrade.kind !== 'upgrade') continue;
-      try {
-        const { current } = await inspectTarget(deps.targets.resolve(upgrade.target), logger);
-        if (hasVersionChanged(upgrade.plan, current)) {
-          const invalidated = await upgrades.apply(upgrade.id, 'invalidate', {
-            statusDetail: `the target's version changed underneath this request (now ${current.apiVersion ?? current.imageTag}); plan it again`,
-          });
-          if (invalidated) {
-            await refreshMessage(upgrade.id);
-            result.invalidated.push(upgrade.id);
-          }
-        }
-      } catch (err) {
-        logger.warn({ err, upgradeId: upgrade.id }, 'sweep could not inspect the target');
-      }
-    }
-    return result;
   }
 
   /** `/checkstack status` in a busy channel must not hammer the target: one inspection serves every caller for a few seconds. */
@@ -737,7 +705,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     if (active?.status === 'confirming') await refreshMessage(active.id);
   }
 
-  return { cancelScheduledByClick, overridePromotion, refreshActive, requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, renderChecklist, sweep, status, history, threadPermalink };
+  return { cancelScheduledByClick, overridePromotion, refreshActive, requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, expireIfDue, status, history, threadPermalink };
 }
 
 export type UpgradeRequests = ReturnType<typeof createUpgradeRequests>;

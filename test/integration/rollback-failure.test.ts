@@ -120,7 +120,7 @@ targets:
     await t.bot.deps.pool.query(`UPDATE upgrades SET created_at = now() WHERE message_ts = $1`, [failedRollback!.ts]);
     const before = t.slack.threadReplies(upgraded!.ts).length;
 
-    await t.bot.deps.queues.releases.add('sweep', {});
+    await t.bot.deps.queues.housekeeping.add('sweep', {});
 
     const said = /↩️ The rollback to `0\.28\.0` failed, so the upgrade to `0\.30\.0` is \*succeeded\* again\. `prod` runs `ghcr\.io\/enyineer\/checkstack:0\.28\.0` now .*That is the version the rollback was to bring back, but it did not pass the checks above/;
     await t.slack.waitFor(() => t.slack.threadReplies(upgraded!.ts).slice(before).some((m) => said.test(m.text ?? '')), 20_000);

@@ -193,7 +193,7 @@ describe('scheduled upgrades: --at', () => {
     for (const jobId of [`scheduled-start-${id}`, `scheduled-reminder-${id}`]) await (await t.bot.deps.queues.scheduledUpgrades.raw.getJob(jobId))?.remove();
     expect(await t.bot.deps.queues.scheduledUpgrades.raw.getJob(`scheduled-start-${id}`)).toBeUndefined();
 
-    await t.bot.deps.queues.releases.add('sweep', {});
+    await t.bot.deps.queues.housekeeping.add('sweep', {});
 
     await expect.poll(() => statusOf(id), { timeout: 20_000, interval: 200 }).toBe('queued');
     await t.slack.waitFor(() => thread(message).some((r) => /starts now/.test(r.text ?? '')));

@@ -38,7 +38,7 @@ describe('the Slack scopes the manifest asks for', () => {
   const called = methodsCalled();
 
   it('finds the calls the code makes (the scan itself works)', () => {
-    expect(called.get('chat.postMessage')).toEqual(expect.arrayContaining(['src/releases/announcer.ts']));
+    expect(called.get('chat.postMessage')).toEqual(expect.arrayContaining(['src/slack/announcement-poster.ts']));
     expect(called.has('usergroups.users.list')).toBe(true);
   });
 

@@ -214,7 +214,7 @@ targets:
     await engine.getContainer(`${containerName}-pre-0.33.0`).inspect();
 
     // The retention job is queued with the retention delay (an hour here): promote it instead of waiting.
-    const retention = await t.slack.waitFor(() => t.bot.deps.queues.upgrades.raw.getJob(`retention-${id}`), 10_000);
+    const retention = await t.slack.waitFor(() => t.bot.deps.queues.housekeeping.raw.getJob(`retention-${id}`), 10_000);
     await retention.promote();
     await t.slack.waitFor(() => /retention period ended/.test(threadText(message.ts)), 20_000);
     await expect(engine.getContainer(`${containerName}-pre-0.33.0`).inspect()).rejects.toThrow(/no such container/i);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyLogLine, logLineForSlack, summarizeLogWatch, type LogLineLevel } from '../../src/domain/log-levels.js';
+import { classifyLogLine, logLineForSlack, type LogLineLevel } from '../../src/domain/log-levels.js';
+import { summarizeLogWatch } from '../../src/slack/log-watch-words.js';
 import { maskSecrets } from '../../src/secret-mask.js';
 
 describe('classifyLogLine', () => {

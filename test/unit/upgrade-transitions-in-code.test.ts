@@ -11,7 +11,8 @@ import { REPO_ROOT } from '../support/repo-root.js';
 const PERFORMED: Record<string, UpgradeEvent[]> = {
   'src/db/upgrade-store.ts': ['withdraw'],
   'src/upgrades/auto-upgrades.ts': ['start'],
-  'src/upgrades/upgrade-requests.ts': ['start', 'expire', 'start', 'unqueue', 'cancel', 'invalidate'],
+  'src/upgrades/upgrade-requests.ts': ['start', 'expire', 'start', 'unqueue', 'cancel'],
+  'src/upgrades/housekeeping.ts': ['invalidate'],
   'src/upgrades/scheduled-upgrades.ts': ['schedule', 'lapse', 'fire'],
   'src/upgrades/upgrade-runner.ts': ['fail', 'rollback_failed', 'rollback_succeeded', 'succeed', 'rollback_succeeded', 'begin', 'rollback', 'abandon'],
 };

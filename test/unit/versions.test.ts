@@ -8,6 +8,7 @@ import {
   isPrerelease,
   parseRequestedVersion,
   tagForVersion,
+  versionsBehind,
 } from '../../src/domain/versions.js';
 
 function refusal(text: string): AppError {
@@ -179,5 +180,20 @@ describe('tags', () => {
 
   it('refuses to build a tag from a floating name', () => {
     expect(() => imageTag('latest')).toThrow(AppError);
+  });
+});
+
+describe('versionsBehind', () => {
+  const releases = ['0.31.0', '0.30.2', '0.30.1', '0.30.0', '0.29.3', '0.29.2', '0.29.1', '1.0.0-rc.1', 'nightly'].map((version) => ({ version }));
+
+  it.each([
+    { running: null, behind: null },
+    { running: 'latest', behind: null },
+    { running: '0.29.1', behind: { minors: 3, patches: 2 } },
+    { running: '0.30.2', behind: { minors: 2, patches: 0 } },
+    { running: '0.31.0', behind: { minors: 1, patches: 0 } },
+    { running: '1.0.0', behind: { minors: 0, patches: 0 } },
+  ])('counts newer minor lines once each and newer patches of its own line ($running)', ({ running, behind }) => {
+    expect(versionsBehind(running, releases)).toEqual(behind);
   });
 });
