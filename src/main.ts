@@ -46,7 +46,7 @@ import { checkReadiness } from './http/readiness.js';
 import { QUEUE } from './queue.js';
 import { createAnnouncer } from './releases/announcer.js';
 import { ACTION_IDS, LINK_BUTTON_ACTIONS } from './slack/action-ids.js';
-import { createUpgradeRequests, inspectTarget } from './upgrades/upgrade-requests.js';
+import { createUpgradeRequests, inspectTarget, threadPermalink } from './upgrades/upgrade-requests.js';
 import type { UpgradeRecord } from './db/upgrade-store.js';
 import { createGithubPinRecord } from './github/pin-record.js';
 import { createThreadReporter, type ThreadReporter } from './slack/thread-reporter.js';
@@ -56,6 +56,12 @@ import { logWatchStopButton } from './upgrades/log-watch-control.js';
 import { createReleaseIngest } from './releases/ingest.js';
 import { closeServer, createHttpServer, listen, sendJson, type RouteHandler } from './http/server.js';
 import { slackLogger } from './slack/bolt-logger.js';
+import { appHomeOpened } from '../handlers/app-home-opened.js';
+import { appHomeJobsProcessor } from '../jobs/app-home-jobs.js';
+import { createAppHomeStore } from './db/app-home-store.js';
+import { createHomePublisher } from './slack/home-publisher.js';
+import { createHomeFacts } from './upgrades/home-facts.js';
+import { createHomeRefresh } from './upgrades/home-refresh.js';
 
 export interface RunningBot {
   deps: Deps;
@@ -234,6 +240,18 @@ function createServices(deps: Deps) {
     minUpdateIntervalMs: 2_000,
     scrub: (text) => deps.secrets.scrub(text),
   });
+  const home = {
+    refresh: createHomeRefresh({ store: createAppHomeStore(deps.pool), queue: deps.queues.appHome, logger: logger.child({ component: 'app-home' }), now: () => deps.clock.now() }),
+    facts: createHomeFacts({
+      targets: () => deps.targets.names(),
+      statusOf: (target) => upgradeRequests.status(target),
+      linkOf: threadPermalink,
+      approvers: () => deps.approvers.approvers(),
+      logger: logger.child({ component: 'app-home' }),
+      now: () => deps.clock.now(),
+    }),
+    publisher: createHomePublisher({ slack: deps.slack, logger: logger.child({ component: 'app-home' }) }),
+  };
   const pins = createPinRecorder({ github: createGithubPinRecord({ octokit: deps.octokit, logger: logger.child({ component: 'pin-record' }) }), now: () => deps.clock.now(), sleep: abortableSleep });
   const runner = createUpgradeRunner({
     upgrades: deps.db.upgrades,
@@ -241,7 +259,14 @@ function createServices(deps: Deps) {
     approvers: deps.approvers,
     pins,
     reporter,
-    refreshMessage: (id) => upgradeRequests.refreshMessage(id),
+    // The runner calls this after each step and at the end: the one point where the Home tab learns of a step.
+    refreshMessage: async (id) => {
+      try {
+        await upgradeRequests.refreshMessage(id);
+      } finally {
+        home.refresh.afterStep(id);
+      }
+    },
     scheduleFollowUps: (upgrade, readyAt) => scheduleFollowUps(deps, reporter, upgrade, readyAt),
     autoRollback: (upgrade, reason) => upgradeRequests.autoRollback(upgrade, reason),
     logger: logger.child({ component: 'upgrade-runner' }),
@@ -269,7 +294,7 @@ function createServices(deps: Deps) {
     refreshMessage: (id) => upgradeRequests.refreshMessage(id),
   });
   deps.slack.on(WebClientEvent.RATE_LIMITED, () => deps.metrics.slackRetries.inc({ reason: 'rate_limited' }));
-  return { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades };
+  return { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades, home };
 }
 
 /** A timer that ends early (rejecting) when the signal aborts: long waits stop at shutdown. */
@@ -316,7 +341,7 @@ async function scheduleFollowUps(deps: Deps, reporter: ThreadReporter, upgrade: 
 
 type Services = ReturnType<typeof createServices>;
 
-function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, backups, drills, autoUpgrades }: Services): void {
+function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, backups, drills, autoUpgrades, home }: Services): void {
   // Stamps when Bolt hands a verified request to the listeners, for the acknowledgement latency metric.
   app.use(async ({ context, next }) => {
     context.receivedAt = performance.now();
@@ -366,9 +391,10 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
     { actionId: AUTO_UPGRADE_CANCEL_ACTION, action: 'auto_upgrade_cancel', handler: cancelAutoUpgradeAction(autoUpgrades) },
   ], LINK_BUTTON_ACTIONS);
   app.action(clicks.actionIds, clicks.listener);
+  app.event('app_home_opened', appHomeOpened({ refresh: home.refresh, logger: deps.logger.child({ component: 'app-home' }) }));
 }
 
-async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
+async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades, home }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
   const { config, logger } = deps;
   const releaseWorker = new Worker(
     QUEUE.releases,
@@ -478,7 +504,15 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
   );
   drillWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'drill job failed'));
   await scheduleDrills(deps.queues, config.targets.map((t) => ({ name: t.name, every: t.drill?.every ?? null })), async (target) => (await drillStore.latest(target))?.finishedAt ?? null, deps.clock.now());
-  for (const worker of [releaseWorker, upgradeWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker]) {
+  const appHomeWorker = new Worker(
+    QUEUE.appHome,
+    appHomeJobsProcessor({ facts: home.facts, publisher: home.publisher, refresh: home.refresh, logger: logger.child({ component: 'app-home-jobs' }) }),
+    // One at a time, so one user's publishes go out in order; the limiter, shared by every replica through Redis,
+    // keeps views.publish under Slack's Tier 4 (100+ a minute) with room for a retry.
+    { connection: deps.redis, prefix: config.queuePrefix, concurrency: 1, limiter: { max: 90, duration: 60_000 } },
+  );
+  appHomeWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, err }, 'home tab job failed'));
+  for (const worker of [releaseWorker, upgradeWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker, appHomeWorker]) {
     worker.on('active', (job) => {
       if (job.processedOn && job.timestamp) deps.metrics.jobWait.observe({ queue: worker.name }, Math.max(0, job.processedOn - job.timestamp - (job.delay ?? 0)) / 1000);
     });
@@ -487,7 +521,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
   await scheduleUpgradeSweep(deps.queues);
   // One poll right away; replicas starting in the same minute share it.
   await deps.queues.releases.add('poll', { reason: 'startup' }, { jobId: `startup-poll-${Math.floor(Date.now() / 60_000)}` });
-  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker];
+  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker, appHomeWorker];
 }
 
 function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
@@ -535,7 +569,7 @@ async function recordBackupAge(deps: Deps): Promise<void> {
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 async function recordQueueDepth(deps: Deps): Promise<void> {
-  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups, deps.queues.scheduledUpgrades, deps.queues.autoUpgrades, deps.queues.drills]) {
+  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups, deps.queues.scheduledUpgrades, deps.queues.autoUpgrades, deps.queues.drills, deps.queues.appHome]) {
     try {
       const counts = await queue.raw.getJobCounts(...QUEUE_STATES);
       for (const state of QUEUE_STATES) deps.metrics.queueDepth.set({ queue: queue.raw.name, state }, counts[state] ?? 0);

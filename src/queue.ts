@@ -11,6 +11,7 @@ export const QUEUE = {
   scheduledUpgrades: 'scheduled-upgrades',
   autoUpgrades: 'auto-upgrades',
   drills: 'drills',
+  appHome: 'app-home',
 } as const;
 
 export const releasePollJob = z.object({ reason: z.enum(['schedule', 'startup', 'manual']) });
@@ -61,6 +62,11 @@ export const scheduledUpgradeJob = z.object({ upgradeId: z.string().uuid() });
 export const autoDecideJob = z.object({ target: z.string().min(1).nullable(), reason: z.string().min(1).max(200) });
 export const autoPhaseJob = z.object({ target: z.string().min(1), key: z.string().min(1) });
 
+/** Publishes one user's Home tab; deduplicated per user, so a burst of upgrade steps gives one publish. */
+export const appHomeJob = z.object({ userId: z.string().min(1).max(32) });
+/** Publishes the Home tab of every recent viewer (after an upgrade step); deduplicated, so a burst gives one. */
+export const appHomeRefreshJob = z.object({ upgradeId: z.string().min(1).optional() });
+
 export interface JobPayloads {
   [QUEUE.releases]: {
     poll: z.infer<typeof releasePollJob>;
@@ -74,6 +80,7 @@ export interface JobPayloads {
   [QUEUE.scheduledUpgrades]: { reminder: z.infer<typeof scheduledUpgradeJob>; start: z.infer<typeof scheduledUpgradeJob> };
   [QUEUE.autoUpgrades]: { decide: z.infer<typeof autoDecideJob>; phase: z.infer<typeof autoPhaseJob> };
   [QUEUE.drills]: { drill: z.infer<typeof drillJob> };
+  [QUEUE.appHome]: { publish: z.infer<typeof appHomeJob>; refresh: z.infer<typeof appHomeRefreshJob> };
 }
 
 export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
@@ -99,6 +106,7 @@ export interface Queues {
   scheduledUpgrades: TypedQueue<typeof QUEUE.scheduledUpgrades>;
   autoUpgrades: TypedQueue<typeof QUEUE.autoUpgrades>;
   drills: TypedQueue<typeof QUEUE.drills>;
+  appHome: TypedQueue<typeof QUEUE.appHome>;
   close(): Promise<void>;
 }
 
@@ -121,6 +129,7 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
   const scheduledUpgrades = make(QUEUE.scheduledUpgrades);
   const autoUpgrades = make(QUEUE.autoUpgrades);
   const drills = make(QUEUE.drills);
+  const appHome = make(QUEUE.appHome);
   return {
     releases: typed(releases),
     upgrades: typed(upgrades),
@@ -129,8 +138,9 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
     scheduledUpgrades: typed(scheduledUpgrades),
     autoUpgrades: typed(autoUpgrades),
     drills: typed(drills),
+    appHome: typed(appHome),
     async close() {
-      await Promise.all([releases.close(), upgrades.close(), logWatch.close(), backups.close(), scheduledUpgrades.close(), autoUpgrades.close(), drills.close()]);
+      await Promise.all([releases.close(), upgrades.close(), logWatch.close(), backups.close(), scheduledUpgrades.close(), autoUpgrades.close(), drills.close(), appHome.close()]);
     },
   };
 }
