@@ -46,4 +46,5 @@ export const METHODS_CALLED: readonly string[] = [
   'chat.update',
   'conversations.info',
   'usergroups.users.list',
+  'views.publish',
 ];
