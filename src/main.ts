@@ -57,6 +57,7 @@ import { createReleaseIngest } from './releases/ingest.js';
 import { closeServer, createHttpServer, listen, sendJson, type RouteHandler } from './http/server.js';
 import { slackLogger } from './slack/bolt-logger.js';
 import { appHomeOpened } from '../handlers/app-home-opened.js';
+import { homePlanUpgradeAction } from '../handlers/home-actions.js';
 import { appHomeJobsProcessor } from '../jobs/app-home-jobs.js';
 import { createAppHomeStore } from './db/app-home-store.js';
 import { createHomePublisher } from './slack/home-publisher.js';
@@ -392,6 +393,14 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
   ], LINK_BUTTON_ACTIONS);
   app.action(clicks.actionIds, clicks.listener);
   app.event('app_home_opened', appHomeOpened({ refresh: home.refresh, logger: deps.logger.child({ component: 'app-home' }) }));
+  app.action(
+    ACTION_IDS.homePlanUpgrade,
+    homePlanUpgradeAction(deps, {
+      requests: upgradeRequests,
+      channelFor: async (target) => deps.config.targets.find((t) => t.name === target)?.channel ?? deps.config.announce.channels[0] ?? (await deps.db.subscriptions.activeChannels())[0] ?? null,
+      refresh: home.refresh,
+    }),
+  );
 }
 
 async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades, home }: Services, run: { upgrades: boolean }): Promise<Worker[]> {

@@ -150,3 +150,11 @@ export function appHomeView(facts: HomeViewFacts): HomeView {
   const shown = facts.targets.slice(0, room - 1);
   return { type: 'home', blocks: [...head, ...sections(shown), moreBlock(facts.targets.slice(room - 1))] };
 }
+
+/** The clicker's answer to Plan upgrade on the Home tab, posted to them alone in the channel of the checklist. */
+export function homePlannedText(upgrade: { target: string; fromVersion: string; toVersion: string }, link: string | undefined): string {
+  return `Upgrade of \`${escapeMrkdwn(upgrade.target)}\` from ${code(upgrade.fromVersion)} to ${code(upgrade.toVersion)} planned from the Home tab: approvers confirm ${linked(link, 'its checklist')}.`;
+}
+
+export const HOME_NO_CHANNEL =
+  "There is no channel to post this target's checklist in: set the target's `channel` or an announce channel (`/checkstack subscribe`), then try again.";

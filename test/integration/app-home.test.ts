@@ -65,6 +65,7 @@ describe('the Home tab', () => {
 targets:
   - name: prod
     default: true
+    channel: ${CHANNEL}
     baseUrl: ${checkstack.url}
     docker: { container: checkstack }
   - name: edge
@@ -108,6 +109,35 @@ targets:
     const home = await openHome(APPROVER);
 
     expect(section(home, 'edge')?.accessory).toMatchObject({ action_id: 'pin_version', value: 'edge 0.25.0' });
+  });
+
+  it('refuses a Plan upgrade click whose value names no version, in an ephemeral reply, planning nothing', async () => {
+    const home = await openHome(MEMBER);
+    const before = flow().topLevel().length;
+
+    await t.driver.clickHome(home.view, 'home_plan_upgrade', { user: MEMBER, value: 'prod latest' });
+
+    const reply = await t.slack.waitFor(() => t.slack.ephemerals(MEMBER).find((e) => e.channel === CHANNEL), 10_000);
+    expect(reply.text).toBe('That button does not name a version; nothing changed.');
+    expect(flow().topLevel()).toHaveLength(before);
+  });
+
+  it('plans the upgrade a member clicks on the Home tab: the checklist in the target channel, its link in the Home tab', async () => {
+    const home = await openHome(MEMBER);
+    const before = flow().topLevel().length;
+
+    await t.driver.clickHome(home.view, 'home_plan_upgrade', { user: MEMBER });
+
+    const checklist = await t.slack.waitFor(() => flow().topLevel().length > before && flow().topLevel().at(-1), 15_000);
+    const reply = await t.slack.waitFor(() => t.slack.ephemerals(MEMBER).find((e) => /planned from the Home tab/.test(e.text ?? '')), 10_000);
+    expect(reply.text).toContain('from `0.25.0` to `0.30.0`');
+    expect(JSON.stringify(checklist.blocks)).toContain('confirm:');
+    const refreshed = await t.slack.waitFor(() => t.slack.homeViews(MEMBER).find((v) => /In flight:/.test(section(v, 'prod')?.text.text ?? '')), 15_000);
+    expect(section(refreshed, 'prod')?.text.text).toMatch(/In flight: <https:\/\/fake-team\.slack\.com\/archives\/C0OPS\/p\d+\|upgrade `0\.25\.0` → `0\.30\.0`>, confirming/);
+    expect(section(refreshed, 'prod')?.accessory).toBeUndefined();
+
+    await t.driver.slashCommand('/checkstack', 'cancel prod', { user: REQUESTER, channel: CHANNEL });
+    await t.slack.waitFor(async () => (await t.bot.deps.db.upgrades.activeForTarget('prod')) === null, 10_000);
   });
 
   it('is refreshed after the steps of an upgrade, a burst of steps giving fewer publishes than steps', async () => {

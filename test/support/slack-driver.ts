@@ -93,6 +93,8 @@ export interface SlackDriver {
   send(body: string, options?: SendOptions): Promise<SlackHttpResponse>;
   /** Slack's signature for a body: `v0=` + HMAC-SHA256(secret, `v0:{timestamp}:{body}`). */
   sign(body: string, timestamp?: number, secret?: string): { timestamp: number; signature: string };
+  /** A click on a button of a published Home tab view: no channel, no message and no response_url, as Slack sends it. */
+  clickHome(view: { blocks: SlackBlock[] }, actionId: string, options: { user: string; value?: string }): Promise<SlackHttpResponse>;
   /** Delivers an Events API event (`event_callback`, signed JSON), as Slack does for each subscribed bot event. */
   event(event: Record<string, unknown>, options?: EventOptions): Promise<SlackHttpResponse>;
   /** `app_home_opened`: `user` opened the bot's Home tab (or, with `tab: 'messages'`, its Messages tab). */
@@ -279,6 +281,35 @@ export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
       return { ...response, responseUrl: fields.response_url, triggerId: fields.trigger_id };
     },
     click,
+    clickHome: async (view, actionId, opts) => {
+      const found = findButton(view.blocks, actionId);
+      if (!found) throw new Error(`slack-driver: no button with action_id "${actionId}" in the Home view`);
+      const user = fakeSlack.user(opts.user);
+      const viewId = `V${randomBytes(5).toString('hex').toUpperCase()}`;
+      const payload = {
+        type: 'block_actions',
+        user: { id: opts.user, username: user?.name ?? opts.user, name: user?.name ?? opts.user, team_id: fakeSlack.teamId },
+        api_app_id: fakeSlack.appId,
+        token: fakeSlack.verificationToken,
+        container: { type: 'view', view_id: viewId },
+        trigger_id: triggerId(),
+        team: { id: fakeSlack.teamId, domain: fakeSlack.teamDomain },
+        enterprise: null,
+        is_enterprise_install: false,
+        view: { id: viewId, team_id: fakeSlack.teamId, type: 'home', blocks: view.blocks, app_id: fakeSlack.appId, bot_id: fakeSlack.botId, state: { values: {} } },
+        actions: [
+          {
+            type: 'button',
+            action_id: found.element.action_id,
+            block_id: found.block.block_id ?? `fake-block-${found.blockIndex}`,
+            text: found.element.text,
+            value: opts.value ?? found.element.value,
+            action_ts: (Date.now() / 1000).toFixed(6),
+          },
+        ],
+      };
+      return send(new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
+    },
     eventCallback,
     event: (event, opts = {}) => send(JSON.stringify(eventCallback(event, opts)), { headers: retryHeaders(opts.retryNum, opts.retryReason) }),
     openHome: (user, opts = {}) => send(JSON.stringify(eventCallback(homeOpenedEvent(user, opts.tab ?? 'home'), opts)), { headers: retryHeaders(opts.retryNum, opts.retryReason) }),
