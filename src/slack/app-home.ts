@@ -3,6 +3,7 @@
 // (100 blocks a view): targets past the budget are summarised by name, and the view says so.
 import type { Button, HomeView, KnownBlock, SectionBlock } from '@slack/types';
 import { isFloatingTag } from '../domain/adoption.js';
+import { isValidVersion } from '../domain/versions.js';
 import { plural } from '../util/plural.js';
 import { ACTION_IDS, BLOCK_IDS } from './action-ids.js';
 import { clipMrkdwn, clipPlain, escapeMrkdwn, outside, SLACK_LIMITS } from './clip.js';
@@ -91,7 +92,8 @@ function actionFor(t: HomeTargetFacts, viewerIsApprover: boolean): Button | null
   const s = t.status;
   if (!s || s.active) return null;
   if (s.tag && isFloatingTag(s.tag)) {
-    if (!viewerIsApprover || !s.version) return null;
+    // The version comes from the target (`/api/about`): only an exact version goes into a button's value.
+    if (!viewerIsApprover || !s.version || !isValidVersion(s.version)) return null;
     return {
       type: 'button',
       action_id: ACTION_IDS.pinVersion,

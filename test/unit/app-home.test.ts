@@ -77,6 +77,14 @@ describe('the Home view', () => {
     expect(actionIds(view)).toEqual([]);
   });
 
+  it('offers no Pin to a version the target reports that is not an exact version', () => {
+    const view = appHomeView({ targets: [target('edge', { tag: 'latest', version: `0.25.0-${'x'.repeat(3000)} <!here>` })], viewerIsApprover: true, now: NOW });
+
+    expect(actionIds(view)).toEqual([]);
+    expect(sectionOf(view, 'edge')?.text?.text).not.toContain('<!here>');
+    expect(checkHomeView(view)).toBeNull();
+  });
+
   it('escapes and clips outside text (a hostile image tag, a link that is not one)', () => {
     const hostile = `<!channel> ${'&<>'.repeat(5000)}`;
     const view = appHomeView({
