@@ -2,6 +2,7 @@
 // steps of an upgrade, a burst of steps coalesced; approver-only buttons for approvers only; a Slack that refuses
 // the view fails nothing. The target is a static deployer whose Pull fails: the upgrade's steps run, no Docker needed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAppHomeStore } from '../../src/db/app-home-store.js';
 import { AppError } from '../../src/errors.js';
 import type { Deployer } from '../../src/targets/deployer.js';
 import { startFakeCheckstack, type FakeCheckstack } from '../fakes/fake-checkstack.js';
@@ -16,6 +17,8 @@ import { upgradeFlow } from '../support/upgrade-flow.js';
 const REQUESTER = 'U0APPROVER1';
 const APPROVER = 'U0APPROVER2';
 const MEMBER = 'U0MEMBER1';
+/** Opened the Home tab 25 hours ago: too long ago to be refreshed after a step. */
+const STALE_VIEWER = 'U0STALE1';
 const CHANNEL = 'C0OPS';
 const PULL_REFUSED = 'the registry refused the image (test)';
 
@@ -141,6 +144,7 @@ targets:
   });
 
   it('is refreshed after the steps of an upgrade, a burst of steps giving fewer publishes than steps', async () => {
+    await createAppHomeStore(t.bot.deps.pool).opened(STALE_VIEWER, new Date(Date.now() - 25 * 3600_000));
     await openHome(APPROVER);
     await homeQueueSettled();
     const before = t.slack.homeViews(APPROVER).length;
@@ -157,8 +161,18 @@ targets:
     expect(after.length).toBeGreaterThanOrEqual(1);
     expect(after.length).toBeLessThan(stepsStarted);
     expect(section(after.at(-1), 'prod')?.text.text).toMatch(/Last: <https:\/\/fake-team\.slack\.com\/archives\/C0OPS\/p\d+\|upgrade `0\.25\.0` → `0\.30\.0`>: failed/);
-    // Who never opened the Home tab is not published to.
+    // Who never opened the Home tab, or not lately, is not published to.
     expect(t.slack.homeViews(REQUESTER)).toEqual([]);
+    expect(t.slack.homeViews(STALE_VIEWER)).toEqual([]);
+  });
+
+  it('publishes after a 429 once Slack allows it again (the Web API client retries, nothing else does)', async () => {
+    t.slack.failNext('views.publish', 1, { retryAfter: 1 });
+
+    const home = await openHome(MEMBER);
+
+    expect(home.view.type).toBe('home');
+    expect(t.slack.calls('views.publish').slice(-2).map((c) => c.status)).toEqual([429, 200]);
   });
 
   it('fails no upgrade when Slack refuses to publish the Home tab', async () => {
