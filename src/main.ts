@@ -390,17 +390,14 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
     { actionId: ACTION_IDS.promotionOverride, action: 'promotion_override', handler: promotionOverrideAction(upgradeRequests) },
     { actionId: CANCEL_SCHEDULED_ACTION, action: 'cancel', handler: cancelScheduledAction(upgradeRequests) },
     { actionId: AUTO_UPGRADE_CANCEL_ACTION, action: 'auto_upgrade_cancel', handler: cancelAutoUpgradeAction(autoUpgrades) },
-  ], LINK_BUTTON_ACTIONS);
+  ], LINK_BUTTON_ACTIONS, {
+    // The Home tab's buttons (src/slack/app-home.ts); Pin's handler joins here as { actionId: ACTION_IDS.pinVersion, … }.
+    routes: [{ actionId: ACTION_IDS.homePlanUpgrade, action: 'home_plan_upgrade', handler: homePlanUpgradeAction(upgradeRequests) }],
+    channelFor: async (target) => deps.config.targets.find((t) => t.name === target)?.channel ?? deps.config.announce.channels[0] ?? (await deps.db.subscriptions.activeChannels())[0] ?? null,
+    afterClick: (userId) => home.refresh.publishFor(userId),
+  });
   app.action(clicks.actionIds, clicks.listener);
   app.event('app_home_opened', appHomeOpened({ refresh: home.refresh, logger: deps.logger.child({ component: 'app-home' }) }));
-  app.action(
-    ACTION_IDS.homePlanUpgrade,
-    homePlanUpgradeAction(deps, {
-      requests: upgradeRequests,
-      channelFor: async (target) => deps.config.targets.find((t) => t.name === target)?.channel ?? deps.config.announce.channels[0] ?? (await deps.db.subscriptions.activeChannels())[0] ?? null,
-      refresh: home.refresh,
-    }),
-  );
 }
 
 async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades, home }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
