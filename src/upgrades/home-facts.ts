@@ -8,6 +8,8 @@ import type { HomeTargetFacts, HomeUpgradeFacts, HomeViewFacts } from '../slack/
 export interface TargetStatusFacts {
   target: string;
   current: { apiVersion: string | null; imageTag: string | null; reachable: boolean };
+  /** A floating tag's exact version, when the status service identified it (by /api/about or the image digest). */
+  floating?: { kind: string; version?: string } | null;
   latest: { version: string; htmlUrl: string } | null;
   behind: { minors: number; patches: number } | null;
   active: UpgradeFacts | null;
@@ -37,7 +39,7 @@ export function createHomeFacts(deps: HomeFactsDeps) {
         target,
         status: {
           tag: s.current.imageTag,
-          version: s.current.apiVersion ?? (s.current.imageTag && !isFloatingTag(s.current.imageTag) ? s.current.imageTag : null),
+          version: (s.floating?.kind === 'identified' ? s.floating.version : undefined) ?? s.current.apiVersion ?? (s.current.imageTag && !isFloatingTag(s.current.imageTag) ? s.current.imageTag : null),
           reachable: s.current.reachable,
           latest: s.latest ? { version: s.latest.version, htmlUrl: s.latest.htmlUrl } : null,
           behind: s.behind,

@@ -48,16 +48,17 @@ describe('the Home tab facts', () => {
     expect(result.viewerIsApprover).toBe(false);
   });
 
-  it('takes the exact version from /api/about, or from a tag that is a version, never from a floating tag', async () => {
+  it('takes the exact version from the status service, /api/about, or a tag that is a version, never from a floating tag', async () => {
     const { home } = facts({
       pinned: async () => status('pinned'),
       about: async () => status('about', { imageTag: 'latest', apiVersion: '0.25.0' }),
       floating: async () => status('floating', { imageTag: 'latest' }),
+      digest: async () => ({ ...status('digest', { imageTag: 'latest' }), floating: { kind: 'identified', version: '0.28.0' } }),
     });
 
     const result = await home.forViewer('U0APPROVER1');
 
-    expect(result.targets.map((t) => [t.status?.tag, t.status?.version])).toEqual([['0.25.0', '0.25.0'], ['latest', '0.25.0'], ['latest', null]]);
+    expect(result.targets.map((t) => [t.status?.tag, t.status?.version])).toEqual([['0.25.0', '0.25.0'], ['latest', '0.25.0'], ['latest', null], ['latest', '0.28.0']]);
     expect(result.targets[0]!.status?.last?.link).toBe('https://acme.slack.com/archives/C0OPS/p1700000000000100');
     expect(result.viewerIsApprover).toBe(true);
     expect(result.now).toEqual(NOW);
