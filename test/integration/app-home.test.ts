@@ -97,6 +97,13 @@ targets:
     expect(t.slack.calls('views.publish').map((c) => c.args.user_id)).toEqual([APPROVER]);
   });
 
+  it("answers Slack's url_verification of the events request URL (the manifest subscribes it to app_home_opened)", async () => {
+    const response = await t.driver.send(JSON.stringify({ token: t.slack.verificationToken, challenge: 'c0ffee-challenge', type: 'url_verification' }));
+
+    expect(response.status).toBe(200);
+    expect(response.text).toContain('c0ffee-challenge');
+  });
+
   it('shows a member each target with its version, the newest release and how far behind, and Plan upgrade but no Pin', async () => {
     const home = await openHome(MEMBER);
 
