@@ -44,13 +44,6 @@ export interface ClickRoute {
 }
 
 /**
- * Every button of the bot behind one Bolt listener. Bolt runs each registered listener's middleware for every
- * request, so one listener per button multiplied the work (and the garbage) of every click and command by the
- * number of buttons. `actionIds` matches exactly the routes' ids and the link buttons' ids, for `app.action`.
- * A link button (one with a `url`) opens its page in the browser, and Slack still sends its click: `linkButtons` are
- * only acknowledged (no work, no reply, no audit row), as Slack requires of every `block_actions` delivery.
- */
-/**
  * Buttons of the Home tab. Their clicks carry no channel, no message and no response_url: each value is
  * `<target> <version>`, the answer goes ephemerally to the clicker in that target's channel, and the clicker's Home
  * tab is published again afterwards. An id may be both a message button and a Home button (Pin).
@@ -62,6 +55,14 @@ export interface HomeClicks {
   afterClick(userId: string): Promise<void>;
 }
 
+/**
+ * Every button of the bot behind one Bolt listener. Bolt runs each registered listener's middleware for every
+ * request, so one listener per button multiplied the work (and the garbage) of every click and command by the
+ * number of buttons. `actionIds` matches exactly the routes' ids and the link buttons' ids, for `app.action`.
+ * A link button (one with a `url`) opens its page in the browser, and Slack still sends its click: `linkButtons` are
+ * only acknowledged (no work, no reply, no audit row), as Slack requires of every `block_actions` delivery. A click
+ * from the Home tab goes to its `home` route (same id or not).
+ */
 export function clickRouter(deps: Deps, routes: ClickRoute[], linkButtons: readonly string[] = [], home?: HomeClicks): { actionIds: RegExp; listener: ClickListener } {
   const homeListeners = new Map((home?.routes ?? []).map((route) => [route.actionId, homeAction(deps, route.action, route.handler, home!)]));
   // One pattern per route decides both which ids Bolt hands over and which route takes each.
