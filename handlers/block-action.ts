@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Deps } from '../src/deps.js';
 import { escapeRegExp } from '../src/domain/regexp.js';
 import { AppError } from '../src/errors.js';
+import { HOME_NO_CHANNEL } from '../src/slack/app-home.js';
 import { acknowledge, fitReply, runInteraction, type EphemeralReply, type InteractionResult } from '../src/slack/interaction.js';
 import { CLICK_REFUSALS } from '../src/slack/click-refusals.js';
 
@@ -21,7 +22,9 @@ const clickSchema = z.object({
 
 export interface Click {
   userId: string;
+  /** The message's channel; for a Home tab click, the channel of the target its value names. */
   channelId: string;
+  /** The message clicked; '' for a Home tab click, which has none. */
   messageTs: string;
   teamDomain: string | null;
   actionId: string;
@@ -42,15 +45,34 @@ export interface ClickRoute {
 }
 
 /**
+ * Buttons of the Home tab. Their clicks carry no channel, no message and no response_url: each value is
+ * `<target> <version>`, the answer goes ephemerally to the clicker in that target's channel, and the clicker's Home
+ * tab is published again afterwards. An id may be both a message button and a Home button (Pin).
+ */
+export interface HomeClicks {
+  routes: Array<ClickRoute & { actionId: string }>;
+  /** The target's channel (its `channel`, else the first announce channel); null when there is none. */
+  channelFor(target: string): Promise<string | null>;
+  afterClick(userId: string): Promise<void>;
+}
+
+/**
  * Every button of the bot behind one Bolt listener. Bolt runs each registered listener's middleware for every
  * request, so one listener per button multiplied the work (and the garbage) of every click and command by the
  * number of buttons. `actionIds` matches exactly the routes' ids and the link buttons' ids, for `app.action`.
  * A link button (one with a `url`) opens its page in the browser, and Slack still sends its click: `linkButtons` are
- * only acknowledged (no work, no reply, no audit row), as Slack requires of every `block_actions` delivery.
+ * only acknowledged (no work, no reply, no audit row), as Slack requires of every `block_actions` delivery. A click
+ * from the Home tab goes to its `home` route (same id or not).
  */
-export function clickRouter(deps: Deps, routes: ClickRoute[], linkButtons: readonly string[] = []): { actionIds: RegExp; listener: ClickListener } {
+export function clickRouter(deps: Deps, routes: ClickRoute[], linkButtons: readonly string[] = [], home?: HomeClicks): { actionIds: RegExp; listener: ClickListener } {
+  const homeListeners = new Map((home?.routes ?? []).map((route) => [route.actionId, homeAction(deps, route.action, route.handler, home!)]));
   // One pattern per route decides both which ids Bolt hands over and which route takes each.
   const listeners = [
+    // Ids only on the Home tab: matched so that Bolt hands them over; a click of one from elsewhere is only acknowledged.
+    ...[...homeListeners.keys()].filter((id) => !routes.some((r) => r.actionId === id)).map((actionId) => {
+      const pattern = `${escapeRegExp(actionId)}$`;
+      return { pattern, matches: new RegExp(`^${pattern}`), listener: linkButton(deps) };
+    }),
     ...routes.map((route) => {
       const pattern = typeof route.actionId === 'string' ? `${escapeRegExp(route.actionId)}$` : escapeRegExp(route.actionId.prefix);
       return { pattern, matches: new RegExp(`^${pattern}`), listener: blockAction(deps, route.action, route.handler) };
@@ -63,10 +85,53 @@ export function clickRouter(deps: Deps, routes: ClickRoute[], linkButtons: reado
   return {
     actionIds: new RegExp(`^(?:${listeners.map(({ pattern }) => pattern).join('|')})`),
     listener: async (args) => {
+      const fromHome = isHomeClick(args.body) ? homeListeners.get(args.action.action_id) : undefined;
+      if (fromHome) return fromHome(args);
       const route = listeners.find(({ matches }) => matches.test(args.action.action_id));
       // Bolt calls this listener only for ids `actionIds` matches, so a route is always found.
       await route!.listener(args);
     },
+  };
+}
+
+function isHomeClick(body: unknown): boolean {
+  const b = body as { container?: { type?: unknown }; view?: { type?: unknown } } | undefined;
+  return b?.container?.type === 'view' && b.view?.type === 'home';
+}
+
+const homeClickSchema = z.object({
+  user: z.object({ id: z.string().min(1).max(32) }),
+  team: z.object({ domain: z.string().max(64).optional() }).nullish(),
+  actions: z.array(z.object({ action_id: z.string().max(255), value: z.string().max(200).optional() })).min(1),
+});
+
+/** `<target> <version>`, as every Home tab button carries it (target names hold no space). */
+const HOME_VALUE = /^([a-z0-9][a-z0-9_-]{0,62}) (\S{1,64})$/i;
+
+function homeAction(deps: Deps, action: string, handler: ClickHandler, home: HomeClicks): ClickListener {
+  return async ({ ack, body, context }) => {
+    await acknowledge(deps, 'action', () => ack(), context);
+    const userId = typeof body?.user?.id === 'string' ? body.user.id.slice(0, 32) : 'unknown';
+    let channel: string | null = null;
+    const reply = async (raw: EphemeralReply) => {
+      if (!channel) {
+        deps.logger.warn({ userId, action, text: raw.text.slice(0, 300) }, 'a Home tab click could not be answered: no channel');
+        return;
+      }
+      const message = fitReply(raw, deps.logger);
+      // The Home tab's answers are text (Plan upgrade, Pin).
+      await deps.slack.chat.postEphemeral({ channel, user: userId, text: message.text });
+    };
+    await runInteraction(deps, { kind: 'action', action, userId, channelId: null, detail: { retry: context.retryNum ?? 0, from: 'home' }, reply }, async () => {
+      const parsed = homeClickSchema.safeParse(body);
+      const first = parsed.success ? parsed.data.actions[0]! : null;
+      const target = first ? HOME_VALUE.exec(first.value ?? '')?.[1] : undefined;
+      if (!parsed.success || !first || !target) throw new AppError('invalid_input', 'That button does not name a target and a version; nothing changed.');
+      channel = await home.channelFor(target);
+      if (!channel) throw new AppError('invalid_input', HOME_NO_CHANNEL);
+      return handler({ userId: parsed.data.user.id, channelId: channel, messageTs: '', teamDomain: parsed.data.team?.domain ?? null, actionId: first.action_id, value: first.value ?? '', reply });
+    });
+    await home.afterClick(userId).catch((err: unknown) => deps.logger.warn({ err, userId }, 'could not queue the Home tab after a click'));
   };
 }
 

@@ -48,7 +48,7 @@ import { checkReadiness } from './http/readiness.js';
 import { QUEUE } from './queue.js';
 import { createAnnouncer } from './releases/announcer.js';
 import { ACTION_IDS, LINK_BUTTON_ACTIONS } from './slack/action-ids.js';
-import { createUpgradeRequests, inspectTarget } from './upgrades/upgrade-requests.js';
+import { createUpgradeRequests, inspectTarget, threadPermalink } from './upgrades/upgrade-requests.js';
 import { createGithubPinRecord } from './github/pin-record.js';
 import { createThreadReporter } from './slack/thread-reporter.js';
 import { createAnnouncementPoster } from './slack/announcement-poster.js';
@@ -62,6 +62,13 @@ import { createUpgradeRunner } from './upgrades/upgrade-runner.js';
 import { createReleaseIngest } from './releases/ingest.js';
 import { closeServer, createHttpServer, listen, sendJson, type RouteHandler } from './http/server.js';
 import { slackLogger } from './slack/bolt-logger.js';
+import { appHomeOpened } from '../handlers/app-home-opened.js';
+import { homePlanUpgradeAction } from '../handlers/home-actions.js';
+import { appHomeJobsProcessor } from '../jobs/app-home-jobs.js';
+import { createAppHomeStore } from './db/app-home-store.js';
+import { createHomePublisher } from './slack/home-publisher.js';
+import { createHomeFacts } from './upgrades/home-facts.js';
+import { createHomeRefresh } from './upgrades/home-refresh.js';
 
 export interface RunningBot {
   deps: Deps;
@@ -248,6 +255,18 @@ function createServices(deps: Deps) {
     logger: logger.child({ component: 'follow-ups' }),
     scheduleRetention: (upgrade, seconds) => housekeeping.scheduleRetention(upgrade, seconds),
   });
+  const home = {
+    refresh: createHomeRefresh({ store: createAppHomeStore(deps.pool), queue: deps.queues.appHome, logger: logger.child({ component: 'app-home' }), now: () => deps.clock.now() }),
+    facts: createHomeFacts({
+      targets: () => deps.targets.names(),
+      statusOf: (target) => upgradeRequests.status(target),
+      linkOf: threadPermalink,
+      approvers: () => deps.approvers.approvers(),
+      logger: logger.child({ component: 'app-home' }),
+      now: () => deps.clock.now(),
+    }),
+    publisher: createHomePublisher({ slack: deps.slack, logger: logger.child({ component: 'app-home' }) }),
+  };
   const pins = createPinRecorder({ github: createGithubPinRecord({ octokit: deps.octokit, logger: logger.child({ component: 'pin-record' }) }), now: () => deps.clock.now(), sleep: abortableSleep });
   const runner = createUpgradeRunner({
     upgrades: deps.db.upgrades,
@@ -255,7 +274,14 @@ function createServices(deps: Deps) {
     approvers: deps.approvers,
     pins,
     reporter,
-    refreshMessage: (id) => upgradeRequests.refreshMessage(id),
+    // The runner calls this after each step and at the end: the one point where the Home tab learns of a step.
+    refreshMessage: async (id) => {
+      try {
+        await upgradeRequests.refreshMessage(id);
+      } finally {
+        home.refresh.afterStep(id);
+      }
+    },
     scheduleFollowUps: (upgrade, readyAt) => followUps.schedule(upgrade, readyAt),
     autoRollback: (upgrade, reason) => upgradeRequests.autoRollback(upgrade, reason),
     logger: logger.child({ component: 'upgrade-runner' }),
@@ -294,7 +320,7 @@ function createServices(deps: Deps) {
     settleStrandedRollbacks: () => runner.settleStrandedRollbacks(),
     sweepScheduled: () => scheduled.sweep(),
   });
-  return { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades, housekeeping };
+  return { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades, housekeeping, home };
 }
 
 /** A timer that ends early (rejecting) when the signal aborts: long waits stop at shutdown. */
@@ -315,7 +341,7 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 type Services = ReturnType<typeof createServices>;
 
-function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, backups, drills, autoUpgrades }: Services): void {
+function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, backups, drills, autoUpgrades, home }: Services): void {
   // Stamps when Bolt hands a verified request to the listeners, for the acknowledgement latency metric.
   app.use(async ({ context, next }) => {
     context.receivedAt = performance.now();
@@ -363,11 +389,17 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
     { actionId: ACTION_IDS.promotionOverride, action: 'promotion_override', handler: promotionOverrideAction(upgradeRequests) },
     { actionId: CANCEL_SCHEDULED_ACTION, action: 'cancel', handler: cancelScheduledAction(upgradeRequests) },
     { actionId: AUTO_UPGRADE_CANCEL_ACTION, action: 'auto_upgrade_cancel', handler: cancelAutoUpgradeAction(autoUpgrades) },
-  ], LINK_BUTTON_ACTIONS);
+  ], LINK_BUTTON_ACTIONS, {
+    // The Home tab's buttons (src/slack/app-home.ts); Pin's handler joins here as { actionId: ACTION_IDS.pinVersion, … }.
+    routes: [{ actionId: ACTION_IDS.homePlanUpgrade, action: 'home_plan_upgrade', handler: homePlanUpgradeAction(upgradeRequests) }],
+    channelFor: async (target) => deps.config.targets.find((t) => t.name === target)?.channel ?? deps.config.announce.channels[0] ?? (await deps.db.subscriptions.activeChannels())[0] ?? null,
+    afterClick: (userId) => home.refresh.publishFor(userId),
+  });
   app.action(clicks.actionIds, clicks.listener);
+  app.event('app_home_opened', appHomeOpened({ refresh: home.refresh, logger: deps.logger.child({ component: 'app-home' }) }));
 }
 
-async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades, housekeeping }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
+async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades, housekeeping, home }: Services, run: { upgrades: boolean }): Promise<Worker[]> {
   const { config, logger } = deps;
   const backupPoster = createBackupPoster(deps.slack);
   const releaseWorker = new Worker(
@@ -485,7 +517,15 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
     { connection: deps.redis, prefix: config.queuePrefix, concurrency: 1, lockDuration: config.jobs.lockSeconds * 1000, stalledInterval: config.jobs.stalledCheckSeconds * 1000 },
   );
   housekeepingWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'housekeeping job failed'));
-  for (const worker of [releaseWorker, upgradeWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker, housekeepingWorker]) {
+  const appHomeWorker = new Worker(
+    QUEUE.appHome,
+    appHomeJobsProcessor({ facts: home.facts, publisher: home.publisher, refresh: home.refresh, logger: logger.child({ component: 'app-home-jobs' }) }),
+    // One at a time, so one user's publishes go out in order; the limiter, shared by every replica through Redis,
+    // keeps views.publish under Slack's Tier 4 (100+ a minute) with room for a retry.
+    { connection: deps.redis, prefix: config.queuePrefix, concurrency: 1, limiter: { max: 90, duration: 60_000 } },
+  );
+  appHomeWorker.on('failed', (job, err) => logger.warn({ job: job?.name, jobId: job?.id, err }, 'home tab job failed'));
+  for (const worker of [releaseWorker, upgradeWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker, housekeepingWorker, appHomeWorker]) {
     worker.on('active', (job) => {
       if (job.processedOn && job.timestamp) deps.metrics.jobWait.observe({ queue: worker.name }, Math.max(0, job.processedOn - job.timestamp - (job.delay ?? 0)) / 1000);
     });
@@ -494,7 +534,7 @@ async function startWorkers(deps: Deps, { ingest, announcer, upgradeRequests, re
   await scheduleHousekeeping(deps.queues);
   // One poll right away; replicas starting in the same minute share it.
   await deps.queues.releases.add('poll', { reason: 'startup' }, { jobId: `startup-poll-${Math.floor(Date.now() / 60_000)}` });
-  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker, housekeepingWorker];
+  return [releaseWorker, upgradeWorker, logWatchWorker, backupWorker, drillWorker, scheduledWorker, autoUpgradeWorker, housekeepingWorker, appHomeWorker];
 }
 
 function operationalRoutes(deps: Deps): Record<string, RouteHandler> {
@@ -542,7 +582,7 @@ async function recordBackupAge(deps: Deps): Promise<void> {
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 async function recordQueueDepth(deps: Deps): Promise<void> {
-  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups, deps.queues.scheduledUpgrades, deps.queues.autoUpgrades, deps.queues.drills, deps.queues.housekeeping]) {
+  for (const queue of [deps.queues.releases, deps.queues.upgrades, deps.queues.logWatch, deps.queues.backups, deps.queues.scheduledUpgrades, deps.queues.autoUpgrades, deps.queues.drills, deps.queues.housekeeping, deps.queues.appHome]) {
     try {
       const counts = await queue.raw.getJobCounts(...QUEUE_STATES);
       for (const state of QUEUE_STATES) deps.metrics.queueDepth.set({ queue: queue.raw.name, state }, counts[state] ?? 0);

@@ -12,6 +12,7 @@ export const QUEUE = {
   autoUpgrades: 'auto-upgrades',
   drills: 'drills',
   housekeeping: 'housekeeping',
+  appHome: 'app-home',
 } as const;
 
 export const releasePollJob = z.object({ reason: z.enum(['schedule', 'startup', 'manual']) });
@@ -62,6 +63,11 @@ export const scheduledUpgradeJob = z.object({ upgradeId: z.string().uuid() });
 export const autoDecideJob = z.object({ target: z.string().min(1).nullable(), reason: z.string().min(1).max(200) });
 export const autoPhaseJob = z.object({ target: z.string().min(1), key: z.string().min(1) });
 
+/** Publishes one user's Home tab; deduplicated per user, so a burst of upgrade steps gives one publish. */
+export const appHomeJob = z.object({ userId: z.string().min(1).max(32) });
+/** Publishes the Home tab of every recent viewer (after an upgrade step); deduplicated, so a burst gives one. */
+export const appHomeRefreshJob = z.object({ upgradeId: z.string().min(1).optional() });
+
 export interface JobPayloads {
   [QUEUE.releases]: {
     poll: z.infer<typeof releasePollJob>;
@@ -76,6 +82,7 @@ export interface JobPayloads {
   [QUEUE.drills]: { drill: z.infer<typeof drillJob> };
   /** The request sweep (its job scheduler) and the removal of a kept container once its retention ends. */
   [QUEUE.housekeeping]: { sweep: Record<string, never>; retention: z.infer<typeof retentionJob> };
+  [QUEUE.appHome]: { publish: z.infer<typeof appHomeJob>; refresh: z.infer<typeof appHomeRefreshJob> };
 }
 
 export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
@@ -102,6 +109,7 @@ export interface Queues {
   autoUpgrades: TypedQueue<typeof QUEUE.autoUpgrades>;
   drills: TypedQueue<typeof QUEUE.drills>;
   housekeeping: TypedQueue<typeof QUEUE.housekeeping>;
+  appHome: TypedQueue<typeof QUEUE.appHome>;
   close(): Promise<void>;
 }
 
@@ -125,6 +133,7 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
   const autoUpgrades = make(QUEUE.autoUpgrades);
   const drills = make(QUEUE.drills);
   const housekeeping = make(QUEUE.housekeeping);
+  const appHome = make(QUEUE.appHome);
   return {
     releases: typed(releases),
     upgrades: typed(upgrades),
@@ -134,8 +143,9 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
     autoUpgrades: typed(autoUpgrades),
     drills: typed(drills),
     housekeeping: typed(housekeeping),
+    appHome: typed(appHome),
     async close() {
-      await Promise.all([releases.close(), upgrades.close(), logWatch.close(), backups.close(), scheduledUpgrades.close(), autoUpgrades.close(), drills.close(), housekeeping.close()]);
+      await Promise.all([releases.close(), upgrades.close(), logWatch.close(), backups.close(), scheduledUpgrades.close(), autoUpgrades.close(), drills.close(), housekeeping.close(), appHome.close()]);
     },
   };
 }

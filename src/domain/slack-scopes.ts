@@ -42,8 +42,10 @@ export function neededScopes(used: Iterable<string>): Map<string, string[]> {
  */
 export const METHODS_CALLED: readonly string[] = [
   'auth.test',
+  'chat.postEphemeral',
   'chat.postMessage',
   'chat.update',
   'conversations.info',
   'usergroups.users.list',
+  'views.publish',
 ];

@@ -11,6 +11,10 @@ export const ACTION_IDS = {
   rollback: 'rollback_upgrade',
   stopLogWatch: 'stop_log_watch',
   planUpgrade: 'plan_upgrade',
+  /** On the Home tab, per target: value `<target> <version>` (a Home click has no channel nor message to answer in). */
+  homePlanUpgrade: 'home_plan_upgrade',
+  /** Writes the exact version a target on a floating tag (`latest`) runs into its pin: value `<target> <version>`. */
+  pinVersion: 'pin_version',
   /** The promotion gate's override: "ship without a green run on `from`", two approvers. */
   promotionOverride: 'promotion_override',
   /** On a scheduled upgrade's reminder. */
@@ -43,4 +47,12 @@ export const BLOCK_IDS = {
   },
   rollbackButton: (upgradeId: string) => `rollback-${upgradeId}`,
   logWatchStop: (upgradeId: string) => `log_watch:${upgradeId}`,
+  /** The Home tab: one section and one actions block per target. */
+  home: {
+    header: 'home_header',
+    updated: 'home_updated',
+    target: (target: string) => `home_target:${target}`,
+    actions: (target: string) => `home_actions:${target}`,
+    more: 'home_more',
+  },
 } as const;

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { checkMessagePayload, type SlackRefusal } from './slack-block-kit.js';
+import { checkHomeView, checkMessagePayload, type SlackRefusal } from './slack-block-kit.js';
 
 export type SlackBlock = Record<string, unknown> & { type: string; block_id?: string };
 
@@ -38,6 +38,8 @@ export interface FakeSlackOptions {
   strict?: boolean;
   /** Server pings on each Socket Mode connection, as Slack sends them. 0 disables. Default 5000. */
   socketPingIntervalMs?: number;
+  /** Whether the app has its Home tab enabled (manifest `features.app_home.home_tab_enabled`); views.publish answers `not_enabled` otherwise. Default true. */
+  homeTabEnabled?: boolean;
 }
 
 /** One fault served instead of the normal answer. */
@@ -75,7 +77,7 @@ export interface FakeSlackCall {
  * accepted and changed as Slack changes it (a top-level text cut at 40,000 characters: a defect of the bot either way).
  */
 export interface FakeSlackViolation {
-  /** `chat.postMessage`, `chat.update`, `chat.postEphemeral` or `response_url`. */
+  /** `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `views.publish` or `response_url`. */
   method: string;
   kind: 'refused' | 'truncated';
   /** Slack's error code for a refusal (`invalid_blocks`, `msg_blocks_too_long`, …); `text_truncated` for a cut. */
@@ -124,6 +126,13 @@ export interface FakeEphemeral {
   versions: FakeMessageVersion[];
   deleted: boolean;
   source: 'chat.postEphemeral' | 'response_url';
+}
+
+/** A Home tab view Slack took (`views.publish`): what the user sees on the bot's Home tab from then on. */
+export interface FakeHomeView {
+  userId: string;
+  view: Record<string, unknown> & { type: 'home'; blocks: SlackBlock[] };
+  time: number;
 }
 
 export interface ResponseUrlContext {
@@ -230,6 +239,8 @@ export interface FakeSlack {
   /** Replies in the thread of `ts`, in posting order, without the parent. */
   threadReplies(ts: string): FakeMessage[];
   ephemerals(user?: string): FakeEphemeral[];
+  /** Every Home tab view published (of one user, or all), in order: the last of a user's is what their Home tab shows. */
+  homeViews(user?: string): FakeHomeView[];
   responses(): FakeResponse[];
   /** A fresh response_url; the context says what `replace_original` and ephemeral responses act on. */
   responseUrl(context?: ResponseUrlContext): string;
@@ -265,7 +276,7 @@ export interface FakeSlack {
   close(): Promise<void>;
 }
 
-const JSON_FIELDS = new Set(['blocks', 'attachments', 'metadata', 'user_auth_blocks', 'unfurls']);
+const JSON_FIELDS = new Set(['blocks', 'attachments', 'metadata', 'user_auth_blocks', 'unfurls', 'view']);
 const BASE_SECONDS = 1_700_000_000;
 
 type ApiResult = Record<string, unknown> & { ok: boolean };
@@ -304,6 +315,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const callLog: FakeSlackCall[] = [];
   const posted: FakeMessage[] = [];
   const ephemeralLog: FakeEphemeral[] = [];
+  const homeViewLog: FakeHomeView[] = [];
+  const homeTabEnabled = options.homeTabEnabled ?? true;
   const responseLog: FakeResponse[] = [];
   const responseContexts = new Map<string, ResponseUrlContext>();
   const faults = new Map<string, FakeSlackFault[]>();
@@ -468,6 +481,25 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       if (refusal) return refusedAnswer(refusal);
       const ephemeral = newEphemeral(ch, target, args, 'chat.postEphemeral');
       return { ok: true, message_ts: ephemeral.ts };
+    },
+    'views.publish': (args) => {
+      const invalid = (message: string): ApiResult => {
+        violationLog.push({ method: 'views.publish', kind: 'refused', error: 'invalid_arguments', errors: [message], time: Date.now() });
+        return { ok: false, error: 'invalid_arguments', response_metadata: { messages: [`[ERROR] ${message}`] } };
+      };
+      if (args.user_id === undefined || args.user_id === '') return invalid('missing required field: user_id [json-pointer:/user_id]');
+      if (typeof args.user_id !== 'string' || !user(args.user_id)) return invalid('invalid `user_id`');
+      if (args.view === undefined) return invalid('missing required field: view [json-pointer:/view]');
+      const refusal = checkHomeView(args.view);
+      if (refusal) {
+        violationLog.push({ method: 'views.publish', kind: 'refused', error: refusal.error, errors: refusal.errors, time: Date.now() });
+        // Unlike the chat methods, the views methods answer with the pointer messages only.
+        return refusal.errors.length > 0 ? { ok: false, error: refusal.error, response_metadata: { messages: refusal.errors.map((e) => `[ERROR] ${e}`) } } : { ok: false, error: refusal.error };
+      }
+      if (!homeTabEnabled) return { ok: false, error: 'not_enabled' };
+      const view = structuredClone(args.view) as FakeHomeView['view'];
+      homeViewLog.push({ userId: args.user_id, view, time: Date.now() });
+      return { ok: true, view: { id: `V${String(homeViewLog.length).padStart(8, '0')}`, team_id: teamId, app_id: appId, bot_id: botId, hash: `${BASE_SECONDS}.${homeViewLog.length}`, state: { values: {} }, ...view } };
     },
     'users.info': (args) => {
       const found = user(String(args.user ?? ''));
@@ -794,6 +826,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     threadReplies: (ts) => posted.filter((m) => m.thread_ts === ts && m.ts !== ts).map(messageView),
     ephemerals: (target) =>
       ephemeralLog.filter((e) => !e.deleted && (target === undefined || e.user === target)).map((e) => structuredClone(e)),
+    homeViews: (target) => homeViewLog.filter((v) => target === undefined || v.userId === target).map((v) => structuredClone(v)),
     responses: () => responseLog.map((r) => structuredClone(r)),
     responseUrl: (context = {}) => {
       const id = randomUUID();

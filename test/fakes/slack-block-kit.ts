@@ -13,6 +13,11 @@
 // refused: Slack cuts it (changelog 2018-04, "truncating really long messages"), so the fake keeps the first 40,000
 // and records a defect. Lengths are counted in UTF-16 code units, never fewer than the characters Slack counts.
 // The fake is stricter than Slack in one place the issue asks for: an action_id repeated anywhere in a message.
+//
+// A Home tab view (views.publish; docs.slack.dev "Home tab views" and the method's page): `type: home`, at most 100
+// blocks, `private_metadata` 3,000, `callback_id` 255, the whole view at most 250 kB (`view_too_large`). Slack refuses a
+// bad view with `invalid_arguments` and the same pointer messages under `response_metadata.messages`. An action_id
+// need only be unique within its block there, as Slack documents it (a Home tab repeats "Pin" per target).
 
 export const SLACK_LIMITS = {
   messageBlocks: 50,
@@ -42,7 +47,7 @@ export const SLACK_LIMITS = {
 
 /** A payload Slack refuses: the error code Slack answers, and its pointer messages. */
 export interface SlackRefusal {
-  error: 'invalid_blocks' | 'invalid_blocks_format' | 'msg_blocks_too_long' | 'too_many_attachments' | 'invalid_attachments';
+  error: 'invalid_blocks' | 'invalid_blocks_format' | 'msg_blocks_too_long' | 'too_many_attachments' | 'invalid_attachments' | 'invalid_arguments' | 'view_too_large';
   errors: string[];
 }
 
@@ -82,7 +87,24 @@ export function checkMessagePayload(args: Json): PayloadVerdict {
 
 /** Checks the blocks of a modal or Home tab view (`views.open`, `views.update`, `views.publish`). */
 export function checkViewBlocks(blocks: unknown): SlackRefusal | null {
-  return checkBlocks(blocks, SLACK_LIMITS.viewBlocks, '/view/blocks');
+  return checkBlocks(blocks, SLACK_LIMITS.viewBlocks, '/view/blocks', 'block');
+}
+
+const VIEW_MAX_BYTES = 250 * 1024;
+
+/** Checks a `views.publish` view: a Home tab, within Slack's limits; every refusal is `invalid_arguments` but the size. */
+export function checkHomeView(view: unknown): SlackRefusal | null {
+  if (!isRecord(view)) return { error: 'invalid_arguments', errors: ['must provide an object [json-pointer:/view]'] };
+  if (Buffer.byteLength(JSON.stringify(view), 'utf8') > VIEW_MAX_BYTES) return { error: 'view_too_large', errors: [] };
+  const problems = new Problems();
+  if (view.type !== 'home') problems.add('/view/type', view.type === undefined ? 'missing required field: type' : `must be home, not ${String(view.type)}`);
+  if (view.blocks === undefined) problems.add('/view/blocks', 'missing required field: blocks');
+  checkOptionalString(view.private_metadata, '/view/private_metadata', 3000, problems);
+  checkOptionalString(view.callback_id, '/view/callback_id', 255, problems);
+  checkOptionalString(view.external_id, '/view/external_id', 255, problems);
+  if (problems.list.length > 0) return { error: 'invalid_arguments', errors: problems.list };
+  const blocks = checkBlocks(view.blocks, SLACK_LIMITS.viewBlocks, '/view/blocks', 'block', false);
+  return blocks ? { error: 'invalid_arguments', errors: blocks.errors } : null;
 }
 
 function checkAttachments(attachments: unknown): SlackRefusal | null {
@@ -92,12 +114,16 @@ function checkAttachments(attachments: unknown): SlackRefusal | null {
   return null;
 }
 
-function checkBlocks(blocks: unknown, maxBlocks: number, base: string): SlackRefusal | null {
+/**
+ * `actionIdScope`: where an action_id must be unique (the whole payload for a message, stricter than Slack; its block in a
+ * view). `textTotalApplies`: whether the 12,000-character sum applies (messages only).
+ */
+function checkBlocks(blocks: unknown, maxBlocks: number, base: string, actionIdScope: 'payload' | 'block' = 'payload', textTotalApplies = true): SlackRefusal | null {
   if (!Array.isArray(blocks)) return { error: 'invalid_blocks_format', errors: [`must be a JSON array [json-pointer:${base}]`] };
   const problems = new Problems();
   if (blocks.length > maxBlocks) problems.add(base, `must be less than ${maxBlocks + 1} items`);
   const blockIds = new Set<string>();
-  const actionIds = new Set<string>();
+  let actionIds = new Set<string>();
   const ids = {
     block(pointer: string, id: unknown) {
       if (id === undefined) return;
@@ -114,8 +140,12 @@ function checkBlocks(blocks: unknown, maxBlocks: number, base: string): SlackRef
       actionIds.add(id);
     },
   };
-  blocks.forEach((block, index) => checkBlock(block, `${base}/${index}`, problems, ids));
+  blocks.forEach((block, index) => {
+    if (actionIdScope === 'block') actionIds = new Set<string>();
+    checkBlock(block, `${base}/${index}`, problems, ids);
+  });
   if (problems.list.length > 0) return { error: 'invalid_blocks', errors: problems.list };
+  if (!textTotalApplies) return null;
   const total = textTotal(blocks);
   if (total > SLACK_LIMITS.blocksTextTotal) return { error: 'msg_blocks_too_long', errors: [] };
   return null;

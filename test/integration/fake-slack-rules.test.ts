@@ -165,4 +165,83 @@ describe("the fake Slack enforces Slack's rules", () => {
     expect(lines).toEqual(['chat.postMessage: text truncated (top-level text of 40001 characters cut to 40000)']);
     expect(collectUntakenViolations()).toEqual([]);
   });
+  describe('views.publish (the Home tab)', () => {
+    const home = (blocks: unknown[], extra: Record<string, unknown> = {}) => ({ type: 'home', blocks, ...extra });
+
+    /** Publishes `view` for USER, expects Slack's refusal, and returns its response_metadata messages. */
+    async function refusedView(view: unknown, error = 'invalid_arguments', userId = USER): Promise<string[]> {
+      const err = await client.views.publish({ user_id: userId, view: view as never }).then(
+        () => null,
+        (e: unknown) => e as { data: { error: string; response_metadata?: { messages?: string[] } } },
+      );
+      expect(err?.data.error).toBe(error);
+      expect(slack.takeViolations()).toMatchObject([{ method: 'views.publish', kind: 'refused', error }]);
+      return err?.data.response_metadata?.messages ?? [];
+    }
+
+    it('refuses a view without user_id or with one Slack does not know, and a view that is not a home view', async () => {
+      const strictSlack = await startFakeSlack({ strict: true });
+      const strictClient = new webApi.WebClient(strictSlack.botToken, { slackApiUrl: strictSlack.apiUrl, retryConfig: noRetries, logLevel: webApi.LogLevel.ERROR });
+      try {
+        const unknownUser = await strictClient.views.publish({ user_id: 'U0NOBODY', view: home([section('x')]) as never }).catch((e: unknown) => (e as { data: unknown }).data);
+        expect(unknownUser).toMatchObject({ ok: false, error: 'invalid_arguments', response_metadata: { messages: ['[ERROR] invalid `user_id`'] } });
+        expect(strictSlack.takeViolations()).toMatchObject([{ method: 'views.publish', error: 'invalid_arguments' }]);
+      } finally {
+        await strictSlack.close();
+      }
+      expect(await refusedView(home([section('x')]), 'invalid_arguments', '')).toEqual(['[ERROR] missing required field: user_id [json-pointer:/user_id]']);
+      expect(await refusedView({ type: 'modal', blocks: [section('x')] })).toEqual(['[ERROR] must be home, not modal [json-pointer:/view/type]']);
+      expect(await refusedView({ blocks: [section('x')] })).toEqual(['[ERROR] missing required field: type [json-pointer:/view/type]']);
+      expect(slack.homeViews()).toEqual([]);
+    });
+
+    it('refuses more than 100 blocks, text over its limits, unknown block types and bad action ids, with pointer messages', async () => {
+      expect(await refusedView(home(Array.from({ length: 101 }, () => ({ type: 'divider' }))))).toEqual(['[ERROR] must be less than 101 items [json-pointer:/view/blocks]']);
+      expect(await refusedView(home([section('x'.repeat(3001))]))).toEqual(['[ERROR] must be less than 3001 characters [json-pointer:/view/blocks/0/text/text]']);
+      expect(await refusedView(home([{ type: 'header', text: { type: 'plain_text', text: 'h'.repeat(151) } }]))).toEqual(['[ERROR] must be less than 151 characters [json-pointer:/view/blocks/0/text/text]']);
+      expect(await refusedView(home([{ type: 'carousel' }]))).toEqual(['[ERROR] unsupported type: carousel [json-pointer:/view/blocks/0/type]']);
+      expect(await refusedView(home([actions(button({ action_id: '' }))]))).toEqual(['[ERROR] must be a non-empty string [json-pointer:/view/blocks/0/elements/0/action_id]']);
+      expect(await refusedView(home([actions(button({ action_id: 'a'.repeat(256) }))]))).toEqual(['[ERROR] must be less than 256 characters [json-pointer:/view/blocks/0/elements/0/action_id]']);
+      expect(await refusedView(home([actions(button(), button())]))).toEqual(['[ERROR] duplicate action_id `go` [json-pointer:/view/blocks/0/elements/1/action_id]']);
+      expect(await refusedView(home([section('x')], { private_metadata: 'm'.repeat(3001) }))).toEqual(['[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]']);
+      expect(slack.homeViews()).toEqual([]);
+    });
+
+    it('refuses a view over 250 kB with view_too_large', async () => {
+      const big = Array.from({ length: 100 }, () => section('x'.repeat(2999)));
+      expect(await refusedView(home(big), 'view_too_large')).toEqual([]);
+    });
+
+    it('takes 100 blocks, an action_id repeated in other blocks, and text past 12,000 in all, and records the view per user', async () => {
+      const blocks = [...Array.from({ length: 95 }, () => section('y'.repeat(200))), ...Array.from({ length: 5 }, () => actions(button()))];
+
+      const answer = await client.views.publish({ user_id: USER, view: home(blocks) as never });
+
+      expect(answer).toMatchObject({ ok: true, view: { type: 'home', team_id: slack.teamId } });
+      expect(slack.violations()).toEqual([]);
+      expect(slack.homeViews(USER)).toHaveLength(1);
+      expect(slack.homeViews(USER)[0]!.view.blocks).toHaveLength(100);
+      expect(slack.homeViews('U0SOMEONEELSE')).toEqual([]);
+    });
+
+    it('refuses an app-level token and answers not_enabled when the Home tab is off, neither recorded as a view', async () => {
+      const appClient = new webApi.WebClient(slack.appToken, { slackApiUrl: slack.apiUrl, retryConfig: noRetries, logLevel: webApi.LogLevel.ERROR });
+      await expect(appClient.views.publish({ user_id: USER, view: home([section('x')]) as never })).rejects.toMatchObject({ data: { error: 'not_allowed_token_type' } });
+      const noHome = await startFakeSlack({ homeTabEnabled: false });
+      try {
+        const c = new webApi.WebClient(noHome.botToken, { slackApiUrl: noHome.apiUrl, retryConfig: noRetries, logLevel: webApi.LogLevel.ERROR });
+        await expect(c.views.publish({ user_id: USER, view: home([section('x')]) as never })).rejects.toMatchObject({ data: { error: 'not_enabled' } });
+        expect(noHome.homeViews()).toEqual([]);
+      } finally {
+        await noHome.close();
+      }
+      expect(slack.homeViews()).toEqual([]);
+    });
+
+    it('hands a refused view to the harness, which fails the test that sent it', async () => {
+      await client.views.publish({ user_id: USER, view: home([{ type: 'carousel' }]) as never }).catch(() => undefined);
+
+      expect(collectUntakenViolations()).toEqual(['views.publish: refused with invalid_arguments (unsupported type: carousel [json-pointer:/view/blocks/0/type])']);
+    });
+  });
 });

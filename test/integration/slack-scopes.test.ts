@@ -32,7 +32,11 @@ function methodsCalled(): Map<string, string[]> {
   return found;
 }
 
-const manifest = parse(readFileSync(join(REPO_ROOT, 'manifest.yml'), 'utf8')) as { oauth_config: { scopes: { bot: string[] } } };
+const manifest = parse(readFileSync(join(REPO_ROOT, 'manifest.yml'), 'utf8')) as {
+  oauth_config: { scopes: { bot: string[] } };
+  features: { app_home?: { home_tab_enabled?: boolean } };
+  settings: { event_subscriptions?: { bot_events?: string[] } };
+};
 
 describe('the Slack scopes the manifest asks for', () => {
   const called = methodsCalled();
@@ -56,5 +60,13 @@ describe('the Slack scopes the manifest asks for', () => {
     expect([...manifest.oauth_config.scopes.bot].sort()).toEqual(needed);
     expect(needed).toEqual(expect.arrayContaining(Object.keys(SCOPES_WITHOUT_METHOD)));
     expect(needed).not.toContain('users:read');
+  });
+
+  it('enables the Home tab and subscribes to the one event the bot listens for, app_home_opened', () => {
+    const listened = [...readFileSync(join(REPO_ROOT, 'src/main.ts'), 'utf8').matchAll(/app\.event\(\s*'([a-z_]+)'/g)].map((m) => m[1]);
+
+    expect(manifest.features.app_home?.home_tab_enabled).toBe(true);
+    expect(listened).toEqual(['app_home_opened']);
+    expect(manifest.settings.event_subscriptions?.bot_events).toEqual(listened);
   });
 });

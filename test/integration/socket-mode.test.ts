@@ -31,6 +31,15 @@ describe('Socket Mode', () => {
     expect(reply.payload).toMatchObject({ response_type: 'ephemeral', text: COMMAND_GRAMMAR });
   });
 
+  it('acknowledges an app_home_opened envelope and publishes the Home tab of the user who opened it', async () => {
+    const delivery = await t.driver.socket.event({ type: 'app_home_opened', user: 'U0MEMBER1', channel: 'D0MEMBER1', tab: 'home' });
+
+    expect(delivery.envelopeId).toBeTruthy();
+    const published = await slack.waitFor(() => slack.homeViews('U0MEMBER1').at(-1), 10_000);
+    expect(published.view.type).toBe('home');
+    expect(JSON.stringify(published.view.blocks)).toContain('Checkstack targets');
+  });
+
   it('still serves /healthz on its own HTTP port', async () => {
     expect((await fetch(`${t.bot.url}/healthz`)).status).toBe(200);
   });

@@ -72,6 +72,13 @@ export interface ClickableMessage {
   ephemeral?: boolean;
 }
 
+export interface EventOptions {
+  retryNum?: number;
+  retryReason?: string;
+  /** Default: a fresh `Ev…` id. */
+  eventId?: string;
+}
+
 export interface SocketDelivery extends SocketAck {
   envelopeId: string;
   responseUrl: string;
@@ -86,12 +93,20 @@ export interface SlackDriver {
   send(body: string, options?: SendOptions): Promise<SlackHttpResponse>;
   /** Slack's signature for a body: `v0=` + HMAC-SHA256(secret, `v0:{timestamp}:{body}`). */
   sign(body: string, timestamp?: number, secret?: string): { timestamp: number; signature: string };
+  /** A click on a button of a published Home tab view: no channel, no message and no response_url, as Slack sends it. */
+  clickHome(view: { blocks: SlackBlock[] }, actionId: string, options: { user: string; value?: string }): Promise<SlackHttpResponse>;
+  /** Delivers an Events API event (`event_callback`, signed JSON), as Slack does for each subscribed bot event. */
+  event(event: Record<string, unknown>, options?: EventOptions): Promise<SlackHttpResponse>;
+  /** `app_home_opened`: `user` opened the bot's Home tab (or, with `tab: 'messages'`, its Messages tab). */
+  openHome(user: string, options?: EventOptions & { tab?: 'home' | 'messages' }): Promise<SlackHttpResponse>;
+  eventCallback(event: Record<string, unknown>, options?: EventOptions): Record<string, unknown>;
   slashCommandFields(command: string, text: string, options: SlashCommandOptions): Record<string, string>;
   blockActionsPayload(message: ClickableMessage, actionId: string, options: ClickOptions): Record<string, unknown>;
   /** The same deliveries over the fake's Socket Mode connection; each resolves with the bot's acknowledgement. */
   socket: {
     slashCommand(command: string, text: string, options: SlashCommandOptions & { timeoutMs?: number }): Promise<SocketDelivery>;
     click(message: ClickableMessage, actionId: string, options: ClickOptions & { timeoutMs?: number }): Promise<SocketDelivery>;
+    event(event: Record<string, unknown>, options?: EventOptions & { timeoutMs?: number }): Promise<SocketDelivery>;
   };
 }
 
@@ -214,8 +229,32 @@ export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
     return { ...response, responseUrl: String(payload.response_url), triggerId: String(payload.trigger_id) };
   };
 
+  // The envelope Slack wraps every Events API event in (docs.slack.dev, "The Events API": event_callback).
+  const eventCallback = (event: Record<string, unknown>, opts: EventOptions = {}): Record<string, unknown> => {
+    const eventTime = nowSeconds();
+    return {
+      token: fakeSlack.verificationToken,
+      team_id: fakeSlack.teamId,
+      api_app_id: fakeSlack.appId,
+      event: { event_ts: `${eventTime}.${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`, ...event },
+      type: 'event_callback',
+      event_id: opts.eventId ?? `Ev${randomBytes(5).toString('hex').toUpperCase()}`,
+      event_time: eventTime,
+      authorizations: [{ enterprise_id: null, team_id: fakeSlack.teamId, user_id: fakeSlack.botUserId, is_bot: true, is_enterprise_install: false }],
+      is_ext_shared_channel: false,
+      event_context: `4-${randomBytes(12).toString('hex')}`,
+    };
+  };
+
+  const homeOpenedEvent = (user: string, tab: 'home' | 'messages'): Record<string, unknown> => ({
+    type: 'app_home_opened',
+    user,
+    channel: `D0${user.slice(1, 10).toUpperCase()}`,
+    tab,
+  });
+
   const deliver = async (
-    type: 'slash_commands' | 'interactive',
+    type: 'slash_commands' | 'interactive' | 'events_api',
     payload: Record<string, unknown>,
     timeoutMs: number | undefined,
     retryNum?: number,
@@ -242,6 +281,38 @@ export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
       return { ...response, responseUrl: fields.response_url, triggerId: fields.trigger_id };
     },
     click,
+    clickHome: async (view, actionId, opts) => {
+      const found = findButton(view.blocks, actionId);
+      if (!found) throw new Error(`slack-driver: no button with action_id "${actionId}" in the Home view`);
+      const user = fakeSlack.user(opts.user);
+      const viewId = `V${randomBytes(5).toString('hex').toUpperCase()}`;
+      const payload = {
+        type: 'block_actions',
+        user: { id: opts.user, username: user?.name ?? opts.user, name: user?.name ?? opts.user, team_id: fakeSlack.teamId },
+        api_app_id: fakeSlack.appId,
+        token: fakeSlack.verificationToken,
+        container: { type: 'view', view_id: viewId },
+        trigger_id: triggerId(),
+        team: { id: fakeSlack.teamId, domain: fakeSlack.teamDomain },
+        enterprise: null,
+        is_enterprise_install: false,
+        view: { id: viewId, team_id: fakeSlack.teamId, type: 'home', blocks: view.blocks, app_id: fakeSlack.appId, bot_id: fakeSlack.botId, state: { values: {} } },
+        actions: [
+          {
+            type: 'button',
+            action_id: found.element.action_id,
+            block_id: found.block.block_id ?? `fake-block-${found.blockIndex}`,
+            text: found.element.text,
+            value: opts.value ?? found.element.value,
+            action_ts: (Date.now() / 1000).toFixed(6),
+          },
+        ],
+      };
+      return send(new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
+    },
+    eventCallback,
+    event: (event, opts = {}) => send(JSON.stringify(eventCallback(event, opts)), { headers: retryHeaders(opts.retryNum, opts.retryReason) }),
+    openHome: (user, opts = {}) => send(JSON.stringify(eventCallback(homeOpenedEvent(user, opts.tab ?? 'home'), opts)), { headers: retryHeaders(opts.retryNum, opts.retryReason) }),
     clickAll: async (message, prefix, opts) => {
       const start = opts.stale ? message : currentState(message, opts.user);
       const actionIds = buttons(start.blocks)
@@ -261,6 +332,7 @@ export function createSlackDriver(options: SlackDriverOptions): SlackDriver {
         deliver('slash_commands', slashCommandFields(command, text, opts), opts.timeoutMs, opts.retryNum, opts.retryReason),
       click: (message, actionId, opts) =>
         deliver('interactive', blockActionsPayload(message, actionId, opts), opts.timeoutMs, opts.retryNum, opts.retryReason),
+      event: (event, opts = {}) => deliver('events_api', eventCallback(event, opts), opts.timeoutMs, opts.retryNum, opts.retryReason),
     },
   };
 }

@@ -19,3 +19,15 @@ describe('clickRouter: every button behind one Bolt listener', () => {
     for (const id of ['start_upgrade_now', 'xstart_upgrade', 'xconfirm:backup', 'confirm', 'aXb', 'a.bc', 'open_release_notes_now', '']) expect(actionIds.test(id), id).toBe(false);
   });
 });
+
+describe('clickRouter: Home tab buttons', () => {
+  const noop = async () => undefined;
+  const home = { routes: [{ actionId: 'home_plan_upgrade', action: 'home_plan_upgrade', handler: noop }, { actionId: 'pin_version', action: 'pin_version', handler: noop }], channelFor: async () => null, afterClick: noop };
+  const { actionIds } = clickRouter({} as Deps, [{ actionId: 'pin_version', action: 'pin_version', handler: noop }], [], home);
+
+  it('hands Bolt the ids of Home buttons, once each, also those that are message buttons too', () => {
+    for (const id of ['home_plan_upgrade', 'pin_version']) expect(actionIds.test(id), id).toBe(true);
+    expect(actionIds.source.match(/pin_version/g)).toHaveLength(1);
+    expect(actionIds.test('home_plan_upgrade_now')).toBe(false);
+  });
+});
