@@ -24,7 +24,7 @@ import type { PullProgress } from '../targets/deployer.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
 import type { BackupService } from '../backup/backup-service.js';
 import { backupStepDetail, backupStepProgress } from '../slack/backup-words.js';
-import type { PinRecorder } from './pin-recorder.js';
+import type { PinRecorder } from '../pin/pin-recorder.js';
 import { AUTO_ROLLBACK_ACTOR } from './upgrade-requests.js';
 
 // Backup comes after Pull: nothing has stopped yet, and data written while a large image downloads is in the dump.

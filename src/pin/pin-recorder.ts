@@ -1,10 +1,10 @@
-// The Git record of what runs: the pinned tag committed (or proposed in a pull request, or written to a
+// The pin record of what runs: the pinned tag committed (or proposed in a pull request, or written to a
 // mounted compose file) before the container changes, and reverted when the upgrade is undone.
 import type { TargetConfig } from '../config.js';
 import type { PinRecord } from '../db/upgrade-store.js';
 import { AppError } from '../errors.js';
-import type { GithubPinRecord } from '../github/pin-record.js';
-import { pinTagInFile } from '../targets/pin-file-local.js';
+import type { GithubPinRecord } from './pin-record-github.js';
+import { pinTagInFile } from './pin-record-file.js';
 
 export interface PinChange {
   target: TargetConfig;

@@ -1,10 +1,10 @@
-// The Git record of a target's pinned image tag, written through GitHub's API (a commit or a pull request).
+// The pin record in Git: a target's pinned image tag, written through GitHub's API (a commit or a pull request).
 import type { Octokit } from '@octokit/rest';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { countImageTag, replaceImageTag } from '../domain/pin-file.js';
+import { countImageTag, replaceImageTag } from './pin-record-text.js';
 import { AppError } from '../errors.js';
-import { asGithubRequestError, encodePathSegments, githubRetryableError, splitRepo } from './release-source.js';
+import { asGithubRequestError, encodePathSegments, githubRetryableError, splitRepo } from '../github/release-source.js';
 
 export interface CommitTagInput {
   /** `owner/name` */

@@ -1,8 +1,8 @@
-// The pinned tag in a compose file mounted into the bot: edited in place, atomically (write a sibling, then
+// The pin record as a compose file mounted into the bot: edited in place, atomically (write a sibling, then
 // rename), keeping every other byte, comment and the file's mode.
 import { chmod, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { countImageTag, replaceImageTag } from '../domain/pin-file.js';
+import { countImageTag, replaceImageTag } from './pin-record-text.js';
 import { AppError } from '../errors.js';
 
 /** Changes `image:from` to `image:to`; a file that already pins `to` is left alone (a re-run after a crash). */
