@@ -47,6 +47,7 @@ import { QUEUE } from './queue.js';
 import { createAnnouncer } from './releases/announcer.js';
 import { ACTION_IDS, LINK_BUTTON_ACTIONS } from './slack/action-ids.js';
 import { createUpgradeRequests, inspectTarget } from './upgrades/upgrade-requests.js';
+import { createTargetStatus } from './upgrades/target-status.js';
 import type { UpgradeRecord } from './db/upgrade-store.js';
 import { createGithubPinRecord } from './pin/pin-record-github.js';
 import { createThreadReporter, type ThreadReporter } from './slack/thread-reporter.js';
@@ -228,6 +229,16 @@ function createServices(deps: Deps) {
     promotion,
     scheduling: scheduled,
   });
+  const targetStatus = createTargetStatus({
+    upgrades: deps.db.upgrades,
+    releases: deps.db.releases,
+    targets: deps.targets,
+    logger: logger.child({ component: 'target-status' }),
+    now: () => deps.clock.now(),
+    backups,
+    drills: { latest: (target) => drillStore.latest(target), everyMs: (target) => config.targets.find((t) => t.name === target)?.drill?.every ?? null },
+    promotion,
+  });
   const reporter = createThreadReporter({
     client: deps.slack,
     logger: logger.child({ component: 'thread-reporter' }),
@@ -269,7 +280,7 @@ function createServices(deps: Deps) {
     refreshMessage: (id) => upgradeRequests.refreshMessage(id),
   });
   deps.slack.on(WebClientEvent.RATE_LIMITED, () => deps.metrics.slackRetries.inc({ reason: 'rate_limited' }));
-  return { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades };
+  return { ingest, announcer, upgradeRequests, targetStatus, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades };
 }
 
 /** A timer that ends early (rejecting) when the signal aborts: long waits stop at shutdown. */
@@ -316,7 +327,7 @@ async function scheduleFollowUps(deps: Deps, reporter: ThreadReporter, upgrade: 
 
 type Services = ReturnType<typeof createServices>;
 
-function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, backups, drills, autoUpgrades }: Services): void {
+function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, targetStatus, backups, drills, autoUpgrades }: Services): void {
   // Stamps when Bolt hands a verified request to the listeners, for the acknowledgement latency metric.
   app.use(async ({ context, next }) => {
     context.receivedAt = performance.now();
@@ -330,9 +341,9 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
       unsubscribe: unsubscribeCommand(deps.db.subscriptions),
       releases: releasesCommand(deps.db.releases, deps.config.announce.prereleases),
       upgrade: upgradeCommand(upgradeRequests),
-      status: statusCommand(upgradeRequests, autoUpgrades),
+      status: statusCommand(targetStatus, autoUpgrades),
       cancel: cancelCommand(upgradeRequests),
-      history: historyCommand(upgradeRequests),
+      history: historyCommand(targetStatus),
       rollback: rollbackCommand(upgradeRequests),
       backup: backupCommand({ backups, approvers: deps.approvers, queues: deps.queues }),
       drill: drillCommand({ drills, approvers: deps.approvers, queues: deps.queues }),
