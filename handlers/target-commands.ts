@@ -1,6 +1,6 @@
 // `/checkstack status [target]`, `/checkstack cancel [target]` and `/checkstack history [target]`.
 import type { AutoUpgradeStatus } from '../src/domain/auto-upgrade.js';
-import { historyReply, statusReply } from '../src/slack/command-replies.js';
+import { historyReply, statusMessage } from '../src/slack/command-replies.js';
 import type { TargetStatusService } from '../src/upgrades/target-status.js';
 import { threadPermalink, type UpgradeRequests } from '../src/upgrades/upgrade-requests.js';
 import type { SubcommandHandler } from './checkstack-command.js';
@@ -10,7 +10,7 @@ export function statusCommand(targetStatus: TargetStatusService, automatic?: { s
     const s = await targetStatus.status(command.target);
     const auto = automatic ? await automatic.statusOf(s.target) : null;
     const withLink = <U extends Parameters<typeof threadPermalink>[0]>(u: U | null) => (u ? { ...u, link: threadPermalink(u) } : null);
-    await reply({ text: statusReply({ ...s, automatic: auto, active: withLink(s.active), last: withLink(s.last) }) });
+    await reply(statusMessage({ ...s, automatic: auto, active: withLink(s.active), last: withLink(s.last) }));
     return { detail: { target: s.target } };
   };
 }

@@ -48,6 +48,8 @@ import { createAnnouncer } from './releases/announcer.js';
 import { ACTION_IDS, LINK_BUTTON_ACTIONS } from './slack/action-ids.js';
 import { createUpgradeRequests, inspectTarget } from './upgrades/upgrade-requests.js';
 import { createTargetStatus } from './upgrades/target-status.js';
+import { createAdoption } from './upgrades/adoption.js';
+import { pinVersionAction } from '../handlers/adoption-actions.js';
 import type { UpgradeRecord } from './db/upgrade-store.js';
 import { createGithubPinRecord } from './pin/pin-record-github.js';
 import { createThreadReporter, type ThreadReporter } from './slack/thread-reporter.js';
@@ -210,6 +212,16 @@ function createServices(deps: Deps) {
     now: () => deps.clock.now(),
     requireSecondPerson: config.approvers.requireSecondPerson,
   });
+  const pins = createPinRecorder({ github: createGithubPinRecord({ octokit: deps.octokit, logger: logger.child({ component: 'pin-record' }) }), now: () => deps.clock.now(), sleep: abortableSleep });
+  const adoption = createAdoption({
+    targets: deps.targets,
+    registry: deps.registry,
+    pins,
+    approvers: deps.approvers,
+    upgrades: deps.db.upgrades,
+    logger: logger.child({ component: 'adoption' }),
+    now: () => deps.clock.now(),
+  });
   const upgradeRequests = createUpgradeRequests({
     upgrades: deps.db.upgrades,
     releases: deps.db.releases,
@@ -228,6 +240,7 @@ function createServices(deps: Deps) {
     drills: { latest: (target) => drillStore.latest(target), everyMs: (target) => config.targets.find((t) => t.name === target)?.drill?.every ?? null },
     promotion,
     scheduling: scheduled,
+    adoption,
   });
   const targetStatus = createTargetStatus({
     upgrades: deps.db.upgrades,
@@ -238,6 +251,7 @@ function createServices(deps: Deps) {
     backups,
     drills: { latest: (target) => drillStore.latest(target), everyMs: (target) => config.targets.find((t) => t.name === target)?.drill?.every ?? null },
     promotion,
+    adoption,
   });
   const reporter = createThreadReporter({
     client: deps.slack,
@@ -245,7 +259,6 @@ function createServices(deps: Deps) {
     minUpdateIntervalMs: 2_000,
     scrub: (text) => deps.secrets.scrub(text),
   });
-  const pins = createPinRecorder({ github: createGithubPinRecord({ octokit: deps.octokit, logger: logger.child({ component: 'pin-record' }) }), now: () => deps.clock.now(), sleep: abortableSleep });
   const runner = createUpgradeRunner({
     upgrades: deps.db.upgrades,
     targets: deps.targets,
@@ -280,7 +293,7 @@ function createServices(deps: Deps) {
     refreshMessage: (id) => upgradeRequests.refreshMessage(id),
   });
   deps.slack.on(WebClientEvent.RATE_LIMITED, () => deps.metrics.slackRetries.inc({ reason: 'rate_limited' }));
-  return { ingest, announcer, upgradeRequests, targetStatus, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades };
+  return { ingest, announcer, upgradeRequests, targetStatus, adoption, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades };
 }
 
 /** A timer that ends early (rejecting) when the signal aborts: long waits stop at shutdown. */
@@ -327,7 +340,7 @@ async function scheduleFollowUps(deps: Deps, reporter: ThreadReporter, upgrade: 
 
 type Services = ReturnType<typeof createServices>;
 
-function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, targetStatus, backups, drills, autoUpgrades }: Services): void {
+function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, targetStatus, adoption, backups, drills, autoUpgrades }: Services): void {
   // Stamps when Bolt hands a verified request to the listeners, for the acknowledgement latency metric.
   app.use(async ({ context, next }) => {
     context.receivedAt = performance.now();
@@ -373,6 +386,7 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
     { actionId: ACTION_IDS.stopLogWatch, action: 'stop_log_watch', handler: stopLogWatchAction(deps) },
     { actionId: ACTION_IDS.planUpgrade, action: 'plan_upgrade', handler: planUpgradeAction(upgradeRequests) },
     { actionId: ACTION_IDS.promotionOverride, action: 'promotion_override', handler: promotionOverrideAction(upgradeRequests) },
+    { actionId: ACTION_IDS.pinVersion, action: 'pin_version', handler: pinVersionAction(adoption) },
     { actionId: CANCEL_SCHEDULED_ACTION, action: 'cancel', handler: cancelScheduledAction(upgradeRequests) },
     { actionId: AUTO_UPGRADE_CANCEL_ACTION, action: 'auto_upgrade_cancel', handler: cancelAutoUpgradeAction(autoUpgrades) },
   ], LINK_BUTTON_ACTIONS);

@@ -5,6 +5,17 @@ import { basename, dirname, join } from 'node:path';
 import { countImageTag, replaceImageTag } from './pin-record-text.js';
 import { AppError } from '../errors.js';
 
+/** Whether the file pins `image:version` now. */
+export async function filePinsTag(path: string, image: string, version: string): Promise<boolean> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new AppError('git_record_failed', `Cannot read the pinned file ${path}: ${(err as Error).message}`, {}, { cause: err });
+  }
+  return countImageTag(text, image, version) > 0;
+}
+
 /** Changes `image:from` to `image:to`; a file that already pins `to` is left alone (a re-run after a crash). */
 export async function pinTagInFile(path: string, image: string, fromVersion: string, toVersion: string): Promise<'changed' | 'unchanged'> {
   let text: string;

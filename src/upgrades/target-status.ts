@@ -8,6 +8,7 @@ import { drillFreshness } from '../domain/backup.js';
 import { IN_FLIGHT_STATUSES } from '../domain/checklist.js';
 import type { Logger } from '../logger.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
+import type { Adoption } from './adoption.js';
 import type { PromotionGateService } from './promotion-gate.js';
 import { inspectTarget } from './upgrade-requests.js';
 
@@ -22,6 +23,8 @@ export interface TargetStatusDeps {
   backups?: Pick<BackupService, 'state'>;
   drills?: { latest(target: string): Promise<{ passed: boolean; finishedAt: Date } | null>; everyMs(target: string): number | null };
   promotion?: Pick<PromotionGateService, 'proofs'>;
+  /** A target on a floating tag (`latest`): the exact version behind it. */
+  adoption?: Pick<Adoption, 'identifyRunning'>;
 }
 
 export function createTargetStatus(deps: TargetStatusDeps) {
@@ -49,7 +52,8 @@ export function createTargetStatus(deps: TargetStatusDeps) {
       deps.promotion ? deps.promotion.proofs() : Promise.resolve(null),
       deps.drills && runtime.config.backup ? deps.drills.latest(target) : Promise.resolve(undefined),
     ]);
-    const running = current.apiVersion ?? current.imageTag;
+    const floating = deps.adoption ? await deps.adoption.identifyRunning(runtime, current) : null;
+    const running = floating?.kind === 'identified' ? floating.version : current.apiVersion ?? current.imageTag;
     const parsed = running ? semver.parse(running) : null;
     const newer = parsed ? releases.filter((r) => semver.valid(r.version) && semver.gt(r.version, parsed)) : [];
     const minorLines = new Set(newer.filter((r) => semver.major(r.version) !== parsed!.major || semver.minor(r.version) !== parsed!.minor).map((r) => `${semver.major(r.version)}.${semver.minor(r.version)}`));
@@ -57,6 +61,7 @@ export function createTargetStatus(deps: TargetStatusDeps) {
     return {
       target,
       current,
+      floating,
       latest: releases[0] ?? null,
       behind: parsed ? { minors: minorLines.size, patches } : null,
       active,

@@ -40,6 +40,7 @@ import type { PromotionGateService } from './promotion-gate.js';
 import { scheduledStart, type ScheduledUpgrades } from './scheduled-upgrades.js';
 import type { UpgradeSchedule } from '../domain/schedule-time.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
+import type { Adoption } from './adoption.js';
 
 /** A click on a checklist whose ts is not recorded yet reads again after these waits (3.2 s in all, 8 reads). */
 const POSTING_WAITS_MS = [25, 50, 100, 200, 400, 800, 1600];
@@ -69,6 +70,8 @@ export interface UpgradeRequestsDeps {
   promotion?: PromotionGateService;
   /** `--at`: Start on a request with a time schedules it instead of queueing it. */
   scheduling?: Pick<ScheduledUpgrades, 'schedule' | 'cancelled'>;
+  /** A target on a floating tag (`latest`) is upgraded only once its pin record names the version it runs. */
+  adoption?: Pick<Adoption, 'currentForUpgrade'>;
 }
 
 /** The checklist's backup item as the bot checks it now. */
@@ -358,7 +361,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
         `Cannot tell which version \`${target}\` runs: neither /api/about nor the ${runtime.deployer.kind === 'docker' ? 'container' : 'deployment'} answered.`,
       );
     }
-    const plan = planUpgrade({ current: inspection.current, target: input.version, releases: summaries, allowPrerelease: input.allowPrerelease });
+    const current = deps.adoption ? await deps.adoption.currentForUpgrade(runtime, inspection.current) : inspection.current;
+    const plan = planUpgrade({ current, target: input.version, releases: summaries, allowPrerelease: input.allowPrerelease });
     // Platform-specific doubts, e.g. a RollingUpdate Deployment whose old and new pods would share a migrating database.
     const warnings = await runtime.deployer.preflightWarnings?.({ migrations: plan.flags.migrations }).catch((err: unknown) => {
       logger.info({ err }, 'pre-flight warnings unavailable');
