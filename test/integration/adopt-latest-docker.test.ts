@@ -11,6 +11,7 @@ import type { FakeEphemeral } from '../fakes/fake-slack.js';
 import { useDockerAllowlistProxy } from '../support/docker-allowlist-proxy.js';
 import { fixtureRelease } from '../support/fixtures.js';
 import { startTestBot, type TestBot } from '../support/test-bot.js';
+import { upgradeFlow } from '../support/upgrade-flow.js';
 import { createRegistryClient } from '../../src/registry/oci-registry.js';
 import { createDockerDeployer } from '../../src/targets/docker.js';
 import {
@@ -84,6 +85,7 @@ describe.skipIf(!docker)('adopting `:latest` through Slack on the real engine', 
   const repository = `checkstack-adopt-slack-${uniqueSuffix()}`;
   const image = `${registry}/${repository}`;
   const APPROVER = 'U0APPROVER1';
+  const SECOND_APPROVER = 'U0APPROVER2';
   const VIEWER = 'U0VIEWER1';
   const CHANNEL = 'C0OPS';
   const latestName = `ck-adopt-latest-${uniqueSuffix()}`;
@@ -121,6 +123,8 @@ describe.skipIf(!docker)('adopting `:latest` through Slack on the real engine', 
     images.push(`${image}:latest`);
     await pushImage(engine, `${image}:latest`);
     images.push(await buildFakeCheckstackImage(engine, { registry, repository, version: 'edge', behaviour: 'ready' }));
+    // Built after `latest` was pushed: the registry's `latest` stays 0.140.0, as on a host that pulled it before 0.141.0.
+    images.push(await buildFakeCheckstackImage(engine, { registry, repository, version: '0.141.0', behaviour: 'ready' }));
 
     dir = await mkdtemp(join(tmpdir(), 'ck-adopt-'));
     for (const target of ['prod', 'edgy', 'about']) await writeFile(pinFile(target), composeFile('latest'));
@@ -135,7 +139,7 @@ describe.skipIf(!docker)('adopting `:latest` through Slack on the real engine', 
     t = await startTestBot({
       env: { GITHUB_API_URL: github.url, RELEASE_POLL_INTERVAL: '3600', CHECKSTACK_REGISTRY_URL: `http://${registry}` },
       configYaml: `approvers:
-  users: [${APPROVER}]
+  users: [${APPROVER}, ${SECOND_APPROVER}]
 targets:
   - name: prod
     default: true
@@ -153,6 +157,7 @@ targets:
     image: ${image}
     ${docker(latestName)}
     pin: { file: "${pinFile('about')}" }
+    postflight: { readyTimeout: 30, logWatch: 5, healthcheckMaxWait: 5, retention: 3600 }
 `,
     });
   }, 240_000);
@@ -160,14 +165,14 @@ targets:
   afterAll(async () => {
     await t?.close();
     await github?.close();
-    await removeContainers(engine, [latestName, edgeName]);
+    await removeContainers(engine, [latestName, `${latestName}-pre-0.141.0`, edgeName]);
     await removeImages(engine, images);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('refuses to guess when the running digest matches no version tag, in status and in an upgrade', async () => {
     const status = await command('status edgy');
-    expect(status.text).toMatch(/runs `edge`, whose image digest matches none of the 2 version tag\(s\)/);
+    expect(status.text).toMatch(/runs `edge`, whose image digest matches none of the 3 version tag\(s\)/);
     expect(status.text).toMatch(/will not guess/);
     expect(buttons(status)).not.toContain('pin_version');
 
@@ -224,5 +229,20 @@ targets:
     const status = await command('status about');
     expect(status.text).toMatch(/\*about\* runs `latest` = `0\.140\.0` \(from \/api\/about\)/);
     expect(buttons(status)).toContain('about 0.140.0');
+  });
+
+  it('upgrades a pinned `:latest` as usual, keeping the exact tag to roll back to', async () => {
+    const status = await command('status about');
+    expect((await clickPin(status, APPROVER)).text).toMatch(/Pinned `about` to `0\.140\.0`/);
+    const flow = upgradeFlow({ slack: t.slack, channel: CHANNEL, requester: APPROVER, approver: SECOND_APPROVER });
+
+    const message = await flow.request(t.driver, 'upgrade 0.141.0 about', /from `0\.140\.0` to `0\.141\.0` planned/);
+    await flow.confirmAndStart(t.driver, message);
+
+    expect(await flow.finalState(message)).toMatch(/succeeded/);
+    expect((await engine.getContainer(latestName).inspect()).Config.Image).toBe(`${image}:0.141.0`);
+    expect(await readFile(pinFile('about'), 'utf8')).toBe(composeFile('0.141.0'));
+    const upgrade = await t.bot.deps.db.upgrades.lastFinishedUpgrade('about');
+    expect(upgrade).toMatchObject({ fromVersion: '0.140.0', toVersion: '0.141.0', previousImage: `${image}:0.140.0` });
   });
 });
