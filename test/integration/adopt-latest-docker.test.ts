@@ -115,6 +115,16 @@ describe.skipIf(!docker)('adopting `:latest` through Slack on the real engine', 
 
   const buttons = (message: FakeEphemeral) => JSON.stringify(message.blocks ?? []);
 
+  /** The audit row of a user's Pin click (written just after the answer). */
+  const pinAudit = (user: string) =>
+    t.slack.waitFor(async () => {
+      const { rows } = await t.bot.deps.pool.query<{ outcome: string; error_code: string | null; detail: Record<string, unknown> }>(
+        `SELECT outcome, error_code, detail FROM audit_log WHERE user_id = $1 AND kind = 'action' AND action = 'pin_version' ORDER BY id DESC LIMIT 1`,
+        [user],
+      );
+      return rows[0];
+    }, 20_000);
+
   beforeAll(async () => {
     for (const version of ['0.139.0', '0.140.0']) {
       images.push(await buildFakeCheckstackImage(engine, { registry, repository, version, behaviour: 'ready' }));
@@ -191,6 +201,7 @@ targets:
 
     expect(answer.text).toMatch(/Only approvers can pin/);
     expect(await readFile(pinFile('prod'), 'utf8')).toBe(composeFile('latest'));
+    expect(await pinAudit(VIEWER)).toMatchObject({ outcome: 'refused', error_code: 'not_authorized' });
   });
 
   it('refuses to upgrade the unpinned `:latest`, explains why, and offers the Pin button', async () => {
@@ -216,6 +227,7 @@ targets:
     expect(after.Id).toBe(before.Id);
     expect(after.State.StartedAt).toBe(before.State.StartedAt);
     expect(after.Config.Image).toBe(`${image}:latest`);
+    expect(await pinAudit(APPROVER)).toMatchObject({ outcome: 'ok', error_code: null, detail: expect.objectContaining({ target: 'prod', tag: 'latest', version: '0.140.0', record: { kind: 'file', path: pinFile('prod') } }) });
   });
 
   it('plans the upgrade of a pinned `:latest` from the pinned version', async () => {

@@ -4,15 +4,18 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Octokit } from '@octokit/rest';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAppError } from '../../src/errors.js';
 import { createPinRecorder } from '../../src/pin/pin-recorder.js';
+import { createGithubPinRecord } from '../../src/pin/pin-record-github.js';
 import type { GithubPinRecord } from '../../src/pin/pin-record-github.js';
 import { createRegistryClient } from '../../src/registry/oci-registry.js';
 import { pinOfferOf } from '../../src/slack/adoption-words.js';
 import { createTargetRegistry } from '../../src/targets/registry.js';
 import { createAdoption } from '../../src/upgrades/adoption.js';
+import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
 import { startFakeOciRegistry, type FakeOciRegistry } from '../fakes/fake-oci-registry.js';
 import { freePort } from '../support/docker-images.js';
 import { staticDeployer } from '../support/static-deployer.js';
@@ -46,13 +49,13 @@ describe('adopting a floating tag', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function setup(options: { registryUrl: string; tag?: string; digests?: string[]; pinFile?: boolean }) {
+  async function setup(options: { registryUrl: string; tag?: string; digests?: string[]; pinFile?: boolean; github?: { fake: FakeGithub; mode: 'commit' | 'pull-request' } }) {
     const file = join(dir, 'compose.yml');
     await writeFile(file, compose('latest'));
     const silent = await freePort();
     const config = testConfig(
       { SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: 'secret' },
-      `approvers:\n  users: [${APPROVER}]\ntargets:\n  - name: prod\n    baseUrl: http://127.0.0.1:${silent}\n    image: ${IMAGE}\n    docker: { container: checkstack }\n${options.pinFile === false ? '' : `    pin: { file: "${file}" }\n`}`,
+      `approvers:\n  users: [${APPROVER}]\ntargets:\n  - name: prod\n    baseUrl: http://127.0.0.1:${silent}\n    image: ${IMAGE}\n    docker: { container: checkstack }\n${options.github ? `    pin: { github: { repo: enyineer/checkstack, path: deploy/compose.yml, branch: main, mode: ${options.github.mode} } }\n` : options.pinFile === false ? '' : `    pin: { file: "${file}" }\n`}`,
     );
     const deployer = { ...staticDeployer({ tag: options.tag ?? 'latest' }), runningImageDigests: async () => options.digests ?? [d(2)] };
     const logger = pino({ level: 'silent' });
@@ -60,7 +63,11 @@ describe('adopting a floating tag', () => {
     const adoption = createAdoption({
       targets,
       registry: createRegistryClient({ baseUrl: options.registryUrl, maxRequests: 40 }),
-      pins: createPinRecorder({ github: noGithub, now: () => new Date(), sleep: async () => {} }),
+      pins: createPinRecorder({
+        github: options.github ? createGithubPinRecord({ octokit: new Octokit({ baseUrl: options.github.fake.url }), logger }) : noGithub,
+        now: () => new Date(),
+        sleep: async () => {},
+      }),
       approvers: { approvers: async () => new Set([APPROVER]) },
       upgrades: { activeForTarget: async () => null },
       logger,
@@ -123,5 +130,40 @@ describe('adopting a floating tag', () => {
     const current = { apiVersion: null, imageTag: '0.140.0', reachable: false };
     expect(await adoption.identifyRunning(runtime, current)).toBeNull();
     expect(await adoption.currentForUpgrade(runtime, current)).toBe(current);
+  });
+
+  describe('with the pin record in Git', () => {
+    let github: FakeGithub | null = null;
+    afterEach(async () => {
+      await github?.close();
+      github = null;
+    });
+
+    it('commits the exact tag in commit mode, and the upgrade then plans from it', async () => {
+      registry = await startFakeOciRegistry({ name: NAME, tags: { '0.140.0': d(2), latest: d(2) } });
+      github = await startFakeGithub({ files: { 'deploy/compose.yml': compose('latest') } });
+      const { adoption, runtime } = await setup({ registryUrl: registry.url, github: { fake: github, mode: 'commit' } });
+
+      const outcome = await adoption.pin({ targetName: 'prod', version: '0.140.0', userId: APPROVER });
+
+      expect(outcome.record).toMatchObject({ kind: 'commit', repo: 'enyineer/checkstack', branch: 'main', commitSha: expect.stringMatching(/^[0-9a-f]{40}$/) });
+      expect(github.files.get('main', 'deploy/compose.yml')?.content).toBe(compose('0.140.0'));
+      expect(github.files.history('main')[0]!.message).toMatch(/^Pin Checkstack prod to 0\.140\.0\n\nprod runs ghcr\.io\/enyineer\/checkstack:latest, which is 0\.140\.0[\s\S]*U0APPROVER1/);
+      expect(await adoption.currentForUpgrade(runtime, { apiVersion: null, imageTag: 'latest', reachable: true })).toMatchObject({ apiVersion: '0.140.0' });
+    });
+
+    it('opens a pull request in pull-request mode without waiting, and the pin holds once it is merged', async () => {
+      registry = await startFakeOciRegistry({ name: NAME, tags: { '0.140.0': d(2), latest: d(2) } });
+      github = await startFakeGithub({ files: { 'deploy/compose.yml': compose('latest') } });
+      const { adoption, runtime } = await setup({ registryUrl: registry.url, github: { fake: github, mode: 'pull-request' } });
+      const current = { apiVersion: null, imageTag: 'latest', reachable: true };
+
+      const outcome = await adoption.pin({ targetName: 'prod', version: '0.140.0', userId: APPROVER });
+
+      expect(outcome.record).toMatchObject({ kind: 'pull_request', number: 1 });
+      expect((await refusal(adoption.currentForUpgrade(runtime, current)))?.code).toBe('target_not_pinned');
+      github.mergePull(1);
+      expect(await adoption.currentForUpgrade(runtime, current)).toMatchObject({ apiVersion: '0.140.0' });
+    });
   });
 });
