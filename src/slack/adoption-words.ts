@@ -121,6 +121,10 @@ export function pinDriftedRefusal(target: string, clicked: string, now: string):
   return `${code(target)} no longer runs ${code(clicked)}: it ${now}. Nothing was pinned; type \`/checkstack status ${outside(target, 63)}\` again.`;
 }
 
+export function pinWhileActiveRefusal(target: string, active: { kind: string; toVersion: string }): string {
+  return `${code(target)} has an active ${active.kind} (to ${code(active.toVersion)}): pin it once that has ended. Nothing was written.`;
+}
+
 export function pinNotFloatingRefusal(target: string, tag: string): string {
   return `${code(target)} runs the exact tag ${code(tag)} now: there is nothing to pin.`;
 }

@@ -8,7 +8,7 @@ import { isValidVersion, normalizeVersion } from '../domain/versions.js';
 import { AppError, isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { PinRecorder } from '../pin/pin-recorder.js';
-import type { RegistryClient } from '../registry/oci-registry.js';
+import type { DigestMatch, RegistryClient } from '../registry/oci-registry.js';
 import {
   floatingRunsText,
   noPinRecordRefusal,
@@ -16,6 +16,7 @@ import {
   pinDriftedRefusal,
   pinNotApprover,
   pinNotFloatingRefusal,
+  pinWhileActiveRefusal,
   unknownVersionRefusal,
   type FloatingFacts,
 } from '../slack/adoption-words.js';
@@ -25,6 +26,8 @@ import { inspectTarget } from './upgrade-requests.js';
 
 /** A digest's version changes only if someone re-pushes a version tag: a match is kept this long. */
 const MATCH_CACHE_MS = 10 * 60_000;
+/** A digest that matched no tag may be pushed as one soon (a release in progress): asked again after this. */
+const NO_MATCH_CACHE_MS = 60_000;
 
 export interface AdoptionDeps {
   targets: TargetRegistry;
@@ -49,7 +52,7 @@ export function floatingTagOf(current: Pick<CurrentVersion, 'imageTag'>): string
 }
 
 export function createAdoption(deps: AdoptionDeps) {
-  const matches = new Map<string, { at: number; version: string }>();
+  const lookups = new Map<string, { at: number; match: DigestMatch }>();
 
   /** What the target's floating tag is, as exactly as the bot can tell; null when it runs an exact tag. */
   async function identifyRunning(runtime: TargetRuntime, current: CurrentVersion): Promise<FloatingFacts | null> {
@@ -61,14 +64,9 @@ export function createAdoption(deps: AdoptionDeps) {
     const digests = (await runtime.deployer.runningImageDigests?.()) ?? [];
     if (digests.length === 0) return { kind: 'no_digest', tag };
     const image = runtime.config.image;
-    const key = `${image}@${[...digests].sort().join(',')}`;
-    const cached = matches.get(key);
-    if (cached && deps.now().getTime() - cached.at < MATCH_CACHE_MS) return { kind: 'identified', tag, version: cached.version, source: 'digest' };
     try {
-      const match = await deps.registry.findVersionForDigests(image, digests);
-      deps.logger.info({ target: runtime.config.name, image, digests, match }, 'floating tag looked up in the registry');
+      const match = await lookUp(image, digests);
       if (match.kind === 'no_match') return { kind: 'unmatched', tag, image, checkedTags: match.checkedTags };
-      matches.set(key, { at: deps.now().getTime(), version: match.version });
       return { kind: 'identified', tag, version: match.version, source: 'digest' };
     } catch (err) {
       if (isAppError(err) && err.code === 'registry_unavailable') {
@@ -77,6 +75,18 @@ export function createAdoption(deps: AdoptionDeps) {
       }
       throw err;
     }
+  }
+
+  /** One registry lookup per image and digests for a while: `/checkstack status` typed often must not cost 40 requests each time. */
+  async function lookUp(image: string, digests: string[]): Promise<DigestMatch> {
+    const key = `${image}@${[...digests].sort().join(',')}`;
+    const now = deps.now().getTime();
+    const cached = lookups.get(key);
+    if (cached && now - cached.at < (cached.match.kind === 'matched' ? MATCH_CACHE_MS : NO_MATCH_CACHE_MS)) return cached.match;
+    const match = await deps.registry.findVersionForDigests(image, digests);
+    deps.logger.info({ image, digests, match }, 'floating tag looked up in the registry');
+    lookups.set(key, { at: now, match });
+    return match;
   }
 
   /**
@@ -101,7 +111,7 @@ export function createAdoption(deps: AdoptionDeps) {
     const runtime = deps.targets.resolve(input.targetName);
     const target = runtime.config.name;
     const active = await deps.upgrades.activeForTarget(target);
-    if (active) throw new AppError('upgrade_in_progress', `\`${target}\` has an active ${active.kind} (to \`${active.toVersion}\`): pin it once that has ended. Nothing was written.`);
+    if (active) throw new AppError('upgrade_in_progress', pinWhileActiveRefusal(target, active));
     const { current } = await inspectTarget(runtime, deps.logger);
     const facts = await identifyRunning(runtime, current);
     if (facts === null) throw new AppError('stale_action', pinNotFloatingRefusal(target, current.imageTag ?? 'unknown'));

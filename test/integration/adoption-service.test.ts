@@ -125,6 +125,21 @@ describe('adopting a floating tag', () => {
     expect(await adoption.currentForUpgrade(runtime, current)).toEqual({ apiVersion: '0.140.0', imageTag: 'latest', reachable: false });
   });
 
+  it('asks the registry once for a status typed again and again', async () => {
+    registry = await startFakeOciRegistry({ name: NAME, tags: { '0.139.0': d(1), '0.140.0': d(2), latest: d(2) } });
+    const { adoption, runtime } = await setup({ registryUrl: registry.url });
+    const current = { apiVersion: null, imageTag: 'latest', reachable: false };
+
+    const first = await adoption.identifyRunning(runtime, current);
+    const asked = registry.requests.length;
+    const again = await adoption.identifyRunning(runtime, current);
+
+    expect(again).toEqual(first);
+    expect(first).toMatchObject({ kind: 'identified', version: '0.140.0', source: 'digest' });
+    expect(asked).toBeGreaterThan(0);
+    expect(registry.requests.length).toBe(asked);
+  });
+
   it('leaves a target on an exact tag alone', async () => {
     const { adoption, runtime } = await setup({ registryUrl: 'http://127.0.0.1:9', tag: '0.140.0' });
     const current = { apiVersion: null, imageTag: '0.140.0', reachable: false };
