@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/domain/**/*.ts'],
+    files: ['src/domain/**/*.ts', 'src/pin/pin-record-text.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: ['node:fs*', 'node:http*', 'node:net', 'pg', 'ioredis', 'bullmq', 'dockerode', '@octokit/*', '@slack/*'] }],
     },

@@ -1,16 +1,17 @@
 // `/checkstack status [target]`, `/checkstack cancel [target]` and `/checkstack history [target]`.
 import type { AutoUpgradeStatus } from '../src/domain/auto-upgrade.js';
 import { cancelledReply } from '../src/slack/checklist-words.js';
-import { historyReply, statusReply } from '../src/slack/command-replies.js';
-import type { UpgradeRequests } from '../src/upgrades/upgrade-requests.js';
+import { historyReply, statusMessage } from '../src/slack/command-replies.js';
+import type { TargetStatusService } from '../src/upgrades/target-status.js';
+import { threadPermalink, type UpgradeRequests } from '../src/upgrades/upgrade-requests.js';
 import type { SubcommandHandler } from './checkstack-command.js';
 
-export function statusCommand(requests: UpgradeRequests, automatic?: { statusOf(target: string): Promise<AutoUpgradeStatus | null> }): SubcommandHandler<'status'> {
+export function statusCommand(targetStatus: TargetStatusService, automatic?: { statusOf(target: string): Promise<AutoUpgradeStatus | null> }): SubcommandHandler<'status'> {
   return async ({ command, reply }) => {
-    const s = await requests.status(command.target);
+    const s = await targetStatus.status(command.target);
     const auto = automatic ? await automatic.statusOf(s.target) : null;
-    const withLink = <U extends Parameters<UpgradeRequests['threadPermalink']>[0]>(u: U | null) => (u ? { ...u, link: requests.threadPermalink(u) } : null);
-    await reply({ text: statusReply({ ...s, automatic: auto, active: withLink(s.active), last: withLink(s.last) }) });
+    const withLink = <U extends Parameters<typeof threadPermalink>[0]>(u: U | null) => (u ? { ...u, link: threadPermalink(u) } : null);
+    await reply(statusMessage({ ...s, automatic: auto, active: withLink(s.active), last: withLink(s.last) }));
     return { detail: { target: s.target } };
   };
 }
@@ -23,15 +24,15 @@ export function cancelCommand(requests: UpgradeRequests): SubcommandHandler<'can
   };
 }
 
-export function historyCommand(requests: UpgradeRequests): SubcommandHandler<'history'> {
+export function historyCommand(targetStatus: TargetStatusService): SubcommandHandler<'history'> {
   return async ({ command, reply }) => {
-    const entries = await requests.history(command.target);
+    const entries = await targetStatus.history(command.target);
     const target = entries[0]?.upgrade.target ?? '';
     await reply({
       text: historyReply(
         target,
         entries.map(({ upgrade, confirmations }) => ({
-          upgrade: { ...upgrade, link: requests.threadPermalink(upgrade) },
+          upgrade: { ...upgrade, link: threadPermalink(upgrade) },
           approvers: [...new Set(confirmations.map((c) => c.userId))],
         })),
       ),

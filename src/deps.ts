@@ -28,6 +28,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { createQueues, type Queues } from './queue.js';
 import { slackLogger } from './slack/bolt-logger.js';
 import { createProxyFetch } from './http/proxy-fetch.js';
+import { createRegistryClient, type RegistryClient } from './registry/oci-registry.js';
 import { createSlackTransport, type SlackTransport } from './slack/slack-transport.js';
 
 /**
@@ -42,6 +43,9 @@ function octokitLog(logger: Logger) {
     error: (message: string) => logger.debug({ octokit: message }, 'github request failed'),
   };
 }
+
+/** Each request of a registry lookup; a lookup makes at most `REGISTRY_MAX_REQUESTS` of them. */
+const REGISTRY_REQUEST_TIMEOUT_MS = 10_000;
 
 export interface Clock {
   now(): Date;
@@ -65,6 +69,8 @@ export interface Deps {
   approvers: ApproverResolver;
   github: { releaseSource: ReleaseSource; releaseEtags: StagedEtagStore; changelogs: PackageChangelogReader };
   metrics: Metrics;
+  /** The OCI registry of the targets' images: which version tag a running digest is (adopting `latest`). */
+  registry: RegistryClient;
   /** Aborted when the process starts shutting down: long job steps stop at their next checkpoint. */
   shutdownSignal: AbortSignal;
 }
@@ -155,6 +161,14 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
       changelogs: createPackageChangelogReader({ octokit, repo, logger: logger.child({ component: 'package-changelog' }) }),
     },
     metrics: overrides.metrics ?? createMetrics(),
+    registry:
+      overrides.registry ??
+      createRegistryClient({
+        baseUrl: config.registry.baseUrl,
+        maxRequests: config.registry.maxRequests,
+        // One registry that stops answering must not hold a status reply for ever.
+        fetch: (url, init) => outboundFetch(url, { ...init, signal: AbortSignal.timeout(REGISTRY_REQUEST_TIMEOUT_MS) }),
+      }),
     shutdownSignal: overrides.shutdownSignal ?? shutdown.signal,
   };
 }

@@ -17,6 +17,7 @@ import { stopLogWatchAction } from '../handlers/log-watch-actions.js';
 import { backupCommand } from '../handlers/backup-command.js';
 import { drillCommand } from '../handlers/drill-command.js';
 import { promotionOverrideAction } from '../handlers/promotion-actions.js';
+import { pinVersionAction } from '../handlers/adoption-actions.js';
 import { createPromotionStore } from './db/promotion-store.js';
 import { createPromotionGate } from './upgrades/promotion-gate.js';
 import { createScheduledUpgrades } from './upgrades/scheduled-upgrades.js';
@@ -49,7 +50,9 @@ import { QUEUE } from './queue.js';
 import { createAnnouncer } from './releases/announcer.js';
 import { ACTION_IDS, LINK_BUTTON_ACTIONS } from './slack/action-ids.js';
 import { createUpgradeRequests, inspectTarget, threadPermalink } from './upgrades/upgrade-requests.js';
-import { createGithubPinRecord } from './github/pin-record.js';
+import { createGithubPinRecord } from './pin/pin-record-github.js';
+import { createTargetStatus } from './upgrades/target-status.js';
+import { createAdoption } from './upgrades/adoption.js';
 import { createThreadReporter } from './slack/thread-reporter.js';
 import { createAnnouncementPoster } from './slack/announcement-poster.js';
 import { createAutoUpgradePoster } from './slack/auto-upgrade-poster.js';
@@ -57,7 +60,7 @@ import { createBackupPoster } from './slack/backup-poster.js';
 import { createChecklistPoster } from './slack/checklist-poster.js';
 import { createScheduledUpgradePoster } from './slack/scheduled-upgrade-poster.js';
 import { createFollowUps } from './upgrades/follow-ups.js';
-import { createPinRecorder } from './upgrades/pin-recorder.js';
+import { createPinRecorder } from './pin/pin-recorder.js';
 import { createUpgradeRunner } from './upgrades/upgrade-runner.js';
 import { createReleaseIngest } from './releases/ingest.js';
 import { closeServer, createHttpServer, listen, sendJson, type RouteHandler } from './http/server.js';
@@ -222,6 +225,16 @@ function createServices(deps: Deps) {
     now: () => deps.clock.now(),
     requireSecondPerson: config.approvers.requireSecondPerson,
   });
+  const pins = createPinRecorder({ github: createGithubPinRecord({ octokit: deps.octokit, logger: logger.child({ component: 'pin-record' }) }), now: () => deps.clock.now(), sleep: abortableSleep });
+  const adoption = createAdoption({
+    targets: deps.targets,
+    registry: deps.registry,
+    pins,
+    approvers: deps.approvers,
+    upgrades: deps.db.upgrades,
+    logger: logger.child({ component: 'adoption' }),
+    now: () => deps.clock.now(),
+  });
   const upgradeRequests = createUpgradeRequests({
     upgrades: deps.db.upgrades,
     releases: deps.db.releases,
@@ -240,6 +253,18 @@ function createServices(deps: Deps) {
     drills: { latest: (target) => drillStore.latest(target), everyMs: (target) => config.targets.find((t) => t.name === target)?.drill?.every ?? null },
     promotion,
     scheduling: scheduled,
+    adoption,
+  });
+  const targetStatus = createTargetStatus({
+    upgrades: deps.db.upgrades,
+    releases: deps.db.releases,
+    targets: deps.targets,
+    logger: logger.child({ component: 'target-status' }),
+    now: () => deps.clock.now(),
+    backups,
+    drills: { latest: (target) => drillStore.latest(target), everyMs: (target) => config.targets.find((t) => t.name === target)?.drill?.every ?? null },
+    promotion,
+    adoption,
   });
   const reporter = createThreadReporter({
     client: deps.slack,
@@ -259,7 +284,7 @@ function createServices(deps: Deps) {
     refresh: createHomeRefresh({ store: createAppHomeStore(deps.pool), queue: deps.queues.appHome, logger: logger.child({ component: 'app-home' }), now: () => deps.clock.now() }),
     facts: createHomeFacts({
       targets: () => deps.targets.names(),
-      statusOf: (target) => upgradeRequests.status(target),
+      statusOf: (target) => targetStatus.status(target),
       linkOf: threadPermalink,
       approvers: () => deps.approvers.approvers(),
       logger: logger.child({ component: 'app-home' }),
@@ -267,7 +292,6 @@ function createServices(deps: Deps) {
     }),
     publisher: createHomePublisher({ slack: deps.slack, logger: logger.child({ component: 'app-home' }) }),
   };
-  const pins = createPinRecorder({ github: createGithubPinRecord({ octokit: deps.octokit, logger: logger.child({ component: 'pin-record' }) }), now: () => deps.clock.now(), sleep: abortableSleep });
   const runner = createUpgradeRunner({
     upgrades: deps.db.upgrades,
     targets: deps.targets,
@@ -320,7 +344,7 @@ function createServices(deps: Deps) {
     settleStrandedRollbacks: () => runner.settleStrandedRollbacks(),
     sweepScheduled: () => scheduled.sweep(),
   });
-  return { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades, housekeeping, home };
+  return { ingest, announcer, upgradeRequests, reporter, runner, backups, drills, drillStore, scheduled, autoUpgrades, housekeeping, home, targetStatus, adoption };
 }
 
 /** A timer that ends early (rejecting) when the signal aborts: long waits stop at shutdown. */
@@ -341,7 +365,7 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 type Services = ReturnType<typeof createServices>;
 
-function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, backups, drills, autoUpgrades, home }: Services): void {
+function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgradeRequests, targetStatus, adoption, backups, drills, autoUpgrades, home }: Services): void {
   // Stamps when Bolt hands a verified request to the listeners, for the acknowledgement latency metric.
   app.use(async ({ context, next }) => {
     context.receivedAt = performance.now();
@@ -355,9 +379,9 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
       unsubscribe: unsubscribeCommand(deps.db.subscriptions),
       releases: releasesCommand(deps.db.releases, deps.config.announce.prereleases),
       upgrade: upgradeCommand(upgradeRequests),
-      status: statusCommand(upgradeRequests, autoUpgrades),
+      status: statusCommand(targetStatus, autoUpgrades),
       cancel: cancelCommand(upgradeRequests),
-      history: historyCommand(upgradeRequests),
+      history: historyCommand(targetStatus),
       rollback: rollbackCommand(upgradeRequests),
       backup: backupCommand({ backups, approvers: deps.approvers, queues: deps.queues }),
       drill: drillCommand({ drills, approvers: deps.approvers, queues: deps.queues }),
@@ -387,11 +411,15 @@ function registerSlackHandlers(app: InstanceType<typeof App>, deps: Deps, { upgr
     { actionId: ACTION_IDS.stopLogWatch, action: 'stop_log_watch', handler: stopLogWatchAction(deps) },
     { actionId: ACTION_IDS.planUpgrade, action: 'plan_upgrade', handler: planUpgradeAction(upgradeRequests) },
     { actionId: ACTION_IDS.promotionOverride, action: 'promotion_override', handler: promotionOverrideAction(upgradeRequests) },
+    { actionId: ACTION_IDS.pinVersion, action: 'pin_version', handler: pinVersionAction(adoption) },
     { actionId: CANCEL_SCHEDULED_ACTION, action: 'cancel', handler: cancelScheduledAction(upgradeRequests) },
     { actionId: AUTO_UPGRADE_CANCEL_ACTION, action: 'auto_upgrade_cancel', handler: cancelAutoUpgradeAction(autoUpgrades) },
   ], LINK_BUTTON_ACTIONS, {
-    // The Home tab's buttons (src/slack/app-home.ts); Pin's handler joins here as { actionId: ACTION_IDS.pinVersion, … }.
-    routes: [{ actionId: ACTION_IDS.homePlanUpgrade, action: 'home_plan_upgrade', handler: homePlanUpgradeAction(upgradeRequests) }],
+    // The Home tab's buttons (src/slack/app-home.ts).
+    routes: [
+      { actionId: ACTION_IDS.homePlanUpgrade, action: 'home_plan_upgrade', handler: homePlanUpgradeAction(upgradeRequests) },
+      { actionId: ACTION_IDS.pinVersion, action: 'pin_version', handler: pinVersionAction(adoption) },
+    ],
     channelFor: async (target) => deps.config.targets.find((t) => t.name === target)?.channel ?? deps.config.announce.channels[0] ?? (await deps.db.subscriptions.activeChannels())[0] ?? null,
     afterClick: (userId) => home.refresh.publishFor(userId),
   });

@@ -5,3 +5,15 @@ import { isValidVersion } from './versions.js';
 export function isFloatingTag(tag: string | null | undefined): boolean {
   return !tag || !isValidVersion(tag);
 }
+
+/**
+ * The image to go back to after an upgrade from `reference`: itself when it names an exact version or a digest, else
+ * (an adopted `:latest`, pinned but not recreated) `<repository>:<version>`, since the floating tag will move on.
+ */
+export function exactPreviousImage(reference: string, repository: string, version: string): string {
+  if (reference.includes('@')) return reference;
+  const lastSegment = reference.slice(reference.lastIndexOf('/') + 1);
+  const colon = lastSegment.lastIndexOf(':');
+  const tag = colon >= 0 ? lastSegment.slice(colon + 1) : 'latest';
+  return isFloatingTag(tag) ? `${repository}:${version}` : reference;
+}

@@ -98,7 +98,7 @@ function summarize(release: GithubRelease, olderVersions: readonly string[], opt
   return {
     version,
     previous: previousVersion,
-    bump: classifyBump(version, previousVersion, olderVersions),
+    bump: bumpSincePrevious(version, previousVersion, olderVersions),
     breaking: changes
       .filter((change) => change.occurrences.some((occurrence) => isBreaking(occurrence, changelogs)))
       .map(toBreakingChange),
@@ -135,7 +135,7 @@ export function parsePackageChangelog(text: string, version: string): Map<string
 // ---------------------------------------------------------------------------------------------------------------
 // Bump
 
-function classifyBump(version: string, previous: string | null, olderVersions: readonly string[]): Bump {
+function bumpSincePrevious(version: string, previous: string | null, olderVersions: readonly string[]): Bump {
   if (!previous || !semver.valid(version) || !semver.valid(previous)) return 'first';
   if (semver.prerelease(version)) return 'prerelease';
   // A stable release right after its own prerelease (0.31.0-rc.1 -> 0.31.0) is judged against the last stable one.

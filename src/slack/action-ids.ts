@@ -13,17 +13,31 @@ export const ACTION_IDS = {
   planUpgrade: 'plan_upgrade',
   /** On the Home tab, per target: value `<target> <version>` (a Home click has no channel nor message to answer in). */
   homePlanUpgrade: 'home_plan_upgrade',
-  /** Writes the exact version a target on a floating tag (`latest`) runs into its pin: value `<target> <version>`. */
-  pinVersion: 'pin_version',
   /** The promotion gate's override: "ship without a green run on `from`", two approvers. */
   promotionOverride: 'promotion_override',
   /** On a scheduled upgrade's reminder. */
   cancelScheduled: 'cancel_scheduled_upgrade',
   /** On an automatic patch upgrade's notice. */
   cancelAutoUpgrade: 'auto_upgrade_cancel',
+  /**
+   * **Pin to <version>**, offered for a target that runs a floating tag (`/checkstack status`, a refused upgrade, App
+   * Home). Its value is `pinVersionValue(target, version)`.
+   */
+  pinVersion: 'pin_version',
   /** A link button: Slack sends a click for it too, which only needs an ack. */
   releaseNotes: 'open_release_notes',
 } as const;
+
+/** The value of a **Pin** button: `"<target> <version>"` (target names hold no space). */
+export function pinVersionValue(target: string, version: string): string {
+  return `${target} ${version}`;
+}
+
+/** Reads a **Pin** button's value back; null when it is not `"<target> <version>"`. */
+export function parsePinVersionValue(value: string): { target: string; version: string } | null {
+  const match = /^(\S{1,128}) (\S{1,64})$/.exec(value);
+  return match ? { target: match[1]!, version: match[2]! } : null;
+}
 
 /** Link buttons: acknowledged, nothing else. */
 export const LINK_BUTTON_ACTIONS: readonly string[] = [ACTION_IDS.releaseNotes];

@@ -10,6 +10,7 @@ import type { Bump } from '../domain/release-types.js';
 import { escapeMrkdwn, outside } from './clip.js';
 import type { VersionProofs } from '../domain/promotion.js';
 import { provenLines, scheduledLine, whenText } from './promotion-words.js';
+import { floatingRunsText, floatingStatusHint, withPinButton, type FloatingFacts } from './adoption-words.js';
 
 /** Characters of a status detail one history line shows: ten lines stay well under a message's 4,000. */
 const HISTORY_DETAIL_SHOWN = 120;
@@ -58,6 +59,8 @@ export function historyReply(target: string, entries: Array<{ upgrade: ListedUpg
 export interface TargetStatus {
   target: string;
   current: { apiVersion: string | null; imageTag: string | null; reachable: boolean };
+  /** When the target runs a floating tag (`latest`): the exact version behind it, or why it is not known. */
+  floating?: FloatingFacts | null;
   latest: { version: string; htmlUrl: string } | null;
   behind: { minors: number; patches: number } | null;
   active: (ListedUpgrade & { link?: string | undefined }) | null;
@@ -78,8 +81,9 @@ export interface TargetStatus {
 export function statusReply(s: TargetStatus): string {
   const running = s.current.apiVersion ?? s.current.imageTag ?? 'unknown';
   const disagree = s.current.apiVersion && s.current.imageTag && s.current.apiVersion !== s.current.imageTag ? ` (image tag ${code(s.current.imageTag)}: they disagree)` : '';
+  const runs = s.floating ? floatingRunsText(s.floating) : `runs ${code(running)}${disagree}`;
   const lines = [
-    `*${outside(s.target, 63)}* runs ${code(running)}${disagree}${s.current.reachable ? '' : ' — the instance did not answer'}`,
+    `*${outside(s.target, 63)}* ${runs}${s.current.reachable ? '' : ' — the instance did not answer'}`,
     s.latest ? `Latest release: ${linked(s.latest.htmlUrl, `v${outside(s.latest.version, 40)}`)}` : 'Latest release: not known yet',
     s.behind
       ? s.behind.minors === 0 && s.behind.patches === 0
@@ -95,8 +99,15 @@ export function statusReply(s: TargetStatus): string {
     s.automatic ? autoUpgradeStatusLine(s.automatic, s.target) : '',
     s.active && s.scheduledAt ? scheduledLine(s.active.toVersion, s.scheduledAt, s.now ?? new Date()) : '',
     s.proven ? provenLines(s.proven) : '',
+    s.floating ? floatingStatusHint(s.target, s.floating) : '',
   ].filter(Boolean);
   return lines.join('\n');
+}
+
+/** The status reply, with **Pin to <version>** under it when the target runs a floating tag whose version is known. */
+export function statusMessage(s: TargetStatus): { text: string; blocks?: unknown[] } {
+  const text = statusReply(s);
+  return withPinButton(text, s.floating?.kind === 'identified' ? { target: s.target, version: s.floating.version } : null);
 }
 
 export interface ListedReleaseFacts {

@@ -3,6 +3,7 @@
 import type { Deps } from '../deps.js';
 import { isAppError, newReferenceId, toUserMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { pinOfferOf, withPinButton } from './adoption-words.js';
 import { fitMessage } from './clip.js';
 
 export interface EphemeralReply {
@@ -74,7 +75,8 @@ export async function runInteraction(
       // The audit log keeps every refusal; the log only when debugging.
       log().debug({ code: errorCode }, 'interaction refused');
     }
-    await interaction.reply({ text: message.text }).catch((replyErr: unknown) => log().warn({ err: replyErr }, 'could not send the error reply'));
+    // A refused upgrade of a target on `latest` offers the Pin button under its reason.
+    await interaction.reply(withPinButton(message.text, pinOfferOf(err))).catch((replyErr: unknown) => log().warn({ err: replyErr }, 'could not send the error reply'));
   }
   deps.metrics.interactions.inc({ kind: interaction.kind, action: interaction.action, outcome });
   await deps.audit

@@ -2,7 +2,6 @@
 // checklist message, confirmations, start and cancel. Every state change is settled by the database.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import semver from 'semver';
 import { isReadyUnknown } from '../checkstack/client.js';
 import type { ReleaseStore } from '../db/release-store.js';
 import type { ClickedUpgrade, UpgradeListing, UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
@@ -17,12 +16,10 @@ import {
   confirmItem,
   rollbackChecklistItems,
   isComplete,
-  IN_FLIGHT_STATUSES,
   type AutomaticCheck,
   type ChecklistItem,
   type ChecklistState,
 } from '../domain/checklist.js';
-import { drillFreshness } from '../domain/backup.js';
 import { summarizeRelease, versionFromTag } from '../domain/release-summary.js';
 import type { ReleaseSummary } from '../domain/release-types.js';
 import { planUpgrade, type CurrentVersion, type UpgradePlan } from '../domain/upgrade-plan.js';
@@ -62,8 +59,7 @@ import type { PromotionGateService } from './promotion-gate.js';
 import { scheduledStart, type ScheduledUpgrades } from './scheduled-upgrades.js';
 import type { UpgradeSchedule } from '../domain/schedule-time.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
-
-const STATUS_CACHE_MS = 5_000;
+import type { Adoption } from './adoption.js';
 
 /** A click on a checklist whose ts is not recorded yet reads again after these waits (3.2 s in all, 8 reads). */
 const POSTING_WAITS_MS = [25, 50, 100, 200, 400, 800, 1600];
@@ -94,6 +90,8 @@ export interface UpgradeRequestsDeps {
   promotion?: PromotionGateService;
   /** `--at`: Start on a request with a time schedules it instead of queueing it. */
   scheduling?: Pick<ScheduledUpgrades, 'schedule' | 'cancelled'>;
+  /** A target on a floating tag (`latest`) is upgraded only once its pin record names the version it runs. */
+  adoption?: Pick<Adoption, 'currentForUpgrade'>;
 }
 
 /** The checklist's backup item as the bot checks it now. */
@@ -372,7 +370,8 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
         versionUnknownText(target, runtime.deployer.nouns),
       );
     }
-    const plan = planUpgrade({ current: inspection.current, target: input.version, releases: summaries, allowPrerelease: input.allowPrerelease });
+    const current = deps.adoption ? await deps.adoption.currentForUpgrade(runtime, inspection.current) : inspection.current;
+    const plan = planUpgrade({ current, target: input.version, releases: summaries, allowPrerelease: input.allowPrerelease });
     // Platform-specific doubts, e.g. a RollingUpdate Deployment whose old and new pods would share a migrating database.
     const warnings = await runtime.deployer.preflightWarnings?.({ migrations: plan.flags.migrations }).catch((err: unknown) => {
       logger.info({ err }, 'pre-flight warnings unavailable');
@@ -651,61 +650,13 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     return cancel(active, userId);
   }
 
-  /** `/checkstack status` in a busy channel must not hammer the target: one inspection serves every caller for a few seconds. */
-  const statusInspections = new Map<string, { at: number; inspection: ReturnType<typeof inspectTarget> }>();
-  function recentInspection(runtime: TargetRuntime) {
-    const now = deps.now().getTime();
-    const cached = statusInspections.get(runtime.config.name);
-    if (cached && now - cached.at < STATUS_CACHE_MS) return cached.inspection;
-    const inspection = inspectTarget(runtime, logger);
-    statusInspections.set(runtime.config.name, { at: now, inspection });
-    return inspection;
-  }
-
-  async function status(targetName: string | undefined) {
-    const runtime = deps.targets.resolve(targetName);
-    const target = runtime.config.name;
-    const [{ current }, releases, { active, recent }, backup, proven, lastDrill] = await Promise.all([
-      recentInspection(runtime),
-      deps.releases.stableVersions(200),
-      upgrades.statusListings(target, 10),
-      deps.backups ? deps.backups.state(target) : Promise.resolve(null),
-      deps.promotion ? deps.promotion.proofs() : Promise.resolve(null),
-      deps.drills && runtime.config.backup ? deps.drills.latest(target) : Promise.resolve(undefined),
-    ]);
-    const running = current.apiVersion ?? current.imageTag;
-    const parsed = running ? semver.parse(running) : null;
-    const newer = parsed ? releases.filter((r) => semver.valid(r.version) && semver.gt(r.version, parsed)) : [];
-    const minorLines = new Set(newer.filter((r) => semver.major(r.version) !== parsed!.major || semver.minor(r.version) !== parsed!.minor).map((r) => `${semver.major(r.version)}.${semver.minor(r.version)}`));
-    const patches = newer.filter((r) => semver.major(r.version) === parsed!.major && semver.minor(r.version) === parsed!.minor).length;
-    return {
-      target,
-      current,
-      latest: releases[0] ?? null,
-      behind: parsed ? { minors: minorLines.size, patches } : null,
-      active,
-      last: recent.find((u) => !IN_FLIGHT_STATUSES.includes(u.status)) ?? null,
-      backup,
-      drill: deps.drills && lastDrill !== undefined ? { last: lastDrill, freshness: drillFreshness(lastDrill?.finishedAt ?? null, deps.now(), deps.drills.everyMs(target)) } : null,
-      proven,
-      scheduledAt: active?.status === 'scheduled' ? active.scheduledAt : null,
-      now: deps.now(),
-    };
-  }
-
-  async function history(targetName: string | undefined) {
-    const runtime = deps.targets.resolve(targetName);
-    const list = await upgrades.history(runtime.config.name, 10);
-    return Promise.all(list.map(async (u) => ({ upgrade: u, confirmations: await upgrades.confirmations(u.id) })));
-  }
-
   /** After a backup of `target`: its checklist waiting for confirmations shows the new backup. */
   async function refreshActive(target: string): Promise<void> {
     const active = await upgrades.activeForTarget(target);
     if (active?.status === 'confirming') await refreshMessage(active.id);
   }
 
-  return { cancelScheduledByClick, overridePromotion, refreshActive, requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, expireIfDue, status, history, threadPermalink };
+  return { cancelScheduledByClick, overridePromotion, refreshActive, requestUpgrade, requestRollback, autoRollback, confirm, start, cancelByClick, cancelForTarget, refreshMessage, expireIfDue, threadPermalink };
 }
 
 export type UpgradeRequests = ReturnType<typeof createUpgradeRequests>;

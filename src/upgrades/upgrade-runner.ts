@@ -25,7 +25,8 @@ import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
 import type { BackupService } from '../backup/backup-service.js';
 import { backupStepDetail, backupStepProgress } from '../slack/backup-words.js';
 import { instanceChangedText, pulledByPlatformDetail, recreateStepDetail, rolledBackDetail } from '../slack/deployer-words.js';
-import type { PinRecorder } from './pin-recorder.js';
+import type { PinRecorder } from '../pin/pin-recorder.js';
+import { exactPreviousImage } from '../domain/adoption.js';
 import { AUTO_ROLLBACK_ACTOR } from './upgrade-requests.js';
 
 // Backup comes after Pull: nothing has stopped yet, and data written while a large image downloads is in the dump.
@@ -214,7 +215,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       if (!isReadyUnknown(ready) && !ready.ready) throw new AppError('checkstack_api_error', `the target is not ready now (${ready.reason ?? ready.error ?? `HTTP ${ready.status}`})`);
     }
     await upgrades.recordJobFacts(upgrade.id, {
-      previousImage: upgrade.kind === 'upgrade' ? instance.image : upgrade.previousImage ?? instance.image,
+      previousImage: upgrade.kind === 'upgrade' ? exactPreviousImage(instance.image, runtime.config.image, upgrade.fromVersion) : upgrade.previousImage ?? instance.image,
       ...(about ? { pluginsBefore: about.plugins.map((p) => ({ name: p.name, version: p.version })) } : {}),
     });
     return `${instance.name} runs ${instance.image}${about ? `, /api/about says ${about.releaseVersion}` : ''}`;
@@ -313,7 +314,8 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       changeCause: await changeCause(upgrade),
       onProgress: (text) => void progress(`⏳ *Recreate*: ${text}`),
     });
-    await upgrades.recordJobFacts(upgrade.id, { previousImage: result.previousImage });
+    // An adopted `:latest` install goes back to its exact tag: `latest` will mean another version by then.
+    await upgrades.recordJobFacts(upgrade.id, { previousImage: upgrade.kind === 'upgrade' ? exactPreviousImage(result.previousImage, runtime.config.image, upgrade.fromVersion) : result.previousImage });
     return recreateStepDetail(result, runtime.deployer.nouns);
   }
 

@@ -1,5 +1,8 @@
 // Who may do what: every (action, role) cell of the README's authorization table, against the running bot.
 // Each cell asserts the effect in the database and the queue, the ephemeral answer, and the audit row.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeCheckstack, type FakeCheckstack } from '../fakes/fake-checkstack.js';
 import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
@@ -31,8 +34,13 @@ describe('authorization matrix', () => {
   let github: FakeGithub;
   let checkstack: FakeCheckstack;
   let t: TestBot;
+  // `adopt` runs `:latest` (its /api/about says 0.25.0): the Pin button writes this file.
+  let pinDir: string;
+  const pinFile = () => join(pinDir, 'compose.yml');
+  const composeFile = (tag: string) => `services:\n  checkstack:\n    image: ghcr.io/enyineer/checkstack:${tag}\n`;
 
   beforeAll(async () => {
+    pinDir = await mkdtemp(join(tmpdir(), 'ck-authz-pin-'));
     github = await startFakeGithub({ releases: loadFixtureReleases() });
     checkstack = await startFakeCheckstack({ state: { releaseVersion: '0.25.0' } });
     t = await startTestBot({
@@ -45,8 +53,12 @@ targets:
     default: true
     baseUrl: ${checkstack.url}
     docker: { container: checkstack }
+  - name: adopt
+    baseUrl: ${checkstack.url}
+    docker: { container: checkstack-latest }
+    pin: { file: "${pinFile()}" }
 `,
-      deployers: { docker: () => staticDeployer({ tag: '0.25.0' }) },
+      deployers: { docker: (target) => staticDeployer({ tag: target.name === 'adopt' ? 'latest' : '0.25.0' }) },
     });
     await waitForQueueIdle(t.bot.deps.queues.releases);
     // A started upgrade stays queued: this file is about who may start it, not about running it.
@@ -56,6 +68,7 @@ targets:
     await t?.close();
     await checkstack?.close();
     await github?.close();
+    if (pinDir) await rm(pinDir, { recursive: true, force: true });
   });
   beforeEach(async () => {
     await t.bot.deps.pool.query(`UPDATE upgrades SET status = 'cancelled' WHERE status IN ('confirming', 'queued', 'running')`);
@@ -321,6 +334,26 @@ targets:
         },
       })),
     ),
+
+    // Pin the version a `:latest` install runs: approvers only.
+    ...ROLES.map<Cell>((role) => {
+      const allowed = role === 'approver' || role === 'second approver';
+      return {
+        action: 'Pin to <version>',
+        role,
+        expected: allowed ? 'allowed' : 'refused',
+        async run() {
+          await writeFile(pinFile(), composeFile('latest'));
+          const status = await command('status adopt', USER[role]);
+          expect(status.reply).toMatch(/runs `latest` = `0\.25\.0` \(from \/api\/about\)/);
+          const message = t.slack.ephemerals(USER[role]).at(-1)!;
+          const answer = await click(message, 'pin_version', USER[role], 'pin_version');
+          expect(answer.audit).toEqual(allowed ? okAudit : refusedAudit);
+          expect(answer.reply).toMatch(allowed ? /Pinned `adopt` to `0\.25\.0`/ : /Only approvers can pin/);
+          expect(await readFile(pinFile(), 'utf8')).toBe(composeFile(allowed ? '0.25.0' : 'latest'));
+        },
+      };
+    }),
 
     // Subscribe and unsubscribe the channel: anyone in it.
     ...(['subscribe', 'unsubscribe'] as const).flatMap((sub) =>

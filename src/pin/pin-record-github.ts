@@ -1,10 +1,10 @@
-// The Git record of a target's pinned image tag, written through GitHub's API (a commit or a pull request).
+// The pin record in Git: a target's pinned image tag, written through GitHub's API (a commit or a pull request).
 import type { Octokit } from '@octokit/rest';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { countImageTag, replaceImageTag } from '../domain/pin-file.js';
+import { countImageTag, replaceImageTag } from './pin-record-text.js';
 import { AppError } from '../errors.js';
-import { asGithubRequestError, encodePathSegments, githubRetryableError, splitRepo } from './release-source.js';
+import { asGithubRequestError, encodePathSegments, githubRetryableError, splitRepo } from '../github/release-source.js';
 
 export interface CommitTagInput {
   /** `owner/name` */
@@ -51,6 +51,8 @@ export interface GithubPinRecord {
   pullRequestState(repo: string, number: number): Promise<PullRequestState>;
   revertTag(input: RevertTagInput): Promise<{ commitSha: string; fileSha: string }>;
   closePullRequest(repo: string, number: number, comment: string): Promise<void>;
+  /** Whether the file on `branch` pins `image:version` now. */
+  pinsTag(input: { repo: string; path: string; branch: string; image: string; version: string }): Promise<boolean>;
 }
 
 export interface GithubPinRecordDeps {
@@ -169,6 +171,10 @@ export function createGithubPinRecord({ octokit, logger }: GithubPinRecordDeps):
 
   return {
     commitTag,
+
+    async pinsTag({ repo, path, branch, image, version }) {
+      return countImageTag((await readFile(repo, path, branch)).text, image, version) > 0;
+    },
 
     async openPullRequest(input) {
       const { repo, path, baseBranch, headBranch, image, fromVersion, toVersion, title, body } = input;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { replaceImageTag } from '../../src/domain/pin-file.js';
+import { replaceImageTag } from '../../src/pin/pin-record-text.js';
 import { AppError } from '../../src/errors.js';
 
 const IMAGE = 'ghcr.io/enyineer/checkstack';

@@ -2,7 +2,7 @@ import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { pinTagInFile } from '../../src/targets/pin-file-local.js';
+import { pinTagInFile } from '../../src/pin/pin-record-file.js';
 
 const IMAGE = 'ghcr.io/enyineer/checkstack';
 const compose = (version: string) => `# production stack: never :latest

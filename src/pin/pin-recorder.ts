@@ -1,10 +1,10 @@
-// The Git record of what runs: the pinned tag committed (or proposed in a pull request, or written to a
+// The pin record of what runs: the pinned tag committed (or proposed in a pull request, or written to a
 // mounted compose file) before the container changes, and reverted when the upgrade is undone.
 import type { TargetConfig } from '../config.js';
 import type { PinRecord } from '../db/upgrade-store.js';
 import { AppError } from '../errors.js';
-import type { GithubPinRecord } from '../github/pin-record.js';
-import { pinTagInFile } from '../targets/pin-file-local.js';
+import type { GithubPinRecord } from './pin-record-github.js';
+import { filePinsTag, pinTagInFile } from './pin-record-file.js';
 
 export interface PinChange {
   target: TargetConfig;
@@ -112,7 +112,45 @@ export function createPinRecorder(deps: PinRecorderDeps) {
     return { ...record, reverted: true };
   }
 
-  return { record, revert };
+  /**
+   * Adoption of a floating tag: writes the exact version that already runs in place of `floatingTag`. A pull request
+   * is opened and not waited for (nothing else waits on it: the container keeps running as it is).
+   */
+  async function pinRunning(change: { target: TargetConfig; floatingTag: string; version: string; userId: string }): Promise<PinRecord | null> {
+    const pin = change.target.pin;
+    if (!pin) return null;
+    const image = change.target.image;
+    if (pin.file) {
+      await pinTagInFile(pin.file, image, change.floatingTag, change.version);
+      return { kind: 'file', path: pin.file };
+    }
+    const gh = pin.github!;
+    const title = `Pin Checkstack ${change.target.name} to ${change.version}`;
+    const message = [
+      title,
+      '',
+      `${change.target.name} runs ${image}:${change.floatingTag}, which is ${change.version}; pinned by checkstack-chatops so a rollback has a tag to go back to.`,
+      `Requested by Slack user ${change.userId}.`,
+    ].join('\n');
+    const input = { repo: gh.repo, path: gh.path, image, fromVersion: change.floatingTag, toVersion: change.version };
+    if (gh.mode === 'commit') {
+      const { commitSha } = await deps.github.commitTag({ ...input, branch: gh.branch, message });
+      return { kind: 'commit', repo: gh.repo, path: gh.path, branch: gh.branch, commitSha };
+    }
+    const opened = await deps.github.openPullRequest({ ...input, baseBranch: gh.branch, headBranch: `checkstack-chatops/${change.target.name}-pin-${change.version}`, title, body: message });
+    return { kind: 'pull_request', repo: gh.repo, path: gh.path, branch: gh.branch, number: opened.number, url: opened.url };
+  }
+
+  /** Whether the target's record pins `version` now (a merged pull request counts once it is on the branch); null without a record. */
+  async function pinsVersion(target: TargetConfig, version: string): Promise<boolean | null> {
+    const pin = target.pin;
+    if (!pin) return null;
+    if (pin.file) return filePinsTag(pin.file, target.image, version);
+    const gh = pin.github!;
+    return deps.github.pinsTag({ repo: gh.repo, path: gh.path, branch: gh.branch, image: target.image, version });
+  }
+
+  return { record, revert, pinRunning, pinsVersion };
 }
 
 export type PinRecorder = ReturnType<typeof createPinRecorder>;

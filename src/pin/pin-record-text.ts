@@ -1,6 +1,8 @@
-// Rewrites the pinned image tag in a compose file or Kubernetes manifest as text, so nothing else changes.
+// The pin record's text: rewrites the pinned image tag in a compose file or Kubernetes manifest, so nothing else
+// changes. Pure (no I/O), like src/domain: eslint's purity rule covers this file too; the file and GitHub writers
+// beside it do the I/O.
 import { AppError } from '../errors.js';
-import { escapeRegExp } from './regexp.js';
+import { escapeRegExp } from '../domain/regexp.js';
 
 /** Docker's tag grammar. */
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;

@@ -2,7 +2,7 @@ import { Octokit } from '@octokit/rest';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { createGithubPinRecord, type GithubPinRecord } from '../../src/github/pin-record.js';
+import { createGithubPinRecord, type GithubPinRecord } from '../../src/pin/pin-record-github.js';
 import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
 
 const REPO = 'acme/infra';
