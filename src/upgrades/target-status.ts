@@ -1,6 +1,6 @@
 // What `/checkstack status` and `/checkstack history` read: the version a target runs, how far behind it is, its
 // upgrades, backups, drills and promotion proofs. Facts only; src/slack/command-replies.ts turns them into words.
-import semver from 'semver';
+import { versionsBehind } from '../domain/versions.js';
 import type { BackupService } from '../backup/backup-service.js';
 import type { ReleaseStore } from '../db/release-store.js';
 import type { UpgradeStore } from '../db/upgrade-store.js';
@@ -54,16 +54,12 @@ export function createTargetStatus(deps: TargetStatusDeps) {
     ]);
     const floating = deps.adoption ? await deps.adoption.identifyRunning(runtime, current) : null;
     const running = floating?.kind === 'identified' ? floating.version : current.apiVersion ?? current.imageTag;
-    const parsed = running ? semver.parse(running) : null;
-    const newer = parsed ? releases.filter((r) => semver.valid(r.version) && semver.gt(r.version, parsed)) : [];
-    const minorLines = new Set(newer.filter((r) => semver.major(r.version) !== parsed!.major || semver.minor(r.version) !== parsed!.minor).map((r) => `${semver.major(r.version)}.${semver.minor(r.version)}`));
-    const patches = newer.filter((r) => semver.major(r.version) === parsed!.major && semver.minor(r.version) === parsed!.minor).length;
     return {
       target,
       current,
       floating,
       latest: releases[0] ?? null,
-      behind: parsed ? { minors: minorLines.size, patches } : null,
+      behind: versionsBehind(running, releases),
       active,
       last: recent.find((u) => !IN_FLIGHT_STATUSES.includes(u.status)) ?? null,
       backup,

@@ -84,8 +84,6 @@ export interface UpgradeRequestsDeps {
   requireSecondPerson: boolean;
   /** Targets with `backup`: the checklist's backup item is the bot's check of the newest backup. */
   backups?: Pick<BackupService, 'state'>;
-  /** The last restore drill of a target and its cadence (`drill.every`, null for drills on demand only). */
-  drills?: { latest(target: string): Promise<{ passed: boolean; finishedAt: Date } | null>; everyMs(target: string): number | null };
   /** Targets with `promotion`: the checklist's promotion item is the bot's check of the version on `from`. */
   promotion?: PromotionGateService;
   /** `--at`: Start on a request with a time schedules it instead of queueing it. */
