@@ -124,7 +124,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
   const state = createBotState(pool);
   const releaseEtags = createStagedEtagStore(state);
   const repo = `${config.github.repo.owner}/${config.github.repo.name}`;
-  const slackTransport = overrides.slackTransport ?? createSlackTransport();
+  const slackTransport = overrides.slackTransport ?? createSlackTransport({ proxy: config.proxy });
   const slack = overrides.slack ?? createSlackClient(config.slack, slackTransport, logger);
   return {
     config,
