@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { expect } from 'vitest';
 import { startFakeCheckstack, type FakeCheckstack } from '../fakes/fake-checkstack.js';
 import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
 import type { FakeMessage } from '../fakes/fake-slack.js';
@@ -38,6 +39,8 @@ export interface BackupSlackBot {
   /** Where the database's password or URL shows in a log line, Slack call, table row or Redis key of the bot. */
   secretFindings(): Promise<SecretFinding[]>;
   close(): Promise<void>;
+  /** Asserts that secretFindings() is empty, and closes either way. */
+  closeFindingNoSecrets(): Promise<void>;
 }
 
 export async function startBackupSlackBot(options: BackupSlackBotOptions): Promise<BackupSlackBot> {
@@ -88,6 +91,15 @@ ${options.prodExtra ?? ''}    baseUrl: ${checkstack.url}
   }
   const bot = t;
   const database = db;
+  const secretFindings = async () => {
+    const sources: Array<[string, string]> = [
+      ['logs', bot.logs.text()],
+      ...bot.slack.calls().map((c, i) => [`slack call ${i} ${c.method}`, JSON.stringify(c)] as [string, string]),
+      ...[...(await dumpDatabase(bot.database.url)).tables].map(([name, rows]) => [`table ${name}`, rows] as [string, string]),
+      ...[...(await dumpRedisKeys(REDIS_URL, bot.queuePrefix))].map(([key, value]) => [`redis ${key}`, value] as [string, string]),
+    ];
+    return findSecrets({ password: database.password, url: database.checkstackUrl }, sources);
+  };
   return {
     t: bot,
     db: database,
@@ -105,15 +117,14 @@ ${options.prodExtra ?? ''}    baseUrl: ${checkstack.url}
         return results.length > before && results[results.length - 1];
       }, 30_000);
     },
-    async secretFindings() {
-      const sources: Array<[string, string]> = [
-        ['logs', bot.logs.text()],
-        ...bot.slack.calls().map((c, i) => [`slack call ${i} ${c.method}`, JSON.stringify(c)] as [string, string]),
-        ...[...(await dumpDatabase(bot.database.url)).tables].map(([name, rows]) => [`table ${name}`, rows] as [string, string]),
-        ...[...(await dumpRedisKeys(REDIS_URL, bot.queuePrefix))].map(([key, value]) => [`redis ${key}`, value] as [string, string]),
-      ];
-      return findSecrets({ password: database.password, url: database.checkstackUrl }, sources);
-    },
+    secretFindings,
     close,
+    async closeFindingNoSecrets() {
+      try {
+        expect(await secretFindings()).toEqual([]);
+      } finally {
+        await close();
+      }
+    },
   };
 }
