@@ -32,6 +32,7 @@ describe('restore drills from Slack and in /checkstack status', () => {
   afterAll(() => setup?.closeFindingNoSecrets());
 
   const command = (text: string, user: string) => setup!.command(text, user, CHANNEL);
+  const metricsText = async () => (await fetch(`${t.bot.url}/metrics`)).text();
   const nextResult = async (channel: string, pattern: RegExp, action: () => Promise<unknown>) => (await setup!.nextResult(channel, pattern, action)).text ?? '';
   const drillFromSlack = () => nextResult(CHANNEL, /Restore drill of/, async () => expect(await command('drill prod', APPROVER)).toMatch(/^Restore drill of `prod` started/));
 
@@ -42,6 +43,9 @@ describe('restore drills from Slack and in /checkstack status', () => {
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
     expect(await command('status prod', MEMBER)).toMatch(/\n⚠️ Restore drill: none yet/);
     expect(await command('status staging', MEMBER)).not.toMatch(/Restore drill/);
+    const metrics = await metricsText();
+    expect(metrics).not.toMatch(/^checkstack_chatops_last_drill_age_seconds\{/m);
+    expect(metrics).not.toMatch(/^checkstack_chatops_drills_total\{/m);
   });
 
   it('drill.every is a job scheduler of the target, its first drill one cadence away', async () => {
@@ -68,6 +72,9 @@ describe('restore drills from Slack and in /checkstack status', () => {
   it('a drill older than drill.every is flagged overdue in status', async () => {
     await t.bot.deps.pool.query(`UPDATE drills SET finished_at = now() - interval '91 days'`);
     expect(await command('status prod', MEMBER)).toMatch(/\n⚠️ Restore drill: passed 91 d ago, \*overdue\* \(older than 90 d\)\./);
+    const age = /^checkstack_chatops_last_drill_age_seconds\{target="prod"\} ([\d.e+]+)$/m.exec(await metricsText());
+    expect(Number(age?.[1])).toBeGreaterThanOrEqual(91 * 86_400);
+    expect(Number(age?.[1])).toBeLessThan(92 * 86_400);
   });
 
   it('a scheduled drill posts in the target\'s channel, and a changed count fails it naming the table', async () => {
@@ -79,5 +86,15 @@ describe('restore drills from Slack and in /checkstack status', () => {
     expect(text).toMatch(/^❌ Restore drill of \*prod\* \(scheduled\) failed in [\d.]+ s: `.*\.dump` restored, but 1 of 5 tables do not have the row counts of the backup:\n• `public\.health_check_runs`: backup 251 rows, restored 250 rows$/);
     const { rows } = await t.bot.deps.pool.query(`SELECT mismatches FROM drills ORDER BY id DESC LIMIT 1`);
     expect(rows[0].mismatches).toEqual([{ table: 'public.health_check_runs', expected: 251, restored: 250 }]);
+  });
+
+  it('/metrics counts the drills by result and gives the age of the newest per drillable target', async () => {
+    const metrics = await metricsText();
+    expect(metrics).toMatch(/^checkstack_chatops_drills_total\{target="prod",result="passed"\} 1$/m);
+    expect(metrics).toMatch(/^checkstack_chatops_drills_total\{target="prod",result="failed"\} 2$/m);
+    // The scheduled drill just now is the newest.
+    const age = /^checkstack_chatops_last_drill_age_seconds\{target="prod"\} ([\d.e+]+)$/m.exec(metrics);
+    expect(Number(age?.[1])).toBeLessThan(3600);
+    expect(metrics).not.toMatch(/last_drill_age_seconds\{target="staging"\}/);
   });
 });
