@@ -3,10 +3,12 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { Octokit } from '@octokit/rest';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, secretValues } from '../../src/config.js';
 import { createSlackClient } from '../../src/deps.js';
+import { createDoctorDeps } from '../../src/doctor/doctor-deps.js';
 import { createProxyFetch } from '../../src/http/proxy-fetch.js';
 import { createLogger, SecretRegistry } from '../../src/logger.js';
 import { createSlackTransport, type SlackTransport } from '../../src/slack/slack-transport.js';
@@ -119,6 +121,32 @@ describe('outbound proxy', () => {
 
     expect((await transport.fetch(`${target.url}/api/auth.test`)).status).toBe(200);
     expect(proxy.seen).toEqual([]);
+  });
+
+  it("takes the doctor's Slack and GitHub calls through the proxy too", async () => {
+    const calls: string[] = [];
+    server = createServer((req, res) => {
+      calls.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: true }));
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    proxy = await startRecordingProxy();
+    const config = loadConfig({
+      env: { ...BASE_ENV, HTTP_PROXY: proxy.url, SLACK_API_URL: `http://127.0.0.1:${port}/api/`, GITHUB_API_URL: `http://127.0.0.1:${port}/github` },
+      readFile: () => null,
+    });
+    const doctor = createDoctorDeps(config, new Writable({ write: (_chunk, _enc, done) => done() }));
+    try {
+      expect((await doctor.slack.auth.test()).ok).toBe(true);
+      expect((await doctor.octokit.request('GET /rate_limit')).status).toBe(200);
+    } finally {
+      await doctor.close();
+    }
+
+    expect(calls).toEqual(['/api/auth.test', '/github/rate_limit']);
+    expect(proxy.seen).toEqual([`CONNECT 127.0.0.1:${port}`, `CONNECT 127.0.0.1:${port}`]);
   });
 
   it('is read from the environment, lowercase first, and its credentials are secrets', () => {
