@@ -67,9 +67,23 @@ export async function runCli(argv: string[], io: CliIo = { out: process.stdout, 
       return runBackupCommand(rest, io, createBackupService({ targets: context.targets, logger: context.logger, now: () => new Date() }));
     }
     case 'drill': {
-      const [{ runDrillCommand }, { createDrillService }, context] = await Promise.all([import('./drill-command.js'), import('./backup/drill-service.js'), cliContext(sources, io)]);
+      const [{ runDrillCommand }, { createDrillService }, { createPool }, { createDrillStore }, context] = await Promise.all([
+        import('./drill-command.js'),
+        import('./backup/drill-service.js'),
+        import('./db/pool.js'),
+        import('./db/drill-store.js'),
+        cliContext(sources, io),
+      ]);
       if (typeof context === 'number') return context;
-      return runDrillCommand(rest, io, createDrillService({ targets: context.targets, logger: context.logger, now: () => new Date() }));
+      // The bot's own database, where the drill is recorded for `/checkstack status` (connected only when it is).
+      const pool = createPool(context.config.databaseUrl, context.logger);
+      try {
+        const store = createDrillStore(pool);
+        const now = () => new Date();
+        return await runDrillCommand(rest, io, { drills: createDrillService({ targets: context.targets, logger: context.logger, now }), record: (drill) => store.record(drill), now });
+      } finally {
+        await pool.end();
+      }
     }
     case 'doctor': {
       const [{ runDoctorCommand }, { createDoctorDeps }] = await Promise.all([import('./doctor-command.js'), import('./doctor/doctor-deps.js')]);

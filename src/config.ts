@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { autoUpgradeSchema } from './domain/auto-upgrade.js';
 import { backupConfigSchema, drillConfigSchema } from './domain/backup.js';
 import { promotionChainProblems, promotionSchema } from './domain/promotion.js';
+import type { ProxyConfig } from './domain/proxy-route.js';
 
 export const DEFAULT_CONFIG_FILE = './checkstack-chatops.yml';
 export const DEFAULT_IMAGE = 'ghcr.io/enyineer/checkstack';
@@ -168,12 +169,7 @@ export interface TargetConfig extends Omit<RawTarget, 'apiKeyEnv'> {
   backupDatabaseUrl: string | null;
 }
 
-export interface ProxyConfig {
-  httpsProxy: string | null;
-  httpProxy: string | null;
-  /** Comma-separated hosts (`example.com`, `.example.com`, `10.0.0.1`, `host:port`, `*`) reached directly. */
-  noProxy: string | null;
-}
+export type { ProxyConfig };
 
 export interface Config {
   slack: { botToken: string; signingSecret: string | null; appToken: string | null; apiUrl: string };

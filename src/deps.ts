@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { secretValues } from './config.js';
 import { createAuditLog, type AuditLog } from './db/audit-log.js';
+import { createDrillStore } from './db/drill-store.js';
 import {
   createAnnouncementStore,
   createBotState,
@@ -130,13 +131,15 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
   const state = createBotState(pool);
   const releaseEtags = createStagedEtagStore(state);
   const repo = `${config.github.repo.owner}/${config.github.repo.name}`;
-  const slackTransport = overrides.slackTransport ?? createSlackTransport();
+  const slackTransport = overrides.slackTransport ?? createSlackTransport({ proxy: config.proxy });
   const slack = overrides.slack ?? createSlackClient(config.slack, slackTransport, logger);
+  const clock = overrides.clock ?? { now: () => new Date() };
+  const drillStore = createDrillStore(pool);
   return {
     config,
     logger,
     secrets,
-    clock: overrides.clock ?? { now: () => new Date() },
+    clock,
     pool,
     redis,
     queues: overrides.queues ?? createQueues(redis, config.queuePrefix),
@@ -160,7 +163,20 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
       releaseEtags,
       changelogs: createPackageChangelogReader({ octokit, repo, logger: logger.child({ component: 'package-changelog' }) }),
     },
-    metrics: overrides.metrics ?? createMetrics(),
+    metrics:
+      overrides.metrics ??
+      createMetrics({
+        drillTargets: config.targets.filter((t) => t.backup).map((t) => t.name),
+        lastDrillAt: (target) =>
+          drillStore.latest(target).then(
+            (drill) => drill?.finishedAt ?? null,
+            (err: unknown) => {
+              logger.warn({ err, target }, 'last drill age unavailable for metrics');
+              return null;
+            },
+          ),
+        now: () => clock.now(),
+      }),
     registry:
       overrides.registry ??
       createRegistryClient({

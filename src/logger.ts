@@ -2,13 +2,13 @@
 // (every registered secret, wherever it appears: messages, stacks, nested objects).
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { escapeRegExp } from './domain/regexp.js';
+import { SECRET_NAME } from './secret-mask.js';
 
 export type { Logger } from 'pino';
 
 export const REDACTED = '[REDACTED]';
 
-/** Key names whose values are secret whatever they hold; the allow-list keeps names of secrets (`apiKeyEnv`) and fingerprints readable. */
-const SECRET_KEY = /key|token|secret|password|passwd|authorization|cookie|signature/i;
+/** Key names (SECRET_NAME) whose values are secret whatever they hold, except these: names of secrets (`apiKeyEnv`) and fingerprints. */
 const NOT_SECRET_KEY = /(Env|Fingerprint|Id|Ids|Name|Count)$|^(key|keys)$/;
 
 /** A set of secret values that only grows; shared by the logger and anything else that must scrub text. */
@@ -45,7 +45,7 @@ function redactByKey(value: unknown, depth = 0): unknown {
   if (value instanceof Error) return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_KEY.test(k) && !NOT_SECRET_KEY.test(k) && v !== null && v !== undefined ? REDACTED : redactByKey(v, depth + 1);
+    out[k] = SECRET_NAME.test(k) && !NOT_SECRET_KEY.test(k) && v !== null && v !== undefined ? REDACTED : redactByKey(v, depth + 1);
   }
   return out;
 }

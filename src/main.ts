@@ -209,7 +209,7 @@ function createServices(deps: Deps) {
     pool: deps.pool,
     countBackup: (target, result) => deps.metrics.backups.inc({ target, result }),
   });
-  const drills = createDrillService({ targets: deps.targets, logger: logger.child({ component: 'drills' }), now: () => deps.clock.now(), pool: deps.pool });
+  const drills = createDrillService({ targets: deps.targets, logger: logger.child({ component: 'drills' }), now: () => deps.clock.now(), pool: deps.pool, countDrill: (target, result) => deps.metrics.drills.inc({ target, result }) });
   const drillStore = createDrillStore(deps.pool);
   const promotion = createPromotionGate({ store: createPromotionStore(deps.pool), targets: deps.targets, approvers: deps.approvers, now: () => deps.clock.now() });
   const scheduled = createScheduledUpgrades({

@@ -1,7 +1,16 @@
 // Prometheus metrics on a registry of our own (no global default registry: two bots in one test process stay apart).
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export function createMetrics() {
+/** What the metrics read at scrape time. */
+export interface MetricSources {
+  /** The targets that can be drilled (those with `backup`). */
+  drillTargets: readonly string[];
+  /** When the target's newest recorded drill (any result, the CLI's too) finished; null: never. */
+  lastDrillAt(target: string): Promise<Date | null>;
+  now(): Date;
+}
+
+export function createMetrics(sources?: MetricSources) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'checkstack_chatops_' });
   return {
@@ -62,6 +71,29 @@ export function createMetrics() {
       help: 'Backups taken by the bot (its CLI not counted), by target and result',
       labelNames: ['target', 'result'] as const,
       registers: [registry],
+    }),
+    drills: new Counter({
+      name: 'checkstack_chatops_drills_total',
+      help: 'Restore drills run by the bot (its CLI not counted), by target and result',
+      labelNames: ['target', 'result'] as const,
+      registers: [registry],
+    }),
+    lastDrillAge: new Gauge({
+      name: 'checkstack_chatops_last_drill_age_seconds',
+      help: "Age of each drillable target's newest recorded restore drill, passed or failed, read at scrape time (no sample: none yet); alert when it exceeds drill.every",
+      labelNames: ['target'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        if (!sources) return;
+        const now = sources.now().getTime();
+        await Promise.all(
+          sources.drillTargets.map(async (target) => {
+            const at = await sources.lastDrillAt(target);
+            if (at) this.set({ target }, Math.max(0, now - at.getTime()) / 1000);
+          }),
+        );
+      },
     }),
     slackRetries: new Counter({
       name: 'checkstack_chatops_slack_api_retries_total',

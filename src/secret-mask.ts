@@ -1,9 +1,15 @@
 // Masks what looks secret in text from outside (a container's log line, an engine's error) before a log or Slack sees it;
 // the logger's own redaction of known fields is in src/logger.ts.
 
-/** Names that hold secrets: `ENCRYPTION_MASTER_KEY`, `apiKey`, `SLACK_BOT_TOKEN`, `db_password`, `client-secret`. */
-const SECRET_ASSIGNMENT =
-  /((?:["']?)[A-Za-z0-9_.-]*(?:key|token|secret|password|passwd|pwd|credentials?)(?:["']?)\s*[=:]\s*)("(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&}\]]+)/gi;
+/**
+ * A name that holds a secret: `ENCRYPTION_MASTER_KEY`, `apiKey`, `SLACK_BOT_TOKEN`, `db_password`, `client-secret`,
+ * `Authorization`. The one list for the logger's fields, assignments in outside text and a container's variables.
+ */
+export const SECRET_NAME = /key|token|secret|passw(?:or)?d|pwd|credentials?|authorization|cookie|signature/i;
+const SECRET_ASSIGNMENT = new RegExp(
+  `((?:["']?)[A-Za-z0-9_.-]*(?:${SECRET_NAME.source})(?:["']?)\\s*[=:]\\s*)("(?:[^"\\\\]|\\\\.)*"|'[^']*'|[^\\s,;&}\\]]+)`,
+  'gi',
+);
 const KNOWN_SECRET_FORMATS: RegExp[] = [
   /\bck_[0-9a-f-]{36}_[A-Za-z0-9._~-]+/gi, // Checkstack application API keys
   /\bxox[abposr]-[A-Za-z0-9-]+/g, // Slack tokens

@@ -16,6 +16,8 @@ export interface DrillServiceDeps {
   /** Serialises drills with backups of the same target (retention must not delete the dump being restored). */
   pool?: Pool;
   pgRestore?: string;
+  /** Counts each drill's result (the bot's Prometheus counter); a drill stopped by the signal is not counted. */
+  countDrill?(target: string, result: 'passed' | 'failed'): void;
 }
 
 export function createDrillService(deps: DrillServiceDeps) {
@@ -38,7 +40,7 @@ export function createDrillService(deps: DrillServiceDeps) {
   async function drill(targetName: string | undefined, signal?: AbortSignal): Promise<DrillResult> {
     const { runtime, settings, target, databaseUrl } = configured(targetName);
     const { deployer } = runtime;
-    const run = () =>
+    const drillOnce = () =>
       runRestoreDrill(
         {
           target,
@@ -63,6 +65,17 @@ export function createDrillService(deps: DrillServiceDeps) {
             : {}),
         },
         { logger, now: deps.now, ...(deps.pgRestore ? { pgRestore: deps.pgRestore } : {}) },
+      );
+    const run = () =>
+      drillOnce().then(
+        (result) => {
+          deps.countDrill?.(target, result.passed ? 'passed' : 'failed');
+          return result;
+        },
+        (err: unknown) => {
+          if (!signal?.aborted) deps.countDrill?.(target, 'failed');
+          throw err;
+        },
       );
     if (!deps.pool) return run();
     const locked = await withAdvisoryLock(

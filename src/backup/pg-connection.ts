@@ -49,6 +49,22 @@ export function classifyPgToolFailure(stderr: string, writeErrorCode?: string): 
   return 'other';
 }
 
+/** Node's codes for a server that cannot be reached (a connection refused, a name that does not resolve, a dropped route). */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
+
+/**
+ * What node-postgres' connect or query error means, as the same kinds as a pg tool's failure. Another Node code
+ * (EACCES reading an sslrootcert, EPROTO from TLS) is not called unreachable: its message decides, as a tool's would.
+ */
+export function classifyPgError(err: unknown): PgToolFailure {
+  const e = (err ?? {}) as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (code === '28P01' || code === '28000') return 'auth';
+  if (code === '3D000') return 'no_database';
+  if (UNREACHABLE_CODES.has(code)) return 'unreachable';
+  return classifyPgToolFailure(typeof e.message === 'string' ? e.message : '');
+}
+
 /** The operator's next step for each failure, in plain words. */
 export const PG_TOOL_FAILURE_FIX: Record<PgToolFailure, string> = {
   unreachable: 'the database server did not answer: check the host and port in the database URL and that the bot can reach it',

@@ -10,7 +10,7 @@ import { compareRowCounts, drillDatabaseName, drillResultSchema, isDrillDatabase
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { newestBackup, type StoredBackup } from './catalog.js';
-import { classifyPgToolFailure, databaseNameOf, PG_TOOL_FAILURE_FIX, pgConnectionEnv, withDatabase } from './pg-connection.js';
+import { classifyPgError, databaseNameOf, PG_TOOL_FAILURE_FIX, pgConnectionEnv, withDatabase } from './pg-connection.js';
 import { redactedFirstLine, sha256OfFile, startPgTool } from './pg-tool.js';
 import { countRows, createDatabase, databaseNames, dropDatabase } from '../db/checkstack-database.js';
 
@@ -54,7 +54,7 @@ async function withClient<T>(url: string, target: string, secrets: string[], log
     await client.connect();
   } catch (err) {
     const e = err as { code?: string; message?: string };
-    const kind = e.code === '28P01' || e.code === '28000' ? 'auth' : e.code === '3D000' ? 'no_database' : e.code?.startsWith('E') ? 'unreachable' : classifyPgToolFailure(e.message ?? '');
+    const kind = classifyPgError(err);
     logger.warn({ target, kind, err: { message: redactedFirstLine(e.message ?? '', secrets), code: e.code } }, 'drill could not connect');
     throw drillError(target, `${PG_TOOL_FAILURE_FIX[kind]}.`);
   }

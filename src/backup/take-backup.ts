@@ -13,7 +13,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { commitSnapshot, countRows, exportSnapshot } from '../db/checkstack-database.js';
 import { DUMP_EXTENSION, listBackups, PARTIAL_SUFFIX, RECORD_EXTENSION, removeBackup, targetBackupDir, type StoredBackup } from './catalog.js';
-import { classifyPgToolFailure, PG_TOOL_FAILURE_FIX, pgConnectionEnv, type PgToolFailure } from './pg-connection.js';
+import { classifyPgError, classifyPgToolFailure, PG_TOOL_FAILURE_FIX, pgConnectionEnv, type PgToolFailure } from './pg-connection.js';
 import { redactedFirstLine, startPgTool } from './pg-tool.js';
 
 /** Leftovers of an interrupted backup (a `.partial`, a dump whose record never came) older than this are removed. */
@@ -83,15 +83,6 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 function failure(target: string, kind: PgToolFailure, toolMessage?: string): AppError {
   const said = toolMessage ? `. It said: ${toolMessage}` : '';
   return new AppError('backup_failed', `The backup of target "${target}" failed: ${PG_TOOL_FAILURE_FIX[kind]}${said}`, { kind });
-}
-
-/** What node-postgres' connect or query error means, as the same kinds as a pg tool's failure. */
-function classifyPgError(err: unknown): PgToolFailure {
-  const e = err as { code?: string; message?: string };
-  if (e.code === '28P01' || e.code === '28000') return 'auth';
-  if (e.code === '3D000') return 'no_database';
-  if (e.code && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET'].includes(e.code)) return 'unreachable';
-  return classifyPgToolFailure(e.message ?? '');
 }
 
 async function fsyncPath(path: string): Promise<void> {

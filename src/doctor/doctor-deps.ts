@@ -8,8 +8,10 @@ import { secretValues } from '../config.js';
 import { createSubscriptionStore } from '../db/release-store.js';
 import { createPool } from '../db/pool.js';
 import { createTargets } from '../deps.js';
+import { createProxyFetch } from '../http/proxy-fetch.js';
 import { createLogger, SecretRegistry } from '../logger.js';
 import { slackLogger } from '../slack/bolt-logger.js';
+import { createSlackTransport } from '../slack/slack-transport.js';
 import type { DoctorDeps } from './run-doctor.js';
 
 export function createDoctorDeps(config: Config, destination: NodeJS.WritableStream = process.stderr): DoctorDeps & { close(): Promise<void> } {
@@ -20,12 +22,15 @@ export function createDoctorDeps(config: Config, destination: NodeJS.WritableStr
   const pool = createPool(config.databaseUrl, logger);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 5_000, enableOfflineQueue: true, lazyConnect: false, retryStrategy: () => null });
   redis.on('error', () => undefined); // reported by the probe
-  const slack = new WebClient(config.slack.botToken, { slackApiUrl: config.slack.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, logger: slackLogger(logger, 'slack-web-api') });
+  // Through the operator's proxy, as the bot's own clients go.
+  const slackTransport = createSlackTransport({ proxy: config.proxy });
+  const outboundFetch = createProxyFetch(config.proxy);
+  const slack = new WebClient(config.slack.botToken, { slackApiUrl: config.slack.apiUrl, fetch: slackTransport.fetch, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, logger: slackLogger(logger, 'slack-web-api') });
   const octokit = new Octokit({
     baseUrl: config.github.apiUrl,
     ...(config.github.token ? { auth: config.github.token } : {}),
     userAgent: 'checkstack-chatops',
-    request: { timeout: 15_000 },
+    request: { timeout: 15_000, ...(outboundFetch === globalThis.fetch ? {} : { fetch: outboundFetch }) },
     log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
   });
   const subscriptions = createSubscriptionStore(pool);
@@ -35,12 +40,13 @@ export function createDoctorDeps(config: Config, destination: NodeJS.WritableStr
     octokit,
     pool,
     redis,
-    targets: createTargets(config, logger, secrets),
+    targets: createTargets(config, logger, secrets, outboundFetch),
     secrets,
     announceChannels: async () => [...new Set([...config.announce.channels, ...(await subscriptions.activeChannels())])],
     kubeConfig: async () => (await import('../targets/kube-config.js')).loadKubeConfig({ kubeconfigPath: config.kubeconfigPath }),
     async close() {
       redis.disconnect();
+      slackTransport.close();
       await pool.end().catch(() => undefined);
     },
   };

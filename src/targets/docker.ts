@@ -4,7 +4,7 @@ import type { ContainerCreateOptions, ContainerInspectInfo, ImageInspectInfo } f
 import type { Logger } from '../logger.js';
 import { buildReplacementConfig } from '../domain/container-config.js';
 import { encryptionKeyFingerprint, encryptionKeyFromEnv } from '../domain/fingerprint.js';
-import { MASK, maskSecrets } from '../secret-mask.js';
+import { MASK, maskSecrets, SECRET_NAME } from '../secret-mask.js';
 import { AppError, isAppError } from '../errors.js';
 import type {
   DeployedInstance,
@@ -779,15 +779,12 @@ function writeOnly(lines: LineSplitter): NodeJS.WritableStream {
   return { write: (chunk: Buffer) => (lines.write(chunk), true) } as unknown as NodeJS.WritableStream;
 }
 
-/** Environment variables whose value is a secret (`ENCRYPTION_MASTER_KEY`, `*_TOKEN`, `*_PASSWORD`, …). */
-const SECRET_ENV_NAME = /key|token|secret|passw(or)?d|pwd|credential/i;
-
 /** The values of the container's secret-named variables: found anywhere in its output, even without their name. */
 function secretEnvValues(env: readonly string[] | null | undefined): string[] {
   return (env ?? []).flatMap((entry) => {
     const at = entry.indexOf('=');
     const value = entry.slice(at + 1);
-    return at > 0 && SECRET_ENV_NAME.test(entry.slice(0, at)) && value.length >= 6 ? [value] : [];
+    return at > 0 && SECRET_NAME.test(entry.slice(0, at)) && value.length >= 6 ? [value] : [];
   });
 }
 

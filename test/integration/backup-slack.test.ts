@@ -1,21 +1,13 @@
 // Backups from Slack, with the real bot, Postgres and Redis: `/checkstack backup` (approvers only, a job on the backups
 // queue, the result in the channel), the checklist's backup item checked by the bot (satisfied only by a backup newer
 // than maxAge; nobody can tick it; Start refused without one), `/checkstack status`; the database password nowhere.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBackups } from '../../src/backup/catalog.js';
-import { startFakeCheckstack, type FakeCheckstack } from '../fakes/fake-checkstack.js';
-import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
 import type { FakeMessage } from '../fakes/fake-slack.js';
-import { createBackupDatabase, type BackupDatabase } from '../support/backup-database.js';
-import { loadFixtureReleases } from '../support/fixtures.js';
-import { waitForQueueIdle } from '../support/queues.js';
-import { dumpDatabase, dumpRedisKeys, findSecrets } from '../support/secret-scan.js';
-import { staticDeployer } from '../support/static-deployer.js';
-import { startTestBot, type TestBot } from '../support/test-bot.js';
-import { REDIS_URL } from '../support/database.js';
+import { startBackupSlackBot, type BackupSlackBot } from '../support/backup-slack-bot.js';
+import type { TestBot } from '../support/test-bot.js';
 
 const REQUESTER = 'U0APPROVER1';
 const APPROVER = 'U0APPROVER2';
@@ -23,73 +15,23 @@ const MEMBER = 'U0MEMBER1';
 const CHANNEL = 'C0OPS';
 
 describe('backups from Slack and the checklist backup item', () => {
-  let github: FakeGithub;
-  let checkstack: FakeCheckstack;
-  let db: BackupDatabase;
+  let setup: BackupSlackBot | undefined;
   let dir: string;
   let t: TestBot;
 
   beforeAll(async () => {
-    db = await createBackupDatabase();
-    dir = mkdtempSync(join(tmpdir(), 'ck-backup-slack-'));
-    github = await startFakeGithub({ releases: loadFixtureReleases() });
-    checkstack = await startFakeCheckstack({ state: { releaseVersion: '0.25.0' } });
-    t = await startTestBot({
-      env: { GITHUB_API_URL: github.url, RELEASE_POLL_INTERVAL: '3600', CHECKSTACK_PROD_DATABASE_URL: db.checkstackUrl },
-      configYaml: `approvers:
-  users: [${REQUESTER}, ${APPROVER}]
-  requireSecondPerson: true
-targets:
-  - name: prod
-    default: true
-    baseUrl: ${checkstack.url}
-    docker: { container: checkstack }
-    backup: { databaseUrlEnv: CHECKSTACK_PROD_DATABASE_URL, dir: ${dir}, keep: 5, maxAge: 6h }
-  - name: staging
-    baseUrl: ${checkstack.url}
-    docker: { container: checkstack-staging }
-`,
-      deployers: { docker: () => staticDeployer({ tag: '0.25.0' }) },
-      start: { upgradeWorker: false },
-    });
-    await waitForQueueIdle(t.bot.deps.queues.releases);
+    setup = await startBackupSlackBot({ approvers: `  users: [${REQUESTER}, ${APPROVER}]\n  requireSecondPerson: true`, dirPrefix: 'ck-backup-slack-' });
+    ({ t, dir } = setup);
   });
-  afterAll(async () => {
-    // The database password and URL: in no log line, Slack call, job or row of the bot.
-    if (t) {
-      const secrets = { password: db.password, url: db.checkstackUrl };
-      const sources: Array<[string, string]> = [
-        ['logs', t.logs.text()],
-        ...t.slack.calls().map((c, i) => [`slack call ${i} ${c.method}`, JSON.stringify(c)] as [string, string]),
-        ...[...(await dumpDatabase(t.database.url)).tables].map(([name, rows]) => [`table ${name}`, rows] as [string, string]),
-        ...[...(await dumpRedisKeys(REDIS_URL, t.queuePrefix))].map(([key, value]) => [`redis ${key}`, value] as [string, string]),
-      ];
-      expect(findSecrets(secrets, sources)).toEqual([]);
-    }
-    await t?.close();
-    await checkstack?.close();
-    await github?.close();
-    await db?.drop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  // The database password and URL: in no log line, Slack call, job or row of the bot.
+  afterAll(() => setup?.closeFindingNoSecrets());
 
   const blocksText = (m: FakeMessage | undefined) => JSON.stringify(m?.blocks ?? []);
   const current = (m: FakeMessage) => t.slack.message(CHANNEL, m.ts)!;
 
-  async function command(text: string, user: string): Promise<string> {
-    const response = await t.driver.slashCommand('/checkstack', text, { user, channel: CHANNEL });
-    const reply = await t.slack.waitFor(() => t.slack.responses().find((r) => r.url === response.responseUrl), 10_000);
-    return reply.payload.text ?? '';
-  }
-
-  async function backupFromSlack(): Promise<FakeMessage> {
-    const before = t.slack.messages(CHANNEL).filter((m) => /Backup of/.test(m.text ?? '')).length;
-    expect(await command('backup prod', APPROVER)).toMatch(/^Backup of `prod` started/);
-    return t.slack.waitFor(() => {
-      const results = t.slack.messages(CHANNEL).filter((m) => /Backup of/.test(m.text ?? ''));
-      return results.length > before && results[results.length - 1];
-    }, 30_000);
-  }
+  const command = (text: string, user: string) => setup!.command(text, user, CHANNEL);
+  const backupFromSlack = (): Promise<FakeMessage> =>
+    setup!.nextResult(CHANNEL, /Backup of/, async () => expect(await command('backup prod', APPROVER)).toMatch(/^Backup of `prod` started/));
 
   /** Makes every backup look `hours` old (their records say so; the dumps are untouched, so they still count). */
   async function ageBackups(hours: number): Promise<void> {

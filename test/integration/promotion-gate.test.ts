@@ -2,72 +2,38 @@
 // refused while the version is not proven on `promotion.from`, allowed once a green run there has soaked, and the
 // override that two different approvers confirm.
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeCheckstack, type FakeCheckstack } from '../fakes/fake-checkstack.js';
-import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
 import type { FakeMessage } from '../fakes/fake-slack.js';
-import { loadFixtureReleases } from '../support/fixtures.js';
-import { waitForQueueIdle } from '../support/queues.js';
 import { staticDeployer } from '../support/static-deployer.js';
-import { startTestBot, type TestBot } from '../support/test-bot.js';
+import type { TestBot } from '../support/test-bot.js';
+import { blocksText, startTwoTargetBot, type TwoTargetBot } from '../support/two-target-bot.js';
 
 const REQUESTER = 'U0APPROVER1';
 const APPROVER = 'U0APPROVER2';
 const MEMBER = 'U0MEMBER1';
 const CHANNEL = 'C0OPS';
 
-function configYaml(checkstackUrl: string) {
-  return `approvers:
-  users: [${REQUESTER}, ${APPROVER}]
-  requireSecondPerson: true
-targets:
-  - name: prod
-    default: true
-    baseUrl: ${checkstackUrl}
-    docker: { container: checkstack }
-    promotion: { from: staging, soak: 1h }
-  - name: staging
-    baseUrl: ${checkstackUrl}
-    docker: { container: checkstack-staging }
-`;
-}
-
 describe('promotion gate: a version must succeed on staging and soak there before prod', () => {
-  let github: FakeGithub;
-  let checkstack: FakeCheckstack;
+  let setup: TwoTargetBot | undefined;
   let t: TestBot;
 
   beforeAll(async () => {
-    github = await startFakeGithub({ releases: loadFixtureReleases() });
-    checkstack = await startFakeCheckstack({ state: { releaseVersion: '0.25.0' } });
-    t = await startTestBot({
-      env: { GITHUB_API_URL: github.url, RELEASE_POLL_INTERVAL: '3600' },
-      configYaml: configYaml(checkstack.url),
-      deployers: { docker: () => staticDeployer({ tag: '0.25.0' }) },
-      start: { upgradeWorker: false },
+    setup = await startTwoTargetBot({
+      requester: REQUESTER,
+      approver: APPROVER,
+      channel: CHANNEL,
+      prodExtra: '    promotion: { from: staging, soak: 1h }\n',
+      docker: () => staticDeployer({ tag: '0.25.0' }),
     });
-    await waitForQueueIdle(t.bot.deps.queues.releases);
+    ({ t } = setup);
   });
-  afterAll(async () => {
-    await t?.close();
-    await checkstack?.close();
-    await github?.close();
-  });
+  afterAll(() => setup?.close());
   afterEach(async () => {
     await t.bot.deps.pool.query(`UPDATE upgrades SET status = 'cancelled' WHERE status IN ('confirming', 'scheduled', 'queued', 'running')`);
     await t.bot.deps.pool.query(`DELETE FROM upgrades WHERE target = 'staging'`);
   });
 
-  async function rows(sql: string, params: unknown[] = []) {
-    const client = new pg.Client({ connectionString: t.database.url });
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows;
-    } finally {
-      await client.end();
-    }
-  }
+  const rows = (sql: string, params: unknown[] = []) => setup!.rows(sql, params);
 
   /** A run of `version` on staging as the upgrade job leaves it: ready `readyAgo` ago, finished with `outcome`. */
   async function stagingRun(version: string, readyAgo: string, status = 'succeeded', outcome: string | null = 'succeeded', step: string | null = null) {
@@ -78,13 +44,8 @@ describe('promotion gate: a version must succeed on staging and soak there befor
     );
   }
 
-  async function ephemeralReply(responseUrl: string | undefined) {
-    const reply = await t.slack.waitFor(() => t.slack.responses().find((r) => r.url === responseUrl), 10_000);
-    return reply.payload.text ?? '';
-  }
-
-  const blocksText = (m: FakeMessage | undefined) => JSON.stringify(m?.blocks ?? []);
-  const current = (m: FakeMessage) => t.slack.message(CHANNEL, m.ts)!;
+  const ephemeralReply = (responseUrl: string | undefined) => setup!.ephemeralReply(responseUrl);
+  const current = (m: FakeMessage) => setup!.current(m);
 
   async function requestConfirmed(text = 'upgrade 0.30.0'): Promise<{ message: FakeMessage; id: string }> {
     const before = t.slack.messages(CHANNEL).length;

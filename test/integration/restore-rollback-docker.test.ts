@@ -1,25 +1,16 @@
 // Restore and roll back on the real Docker engine, the real Postgres and a bot in its own process: an upgrade across a
 // destructive migration takes its pre-upgrade backup; rows written after it are gone once Restore and roll back
 // (confirmed by two different approvers) has stopped the new container, restored the dump and started the old one.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ACTION_IDS } from '../../src/slack/action-ids.js';
-import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
-import { startFakeSlack, type FakeSlack } from '../fakes/fake-slack.js';
-import { countTables, createBackupDatabase, type BackupDatabase } from '../support/backup-database.js';
-import { botProcessEnv, QUICK_STALL_DETECTION, startBotProcess, type BotProcess } from '../support/bot-process.js';
-import { createTestDatabase, randomQueuePrefix, REDIS_URL, type TestDatabase } from '../support/database.js';
-import { buildFakeCheckstackImage, createCheckstackContainer, dockerFromEnv, freePort, registryFromEnv, removeContainers, removeVolumes, uniqueSuffix } from '../support/docker-images.js';
+import type { FakeSlack } from '../fakes/fake-slack.js';
+import { countTables, type BackupDatabase } from '../support/backup-database.js';
+import { useDockerBackupRig } from '../support/docker-backup-rig.js';
+import { dockerFromEnv } from '../support/docker-images.js';
 import { fixtureRelease, loadFixtureReleases } from '../support/fixtures.js';
-import { findSecrets } from '../support/secret-scan.js';
-import { createSlackDriver, type SlackDriver } from '../support/slack-driver.js';
-import { BOT_TOKEN, deleteQueueKeys } from '../support/test-bot.js';
-import { upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
-import { useDockerAllowlistProxy } from '../support/docker-allowlist-proxy.js';
+import { waitUntilReady } from '../support/upgrade-flow.js';
 
 const docker = dockerFromEnv();
 const REQUESTER = 'U0APPROVER1';
@@ -27,71 +18,28 @@ const APPROVER = 'U0APPROVER2';
 const CHANNEL = 'C0UPGRADES';
 
 describe.skipIf(!docker)('Restore and roll back on a real Docker engine', () => {
-  const dockerProxy = useDockerAllowlistProxy();
   const engine = docker as Dockerode;
-  const registry = registryFromEnv();
-  const suffix = uniqueSuffix();
-  const repository = `ck-restore-${suffix}`;
-  const image = `${registry}/${repository}`;
-  const container = `ck-restore-${suffix}`;
-  const queuePrefix = randomQueuePrefix();
-  const work = mkdtempSync(join(tmpdir(), 'ck-restore-rollback-'));
-  const dir = join(work, 'backups');
+  const destructive = { ...fixtureRelease('0.30.0', 9030), body: '# Checkstack v0.30.0 Changelog\n\n## Patch Changes\n\n### @checkstack/backend@0.9.1\n\n- 1a2b3c4: Database migration drops the old runs table (destructive, cannot be rolled back)\n' };
+  const rig = useDockerBackupRig({
+    engine,
+    name: 'restore',
+    versions: ['0.28.0', '0.30.0'],
+    releases: () => [destructive, ...loadFixtureReleases().filter((r) => r.tag_name !== 'v0.30.0')],
+    requester: REQUESTER,
+    approver: APPROVER,
+    channel: CHANNEL,
+  });
+  const { container, image } = rig;
+  const { driver, flow } = rig;
   let port = 0;
-  let github: FakeGithub;
   let slack: FakeSlack;
-  let database: TestDatabase;
   let checkstackDb: BackupDatabase;
   let pool: pg.Pool;
-  let bot: BotProcess | undefined;
-
-  const configYaml = () => `approvers:
-  users: [${REQUESTER}, ${APPROVER}]
-targets:
-  - name: prod
-    default: true
-    baseUrl: http://127.0.0.1:${port}
-    image: ${image}
-    docker: { host: "${dockerProxy.host}", container: ${container}, stopTimeout: 5 }
-    postflight: { readyTimeout: 60, logWatch: 5, healthcheckMaxWait: 5, retention: 3600 }
-    backup: { databaseUrlEnv: CHECKSTACK_PROD_DATABASE_URL, dir: ${dir}, keep: 10, maxAge: 24h }
-`;
-  const driver = (): SlackDriver => createSlackDriver({ botUrl: bot!.url, signingSecret: 'test-signing-secret-8f3a2c', fakeSlack: slack });
-  const flow = () => upgradeFlow({ slack, channel: CHANNEL, requester: REQUESTER, approver: APPROVER });
 
   beforeAll(async () => {
-    for (const version of ['0.28.0', '0.30.0']) await buildFakeCheckstackImage(engine, { registry, repository, version, behaviour: 'ready' });
-    port = await freePort();
-    await createCheckstackContainer(engine, { name: container, image: `${image}:0.28.0`, port, restartPolicy: 'unless-stopped' });
-    const destructive = { ...fixtureRelease('0.30.0', 9030), body: '# Checkstack v0.30.0 Changelog\n\n## Patch Changes\n\n### @checkstack/backend@0.9.1\n\n- 1a2b3c4: Database migration drops the old runs table (destructive, cannot be rolled back)\n' };
-    github = await startFakeGithub({ releases: [destructive, ...loadFixtureReleases().filter((r) => r.tag_name !== 'v0.30.0')] });
-    slack = await startFakeSlack({ botToken: BOT_TOKEN });
-    database = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: database.url, max: 2 });
-    checkstackDb = await createBackupDatabase();
-    bot = await startBotProcess({
-      env: { ...botProcessEnv({ slackApiUrl: slack.apiUrl, githubUrl: github.url, databaseUrl: database.url, redisUrl: REDIS_URL, queuePrefix }), ...QUICK_STALL_DETECTION, CHECKSTACK_PROD_DATABASE_URL: checkstackDb.checkstackUrl },
-      configYaml: configYaml(),
-    });
+    ({ port, slack, checkstackDb, pool } = rig);
+    await rig.startBot();
   }, 240_000);
-
-  afterAll(async () => {
-    const logs = bot ? (await bot.kill('SIGKILL'), bot.logs) : [];
-    if (checkstackDb) {
-      const sources: Array<[string, string]> = [['bot logs', logs.join('\n')], ...slack.calls().map((c, i) => [`slack call ${i}`, JSON.stringify(c)] as [string, string])];
-      expect(findSecrets({ password: checkstackDb.password, url: checkstackDb.checkstackUrl }, sources)).toEqual([]);
-    }
-    await pool?.end();
-    await slack?.close();
-    await github?.close();
-    await database?.drop();
-    await checkstackDb?.drop();
-    await deleteQueueKeys(queuePrefix);
-    const all = await engine.listContainers({ all: true, filters: { name: [container] } });
-    await removeContainers(engine, all.map((c) => c.Names[0]!.replace(/^\//, '')));
-    await removeVolumes(engine, [`${container}-data`]);
-    rmSync(work, { recursive: true, force: true });
-  }, 60_000);
 
   it('rows written after the pre-upgrade backup are gone after Restore and roll back, which two approvers confirmed', async () => {
     await driver().slashCommand('/checkstack', 'backup prod', { user: APPROVER, channel: CHANNEL });

@@ -1,87 +1,50 @@
 // Scheduled upgrades (`/checkstack upgrade V --at <time>`) through Slack's signed interaction path: confirmed now,
 // started at its time and not before, reminded in the thread with a Cancel button, checked again at the start.
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeCheckstack, type FakeCheckstack } from '../fakes/fake-checkstack.js';
-import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
+import type { FakeCheckstack } from '../fakes/fake-checkstack.js';
 import type { FakeMessage } from '../fakes/fake-slack.js';
-import { loadFixtureReleases } from '../support/fixtures.js';
-import { waitForQueueIdle } from '../support/queues.js';
 import { staticDeployer } from '../support/static-deployer.js';
-import { startTestBot, type TestBot } from '../support/test-bot.js';
+import type { TestBot } from '../support/test-bot.js';
+import { blocksText, startTwoTargetBot, type TwoTargetBot } from '../support/two-target-bot.js';
 
 const REQUESTER = 'U0APPROVER1';
 const APPROVER = 'U0APPROVER2';
 const MEMBER = 'U0MEMBER1';
 const CHANNEL = 'C0OPS';
 
-function configYaml(checkstackUrl: string) {
-  return `approvers:
-  users: [${REQUESTER}, ${APPROVER}]
-  requireSecondPerson: true
-targets:
-  - name: prod
-    default: true
-    baseUrl: ${checkstackUrl}
-    docker: { container: checkstack }
-  - name: staging
-    baseUrl: ${checkstackUrl}
-    docker: { container: checkstack-staging }
-    autoUpgrade:
-      patches: false
-      window: { from: "00:00", to: "23:59", timeZone: UTC }
-`;
-}
-
 /** An ISO time `ms` from now, as a user would type it (with `Z`). */
 const isoIn = (ms: number) => new Date(Date.now() + ms).toISOString();
 
 describe('scheduled upgrades: --at', () => {
-  let github: FakeGithub;
-  let checkstack: FakeCheckstack;
+  let setup: TwoTargetBot | undefined;
   let t: TestBot;
+  let checkstack: FakeCheckstack;
   const deployer = staticDeployer({ tag: '0.25.0' });
 
   beforeAll(async () => {
-    github = await startFakeGithub({ releases: loadFixtureReleases() });
-    checkstack = await startFakeCheckstack({ state: { releaseVersion: '0.25.0' } });
-    t = await startTestBot({
-      env: { GITHUB_API_URL: github.url, RELEASE_POLL_INTERVAL: '3600' },
-      configYaml: configYaml(checkstack.url),
-      deployers: { docker: () => deployer },
-      // The scheduled-upgrades worker runs; the upgrade job itself stays in its queue ("queued" is the start).
-      start: { upgradeWorker: false },
+    // The scheduled-upgrades worker runs; the upgrade job itself stays in its queue ("queued" is the start).
+    setup = await startTwoTargetBot({
+      requester: REQUESTER,
+      approver: APPROVER,
+      channel: CHANNEL,
+      stagingExtra: `    autoUpgrade:
+      patches: false
+      window: { from: "00:00", to: "23:59", timeZone: UTC }
+`,
+      docker: () => deployer,
     });
-    await waitForQueueIdle(t.bot.deps.queues.releases);
+    ({ t, checkstack } = setup);
   });
-  afterAll(async () => {
-    await t?.close();
-    await checkstack?.close();
-    await github?.close();
-  });
+  afterAll(() => setup?.close());
   afterEach(async () => {
     await t.bot.deps.pool.query(`UPDATE upgrades SET status = 'cancelled' WHERE status IN ('confirming', 'scheduled', 'queued', 'running')`);
     checkstack.state.releaseVersion = '0.25.0';
     deployer.instance.tag = '0.25.0';
   });
 
-  async function rows(sql: string, params: unknown[] = []) {
-    const client = new pg.Client({ connectionString: t.database.url });
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows;
-    } finally {
-      await client.end();
-    }
-  }
-
-  async function ephemeralReply(responseUrl: string | undefined) {
-    const reply = await t.slack.waitFor(() => t.slack.responses().find((r) => r.url === responseUrl), 10_000);
-    return reply.payload.text ?? '';
-  }
-
-  const blocksText = (m: FakeMessage | undefined) => JSON.stringify(m?.blocks ?? []);
-  const current = (m: FakeMessage) => t.slack.message(CHANNEL, m.ts)!;
+  const rows = (sql: string, params: unknown[] = []) => setup!.rows(sql, params);
+  const ephemeralReply = (responseUrl: string | undefined) => setup!.ephemeralReply(responseUrl);
+  const current = (m: FakeMessage) => setup!.current(m);
   const thread = (m: FakeMessage) => t.slack.threadReplies(m.ts);
   const statusOf = async (id: string) => (await rows(`SELECT status FROM upgrades WHERE id = $1`, [id]))[0]?.status as string;
 

@@ -3,25 +3,19 @@
 // backup fails the upgrade with the old container untouched; a bot SIGKILLed mid-dump leaves nothing that counts and
 // the restarted job takes the backup again. The database password appears in no log line, Slack call, job or row.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBackups } from '../../src/backup/catalog.js';
-import { startFakeGithub, type FakeGithub } from '../fakes/fake-github.js';
-import { startFakeSlack, type FakeMessage, type FakeSlack } from '../fakes/fake-slack.js';
-import { createBackupDatabase, type BackupDatabase } from '../support/backup-database.js';
-import { botProcessEnv, QUICK_STALL_DETECTION, startBotProcess, type BotProcess } from '../support/bot-process.js';
-import { ADMIN_DATABASE_URL, createTestDatabase, randomQueuePrefix, REDIS_URL, type TestDatabase } from '../support/database.js';
-import { buildFakeCheckstackImage, createCheckstackContainer, dockerFromEnv, freePort, registryFromEnv, removeContainers, removeVolumes, uniqueSuffix } from '../support/docker-images.js';
+import type { FakeMessage, FakeSlack } from '../fakes/fake-slack.js';
+import type { BackupDatabase } from '../support/backup-database.js';
+import { ADMIN_DATABASE_URL } from '../support/database.js';
+import { useDockerBackupRig } from '../support/docker-backup-rig.js';
+import { dockerFromEnv } from '../support/docker-images.js';
 import { fixtureRelease, loadFixtureReleases } from '../support/fixtures.js';
-import { dumpDatabase, dumpRedisKeys, findSecrets } from '../support/secret-scan.js';
-import { createSlackDriver, type SlackDriver } from '../support/slack-driver.js';
-import { BOT_TOKEN, deleteQueueKeys } from '../support/test-bot.js';
-import { countMatching, upgradeFlow, waitUntilReady } from '../support/upgrade-flow.js';
-import { useDockerAllowlistProxy } from '../support/docker-allowlist-proxy.js';
+import { countMatching, waitUntilReady } from '../support/upgrade-flow.js';
 
 const docker = dockerFromEnv();
 const REQUESTER = 'U0APPROVER1';
@@ -29,54 +23,29 @@ const APPROVER = 'U0APPROVER2';
 const CHANNEL = 'C0UPGRADES';
 
 describe.skipIf(!docker)('the Backup step of an upgrade on a real Docker engine', () => {
-  // Every Docker call of the bot goes through the allowlist of src/targets/docker-endpoints.ts; a refused one fails.
-  const dockerProxy = useDockerAllowlistProxy();
   const engine = docker as Dockerode;
-  const registry = registryFromEnv();
-  const suffix = uniqueSuffix();
-  const repository = `ck-backup-${suffix}`;
-  const image = `${registry}/${repository}`;
-  const container = `ck-backup-${suffix}`;
-  const queuePrefix = randomQueuePrefix();
-  const work = mkdtempSync(join(tmpdir(), 'ck-backup-step-'));
-  const dir = join(work, 'backups');
+  // Every Docker call of the bot goes through the allowlist of src/targets/docker-endpoints.ts; a refused one fails.
+  const rig = useDockerBackupRig({
+    engine,
+    name: 'backup',
+    versions: ['0.28.0', '0.30.0', '0.31.0', '0.32.0'],
+    releases: () => [fixtureRelease('0.32.0', 9032), fixtureRelease('0.31.0', 9031), ...loadFixtureReleases()],
+    requester: REQUESTER,
+    approver: APPROVER,
+    channel: CHANNEL,
+    // pg_dump is found on the PATH: this one can be told to stall after writing the whole dump.
+    botEnv: () => ({ PATH: `${wrapperDir}:${process.env.PATH}` }),
+  });
+  const { container, image, dir, work, driver, flow } = rig;
   const wrapperDir = join(work, 'bin');
   const stallFlag = join(work, 'stall-next-dump');
   const dumpWritten = join(work, 'dump-written');
   const stallPid = join(work, 'stall-pid');
   let port = 0;
-  let github: FakeGithub;
   let slack: FakeSlack;
-  let database: TestDatabase;
   let checkstackDb: BackupDatabase;
   let pool: pg.Pool;
-  let bot: BotProcess | undefined;
-  const allLogs: string[] = [];
-
-  const configYaml = () => `approvers:
-  users: [${REQUESTER}, ${APPROVER}]
-targets:
-  - name: prod
-    default: true
-    baseUrl: http://127.0.0.1:${port}
-    image: ${image}
-    docker: { host: "${dockerProxy.host}", container: ${container}, stopTimeout: 5 }
-    postflight: { readyTimeout: 60, logWatch: 5, healthcheckMaxWait: 5, retention: 3600 }
-    backup: { databaseUrlEnv: CHECKSTACK_PROD_DATABASE_URL, dir: ${dir}, keep: 10, maxAge: 24h }
-`;
-  const botEnv = () => ({
-    ...botProcessEnv({ slackApiUrl: slack.apiUrl, githubUrl: github.url, databaseUrl: database.url, redisUrl: REDIS_URL, queuePrefix }),
-    ...QUICK_STALL_DETECTION,
-    CHECKSTACK_PROD_DATABASE_URL: checkstackDb.checkstackUrl,
-    // pg_dump is found on the PATH: this one can be told to stall after writing the whole dump.
-    PATH: `${wrapperDir}:${process.env.PATH}`,
-  });
-  const startBot = async () => {
-    if (bot) allLogs.push(...bot.logs);
-    bot = await startBotProcess({ env: botEnv(), configYaml: configYaml() });
-  };
-  const driver = (): SlackDriver => createSlackDriver({ botUrl: bot!.url, signingSecret: 'test-signing-secret-8f3a2c', fakeSlack: slack });
-  const flow = () => upgradeFlow({ slack, channel: CHANNEL, requester: REQUESTER, approver: APPROVER });
+  const startBot = () => rig.startBot();
   const texts = (m: FakeMessage) => flow().threadTexts(m);
   const inspect = () => engine.getContainer(container).inspect();
   const backups = async () => (await listBackups(dir, 'prod')).backups;
@@ -96,16 +65,7 @@ targets:
   }
 
   beforeAll(async () => {
-    for (const version of ['0.28.0', '0.30.0', '0.31.0', '0.32.0']) {
-      await buildFakeCheckstackImage(engine, { registry, repository, version, behaviour: 'ready' });
-    }
-    port = await freePort();
-    await createCheckstackContainer(engine, { name: container, image: `${image}:0.28.0`, port, restartPolicy: 'unless-stopped' });
-    github = await startFakeGithub({ releases: [fixtureRelease('0.32.0', 9032), fixtureRelease('0.31.0', 9031), ...loadFixtureReleases()] });
-    slack = await startFakeSlack({ botToken: BOT_TOKEN });
-    database = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: database.url, max: 2 });
-    checkstackDb = await createBackupDatabase();
+    ({ port, slack, checkstackDb, pool } = rig);
     execFileSync('mkdir', ['-p', wrapperDir]);
     const realPgDump = execFileSync('sh', ['-c', 'command -v pg_dump'], { encoding: 'utf8' }).trim();
     writeFileSync(
@@ -116,30 +76,7 @@ targets:
     await startBot();
   }, 240_000);
 
-  afterAll(async () => {
-    if (bot) {
-      await bot.kill('SIGKILL');
-      allLogs.push(...bot.logs);
-    }
-    // The password of Checkstack's database, and its URL: nowhere the bot writes.
-    if (database && checkstackDb) {
-      const sources: Array<[string, string]> = [
-        ['bot logs', allLogs.join('\n')],
-        ...slack.calls().map((c, i) => [`slack call ${i} ${c.method}`, JSON.stringify(c)] as [string, string]),
-        ...[...(await dumpDatabase(database.url)).tables].map(([name, rows]) => [`table ${name}`, rows] as [string, string]),
-        ...[...(await dumpRedisKeys(REDIS_URL, queuePrefix))].map(([key, value]) => [`redis ${key}`, value] as [string, string]),
-      ];
-      expect(findSecrets({ password: checkstackDb.password, url: checkstackDb.checkstackUrl }, sources)).toEqual([]);
-    }
-    await pool?.end();
-    await slack?.close();
-    await github?.close();
-    await database?.drop();
-    await checkstackDb?.drop();
-    await deleteQueueKeys(queuePrefix);
-    const all = await engine.listContainers({ all: true, filters: { name: [container] } });
-    await removeContainers(engine, all.map((c) => c.Names[0]!.replace(/^\//, '')));
-    await removeVolumes(engine, [`${container}-data`]);
+  afterAll(() => {
     if (existsSync(stallPid)) {
       try {
         process.kill(Number(readFileSync(stallPid, 'utf8')), 'SIGKILL');
@@ -147,8 +84,7 @@ targets:
         // already gone
       }
     }
-    rmSync(work, { recursive: true, force: true });
-  }, 60_000);
+  });
 
   it('takes a fresh dump on the version being left, after Pull and before Recreate, and names it in the thread', async () => {
     await backupFromSlack();
@@ -209,7 +145,7 @@ targets:
 
     const message = await upgrade('0.32.0');
     await slack.waitFor(() => existsSync(dumpWritten), 120_000);
-    const exit = await bot!.kill('SIGKILL');
+    const exit = await rig.bot.kill('SIGKILL');
     expect(exit.signal).toBe('SIGKILL');
     process.kill(Number(readFileSync(stallPid, 'utf8')), 'SIGKILL');
     expect(countMatching(texts(message), /^✅ \*Backup\* finished/)).toBe(0);

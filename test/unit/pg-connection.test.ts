@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyPgToolFailure, databaseNameOf, pgConnectionEnv, withDatabase } from '../../src/backup/pg-connection.js';
+import { classifyPgError, classifyPgToolFailure, databaseNameOf, pgConnectionEnv, withDatabase } from '../../src/backup/pg-connection.js';
 
 describe('pgConnectionEnv', () => {
   it('turns a URL into libpq variables, decoding user, password and database', () => {
@@ -42,5 +42,46 @@ describe('classifyPgToolFailure', () => {
   });
   it('reads a full disk from the write error', () => {
     expect(classifyPgToolFailure('', 'ENOSPC')).toBe('disk_full');
+  });
+});
+
+describe('classifyPgError: a failed connect or query of node-postgres, for backups and drills alike', () => {
+  const systemError = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+  it.each([
+    ['ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1'],
+    ['ENOTFOUND', 'getaddrinfo ENOTFOUND db.internal'],
+    ['EAI_AGAIN', 'getaddrinfo EAI_AGAIN db.internal'],
+    ['ETIMEDOUT', 'connect ETIMEDOUT 10.0.0.9:5432'],
+    ['EHOSTUNREACH', 'connect EHOSTUNREACH 10.0.0.9:5432'],
+    ['ENETUNREACH', 'connect ENETUNREACH 10.0.0.9:5432'],
+    ['ECONNRESET', 'read ECONNRESET'],
+  ])('calls %s unreachable', (code, message) => {
+    expect(classifyPgError(systemError(code, message))).toBe('unreachable');
+  });
+
+  // The drill used to call every code starting with E unreachable; these are what changed for it (backups read them so already).
+  it.each([
+    ['EACCES', "EACCES: permission denied, open '/certs/root.crt'", 'other'],
+    ['EPROTO', 'write EPROTO 1C0A0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number', 'other'],
+    ['EPIPE', 'write EPIPE', 'other'],
+    ['EHOSTDOWN', 'connect EHOSTDOWN 10.0.0.9:5432 - Local (0.0.0.0:0) could not connect', 'unreachable'],
+  ] as const)('reads another Node code, %s, by its message: %j is %s', (code, message, kind) => {
+    expect(classifyPgError(systemError(code, message))).toBe(kind);
+  });
+
+  it.each([
+    ['28P01', 'password authentication failed for user "ck"', 'auth'],
+    ['28000', 'no pg_hba.conf entry for host "10.0.0.2"', 'auth'],
+    ['3D000', 'database "nope" does not exist', 'no_database'],
+    ['42501', 'permission denied to create database', 'other'],
+  ] as const)('reads the server code %s as %s', (code, message, kind) => {
+    expect(classifyPgError(systemError(code, message))).toBe(kind);
+  });
+
+  it('reads an error without a code by its message', () => {
+    expect(classifyPgError(new Error('timeout expired'))).toBe('unreachable');
+    expect(classifyPgError(new Error('Connection terminated unexpectedly'))).toBe('other');
+    expect(classifyPgError('not even an error')).toBe('other');
   });
 });
