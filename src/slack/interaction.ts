@@ -1,7 +1,8 @@
 // Runs the work of a slash command or a click after its ack: the one place where errors become ephemeral
 // Slack text, every interaction is audited, and unexpected errors get a reference id that finds the stack in the log.
 import type { Deps } from '../deps.js';
-import { isAppError, newReferenceId, toUserMessage } from '../errors.js';
+import { isAppError, newReferenceId } from '../errors.js';
+import { toUserMessage } from './error-text.js';
 import type { Logger } from '../logger.js';
 import { pinOfferOf, withPinButton } from './adoption-words.js';
 import { fitMessage } from './clip.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AppError, ERROR_CODES, toUserMessage } from '../../src/errors.js';
+import { AppError, ERROR_CODES } from '../../src/errors.js';
+import { toUserMessage } from '../../src/slack/error-text.js';
 
 describe('toUserMessage: the one mapping from an error to Slack text', () => {
   it('shows the message of a user-facing code as is, with no reference', () => {
