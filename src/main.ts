@@ -330,6 +330,7 @@ function createServices(deps: Deps) {
     requestTtlMs: config.upgrades.requestTtlHours * 3600_000,
     noticeChannel: async (target) => config.targets.find((t) => t.name === target)?.channel ?? config.announce.channels[0] ?? (await deps.db.subscriptions.activeChannels())[0] ?? null,
     refreshMessage: (id) => upgradeRequests.refreshMessage(id),
+    metrics: deps.metrics,
   });
   deps.slack.on(WebClientEvent.RATE_LIMITED, () => deps.metrics.slackRetries.inc({ reason: 'rate_limited' }));
   const housekeeping = createHousekeeping({

@@ -72,6 +72,12 @@ export function createMetrics(sources?: MetricSources) {
       labelNames: ['target', 'result'] as const,
       registers: [registry],
     }),
+    autoUpgrades: new Counter({
+      name: 'checkstack_chatops_auto_upgrades_total',
+      help: 'Automatic patch upgrades by target and event: scheduled, started, dropped (a hold), cancelled (a click), paused (it failed), resumed',
+      labelNames: ['target', 'event'] as const,
+      registers: [registry],
+    }),
     drills: new Counter({
       name: 'checkstack_chatops_drills_total',
       help: 'Restore drills run by the bot (its CLI not counted), by target and result',

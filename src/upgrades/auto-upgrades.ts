@@ -17,6 +17,7 @@ import type { Queues } from '../queue.js';
 import type { ApproverResolver } from '../slack/approvers.js';
 import type { AutoUpgradePoster, NoticeOutcome } from '../slack/auto-upgrade-poster.js';
 import { AUTO_UPGRADE_REFUSALS, cancelledReply, nothingToResumeRefusal, resumedReply, startedAlreadyRefusal } from '../slack/auto-upgrade-words.js';
+import type { Metrics } from '../metrics.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
 
 /** The requester and starter recorded for an upgrade the bot started by itself (history, audit log, change-cause). */
@@ -42,7 +43,10 @@ export interface AutoUpgradeDeps {
   noticeChannel(target: string): Promise<string | null>;
   /** Renders an upgrade's parent message from the database (the notice becomes the upgrade's message). */
   refreshMessage(upgradeId: string): Promise<void>;
+  metrics?: Pick<Metrics, 'autoUpgrades'>;
 }
+
+export type AutoUpgradeEvent = 'scheduled' | 'started' | 'dropped' | 'cancelled' | 'paused' | 'resumed';
 
 /** The upgrade an automatic plan starts has an id made from its key, so a start repeated after a crash finds it. */
 export function upgradeIdForKey(key: string): string {
@@ -59,6 +63,7 @@ function targetOfKey(key: string): string | null {
 
 export function createAutoUpgrades(deps: AutoUpgradeDeps) {
   const { store, upgrades, poster, logger } = deps;
+  const count = (target: string, event: AutoUpgradeEvent) => deps.metrics?.autoUpgrades.inc({ target, event });
 
   const autoTargets = (): TargetRuntime[] => deps.targets.all().filter((t) => t.config.autoUpgrade?.patches);
 
@@ -159,6 +164,7 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
         // The first plan's job id is its key; a plan moved under the same key gets the new time in its id.
         await addPhase(plan, replaces?.key === plan.key ? `${plan.key}@notice@${plan.noticeAt.getTime()}` : plan.key, plan.noticeAt, now);
         logger.info({ target, key: plan.key, from: plan.from, version: plan.version, noticeAt: plan.noticeAt, startAt: plan.startAt, skipping: plan.skipping, event }, 'automatic upgrade scheduled');
+        count(target, 'scheduled');
         return;
       }
       case 'notify':
@@ -172,6 +178,7 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
         // Once started, the notice is the upgrade's own message: it is not the plan's to change.
         if (dropped && !(await upgrades.byId(upgradeIdForKey(dropped.key)))) await editNotice(dropped, { kind: 'dropped', target, version: dropped.version, hold: decision.hold });
         logger.info({ target, key: decision.scheduled.key, hold: decision.hold.reason, event }, 'automatic upgrade dropped');
+        if (dropped) count(target, 'dropped');
         if (decision.recheckAt) await addRecheck(target, decision.recheckAt, now);
         return;
       }
@@ -278,6 +285,7 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
     if (!upgrade.messageTs) await postParent(upgrade);
     await deps.refreshMessage(id).catch((err: unknown) => logger.warn({ err, upgradeId: id }, 'could not render the automatic upgrade message'));
     logger.info({ target: runtime.config.name, upgradeId: id, version: upgrade.toVersion, key: row.key }, 'automatic upgrade started');
+    count(runtime.config.name, 'started');
   }
 
   /** Without a notice message (Slack refused it), the upgrade gets a parent message of its own for its thread. */
@@ -355,6 +363,7 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
     if (upgrade.kind === 'upgrade' && upgrade.requester === AUTO_UPGRADE_ACTOR && upgrade.outcome === 'failed' && runtime?.config.autoUpgrade) {
       await deps.audit.record({ userId: AUTO_UPGRADE_ACTOR, channelId: upgrade.channelId, kind: 'job', action: 'auto_upgrade_paused', detail: { target: upgrade.target, version: upgrade.toVersion }, outcome: 'ok', upgradeId: upgrade.id });
       logger.warn({ target: upgrade.target, upgradeId, version: upgrade.toVersion }, 'automatic upgrades paused after a failed automatic upgrade');
+      count(upgrade.target, 'paused');
       if (upgrade.messageTs) {
         await poster
           .paused({ channelId: upgrade.channelId, messageTs: upgrade.messageTs }, { target: upgrade.target, version: upgrade.toVersion })
@@ -382,6 +391,7 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
     const lifted = await store.resume(target, userId);
     if (lifted) await deps.queues.autoUpgrades.add('decide', { target, reason: `resumed by ${userId}` }, { ...JOB_OPTIONS, jobId: `decide@${target}@resume@${deps.now().getTime()}` });
     logger.info({ target, userId, wasPaused: lifted !== null }, 'automatic upgrades resumed');
+    if (lifted) count(target, 'resumed');
     return { target, text: resumedReply(target, lifted), resumed: lifted !== null };
   }
 
@@ -407,6 +417,7 @@ export function createAutoUpgrades(deps: AutoUpgradeDeps) {
     });
     if (!result.locked) throw new AppError('request_not_active', AUTO_UPGRADE_REFUSALS.busy);
     logger.info({ target, key, userId, version: result.value.version }, 'automatic upgrade cancelled');
+    count(target, 'cancelled');
     return { target, version: result.value.version, text: cancelledReply(target, result.value.version) };
   }
 

@@ -74,6 +74,8 @@ describe('automatic patch upgrades: from a release to the ordinary upgrade job',
     return t;
   }
 
+  const metricsText = async (bot: TestBot) => (await fetch(`${bot.bot.url}/metrics`)).text();
+
   async function poll(bot: TestBot): Promise<void> {
     await bot.bot.deps.queues.releases.add('poll', { reason: 'manual' });
     await waitForQueueIdle(bot.bot.deps.queues.releases);
@@ -163,6 +165,11 @@ describe('automatic patch upgrades: from a release to the ordinary upgrade job',
     await poll(bot);
     await settle(bot);
     expect(await upgradesOf(bot, 'staging')).toHaveLength(1);
+    // /metrics counts each plan and start once per target.
+    const metrics = await metricsText(bot);
+    expect(metrics).toMatch(/^checkstack_chatops_auto_upgrades_total\{target="staging",event="scheduled"\} 1$/m);
+    expect(metrics).toMatch(/^checkstack_chatops_auto_upgrades_total\{target="staging",event="started"\} 1$/m);
+    expect(metrics).toMatch(/^checkstack_chatops_auto_upgrades_total\{target="prod",event="started"\} 1$/m);
   });
 
   it('Cancel on the notice stops it for good: a non-approver is refused, an approver cancels, the version is not retried', async () => {
@@ -190,6 +197,9 @@ describe('automatic patch upgrades: from a release to the ordinary upgrade job',
     const audit = await bot.bot.deps.audit.recent(50);
     expect(audit).toContainEqual(expect.objectContaining({ userId: APPROVER, action: 'auto_upgrade_cancel', outcome: 'ok' }));
     expect(audit).toContainEqual(expect.objectContaining({ userId: MEMBER, action: 'auto_upgrade_cancel', outcome: 'refused' }));
+    const metrics = await metricsText(bot);
+    expect(metrics).toMatch(/^checkstack_chatops_auto_upgrades_total\{target="staging",event="cancelled"\} 1$/m);
+    expect(metrics).not.toMatch(/^checkstack_chatops_auto_upgrades_total\{target="staging",event="started"\}/m);
   });
 
   it('a failed automatic upgrade pauses the target; resume (approvers) lifts it and the patch goes in', async () => {
@@ -224,6 +234,8 @@ describe('automatic patch upgrades: from a release to the ordinary upgrade job',
     expect(upgrade).toMatchObject({ to_version: '0.30.2', requester: BOT });
     const audit = await bot.bot.deps.audit.recent(50);
     expect(audit).toContainEqual(expect.objectContaining({ userId: APPROVER, kind: 'command', action: 'resume', outcome: 'ok' }));
+    // The member's refused resume is not counted.
+    expect(await metricsText(bot)).toMatch(/^checkstack_chatops_auto_upgrades_total\{target="staging",event="resumed"\} 1$/m);
   });
 
   it('a manual upgrade request lifts the pause, as the README says, without resume', async () => {
