@@ -97,12 +97,15 @@ function secretsOf(databaseUrl: string, target: string): string[] {
   return [password, encodeURIComponent(password), databaseUrl].filter((s) => s.length >= 4);
 }
 
-/** `pg_restore --exit-on-error --no-owner` of `dumpPath` into `database`; the failure's first line, or null. */
-async function runPgRestore(dumpPath: string, drillUrl: string, database: string, input: RestoreDrillInput, deps: RestoreDrillDeps, secrets: string[]): Promise<string | null> {
+/**
+ * `pg_restore --exit-on-error --no-owner` of `dumpPath` into `database`; the failure's first line, or null. `stop`
+ * ends it early (the bot's shutdown, or a failed checksum); only the shutdown makes it throw.
+ */
+async function runPgRestore(dumpPath: string, drillUrl: string, database: string, input: RestoreDrillInput, deps: RestoreDrillDeps, secrets: string[], stop: AbortSignal): Promise<string | null> {
   const run = startPgTool(deps.pgRestore ?? 'pg_restore', ['--exit-on-error', '--no-owner', '--no-password', `--dbname=${database}`, dumpPath], {
     libpq: pgConnectionEnv(drillUrl, input.target),
     env: deps.env,
-    signal: input.signal,
+    signal: stop,
   });
   const exit = await run.exited;
   const stderr = run.stderr();
@@ -156,10 +159,13 @@ export async function runRestoreDrill(input: RestoreDrillInput, deps: RestoreDri
     return result;
   };
 
-  const actual = await sha256OfFile(backup.dumpPath);
-  if (actual !== record.sha256) {
-    return finish({ ...NOTHING_RESTORED, failure: 'checksum', reason: `the dump's SHA-256 is ${actual.slice(0, 12)}…, its record says ${record.sha256.slice(0, 12)}…: the file changed after it was written.` });
-  }
+  // The checksum is read while pg_restore reads the same file (the restore goes into a throwaway database, so a
+  // changed file costs nothing): a drill takes the restore's time, not the restore's plus a full read of the dump.
+  const checksum = sha256OfFile(backup.dumpPath).then((actual) =>
+    actual === record.sha256 ? null : `the dump's SHA-256 is ${actual.slice(0, 12)}…, its record says ${record.sha256.slice(0, 12)}…: the file changed after it was written.`,
+  );
+  // A failed read is the checksum's verdict below; it must not go unhandled while the database is being created.
+  checksum.catch(() => undefined);
 
   return withClient(input.databaseUrl, target, secrets, logger, async (admin) => {
     try {
@@ -173,7 +179,7 @@ export async function runRestoreDrill(input: RestoreDrillInput, deps: RestoreDri
     }
     logger.info({ target, database: restoredInto, backup: basename(backup.dumpPath) }, 'drill database created');
     try {
-      return finish(await restoreAndCheck(backup, record, restoredInto, input, deps, secrets));
+      return finish(await restoreAndCheck(backup, record, restoredInto, input, deps, secrets, checksum));
     } finally {
       await dropDatabase(admin, restoredInto).then(
         () => logger.info({ target, database: restoredInto }, 'drill database dropped'),
@@ -194,9 +200,31 @@ interface Verdict {
 
 const NOTHING_RESTORED = { rowsMatch: false, mismatches: [], started: false, instanceChecked: false } as const;
 
-async function restoreAndCheck(backup: StoredBackup, record: BackupRecord, restoredInto: string, input: RestoreDrillInput, deps: RestoreDrillDeps, secrets: string[]): Promise<Verdict> {
+async function restoreAndCheck(
+  backup: StoredBackup,
+  record: BackupRecord,
+  restoredInto: string,
+  input: RestoreDrillInput,
+  deps: RestoreDrillDeps,
+  secrets: string[],
+  checksum: Promise<string | null>,
+): Promise<Verdict> {
   const drillUrl = withDatabase(input.databaseUrl, restoredInto);
-  const restoreFailure = await runPgRestore(backup.dumpPath, drillUrl, restoredInto, input, deps, secrets);
+  // A checksum that fails stops pg_restore: what it restores of a changed file is not looked at.
+  const stopRestore = new AbortController();
+  const checked = checksum.then(
+    (reason) => {
+      if (reason !== null) stopRestore.abort();
+      return reason;
+    },
+    (err: unknown) => {
+      stopRestore.abort();
+      throw err;
+    },
+  );
+  const restoreSignal = input.signal ? AbortSignal.any([input.signal, stopRestore.signal]) : stopRestore.signal;
+  const [checksumFailure, restoreFailure] = await Promise.all([checked, runPgRestore(backup.dumpPath, drillUrl, restoredInto, input, deps, secrets, restoreSignal)]);
+  if (checksumFailure !== null) return { ...NOTHING_RESTORED, failure: 'checksum', reason: checksumFailure };
   if (restoreFailure !== null) return { ...NOTHING_RESTORED, failure: 'restore', reason: `pg_restore failed: ${restoreFailure}` };
   const restored = await withClient(drillUrl, input.target, secrets, deps.logger, (client) => countRows(client));
   const mismatches = compareRowCounts(record.tables, restored);
