@@ -47,7 +47,7 @@ describe('where things live', () => {
   it('calls chat.postMessage and chat.update only in src/slack/', () => {
     const callers = filesMatching(SLACK_WRITE, code);
     // The pattern finds the posters' own calls, so a call elsewhere would be found too.
-    expect(callers).toContain('src/slack/checklist-poster.ts');
+    expect(callers).toContain('src/slack/chat-calls.ts');
     expect(callers.filter((file) => !file.startsWith('src/slack/'))).toEqual([]);
   });
 
