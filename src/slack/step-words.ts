@@ -119,6 +119,13 @@ export function pinRecordDetail(record: PinRecord | null): string {
   return `pull request <${record.url}|#${record.number}> merged`;
 }
 
+/** Why the Git record step ended while it waited for its pull request to be merged. */
+export function pullRequestEndedText(pr: { number: number }, how: { kind: 'closed' } | { kind: 'cancelled' } | { kind: 'timed_out'; mergeTimeoutSeconds: number }): string {
+  if (how.kind === 'closed') return `Pull request #${pr.number} was closed without being merged; the upgrade did not start.`;
+  if (how.kind === 'cancelled') return `the upgrade was cancelled while waiting for pull request #${pr.number}; it was closed and nothing changed`;
+  return `Pull request #${pr.number} was not merged within ${how.mergeTimeoutSeconds} s; it was closed and nothing changed.`;
+}
+
 /** The Git revert step's detail: nothing was recorded, or the record pins the old version again. */
 export function gitRevertDetail(pinnedAgain: string | null): string {
   return pinnedAgain === null ? 'nothing to revert' : `the record pins ${pinnedAgain} again`;
