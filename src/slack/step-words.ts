@@ -2,9 +2,7 @@
 // interrupted lines, its progress lines and details, the resume line after a restart, and the reasons a step gives
 // when it refuses to go on. The runner passes facts; the outcome of the whole upgrade is in upgrade-thread.ts.
 import type { PinRecord } from '../db/upgrade-store.js';
-import type { CheckResult } from '../domain/postflight.js';
 import type { PullProgress } from '../targets/deployer.js';
-import { outside } from './clip.js';
 
 export const STEP_TITLES = {
   recheck: 'Re-check',
@@ -19,9 +17,6 @@ export const STEP_TITLES = {
 } as const;
 
 export type StepName = keyof typeof STEP_TITLES;
-
-/** Characters of what Checkstack says (a check's detail) a thread line shows. */
-const CHECKSTACK_SHOWN = 1500;
 
 export function isStepName(step: string): step is StepName {
   return step in STEP_TITLES;
@@ -144,30 +139,6 @@ export function restoreRefusalText(target: string, missing: 'backup' | 'database
   return missing === 'backup'
     ? `The rollback of target "${target}" restores the database, but its upgrade recorded no pre-upgrade backup; nothing was stopped.`
     : `The rollback of target "${target}" restores the database, but the bot has no database URL for it (set the environment variable of \`backup.databaseUrlEnv\`); nothing was stopped.`;
-}
-
-const OUTCOME_ICON: Record<CheckResult['outcome'], string> = {
-  pass: '✅',
-  warn: '⚠️',
-  fail: '❌',
-  skipped: '⏭️',
-  nothing_to_verify: '➖',
-};
-
-/** One post-flight check's reply in the thread. */
-export function postflightResultText(result: CheckResult, durationMs: number): string {
-  return `${OUTCOME_ICON[result.outcome]} *${result.name}*: ${outside(result.detail, CHECKSTACK_SHOWN)} (${durationText(durationMs)})`;
-}
-
-/** The Post-flight step's detail: how many checks ended how. */
-export function postflightDetail(results: CheckResult[]): string {
-  const counts = (o: CheckResult['outcome']) => results.filter((r) => r.outcome === o).length;
-  return `${counts('pass')} passed, ${counts('warn')} warning(s), ${counts('fail')} failed, ${counts('skipped') + counts('nothing_to_verify')} not verifiable`;
-}
-
-/** The failure reason of an upgrade whose post-flight checks failed. */
-export function postflightFailedReason(detail: string): string {
-  return `post-flight checks failed (${detail})`;
 }
 
 /** The parent message's status line for a failure at a step. */

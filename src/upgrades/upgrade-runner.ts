@@ -26,6 +26,7 @@ import { backupStepDetail, backupStepProgress } from '../slack/backup-words.js';
 import { instanceChangedText, pulledByPlatformDetail, recreateStepDetail, rolledBackDetail } from '../slack/deployer-words.js';
 import type { PinRecorder } from '../pin/pin-recorder.js';
 import { exactPreviousImage } from '../domain/adoption.js';
+import { postflightDetail, postflightFailedReason, postflightResultText } from '../slack/postflight-words.js';
 import { notReadyNowText, readinessProgressText, readinessUnknownDetail, readyDetail } from '../slack/readiness-words.js';
 import {
   APPROVALS_NO_LONGER_HOLD,
@@ -38,9 +39,6 @@ import {
   NO_PIN_DETAIL,
   pinRecordDetail,
   pinRevertCleanup,
-  postflightDetail,
-  postflightFailedReason,
-  postflightResultText,
   pullDetail,
   pullProgressText,
   pullRequestOpenedText,
