@@ -113,6 +113,9 @@ const ErrorEnvelopeSchema = z.object({
   }),
 });
 
+/** What Checkstack logs when init is done (`✅ Checkstack Core initialized.` in every release that logs it). */
+export const INITIALIZED_LOG_TEXT = 'Checkstack Core initialized';
+
 export type ReadyCheck = z.output<typeof ReadyCheckSchema>;
 export interface ReadyAnswer {
   status: number;

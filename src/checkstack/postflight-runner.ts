@@ -20,6 +20,7 @@ import {
   type PluginRef,
   type PostflightVerdict,
 } from '../domain/postflight.js';
+import { CHECK_CRASHED_DETAIL, NO_SYSTEMS_DETAIL, NO_SYSTEMS_VISIBLE_DETAIL, watchedAnonymouslyDetail } from '../slack/postflight-words.js';
 import type { AboutInfo, CatalogSystem, CheckstackClient } from './client.js';
 
 export const DEFAULT_HEALTHCHECK_POLL_MS = 10_000;
@@ -103,26 +104,26 @@ function failureResult(name: CheckName, err: unknown, { apiKeyEnv, logger, clien
   }
   if (isAppError(err)) return { name, outcome: 'fail', detail: checkDetail(err.message) };
   logger?.error({ err, target: client.name, check: name }, 'post-flight check crashed');
-  return { name, outcome: 'fail', detail: 'the check itself crashed; the details are in the bot\'s log' };
+  return { name, outcome: 'fail', detail: CHECK_CRASHED_DETAIL };
 }
 
 async function checkHealthchecks(options: PostflightOptions): Promise<CheckResult> {
   const { client } = options;
   const systems = await client.getSystems();
   if (systems.length > 0) return watchHealthchecks(options, client, systems);
-  if (!client.hasApiKey) return { name: 'healthchecks', outcome: 'nothing_to_verify', detail: 'no systems in the catalog' };
+  if (!client.hasApiKey) return { name: 'healthchecks', outcome: 'nothing_to_verify', detail: NO_SYSTEMS_DETAIL };
   // A key that sees no systems may be one without access rules (releases around 0.31 grant a key none of its
   // roles' rules): anonymous callers see the public catalog, so they tell the two apart and can still watch the runs.
   const anonymous = client.anonymous();
   const publicSystems = await anonymous.getSystems().catch(() => []);
   if (publicSystems.length === 0) {
-    return { name: 'healthchecks', outcome: 'nothing_to_verify', detail: 'no systems visible in the catalog (an API key without access rules also sees none)' };
+    return { name: 'healthchecks', outcome: 'nothing_to_verify', detail: NO_SYSTEMS_VISIBLE_DETAIL };
   }
   const watched = await watchHealthchecks(options, anonymous, publicSystems);
   return {
     name: 'healthchecks',
     outcome: watched.outcome === 'pass' || watched.outcome === 'nothing_to_verify' ? 'warn' : watched.outcome,
-    detail: checkDetail(`API key lacks permissions: it sees no systems, anonymous callers see ${publicSystems.length}; anonymously, ${watched.detail}`),
+    detail: checkDetail(watchedAnonymouslyDetail(publicSystems.length, watched.detail)),
   };
 }
 

@@ -14,13 +14,13 @@
 import type { Logger } from 'pino';
 import { AppError, isAppError } from '../errors.js';
 import type { Deployer, RuntimeState } from '../targets/deployer.js';
-import { isReadyUnknown, type CheckstackClient, type ReadyAnswer, type ReadyUnknown, type UiAnswer } from './client.js';
+import { readinessTimeoutReason } from '../slack/readiness-words.js';
+import { INITIALIZED_LOG_TEXT, isReadyUnknown, type CheckstackClient, type ReadyAnswer, type ReadyUnknown, type UiAnswer } from './client.js';
 
 export const DEFAULT_READY_POLL_MS = 2_000;
 const MIN_READY_POLL_MS = 250;
 
-/** What Checkstack logs when init is done (`✅ Checkstack Core initialized.` in every release that logs it). */
-export const INITIALIZED_LOG_TEXT = 'Checkstack Core initialized';
+export { INITIALIZED_LOG_TEXT } from './client.js';
 
 /** The platform side of the wait: the instance's log and its state. */
 export type InstanceLogs = Pick<Deployer, 'followLogs' | 'state'>;
@@ -83,7 +83,7 @@ export async function waitForReady(options: WaitForReadyOptions): Promise<WaitFo
     await report(options, answer);
     const remaining = deadline - now().getTime();
     if (remaining <= 0) {
-      const reason = `logged \`${INITIALIZED_LOG_TEXT}\` but was not ready within ${seconds(timeoutMs)} (${polls} polls; last answer: ${describeProgress(answer)})`;
+      const reason = readinessTimeoutReason({ phase: 'ready', timeoutMs, polls, lastAnswer: answer });
       throw new AppError('readiness_timeout', `${client.name} ${reason}`, { target: client.name, timeoutMs, polls, lastAnswer: answer, phase: 'ready', reason });
     }
     const retryAfterMs = 'retryAfterSeconds' in answer && answer.retryAfterSeconds !== undefined ? answer.retryAfterSeconds * 1000 : undefined;
@@ -121,10 +121,7 @@ async function waitForInitLog(options: WaitForReadyOptions, deadline: number): P
     const remaining = deadline - now().getTime();
     if (remaining <= 0) {
       const state = await logs.state().catch(() => null);
-      const facts = [`${linesSeen} log line${linesSeen === 1 ? '' : 's'} since it started`, describeState(state), lastLogError ? `the log could not be read: ${lastLogError}` : null]
-        .filter(Boolean)
-        .join('; ');
-      const reason = `did not log \`${INITIALIZED_LOG_TEXT}\` within ${seconds(timeoutMs)} (${facts}); nothing was asked over HTTP before that line`;
+      const reason = readinessTimeoutReason({ phase: 'log', timeoutMs, linesSeen, state, logError: lastLogError });
       throw new AppError('readiness_timeout', `${client.name} ${reason}`, { target: client.name, timeoutMs, linesSeen, state, phase: 'log', reason });
     }
     // The log ended: the instance stopped. Look again once it had time to restart.
@@ -179,7 +176,7 @@ async function waitForUi(options: WaitForReadyOptions, deadline: number, readyAn
     await report(options, answer);
     const remaining = deadline - now().getTime();
     if (remaining <= 0) {
-      const reason = `logged \`${INITIALIZED_LOG_TEXT}\` and has no readiness endpoint, but \`GET /\` did not answer within ${seconds(timeoutMs)} (last: ${describeProgress(answer)})`;
+      const reason = readinessTimeoutReason({ phase: 'ui', timeoutMs, lastAnswer: answer });
       throw new AppError('readiness_timeout', `${client.name} ${reason}`, { target: client.name, timeoutMs, readyAnswer, phase: 'ui', reason });
     }
     await sleep(Math.min(Math.max(pollIntervalMs, MIN_READY_POLL_MS), remaining));
@@ -211,28 +208,4 @@ function isRestartNoise(err: AppError): boolean {
   if (err.code === 'checkstack_unreachable') return true;
   const status = err.details.status;
   return err.code === 'checkstack_api_error' && typeof status === 'number' && status >= 500;
-}
-
-function seconds(ms: number): string {
-  return `${Math.round(ms / 1000)} s`;
-}
-
-function describeState(state: RuntimeState | null): string | null {
-  if (!state) return null;
-  if (state.running) return state.restartCount > 0 ? `it runs, after ${state.restartCount} restarts` : 'it runs';
-  if (state.restarting) return `it is restarting (${state.restartCount} restarts so far)`;
-  if (state.exitCode !== null) return `it exited with code ${state.exitCode}${state.oomKilled ? ' (out of memory)' : ''}`;
-  return state.error ?? 'it is not running';
-}
-
-/** One line on why an answer is not ready, for messages and Slack. */
-export function describeProgress(answer: ReadyProgress): string {
-  if ('awaitingLog' in answer) {
-    return `waiting for the log line \`${INITIALIZED_LOG_TEXT}\` before asking anything (${answer.linesSeen} log line${answer.linesSeen === 1 ? '' : 's'} so far)`;
-  }
-  if ('unreachable' in answer) return `no answer (${answer.unreachable})`;
-  if (answer.reason) return `${answer.status} ${answer.reason}`;
-  if (answer.error) return `${answer.status} init failed: ${answer.error}`;
-  const failing = answer.checks.filter((c) => !c.ok).map((c) => (c.message ? `${c.name} (${c.message})` : c.name));
-  return failing.length > 0 ? `${answer.status}, failing: ${failing.join(', ')}` : `${answer.status}, not ready`;
 }

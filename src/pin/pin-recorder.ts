@@ -3,6 +3,7 @@
 import type { TargetConfig } from '../config.js';
 import type { PinRecord } from '../db/upgrade-store.js';
 import { AppError } from '../errors.js';
+import { pullRequestEndedText } from '../slack/step-words.js';
 import type { GithubPinRecord } from './pin-record-github.js';
 import { filePinsTag, pinTagInFile } from './pin-record-file.js';
 
@@ -82,17 +83,17 @@ export function createPinRecorder(deps: PinRecorderDeps) {
     for (;;) {
       const state = await deps.github.pullRequestState(gh.repo, pr.number);
       if (state === 'merged') return { ...pr, merged: true };
-      if (state === 'closed') throw new AppError('git_record_failed', `Pull request #${pr.number} was closed without being merged; the upgrade did not start.`, { pinRecord: pr });
+      if (state === 'closed') throw new AppError('git_record_failed', pullRequestEndedText(pr, { kind: 'closed' }), { pinRecord: pr });
       if (await options.isCancelled?.()) {
         await deps.github.closePullRequest(gh.repo, pr.number, 'Closed by checkstack-chatops: the upgrade was cancelled in Slack before this was merged.');
-        throw new AppError('request_not_active', `the upgrade was cancelled while waiting for pull request #${pr.number}; it was closed and nothing changed`, {
+        throw new AppError('request_not_active', pullRequestEndedText(pr, { kind: 'cancelled' }), {
           pinRecord: { ...pr, reverted: true },
           cancelled: true,
         });
       }
       if (deps.now().getTime() >= deadline) {
         await deps.github.closePullRequest(gh.repo, pr.number, 'Closed by checkstack-chatops: it was not merged within the allowed time, so the upgrade was abandoned.');
-        throw new AppError('git_record_failed', `Pull request #${pr.number} was not merged within ${gh.mergeTimeout} s; it was closed and nothing changed.`, { pinRecord: { ...pr, reverted: true } });
+        throw new AppError('git_record_failed', pullRequestEndedText(pr, { kind: 'timed_out', mergeTimeoutSeconds: gh.mergeTimeout }), { pinRecord: { ...pr, reverted: true } });
       }
       await deps.sleep(mergePollMs, options.signal);
     }

@@ -2,7 +2,7 @@
 // upgrade without a notice, and the pause in a failed upgrade's thread.
 import type { WebClient } from '@slack/web-api';
 import type { HoldReason } from '../domain/auto-upgrade.js';
-import type { ThreadRef } from './checklist-poster.js';
+import { postBlocks, postReply, updateBlocks, type ThreadRef } from './chat-calls.js';
 import {
   autoUpgradeParentText,
   noticeCancelledMessage,
@@ -45,21 +45,12 @@ function outcomeMessage(outcome: NoticeOutcome) {
 
 export function createAutoUpgradePoster(slack: Pick<WebClient, 'chat'>): AutoUpgradePoster {
   return {
-    async notice(channelId, facts) {
-      const message = noticeMessage(facts);
-      const posted = await slack.chat.postMessage({ channel: channelId, text: message.text, blocks: message.blocks, unfurl_links: false });
-      return posted.ts!;
-    },
-    async noticeOutcome(channelId, ts, outcome) {
-      const message = outcomeMessage(outcome);
-      await slack.chat.update({ channel: channelId, ts, text: message.text, blocks: message.blocks });
-    },
+    notice: (channelId, facts) => postBlocks(slack, channelId, noticeMessage(facts)),
+    noticeOutcome: (channelId, ts, outcome) => updateBlocks(slack, channelId, ts, outcomeMessage(outcome)),
     async parent(channelId, facts) {
       const posted = await slack.chat.postMessage({ channel: channelId, text: autoUpgradeParentText(facts.target, facts.version) });
       return posted.ts!;
     },
-    async paused(thread, facts) {
-      await slack.chat.postMessage({ channel: thread.channelId, thread_ts: thread.messageTs, text: pausedText(facts.target, facts.version) });
-    },
+    paused: (thread, facts) => postReply(slack, thread, pausedText(facts.target, facts.version)),
   };
 }

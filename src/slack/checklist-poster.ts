@@ -3,12 +3,9 @@
 import type { WebClient } from '@slack/web-api';
 import { checklistMessage, type ChecklistMessageView } from './checklist-message.js';
 import { autoRollbackText, rollbackRequestedText } from './upgrade-thread.js';
+import { postBlocks, postReply, updateBlocks, type ThreadRef } from './chat-calls.js';
 
-/** A message a reply goes under. */
-export interface ThreadRef {
-  channelId: string;
-  messageTs: string;
-}
+export type { ThreadRef } from './chat-calls.js';
 
 export interface ChecklistPoster {
   /** Posts the checklist; resolves with its ts. */
@@ -22,20 +19,9 @@ export interface ChecklistPoster {
 
 export function createChecklistPoster(slack: Pick<WebClient, 'chat'>): ChecklistPoster {
   return {
-    async post(channelId, view) {
-      const message = checklistMessage(view);
-      const posted = await slack.chat.postMessage({ channel: channelId, text: message.text, blocks: message.blocks, unfurl_links: false });
-      return posted.ts!;
-    },
-    async update(channelId, ts, view) {
-      const message = checklistMessage(view);
-      await slack.chat.update({ channel: channelId, ts, text: message.text, blocks: message.blocks });
-    },
-    async rollbackRequested(thread, facts) {
-      await slack.chat.postMessage({ channel: thread.channelId, thread_ts: thread.messageTs, text: rollbackRequestedText(facts.userId, facts.toVersion, facts.checklistLink) });
-    },
-    async autoRollbackStarted(thread, facts) {
-      await slack.chat.postMessage({ channel: thread.channelId, thread_ts: thread.messageTs, text: autoRollbackText(facts.reason, facts.rollbackLink) });
-    },
+    post: (channelId, view) => postBlocks(slack, channelId, checklistMessage(view)),
+    update: (channelId, ts, view) => updateBlocks(slack, channelId, ts, checklistMessage(view)),
+    rollbackRequested: (thread, facts) => postReply(slack, thread, rollbackRequestedText(facts.userId, facts.toVersion, facts.checklistLink)),
+    autoRollbackStarted: (thread, facts) => postReply(slack, thread, autoRollbackText(facts.reason, facts.rollbackLink)),
   };
 }

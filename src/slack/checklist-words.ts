@@ -126,3 +126,26 @@ export function scheduledCancelledReply(cancelled: { target: string; toVersion: 
 
 export const ALREADY_CONFIRMED_REPLY = 'That item was already confirmed; nothing changed.';
 export const OVERRIDE_ALREADY_CONFIRMED_REPLY = 'Your confirmation of the override was already recorded; nothing changed.';
+
+/** The automatic checks of a request's pre-flight inspection: their titles and what each found. */
+export const TARGET_READY_TITLE = 'Target reachable and ready';
+export const MASTER_KEY_TITLE = '`ENCRYPTION_MASTER_KEY` present';
+
+export const READINESS_UNKNOWN_CHECK_DETAIL = 'readiness unknown: this release has no /.checkstack/ready';
+
+export function readyChecksPassDetail(checks: number): string {
+  return `${checks} readiness checks pass`;
+}
+
+export function notReadyCheckDetail(ready: { status: number; reason?: string; error?: string }): string {
+  return `not ready (${ready.reason ?? ready.error ?? `HTTP ${ready.status}`})`;
+}
+
+/** The instance check's detail: what runs, or that it does not. */
+export function instanceCheckDetail(instance: { name: string; image: string; running: boolean }): string {
+  return `${instance.name} ${instance.running ? 'runs' : 'is NOT running'} ${instance.image}`;
+}
+
+export const MASTER_KEY_UNKNOWN_DETAIL = 'cannot tell: the container was not found';
+export const MASTER_KEY_RECORDED_DETAIL = 'recorded as a SHA-256 fingerprint; the new container must get the same key';
+export const MASTER_KEY_MISSING_DETAIL = 'the running container has no ENCRYPTION_MASTER_KEY in its environment';

@@ -1,7 +1,7 @@
 // The Slack calls of scheduled upgrades (`--at`): the replies in the checklist's thread, and the reminder with its
 // Cancel button, which keeps its words but loses the button once its moment passed.
 import type { WebClient } from '@slack/web-api';
-import type { ThreadRef } from './checklist-poster.js';
+import { postReply, updateBlocks, type ThreadRef } from './chat-calls.js';
 import {
   scheduledCancelledText,
   scheduledConfirmationText,
@@ -48,17 +48,12 @@ function noteText(note: ScheduledNote): string {
 
 export function createScheduledUpgradePoster(slack: Pick<WebClient, 'chat'>): ScheduledUpgradePoster {
   return {
-    async note(thread, note) {
-      await slack.chat.postMessage({ channel: thread.channelId, thread_ts: thread.messageTs, text: noteText(note) });
-    },
+    note: (thread, note) => postReply(slack, thread, noteText(note)),
     async reminder(thread, facts) {
       const message = scheduleReminderMessage(facts.upgradeId, facts.version, facts.target, facts.at, facts.now);
       const posted = await slack.chat.postMessage({ channel: thread.channelId, thread_ts: thread.messageTs, text: message.text, blocks: message.blocks });
       return posted.ts!;
     },
-    async closeReminder(channelId, ts, facts) {
-      const message = scheduleReminderDoneMessage(facts.version, facts.target, facts.at, facts.outcome);
-      await slack.chat.update({ channel: channelId, ts, text: message.text, blocks: message.blocks });
-    },
+    closeReminder: (channelId, ts, facts) => updateBlocks(slack, channelId, ts, scheduleReminderDoneMessage(facts.version, facts.target, facts.at, facts.outcome)),
   };
 }

@@ -51,6 +51,15 @@ import {
   requestIsRefusal,
   rollbackNoticeText,
   unfinishedRollbackRefusal,
+  instanceCheckDetail,
+  MASTER_KEY_MISSING_DETAIL,
+  MASTER_KEY_RECORDED_DETAIL,
+  MASTER_KEY_TITLE,
+  MASTER_KEY_UNKNOWN_DETAIL,
+  notReadyCheckDetail,
+  READINESS_UNKNOWN_CHECK_DETAIL,
+  readyChecksPassDetail,
+  TARGET_READY_TITLE,
 } from '../slack/checklist-words.js';
 import { approvalRulesFor, offersRestore, PROMOTION_CHECK_ID, RESTORE_ITEM_ID, restoresDatabase, type ApprovalRules } from '../domain/checklist.js';
 import { restoreRollbackItem } from '../slack/rollback-outcome.js';
@@ -152,26 +161,26 @@ export async function inspectTarget(runtime: TargetRuntime, logger: Logger) {
   for (const r of [about, ready, instance]) if (!r.ok) logger.info({ err: r.error }, 'pre-flight inspection problem');
 
   const automatic: AutomaticCheck[] = [];
-  if (!ready.ok) automatic.push({ id: 'target_ready', title: 'Target reachable and ready', result: 'failed', detail: reason(ready.error) });
-  else if (isReadyUnknown(ready.ready)) automatic.push({ id: 'target_ready', title: 'Target reachable and ready', result: 'warning', detail: 'readiness unknown: this release has no /.checkstack/ready' });
-  else if (ready.ready.ready) automatic.push({ id: 'target_ready', title: 'Target reachable and ready', result: 'ok', detail: `${ready.ready.checks.length} readiness checks pass` });
-  else automatic.push({ id: 'target_ready', title: 'Target reachable and ready', result: 'failed', detail: `not ready (${ready.ready.reason ?? ready.ready.error ?? `HTTP ${ready.ready.status}`})` });
+  if (!ready.ok) automatic.push({ id: 'target_ready', title: TARGET_READY_TITLE, result: 'failed', detail: reason(ready.error) });
+  else if (isReadyUnknown(ready.ready)) automatic.push({ id: 'target_ready', title: TARGET_READY_TITLE, result: 'warning', detail: READINESS_UNKNOWN_CHECK_DETAIL });
+  else if (ready.ready.ready) automatic.push({ id: 'target_ready', title: TARGET_READY_TITLE, result: 'ok', detail: readyChecksPassDetail(ready.ready.checks.length) });
+  else automatic.push({ id: 'target_ready', title: TARGET_READY_TITLE, result: 'failed', detail: notReadyCheckDetail(ready.ready) });
 
   if (!instance.ok) {
     automatic.push({ id: 'deployment_found', title: instanceFoundTitle(deployer.nouns), result: 'failed', detail: reason(instance.error) });
-    automatic.push({ id: 'master_key_present', title: '`ENCRYPTION_MASTER_KEY` present', result: 'failed', detail: 'cannot tell: the container was not found' });
+    automatic.push({ id: 'master_key_present', title: MASTER_KEY_TITLE, result: 'failed', detail: MASTER_KEY_UNKNOWN_DETAIL });
   } else {
     const i = instance.instance;
     automatic.push({
       id: 'deployment_found',
       title: instanceFoundTitle(deployer.nouns),
       result: i.running ? 'ok' : 'failed',
-      detail: `${i.name} ${i.running ? 'runs' : 'is NOT running'} ${i.image}`,
+      detail: instanceCheckDetail(i),
     });
     automatic.push(
       i.encryptionKeyFingerprint
-        ? { id: 'master_key_present', title: '`ENCRYPTION_MASTER_KEY` present', result: 'ok', fingerprint: i.encryptionKeyFingerprint, detail: 'recorded as a SHA-256 fingerprint; the new container must get the same key' }
-        : { id: 'master_key_present', title: '`ENCRYPTION_MASTER_KEY` present', result: 'failed', detail: 'the running container has no ENCRYPTION_MASTER_KEY in its environment' },
+        ? { id: 'master_key_present', title: MASTER_KEY_TITLE, result: 'ok', fingerprint: i.encryptionKeyFingerprint, detail: MASTER_KEY_RECORDED_DETAIL }
+        : { id: 'master_key_present', title: MASTER_KEY_TITLE, result: 'failed', detail: MASTER_KEY_MISSING_DETAIL },
     );
   }
 

@@ -3,10 +3,10 @@
 import type { KnownBlock } from '@slack/types';
 import { isReadyUnknown } from '../checkstack/client.js';
 import { runPostflightChecks } from '../checkstack/postflight-runner.js';
-import { describeProgress, INITIALIZED_LOG_TEXT, waitForReady } from '../checkstack/wait-for-ready.js';
+import { waitForReady } from '../checkstack/wait-for-ready.js';
 import type { PinRecord, StepRecord, UpgradeRecord, UpgradeStore } from '../db/upgrade-store.js';
 import { allows, isComplete } from '../domain/checklist.js';
-import type { CheckResult, PostflightVerdict } from '../domain/postflight.js';
+import type { PostflightVerdict } from '../domain/postflight.js';
 import { AppError, isAppError, newReferenceId } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -18,7 +18,6 @@ import { basename } from 'node:path';
 import type { AuditEntry } from '../db/audit-log.js';
 import { ACTION_IDS } from '../slack/action-ids.js';
 import type { ThreadReporter } from '../slack/thread-reporter.js';
-import { outside } from '../slack/clip.js';
 import { abandonedText, failureMessage, stepFailedText, stepRetryingText, successText, unexpectedReason, type ThreadText } from '../slack/upgrade-thread.js';
 import type { PullProgress } from '../targets/deployer.js';
 import type { TargetRegistry, TargetRuntime } from '../targets/registry.js';
@@ -27,6 +26,37 @@ import { backupStepDetail, backupStepProgress } from '../slack/backup-words.js';
 import { instanceChangedText, pulledByPlatformDetail, recreateStepDetail, rolledBackDetail } from '../slack/deployer-words.js';
 import type { PinRecorder } from '../pin/pin-recorder.js';
 import { exactPreviousImage } from '../domain/adoption.js';
+import { postflightDetail, postflightFailedReason, postflightResultText } from '../slack/postflight-words.js';
+import { notReadyNowText, readinessProgressText, readinessUnknownDetail, readyDetail } from '../slack/readiness-words.js';
+import {
+  APPROVALS_NO_LONGER_HOLD,
+  durationText,
+  failedStatusDetail,
+  gitRecordWaitingText,
+  gitRevertDetail,
+  isStepName,
+  NO_BACKUP_DETAIL,
+  NO_PIN_DETAIL,
+  pinRecordDetail,
+  pinRevertCleanup,
+  pullDetail,
+  pullProgressText,
+  pullRequestOpenedText,
+  recheckDetail,
+  recheckDriftText,
+  restoreRefusalText,
+  resumeText,
+  rolledBackStatusDetail,
+  rollingBackStatusDetail,
+  STEP_TITLES,
+  stepCancelledText,
+  stepFinishedText,
+  stepProgressText,
+  stepShutdownText,
+  stepStartedText,
+  stepWasInterruptedText,
+  succeededStatusDetail,
+} from '../slack/step-words.js';
 import { AUTO_ROLLBACK_ACTOR } from './upgrade-requests.js';
 
 // Backup comes after Pull: nothing has stopped yet, and data written while a large image downloads is in the dump.
@@ -34,22 +64,7 @@ export const UPGRADE_STEPS = ['recheck', 'git_record', 'pull', 'backup', 'recrea
 export const ROLLBACK_STEPS = ['recheck', 'rollback', 'git_revert', 'readiness', 'postflight'] as const;
 export type StepName = (typeof UPGRADE_STEPS)[number] | (typeof ROLLBACK_STEPS)[number];
 
-const STEP_TITLES: Record<StepName, string> = {
-  recheck: 'Re-check',
-  git_record: 'Git record',
-  pull: 'Pull',
-  backup: 'Backup',
-  recreate: 'Recreate',
-  rollback: 'Roll back',
-  git_revert: 'Git revert',
-  readiness: 'Readiness',
-  postflight: 'Post-flight checks',
-};
-
 export const ROLLBACK_ACTION = ACTION_IDS.rollback;
-
-/** Characters of what Checkstack says (a readiness answer, a check's detail) a progress line shows. */
-const READINESS_SHOWN = 1500;
 
 export interface RunnerDeps {
   upgrades: UpgradeStore;
@@ -95,32 +110,6 @@ interface StepContext {
   signal: AbortSignal;
   /** The replies this step posted in an earlier run (a crash), by key, to update in place instead of posting again. */
   earlierReplies: Record<string, string>;
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-
-function pullProgressText(p: PullProgress): string {
-  const bytes = p.bytesTotal > 0 ? `, ${formatBytes(p.bytesCurrent)} of ${formatBytes(p.bytesTotal)}` : '';
-  return `${p.layersDone}/${p.layersTotal} layers${bytes} (${p.status})`;
-}
-
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
-}
-
-const OUTCOME_ICON: Record<CheckResult['outcome'], string> = {
-  pass: '✅',
-  warn: '⚠️',
-  fail: '❌',
-  skipped: '⏭️',
-  nothing_to_verify: '➖',
-};
-
-function finishedText(step: StepName, durationMs: number, detail: string): string {
-  return `✅ *${STEP_TITLES[step]}* finished in ${seconds(durationMs)}: ${detail}`;
 }
 
 /** An instance id as the thread shows it: each part of a Kubernetes `<uid>/<pod-template-hash>` cut like Docker's 12-character ids. */
@@ -188,7 +177,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     const confirmations = (await upgrades.confirmations(upgrade.id)).filter((c) => approvers.has(c.userId));
     const state = { items: upgrade.items.map((i) => i.id), confirmations };
     if (!isComplete(state, { requester: upgrade.requester, requireSecondPerson: deps.requireSecondPerson })) {
-      throw new AppError('not_authorized', 'the checklist is no longer fully confirmed by current approvers');
+      throw new AppError('not_authorized', APPROVALS_NO_LONGER_HOLD);
     }
   }
 
@@ -198,27 +187,27 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     const instance = await runtime.deployer.describe();
     const expectedTag = upgrade.kind === 'upgrade' ? upgrade.imageTag : upgrade.fromVersion;
     if (expectedTag && instance.tag !== expectedTag) {
-      throw new AppError('target_drifted', `the target runs \`${instance.tag ?? instance.image}\`, not the planned \`${expectedTag}\``);
+      throw new AppError('target_drifted', recheckDriftText({ kind: 'tag', running: instance.tag ?? instance.image, planned: expectedTag }));
     }
     if (upgrade.kind === 'upgrade' && upgrade.instanceId && instance.id !== upgrade.instanceId) {
       throw new AppError('target_drifted', instanceChangedText(runtime.deployer.nouns, shortId(upgrade.instanceId), shortId(instance.id)));
     }
-    if (upgrade.kind === 'upgrade' && !instance.running) throw new AppError('target_drifted', `${instance.name} is not running`);
+    if (upgrade.kind === 'upgrade' && !instance.running) throw new AppError('target_drifted', recheckDriftText({ kind: 'not_running', name: instance.name }));
     const about = await runtime.checkstack.about().catch(() => null);
     if (upgrade.kind === 'upgrade' && upgrade.apiVersion && about && about.releaseVersion !== upgrade.apiVersion) {
-      throw new AppError('target_drifted', `/api/about reports \`${about.releaseVersion}\`, not the planned \`${upgrade.apiVersion}\``);
+      throw new AppError('target_drifted', recheckDriftText({ kind: 'about', reported: about.releaseVersion, planned: upgrade.apiVersion }));
     }
     if (upgrade.kind === 'upgrade') {
       const ready = await runtime.checkstack.ready().catch((err: unknown) => {
         throw new AppError('checkstack_unreachable', isAppError(err) ? err.message : 'the target did not answer');
       });
-      if (!isReadyUnknown(ready) && !ready.ready) throw new AppError('checkstack_api_error', `the target is not ready now (${ready.reason ?? ready.error ?? `HTTP ${ready.status}`})`);
+      if (!isReadyUnknown(ready) && !ready.ready) throw new AppError('checkstack_api_error', notReadyNowText(ready));
     }
     await upgrades.recordJobFacts(upgrade.id, {
       previousImage: upgrade.kind === 'upgrade' ? exactPreviousImage(instance.image, runtime.config.image, upgrade.fromVersion) : upgrade.previousImage ?? instance.image,
       ...(about ? { pluginsBefore: about.plugins.map((p) => ({ name: p.name, version: p.version })) } : {}),
     });
-    return `${instance.name} runs ${instance.image}${about ? `, /api/about says ${about.releaseVersion}` : ''}`;
+    return recheckDetail(instance, about ? about.releaseVersion : null);
   }
 
   async function approversOf(upgrade: UpgradeRecord): Promise<string[]> {
@@ -244,34 +233,27 @@ export function createUpgradeRunner(deps: RunnerDeps) {
   }
 
   async function gitRecord({ upgrade, runtime, progress, signal }: StepContext): Promise<string> {
-    if (!runtime.config.pin) return 'no pin configured: nothing recorded';
+    if (!runtime.config.pin) return NO_PIN_DETAIL;
     const open = upgrade.pinRecord?.kind === 'pull_request' && !upgrade.pinRecord.merged ? upgrade.pinRecord : null;
     // A restarted job reuses the pull request it opened before: its link is further up the thread.
-    if (open) void progress(`⏳ *Git record*: still waiting for pull request <${open.url}|#${open.number}> to be merged`);
+    if (open) void progress(gitRecordWaitingText(open));
     try {
       const record = await deps.pins.record(await pinChange(upgrade, runtime), {
         existing: upgrade.pinRecord,
         signal,
         onPullRequest: async (pullRequest) => {
           await upgrades.recordJobFacts(upgrade.id, { pinRecord: pullRequest });
-          await post(upgrade, `🔀 Pull request opened: <${pullRequest.url}>. The upgrade waits until it is merged (\`/checkstack cancel\` ends the wait).`);
+          await post(upgrade, pullRequestOpenedText(pullRequest.url));
         },
         isCancelled: async () => (await upgrades.byId(upgrade.id))?.status === 'cancelled',
       });
       if (record) await upgrades.recordJobFacts(upgrade.id, { pinRecord: record });
-      return describePin(record);
+      return pinRecordDetail(record);
     } catch (err) {
       const partial = isAppError(err) ? (err.details.pinRecord as PinRecord | undefined) : undefined;
       if (partial) await upgrades.recordJobFacts(upgrade.id, { pinRecord: partial });
       throw err;
     }
-  }
-
-  function describePin(record: PinRecord | null): string {
-    if (!record) return 'nothing recorded';
-    if (record.kind === 'file') return `${record.path} now pins the new tag`;
-    if (record.kind === 'commit') return `committed ${record.commitSha.slice(0, 7)} to ${record.repo}@${record.branch}`;
-    return `pull request <${record.url}|#${record.number}> merged`;
   }
 
   async function pull({ upgrade, runtime, progress, signal }: StepContext): Promise<string> {
@@ -281,13 +263,13 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       image,
       (p) => {
         last = p;
-        void progress(`⏳ *Pull* ${image}: ${pullProgressText(p)}`);
+        void progress(pullProgressText(image, p));
       },
       signal,
     );
     const done = last as PullProgress | null;
     if (!runtime.deployer.pullsImage) return pulledByPlatformDetail(image);
-    return done ? `${image}: ${done.layersTotal} layers, ${formatBytes(done.bytesTotal)}` : image;
+    return pullDetail(image, done);
   }
 
   /**
@@ -296,7 +278,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
    * and the restarted job runs this step again.
    */
   async function backup({ upgrade, runtime, progress, signal }: StepContext): Promise<string> {
-    if (!runtime.config.backup || !deps.backups) return 'no `backup` configured for this target: no dump taken';
+    if (!runtime.config.backup || !deps.backups) return NO_BACKUP_DETAIL;
     const outcome = await deps.backups.backup(upgrade.target, { version: upgrade.fromVersion, signal, onProgress: (bytes) => void progress(backupStepProgress(bytes)) });
     const { record } = outcome;
     await upgrades.recordJobFacts(upgrade.id, {
@@ -312,7 +294,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       version: upgrade.toVersion,
       expectedEncryptionKeyFingerprint: upgrade.keyFingerprint,
       changeCause: await changeCause(upgrade),
-      onProgress: (text) => void progress(`⏳ *Recreate*: ${text}`),
+      onProgress: (text) => void progress(stepProgressText('recreate', text)),
     });
     // An adopted `:latest` install goes back to its exact tag: `latest` will mean another version by then.
     await upgrades.recordJobFacts(upgrade.id, { previousImage: upgrade.kind === 'upgrade' ? exactPreviousImage(result.previousImage, runtime.config.image, upgrade.fromVersion) : result.previousImage });
@@ -329,7 +311,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       fromVersion: upgrade.fromVersion,
       previousImage,
       changeCause: await changeCause(upgrade),
-      onProgress: (text) => void progress(`⏳ *Roll back*: ${text}`),
+      onProgress: (text) => void progress(stepProgressText('rollback', text)),
       ...(restore
         ? {
             beforeStart: async () => {
@@ -354,18 +336,18 @@ export function createUpgradeRunner(deps: RunnerDeps) {
   /** What Restore and roll back restores: the dump the upgrade's Backup step recorded, into the target's database. */
   function restoreOf(rollback: UpgradeRecord, original: UpgradeRecord | null, runtime: TargetRuntime): RestoreLiveInput {
     const backup = original?.preUpgradeBackup;
-    if (!backup) throw new AppError('restore_failed', `The rollback of target "${rollback.target}" restores the database, but its upgrade recorded no pre-upgrade backup; nothing was stopped.`);
+    if (!backup) throw new AppError('restore_failed', restoreRefusalText(rollback.target, 'backup'));
     const databaseUrl = runtime.config.backupDatabaseUrl;
-    if (!databaseUrl) throw new AppError('restore_failed', `The rollback of target "${rollback.target}" restores the database, but the bot has no database URL for it (set the environment variable of \`backup.databaseUrlEnv\`); nothing was stopped.`);
+    if (!databaseUrl) throw new AppError('restore_failed', restoreRefusalText(rollback.target, 'database_url'));
     return { target: rollback.target, databaseUrl, dumpPath: backup.file, sha256: backup.sha256 };
   }
 
   async function gitRevert({ upgrade, runtime }: StepContext): Promise<string> {
     const original = upgrade.rollbackOf ? await upgrades.byId(upgrade.rollbackOf) : null;
-    if (!original?.pinRecord) return 'nothing to revert';
+    if (!original?.pinRecord) return gitRevertDetail(null);
     const reverted = await deps.pins.revert(original.pinRecord, await pinChange(original, runtime), `rolled back to ${original.fromVersion} (rollback ${upgrade.id})`);
     await upgrades.recordJobFacts(original.id, { pinRecord: reverted });
-    return `the record pins ${original.fromVersion} again`;
+    return gitRevertDetail(original.fromVersion);
   }
 
   async function readiness({ upgrade, runtime, progress, signal }: StepContext): Promise<string> {
@@ -379,14 +361,14 @@ export function createUpgradeRunner(deps: RunnerDeps) {
         now: deps.now,
         sleep: (ms) => deps.sleep(ms, signal),
         signal,
-        onProgress: (answer) => progress(`⏳ *Readiness*: ${outside(describeProgress(answer), READINESS_SHOWN)}`),
+        onProgress: (answer) => progress(readinessProgressText(answer)),
         logger,
       });
       await upgrades.recordJobFacts(upgrade.id, { readyAt: result.readyAt });
       if ('unknown' in result) {
-        return `readiness unknown: this release has no /.checkstack/ready; it logged "${INITIALIZED_LOG_TEXT}" and \`GET /\` answers ${result.ui.status}`;
+        return readinessUnknownDetail(result.ui.status);
       }
-      return `ready: ${result.answer.checks.map((c) => `${c.name} ${c.ok ? 'ok' : 'failing'}`).join(', ') || 'no named checks'}`;
+      return readyDetail(result.answer.checks);
     } catch (err) {
       if (isAppError(err) && err.code === 'readiness_timeout') {
         const reason = typeof err.details.reason === 'string' ? err.details.reason : err.message;
@@ -411,15 +393,14 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       runningImageTag: instance?.tag ?? null,
       logger,
       onResult: async (result, durationMs) => {
-        const text = `${OUTCOME_ICON[result.outcome]} *${result.name}*: ${outside(result.detail, READINESS_SHOWN)} (${seconds(durationMs)})`;
+        const text = postflightResultText(result, durationMs);
         // Results a killed run already posted are updated in place: the thread shows each check once.
         const earlier = earlierReplies[result.name];
         if (earlier) return reporter.update(upgrade.channelId, earlier, { text });
         await upgrades.setStepReply(upgrade.id, 'postflight', result.name, await post(upgrade, text));
       },
     });
-    const counts = (o: CheckResult['outcome']) => report.results.filter((r) => r.outcome === o).length;
-    const detail = `${counts('pass')} passed, ${counts('warn')} warning(s), ${counts('fail')} failed, ${counts('skipped') + counts('nothing_to_verify')} not verifiable`;
+    const detail = postflightDetail(report.results);
     return { detail, verdict: report.verdict, versionFailed: report.results.some((r) => r.name === 'version' && r.outcome === 'fail') };
   }
 
@@ -444,10 +425,10 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       try {
         const reverted = await deps.pins.revert(fresh.pinRecord, await pinChange(fresh, runtime), `the upgrade to ${fresh.toVersion} failed at ${step}; ${fresh.fromVersion} still runs`);
         await upgrades.recordJobFacts(upgrade.id, { pinRecord: reverted });
-        return ' The Git record was reverted.';
+        return pinRevertCleanup(true);
       } catch (err) {
         logger.error({ err, upgradeId: upgrade.id }, 'could not revert the pin record');
-        return ' The Git record could NOT be reverted: fix it by hand.';
+        return pinRevertCleanup(false);
       }
     }
     return '';
@@ -459,7 +440,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
    * from the database in any case.
    */
   async function fail(upgrade: UpgradeRecord, runtime: TargetRuntime, step: StepName, reason: string, offerRollback: boolean, rollBackAutomatically = offerRollback): Promise<void> {
-    const ended = await upgrades.apply(upgrade.id, 'fail', { step, statusDetail: `${STEP_TITLES[step]}: ${reason}`, outcome: 'failed' });
+    const ended = await upgrades.apply(upgrade.id, 'fail', { step, statusDetail: failedStatusDetail(step, reason), outcome: 'failed' });
     const cleanup = await onStepFailed(upgrade, runtime, step).catch((err: unknown) => {
       logger.error({ err, upgradeId: upgrade.id }, 'could not clean up after the failed step');
       return '';
@@ -516,7 +497,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     const settled: string[] = [];
     for (const { upgrade, rollback } of await upgrades.strandedRollbacks()) {
       if (rollback.status === 'succeeded') {
-        if (!(await upgrades.apply(upgrade.id, 'rollback_succeeded', { statusDetail: `rolled back to ${rollback.toVersion}` }))) continue;
+        if (!(await upgrades.apply(upgrade.id, 'rollback_succeeded', { statusDetail: rolledBackStatusDetail(rollback.toVersion) }))) continue;
         await refreshFromDatabase(upgrade.id);
       } else {
         await rollbackFailed(rollback);
@@ -532,13 +513,13 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     const ended = await upgrades.apply(upgrade.id, 'succeed', {
       step: null,
       outcome: verdict,
-      statusDetail: verdict === 'succeeded' ? `post-flight: ${detail}` : `with warnings; post-flight: ${detail}`,
+      statusDetail: succeededStatusDetail(verdict !== 'succeeded', detail),
     });
     if (!ended) return;
     deps.metrics?.upgrades.inc({ kind: upgrade.kind, result: verdict });
     try {
       if (upgrade.kind === 'rollback' && upgrade.rollbackOf) {
-        await upgrades.apply(upgrade.rollbackOf, 'rollback_succeeded', { statusDetail: `rolled back to ${upgrade.toVersion}` });
+        await upgrades.apply(upgrade.rollbackOf, 'rollback_succeeded', { statusDetail: rolledBackStatusDetail(upgrade.toVersion) });
         await refreshFromDatabase(upgrade.rollbackOf);
       }
       await postOutcome(upgrade, { text: successText({ kind: upgrade.kind, warnings: verdict !== 'succeeded', target: upgrade.target, toVersion: upgrade.toVersion, detail }) });
@@ -575,7 +556,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     if (!upgrade) return 'not_runnable';
     if (upgrade.kind === 'rollback' && upgrade.rollbackOf) {
       // A new detail: the one of an earlier failed rollback would say the wrong thing while this one runs.
-      await upgrades.apply(upgrade.rollbackOf, 'rollback', { statusDetail: `to ${upgrade.toVersion}` });
+      await upgrades.apply(upgrade.rollbackOf, 'rollback', { statusDetail: rollingBackStatusDetail(upgrade.toVersion) });
       await deps.refreshMessage(upgrade.rollbackOf);
     }
     // Resumes after `doneStep` even when the steps changed with the config meanwhile (a Backup step added or removed).
@@ -591,7 +572,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     if (startIndex > 0 || earlier.length > 0) {
       await bringThreadUpToDate(upgrade, earlier.filter((row) => !rerunIn.has(row.step)));
       const reason = options.resumeReason ?? 'the worker restarted';
-      await post(upgrade, startIndex > 0 ? `↩️ Resuming after *${STEP_TITLES[steps[startIndex - 1]!]}* (${reason}).` : `↩️ Restarting *${STEP_TITLES[steps[0]!]}* (${reason}).`);
+      await post(upgrade, resumeText(startIndex > 0 ? { after: steps[startIndex - 1]! } : { restart: steps[0]! }, reason));
     }
 
     // "✅ finished" lines land in the background (the reporter spaces updates of a message): the next step
@@ -605,7 +586,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       await upgrades.stepStarted(upgrade.id, step);
       await deps.refreshMessage(upgrade.id);
       const started = deps.now().getTime();
-      const startedText = `▶️ *${STEP_TITLES[step]}* started${earlier.some((row) => row.step === step) ? ' again' : ''}`;
+      const startedText = stepStartedText(step, earlier.some((row) => row.step === step));
       const reused = rerunIn.get(step);
       if (reused) void reporter.update(upgrade.channelId, reused, { text: startedText });
       const stepTs = reused ?? (await post(upgrade, startedText));
@@ -622,14 +603,15 @@ export function createUpgradeRunner(deps: RunnerDeps) {
           earlierReplies: earlier.find((row) => row.step === step)?.replies ?? {},
         });
       } catch (err) {
-        const elapsed = seconds(deps.now().getTime() - started);
+        const elapsedMs = deps.now().getTime() - started;
+        const elapsed = durationText(elapsedMs);
         if (options.signal.aborted && !isAppError(err) && !(err instanceof StepFailure)) {
-          await Promise.all([...landing, reporter.update(upgrade.channelId, stepTs, { text: `⏸️ *${STEP_TITLES[step]}* interrupted after ${elapsed}: the bot is shutting down and resumes it on restart` })]);
+          await Promise.all([...landing, reporter.update(upgrade.channelId, stepTs, { text: stepShutdownText(step, elapsedMs) })]);
           return 'interrupted';
         }
         if (isAppError(err) && err.details.cancelled === true) {
           await upgrades.stepFinished(upgrade.id, step, 'skipped', err.message);
-          await Promise.all([...landing, reporter.update(upgrade.channelId, stepTs, { text: `⏹️ *${STEP_TITLES[step]}*: ${err.message}` })]);
+          await Promise.all([...landing, reporter.update(upgrade.channelId, stepTs, { text: stepCancelledText(step, err.message) })]);
           await deps.refreshMessage(upgrade.id);
           return 'ended';
         }
@@ -652,13 +634,13 @@ export function createUpgradeRunner(deps: RunnerDeps) {
       const detail = typeof outcome === 'string' ? outcome : outcome.detail;
       await upgrades.stepFinished(upgrade.id, step, 'ok', detail);
       deps.metrics?.stepDuration.observe({ kind: upgrade.kind, step, outcome: 'ok' }, (deps.now().getTime() - started) / 1000);
-      landing.push(reporter.update(upgrade.channelId, stepTs, { text: finishedText(step, deps.now().getTime() - started, detail) }));
+      landing.push(reporter.update(upgrade.channelId, stepTs, { text: stepFinishedText(step, deps.now().getTime() - started, detail) }));
       await options.onStepDone(step);
       upgrade = (await upgrades.byId(upgrade.id))!;
       if (typeof outcome !== 'string') {
         await Promise.all(landing);
         if (outcome.verdict === 'failed') {
-          await fail(upgrade, runtime, step, `post-flight checks failed (${outcome.detail})`, true, outcome.versionFailed);
+          await fail(upgrade, runtime, step, postflightFailedReason(outcome.detail), true, outcome.versionFailed);
         } else {
           await succeed(upgrade, outcome.verdict, outcome.detail);
         }
@@ -676,14 +658,14 @@ export function createUpgradeRunner(deps: RunnerDeps) {
    */
   async function bringThreadUpToDate(upgrade: UpgradeRecord, rows: StepRecord[]): Promise<void> {
     const updates = rows.flatMap((row) => {
-      if (!row.messageTs || !(row.step in STEP_TITLES)) return [];
-      const step = row.step as StepName;
+      if (!row.messageTs || !isStepName(row.step)) return [];
+      const step = row.step;
       const text =
         row.finishedAt && row.outcome === 'ok'
-          ? finishedText(step, row.finishedAt.getTime() - row.startedAt.getTime(), row.detail ?? '')
+          ? stepFinishedText(step, row.finishedAt.getTime() - row.startedAt.getTime(), row.detail ?? '')
           : row.finishedAt
             ? null
-            : `⏸️ *${STEP_TITLES[step]}* was interrupted; it runs again below`;
+            : stepWasInterruptedText(step);
       return text ? [reporter.update(upgrade.channelId, row.messageTs, { text })] : [];
     });
     await Promise.all(updates);
@@ -703,7 +685,7 @@ export function createUpgradeRunner(deps: RunnerDeps) {
     if (!ended) return;
     deps.metrics?.upgrades.inc({ kind: ended.kind, result: 'failed' });
     try {
-      const stepTitle = ended.step ? STEP_TITLES[ended.step as StepName] ?? ended.step : null;
+      const stepTitle = ended.step ? (isStepName(ended.step) ? STEP_TITLES[ended.step] : ended.step) : null;
       await postOutcome(ended, { text: abandonedText(ended.kind, stepTitle, summary, referenceId) });
     } finally {
       await refreshFromDatabase(upgradeId);
