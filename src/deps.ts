@@ -28,7 +28,8 @@ import { createLogger, SecretRegistry, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createQueues, type Queues } from './queue.js';
 import { slackLogger } from './slack/bolt-logger.js';
-import { createProxyFetch } from './http/proxy-fetch.js';
+import type { Dispatcher } from 'undici';
+import { createProxyDispatcher, createProxyFetch } from './http/proxy-fetch.js';
 import { createRegistryClient, type RegistryClient } from './registry/oci-registry.js';
 import { createSlackTransport, type SlackTransport } from './slack/slack-transport.js';
 
@@ -62,6 +63,8 @@ export interface Deps {
   queues: Queues;
   /** Carries every Slack HTTP call: the WebClient's and Bolt's (`respond()`). */
   slackTransport: SlackTransport;
+  /** Undici's route through the operator's proxy (NO_PROXY honoured), for Socket Mode's WebSocket; null without a proxy. */
+  proxyDispatcher: Dispatcher | null;
   slack: WebClient;
   octokit: Octokit;
   audit: AuditLog;
@@ -118,6 +121,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
   const pool = overrides.pool ?? createPool(config.databaseUrl, logger);
   const redis = overrides.redis ?? createRedis(config.redisUrl, logger);
   const outboundFetch = createProxyFetch(config.proxy);
+  const proxyDispatcher = createProxyDispatcher(config.proxy);
   const octokit =
     overrides.octokit ??
     new Octokit({
@@ -144,6 +148,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}, shutdo
     redis,
     queues: overrides.queues ?? createQueues(redis, config.queuePrefix),
     slackTransport,
+    proxyDispatcher,
     slack,
     octokit,
     audit: overrides.audit ?? createAuditLog(pool),

@@ -108,7 +108,10 @@ export async function startBot(config: Config, options: StartOptions = {}): Prom
     ? new SocketModeReceiver({
         appToken: config.slack.appToken!,
         logger: boltLogger,
-        installerOptions: { clientOptions: { slackApiUrl: config.slack.apiUrl } },
+        // apps.connections.open goes through the bot's Slack transport, the WebSocket through the proxy's dispatcher:
+        // both honour HTTPS_PROXY/NO_PROXY like every other Slack call.
+        ...(deps.proxyDispatcher ? { dispatcher: deps.proxyDispatcher } : {}),
+        installerOptions: { clientOptions: { slackApiUrl: config.slack.apiUrl, fetch: deps.slackTransport.fetch } },
       })
     : new HTTPReceiver({
         signingSecret: config.slack.signingSecret!,
