@@ -230,6 +230,7 @@ function createServices(deps: Deps) {
   });
   const pins = createPinRecorder({ github: createGithubPinRecord({ octokit: deps.octokit, logger: logger.child({ component: 'pin-record' }) }), now: () => deps.clock.now(), sleep: abortableSleep });
   const adoption = createAdoption({
+    onPinned: (target) => home.refresh.afterChange({ target }),
     targets: deps.targets,
     registry: deps.registry,
     pins,
@@ -239,6 +240,8 @@ function createServices(deps: Deps) {
     now: () => deps.clock.now(),
   });
   const upgradeRequests = createUpgradeRequests({
+    // Every change of a request's checklist (planned, confirmed, started, a step, its end) refreshes the Home tab.
+    onChange: (upgradeId) => home.refresh.afterChange({ upgradeId }),
     upgrades: deps.db.upgrades,
     releases: deps.db.releases,
     releaseSource: deps.github.releaseSource,
@@ -300,14 +303,7 @@ function createServices(deps: Deps) {
     approvers: deps.approvers,
     pins,
     reporter,
-    // The runner calls this after each step and at the end: the one point where the Home tab learns of a step.
-    refreshMessage: async (id) => {
-      try {
-        await upgradeRequests.refreshMessage(id);
-      } finally {
-        home.refresh.afterStep(id);
-      }
-    },
+    refreshMessage: (id) => upgradeRequests.refreshMessage(id),
     scheduleFollowUps: (upgrade, readyAt) => followUps.schedule(upgrade, readyAt),
     autoRollback: (upgrade, reason) => upgradeRequests.autoRollback(upgrade, reason),
     logger: logger.child({ component: 'upgrade-runner' }),

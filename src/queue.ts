@@ -65,8 +65,8 @@ export const autoPhaseJob = z.object({ target: z.string().min(1), key: z.string(
 
 /** Publishes one user's Home tab; deduplicated per user, so a burst of upgrade steps gives one publish. */
 export const appHomeJob = z.object({ userId: z.string().min(1).max(32) });
-/** Publishes the Home tab of every recent viewer (after an upgrade step); deduplicated, so a burst gives one. */
-export const appHomeRefreshJob = z.object({ upgradeId: z.string().min(1).optional() });
+/** Publishes the Home tab of every recent viewer (after a change it shows); deduplicated, so a burst gives one. */
+export const appHomeRefreshJob = z.object({ upgradeId: z.string().min(1).optional(), target: z.string().min(1).optional() });
 
 export interface JobPayloads {
   [QUEUE.releases]: {

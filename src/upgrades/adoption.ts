@@ -35,6 +35,8 @@ export interface AdoptionDeps {
   pins: Pick<PinRecorder, 'pinRunning' | 'pinsVersion'>;
   approvers: ApproverResolver;
   upgrades: Pick<UpgradeStore, 'activeForTarget'>;
+  /** Told after a pin was written (the Home tab follows). Must not throw. */
+  onPinned?(target: string): void;
   logger: Logger;
   now(): Date;
 }
@@ -120,6 +122,7 @@ export function createAdoption(deps: AdoptionDeps) {
     const record = await deps.pins.pinRunning({ target: runtime.config, floatingTag: facts.tag, version: facts.version, userId: input.userId });
     if (!record) throw new AppError('target_not_pinned', noPinRecordRefusal(target, facts.tag, runtime.config.image, facts.version));
     deps.logger.info({ target, tag: facts.tag, version: facts.version, source: facts.source, record, user: input.userId }, 'floating tag pinned');
+    deps.onPinned?.(target);
     return { target, tag: facts.tag, version: facts.version, record };
   }
 

@@ -1,7 +1,7 @@
-// When the Home tab is published: at once for a user who opens it, and after an upgrade step for the users who
-// opened it recently. Both go through the app-home queue, deduplicated (one waiting `refresh`, one waiting `publish`
-// per user), so a burst of steps gives one publish per viewer, and the queue's limiter keeps views.publish within
-// Slack's Tier 4 (about 100 calls a minute per workspace).
+// When the Home tab is published: at once for a user who opens it, and after any change it shows (a request, an
+// upgrade step, a pin) for the users who opened it recently. Both go through the app-home queue, deduplicated (one
+// waiting `refresh`, one waiting `publish` per user), so a burst of changes gives one publish per viewer, and the
+// queue's limiter keeps views.publish within Slack's Tier 4 (about 100 calls a minute per workspace).
 import type { AppHomeStore } from '../db/app-home-store.js';
 import type { Logger } from '../logger.js';
 import type { TypedQueue, QUEUE } from '../queue.js';
@@ -47,13 +47,14 @@ export function createHomeRefresh(deps: HomeRefreshDeps) {
     },
 
     /**
-     * After an upgrade step: a refresh of every recent viewer's Home tab, a moment later. Returns at once and never
-     * throws: the Home tab must not slow or fail an upgrade step.
+     * After a change the Home tab shows (a request planned, confirmed, started or ended, an upgrade step, a pin): a
+     * refresh of every recent viewer's Home tab, a moment later. Returns at once and never throws: the Home tab must
+     * not slow or fail what changed.
      */
-    afterStep(upgradeId: string): void {
+    afterChange(cause: { upgradeId: string } | { target: string }): void {
       deps.queue
-        .add('refresh', { upgradeId }, { delay: HOME_REFRESH_DELAY_MS, deduplication: { id: homeDedupId.refresh }, attempts: 1, removeOnComplete: true, removeOnFail: { age: 3600 } })
-        .catch((err: unknown) => logger.warn({ err, upgradeId }, 'could not queue a refresh of the Home tab'));
+        .add('refresh', cause, { delay: HOME_REFRESH_DELAY_MS, deduplication: { id: homeDedupId.refresh }, attempts: 1, removeOnComplete: true, removeOnFail: { age: 3600 } })
+        .catch((err: unknown) => logger.warn({ err, ...cause }, 'could not queue a refresh of the Home tab'));
     },
   };
 }

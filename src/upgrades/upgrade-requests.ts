@@ -99,6 +99,8 @@ export interface UpgradeRequestsDeps {
   scheduling?: Pick<ScheduledUpgrades, 'schedule' | 'cancelled'>;
   /** A target on a floating tag (`latest`) is upgraded only once its pin record names the version it runs. */
   adoption?: Pick<Adoption, 'currentForUpgrade'>;
+  /** Told after a request's checklist is posted or refreshed, i.e. after every change of it (the Home tab follows). Must not throw. */
+  onChange?(upgradeId: string): void;
 }
 
 /** The checklist's backup item as the bot checks it now. */
@@ -226,6 +228,14 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
    * lock, and always from the state read under the lock, so the last update Slack receives is the newest state.
    */
   async function refreshMessage(upgradeId: string, extra: { queuePosition?: number } = {}): Promise<void> {
+    try {
+      await renderAndUpdate(upgradeId, extra);
+    } finally {
+      deps.onChange?.(upgradeId);
+    }
+  }
+
+  async function renderAndUpdate(upgradeId: string, extra: { queuePosition?: number }): Promise<void> {
     await withAdvisoryLock(
       deps.pool,
       { space: 'checklist-message', id: upgradeId },
@@ -350,6 +360,7 @@ export function createUpgradeRequests(deps: UpgradeRequestsDeps) {
     try {
       const ts = await checklists.post(request.channelId, await checklistView(created));
       await upgrades.setMessage(created.id, ts);
+      deps.onChange?.(created.id);
       logger.info({ upgradeId: created.id, kind: request.kind, target: request.target, from: plan.from, to: plan.to, requester: request.requester }, `${request.kind} requested`);
       return { ...created, messageTs: ts };
     } catch (err) {

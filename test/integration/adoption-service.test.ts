@@ -57,6 +57,7 @@ describe('adopting a floating tag', () => {
       { SLACK_BOT_TOKEN: 'xoxb-test', SLACK_SIGNING_SECRET: 'secret' },
       `approvers:\n  users: [${APPROVER}]\ntargets:\n  - name: prod\n    baseUrl: http://127.0.0.1:${silent}\n    image: ${IMAGE}\n    docker: { container: checkstack }\n${options.github ? `    pin: { github: { repo: enyineer/checkstack, path: deploy/compose.yml, branch: main, mode: ${options.github.mode} } }\n` : options.pinFile === false ? '' : `    pin: { file: "${file}" }\n`}`,
     );
+    const pinned: string[] = [];
     const deployer = { ...staticDeployer({ tag: options.tag ?? 'latest' }), runningImageDigests: async () => options.digests ?? [d(2)] };
     const logger = pino({ level: 'silent' });
     const targets = createTargetRegistry(config.targets, { docker: () => deployer }, logger);
@@ -70,10 +71,11 @@ describe('adopting a floating tag', () => {
       }),
       approvers: { approvers: async () => new Set([APPROVER]) },
       upgrades: { activeForTarget: async () => null },
+      onPinned: (target) => pinned.push(target),
       logger,
       now: () => new Date(),
     });
-    return { adoption, file, runtime: targets.resolve('prod') };
+    return { adoption, file, runtime: targets.resolve('prod'), pinned };
   }
 
   const refusal = (promise: Promise<unknown>) => promise.then(() => null, (err: unknown) => (isAppError(err) ? err : Promise.reject(err)));
@@ -93,10 +95,11 @@ describe('adopting a floating tag', () => {
 
   it('refuses a Pin click whose version no longer runs, and writes nothing', async () => {
     registry = await startFakeOciRegistry({ name: NAME, tags: { '0.139.0': d(1), '0.140.0': d(2), latest: d(2) } });
-    const { adoption, file } = await setup({ registryUrl: registry.url });
+    const { adoption, file, pinned } = await setup({ registryUrl: registry.url });
 
     const err = await refusal(adoption.pin({ targetName: 'prod', version: '0.139.0', userId: APPROVER }));
 
+    expect(pinned).toEqual([]);
     expect(err?.code).toBe('stale_action');
     expect(err?.message).toMatch(/`prod` no longer runs `0\.139\.0`: it runs `latest` = `0\.140\.0` \(digest matched\)\. Nothing was pinned/);
     expect(await readFile(file, 'utf8')).toBe(compose('latest'));
@@ -114,7 +117,7 @@ describe('adopting a floating tag', () => {
 
   it('refuses an upgrade until the pin record names the version, then plans from it', async () => {
     registry = await startFakeOciRegistry({ name: NAME, tags: { '0.140.0': d(2), latest: d(2) } });
-    const { adoption, runtime } = await setup({ registryUrl: registry.url });
+    const { adoption, runtime, pinned } = await setup({ registryUrl: registry.url });
     const current = { apiVersion: null, imageTag: 'latest', reachable: false };
 
     const before = await refusal(adoption.currentForUpgrade(runtime, current));
@@ -122,6 +125,8 @@ describe('adopting a floating tag', () => {
     expect(pinOfferOf(before)).toEqual({ target: 'prod', version: '0.140.0' });
 
     await adoption.pin({ targetName: 'prod', version: '0.140.0', userId: APPROVER });
+    // The Home tab is told (src/main.ts refreshes it for recent viewers).
+    expect(pinned).toEqual(['prod']);
     expect(await adoption.currentForUpgrade(runtime, current)).toEqual({ apiVersion: '0.140.0', imageTag: 'latest', reachable: false });
   });
 

@@ -150,6 +150,24 @@ targets:
     await t.slack.waitFor(async () => (await t.bot.deps.db.upgrades.activeForTarget('prod')) === null, 10_000);
   });
 
+  it('is refreshed for a recent viewer when a request is planned in the channel and when it is cancelled', async () => {
+    await openHome(APPROVER);
+    await homeQueueSettled();
+
+    const message = await flow().request(t.driver, 'upgrade 0.30.0');
+    const planned = await t.slack.waitFor(() => t.slack.homeViews(APPROVER).find((v) => /In flight:.*confirming/.test(section(v, 'prod')?.text.text ?? '')), 15_000);
+    expect(section(planned, 'prod')?.text.text).toContain(`p${message.ts.replace('.', '')}`);
+
+    const published = t.slack.homeViews(APPROVER).length;
+    await t.driver.slashCommand('/checkstack', 'cancel prod', { user: REQUESTER, channel: CHANNEL });
+    const cancelled = await t.slack.waitFor(
+      () => t.slack.homeViews(APPROVER).slice(published).find((v) => !/In flight:/.test(section(v, 'prod')?.text.text ?? '') && /Last:.*cancelled/.test(section(v, 'prod')?.text.text ?? '')),
+      15_000,
+    );
+    expect(section(cancelled, 'prod')?.text.text).toMatch(/Last: <[^|]+\|upgrade `0\.25\.0` → `0\.30\.0`>: cancelled/);
+    await homeQueueSettled();
+  });
+
   it('is refreshed after the steps of an upgrade, a burst of steps giving fewer publishes than steps', async () => {
     await createAppHomeStore(t.bot.deps.pool).opened(STALE_VIEWER, new Date(Date.now() - 25 * 3600_000));
     await openHome(APPROVER);
