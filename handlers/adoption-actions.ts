@@ -1,6 +1,6 @@
 // The **Pin to <version>** button of a target that runs a floating tag (status, a refused upgrade, App Home).
 import { AppError } from '../src/errors.js';
-import { parsePinVersionValue } from '../src/slack/action-ids.js';
+import { parseTargetVersionValue } from '../src/slack/action-ids.js';
 import { pinnedReply, pinValueUnreadable } from '../src/slack/adoption-words.js';
 import type { Adoption } from '../src/upgrades/adoption.js';
 import type { ClickHandler } from './block-action.js';
@@ -8,7 +8,7 @@ import type { ClickHandler } from './block-action.js';
 export function pinVersionAction(adoption: Pick<Adoption, 'pin'>): ClickHandler {
   return async ({ value, userId, reply }) => {
     // The click's payload was checked by the router's schema; this is the value's own grammar.
-    const pin = parsePinVersionValue(value);
+    const pin = parseTargetVersionValue(value);
     if (!pin) throw new AppError('stale_action', pinValueUnreadable());
     const outcome = await adoption.pin({ targetName: pin.target, version: pin.version, userId });
     await reply({ text: pinnedReply(outcome) });

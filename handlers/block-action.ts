@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Deps } from '../src/deps.js';
 import { escapeRegExp } from '../src/domain/regexp.js';
 import { AppError } from '../src/errors.js';
+import { parseTargetVersionValue } from '../src/slack/action-ids.js';
 import { HOME_NO_CHANNEL } from '../src/slack/app-home.js';
 import { acknowledge, fitReply, runInteraction, type EphemeralReply, type InteractionResult } from '../src/slack/interaction.js';
 import { CLICK_REFUSALS } from '../src/slack/click-refusals.js';
@@ -105,9 +106,6 @@ const homeClickSchema = z.object({
   actions: z.array(z.object({ action_id: z.string().max(255), value: z.string().max(200).optional() })).min(1),
 });
 
-/** `<target> <version>`, as every Home tab button carries it (target names hold no space). */
-const HOME_VALUE = /^([a-z0-9][a-z0-9_-]{0,62}) (\S{1,64})$/i;
-
 function homeAction(deps: Deps, action: string, handler: ClickHandler, home: HomeClicks): ClickListener {
   return async ({ ack, body, context }) => {
     await acknowledge(deps, 'action', () => ack(), context);
@@ -125,7 +123,7 @@ function homeAction(deps: Deps, action: string, handler: ClickHandler, home: Hom
     await runInteraction(deps, { kind: 'action', action, userId, channelId: null, detail: { retry: context.retryNum ?? 0, from: 'home' }, reply }, async () => {
       const parsed = homeClickSchema.safeParse(body);
       const first = parsed.success ? parsed.data.actions[0]! : null;
-      const target = first ? HOME_VALUE.exec(first.value ?? '')?.[1] : undefined;
+      const target = first ? parseTargetVersionValue(first.value ?? '')?.target : undefined;
       if (!parsed.success || !first || !target) throw new AppError('invalid_input', 'That button does not name a target and a version; nothing changed.');
       channel = await home.channelFor(target);
       if (!channel) throw new AppError('invalid_input', HOME_NO_CHANNEL);

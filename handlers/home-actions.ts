@@ -2,16 +2,18 @@
 // target's channel (the click router's Home path resolves it from the value `<target> <version>`).
 import semver from 'semver';
 import { AppError } from '../src/errors.js';
+import { parseTargetVersionValue } from '../src/slack/action-ids.js';
 import { homePlannedText } from '../src/slack/app-home.js';
+import { CLICK_REFUSALS } from '../src/slack/click-refusals.js';
 import type { UpgradeRequests } from '../src/upgrades/upgrade-requests.js';
 import type { ClickHandler } from './block-action.js';
 
 export function homePlanUpgradeAction(requests: Pick<UpgradeRequests, 'requestUpgrade' | 'threadPermalink'>): ClickHandler {
   return async ({ userId, channelId, teamDomain, value, reply }) => {
-    const [target, raw] = value.split(' ');
-    const version = semver.valid(raw ?? '');
-    if (!target || !version) throw new AppError('invalid_input', 'That button does not name a version; nothing changed.');
-    const upgrade = await requests.requestUpgrade({ userId, channelId, teamDomain, version, targetName: target, allowPrerelease: semver.prerelease(version) !== null });
+    const named = parseTargetVersionValue(value);
+    const version = semver.valid(named?.version ?? '');
+    if (!named || !version) throw new AppError('invalid_input', CLICK_REFUSALS.noVersionNamed);
+    const upgrade = await requests.requestUpgrade({ userId, channelId, teamDomain, version, targetName: named.target, allowPrerelease: semver.prerelease(version) !== null });
     await reply({ text: homePlannedText(upgrade, requests.threadPermalink(upgrade)) });
     return { upgradeId: upgrade.id, detail: { target: upgrade.target, to: upgrade.toVersion, from: 'home' } };
   };

@@ -21,20 +21,20 @@ export const ACTION_IDS = {
   cancelAutoUpgrade: 'auto_upgrade_cancel',
   /**
    * **Pin to <version>**, offered for a target that runs a floating tag (`/checkstack status`, a refused upgrade, App
-   * Home). Its value is `pinVersionValue(target, version)`.
+   * Home). Its value is `targetVersionValue(target, version)`.
    */
   pinVersion: 'pin_version',
   /** A link button: Slack sends a click for it too, which only needs an ack. */
   releaseNotes: 'open_release_notes',
 } as const;
 
-/** The value of a **Pin** button: `"<target> <version>"` (target names hold no space). */
-export function pinVersionValue(target: string, version: string): string {
+/** The value of a **Pin** or a Home tab's **Plan upgrade** button: `"<target> <version>"` (target names hold no space). */
+export function targetVersionValue(target: string, version: string): string {
   return `${target} ${version}`;
 }
 
-/** Reads a **Pin** button's value back; null when it is not `"<target> <version>"`. */
-export function parsePinVersionValue(value: string): { target: string; version: string } | null {
+/** Reads such a button's value back; null when it is not `"<target> <version>"`. */
+export function parseTargetVersionValue(value: string): { target: string; version: string } | null {
   const match = /^(\S{1,128}) (\S{1,64})$/.exec(value);
   return match ? { target: match[1]!, version: match[2]! } : null;
 }

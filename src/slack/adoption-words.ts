@@ -4,7 +4,7 @@
 import type { KnownBlock } from '@slack/types';
 import type { PinRecord } from '../db/upgrade-store.js';
 import { isAppError, type AppError } from '../errors.js';
-import { ACTION_IDS, pinVersionValue } from './action-ids.js';
+import { ACTION_IDS, targetVersionValue } from './action-ids.js';
 import { outside } from './clip.js';
 
 /** How the bot found the version behind a floating tag. */
@@ -64,7 +64,7 @@ export function pinButtonText(version: string): string {
 export function pinButtonBlock(target: string, version: string): KnownBlock {
   return {
     type: 'actions',
-    elements: [{ type: 'button', action_id: ACTION_IDS.pinVersion, text: { type: 'plain_text', text: pinButtonText(version) }, value: pinVersionValue(target, version) }],
+    elements: [{ type: 'button', action_id: ACTION_IDS.pinVersion, text: { type: 'plain_text', text: pinButtonText(version) }, value: targetVersionValue(target, version) }],
   };
 }
 

@@ -5,7 +5,7 @@ import type { Button, HomeView, KnownBlock, SectionBlock } from '@slack/types';
 import { isFloatingTag } from '../domain/adoption.js';
 import { isValidVersion } from '../domain/versions.js';
 import { plural } from '../util/plural.js';
-import { ACTION_IDS, BLOCK_IDS } from './action-ids.js';
+import { ACTION_IDS, BLOCK_IDS, targetVersionValue } from './action-ids.js';
 import { clipMrkdwn, clipPlain, escapeMrkdwn, outside, SLACK_LIMITS } from './clip.js';
 
 /** Slack's limit for a Home view (docs.slack.dev, "Home tab views": "Max of 100 blocks"). */
@@ -98,7 +98,7 @@ function actionFor(t: HomeTargetFacts, viewerIsApprover: boolean): Button | null
       type: 'button',
       action_id: ACTION_IDS.pinVersion,
       text: { type: 'plain_text', text: clipPlain(`Pin to ${s.version}`, SLACK_LIMITS.buttonText) },
-      value: `${t.target} ${s.version}`,
+      value: targetVersionValue(t.target, s.version),
     };
   }
   const behind = s.behind && (s.behind.minors > 0 || s.behind.patches > 0);
@@ -107,7 +107,7 @@ function actionFor(t: HomeTargetFacts, viewerIsApprover: boolean): Button | null
     type: 'button',
     action_id: ACTION_IDS.homePlanUpgrade,
     text: { type: 'plain_text', text: clipPlain(`Plan upgrade to ${s.latest.version}`, SLACK_LIMITS.buttonText) },
-    value: `${t.target} ${s.latest.version}`,
+    value: targetVersionValue(t.target, s.latest.version),
     style: 'primary',
   };
 }

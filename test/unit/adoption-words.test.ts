@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { parsePinVersionValue, pinVersionValue } from '../../src/slack/action-ids.js';
+import { parseTargetVersionValue, targetVersionValue } from '../../src/slack/action-ids.js';
 import { floatingRunsText, pinOfferOf, withPinButton } from '../../src/slack/adoption-words.js';
 
 describe('the Pin button value', () => {
   it('refuses values that are not "<target> <version>"', () => {
     for (const value of ['', 'prod', 'prod  0.140.0', ' prod 0.140.0', 'prod 0.140.0 extra', `${'x'.repeat(129)} 0.140.0`]) {
-      expect(parsePinVersionValue(value)).toBeNull();
+      expect(parseTargetVersionValue(value)).toBeNull();
     }
   });
   it('reads back what it wrote', () => {
-    expect(parsePinVersionValue(pinVersionValue('prod-eu', '0.140.0'))).toEqual({ target: 'prod-eu', version: '0.140.0' });
-    expect(pinVersionValue('prod', '0.140.0')).toBe('prod 0.140.0');
+    expect(parseTargetVersionValue(targetVersionValue('prod-eu', '0.140.0'))).toEqual({ target: 'prod-eu', version: '0.140.0' });
+    expect(targetVersionValue('prod', '0.140.0')).toBe('prod 0.140.0');
   });
 });
 
